@@ -1,0 +1,100 @@
+"""create_app(): routers, middleware and the lifespan that owns the pools, Redis and Ray."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from gateway import errors
+from gateway.observability import CorrelationMiddleware, configure_logging
+from gateway.routes import (
+    assignment,
+    auth,
+    board,
+    booking_status,
+    bookings,
+    documents,
+    drivers,
+    health,
+    invoices,
+    marketplace,
+    notifications,
+    organizations,
+    payments,
+    planning,
+    ratings,
+    refunds,
+    storage,
+    support,
+    trails,
+    trucks,
+    verification,
+)
+from persistence.config import Settings, get_settings
+from persistence.redis import close_redis
+from persistence.session import dispose_engine, engine
+
+API_ROUTERS = [
+    auth.router,
+    organizations.router,
+    drivers.router,
+    trucks.router,
+    bookings.router,
+    booking_status.router,
+    assignment.router,
+    marketplace.router,
+    planning.router,
+    trails.router,
+    payments.router,
+    refunds.router,
+    ratings.router,
+    notifications.router,
+    invoices.router,
+    documents.router,
+    verification.router,
+    support.router,
+]
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    engine()
+    app.state.fleet = None
+    if settings.ray_enabled:
+        from actors.runtime import start_fleet
+
+        app.state.fleet = await start_fleet(settings)
+    try:
+        yield
+    finally:
+        if app.state.fleet is not None:
+            await app.state.fleet.close()
+        await close_redis()
+        await dispose_engine()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging()
+    app = FastAPI(
+        title="MoveHub",
+        version="0.1.0",
+        description="Moving-company marketplace with real-time dispatch.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    errors.install(app)
+    app.add_middleware(CorrelationMiddleware)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
+                           allow_credentials=True, allow_methods=["*"], allow_headers=["*"])
+    app.include_router(health.router)
+    for router in API_ROUTERS:
+        app.include_router(router, prefix="/api/v1")
+    app.include_router(storage.router)  # signed local upload/download URLs
+    app.include_router(board.router)  # /board page and the websockets
+    return app

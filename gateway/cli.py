@@ -1,0 +1,86 @@
+"""The `movehub` command: set up the database, seed demo data, serve, simulate, benchmark."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+
+def _bootstrap(_: argparse.Namespace) -> None:
+    from persistence.bootstrap import ensure_database, migrate
+
+    name = ensure_database()
+    migrate()
+    print(f"database {name!r}: roles, extensions and migrations are in place")
+
+
+def _serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    uvicorn.run("gateway.app:create_app", factory=True, host=args.host, port=args.port,
+                workers=args.workers, loop="uvloop", ws="websockets", log_level="warning")
+
+
+def _seed(args: argparse.Namespace) -> None:
+    from gateway.seed import run_seed
+
+    run_seed(args)
+
+
+def _up(args: argparse.Namespace) -> None:
+    from gateway.up import run_up
+
+    run_up(args)
+
+
+def _simulate(args: argparse.Namespace) -> None:
+    from gateway.simulator import run_simulator
+
+    run_simulator(args)
+
+
+def _bench(args: argparse.Namespace) -> None:
+    import runpy
+
+    sys.argv = [f"tests/bench/bench_{args.suite}.py", *args.rest]
+    runpy.run_path(f"tests/bench/bench_{args.suite}.py", run_name="__main__")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="movehub", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    commands: dict[str, Callable[[argparse.Namespace], None]] = {}
+
+    def add(name: str, handler: Callable[[argparse.Namespace], None],
+            help_text: str) -> argparse.ArgumentParser:
+        commands[name] = handler
+        return sub.add_parser(name, help=help_text)
+
+    add("bootstrap", _bootstrap, "create roles, database, extensions; run migrations")
+    serve = add("serve", _serve, "serve the API and websockets")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    add("seed", _seed, "load demo organizations, fleet and bookings")
+    up = add("up", _up, "bootstrap, seed, serve and run the driver simulator")
+    up.add_argument("--port", type=int, default=8000)
+    up.add_argument("--drivers", type=int, default=40)
+    sim = add("simulate", _simulate, "drive simulated drivers over real websockets")
+    sim.add_argument("--url", default="http://127.0.0.1:8000")
+    sim.add_argument("--drivers", type=int, default=40)
+    sim.add_argument("--duration", type=float, default=0, help="seconds; 0 runs until Ctrl-C")
+    bench = add("bench", _bench, "run a benchmark from tests/bench/")
+    bench.add_argument("suite", choices=["dispatch", "realtime"])
+    bench.add_argument("rest", nargs=argparse.REMAINDER)
+    parser.set_defaults(commands=commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    args.commands[args.command](args)
+
+
+if __name__ == "__main__":
+    main()

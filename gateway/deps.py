@@ -1,0 +1,81 @@
+"""Injected dependencies: the caller (Bearer or cookie + CSRF), role checks, the tenant session."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dispatch.auth.tokens import verify_access_token
+from dispatch.errors import Forbidden, Unauthorized
+from persistence.session import Caller, tenant_session
+
+ACCESS_COOKIE = "movehub_access"
+REFRESH_COOKIE = "movehub_refresh"
+CSRF_COOKIE = "movehub_csrf"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def check_csrf(request: Request) -> None:
+    """Double-submit: a cookie-authenticated unsafe request must echo the CSRF cookie."""
+    if request.method in SAFE_METHODS:
+        return
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    header = request.headers.get(CSRF_HEADER, "")
+    if not cookie or not header or not hmac.compare_digest(cookie, header):
+        raise Forbidden("CSRF token missing or wrong: send the movehub_csrf cookie value "
+                        "in the X-CSRF-Token header")
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token:
+        return token.strip()
+    return None
+
+
+async def current_caller(request: Request) -> Caller:
+    token = bearer_token(request)
+    if token is None:
+        token = request.cookies.get(ACCESS_COOKIE)
+        if token is None:
+            raise Unauthorized("authentication required")
+        check_csrf(request)
+    caller = verify_access_token(token)
+    request.state.caller = caller
+    return caller
+
+
+CurrentCaller = Annotated[Caller, Depends(current_caller)]
+
+
+def require_role(*roles: str) -> Callable[[Caller], Coroutine[Any, Any, Caller]]:
+    """A dependency admitting only the given roles (platform admins always pass)."""
+    allowed = frozenset(roles) | {"platform_admin"}
+
+    async def dependency(caller: CurrentCaller) -> Caller:
+        if caller.role not in allowed:
+            raise Forbidden(f"this action needs one of the roles: {', '.join(sorted(allowed))}")
+        return caller
+
+    return dependency
+
+
+StaffCaller = Annotated[Caller, Depends(require_role("mover_admin", "dispatcher"))]
+MoverAdmin = Annotated[Caller, Depends(require_role("mover_admin"))]
+PlatformAdmin = Annotated[Caller, Depends(require_role())]
+CustomerCaller = Annotated[Caller, Depends(require_role("customer"))]
+DriverCaller = Annotated[Caller, Depends(require_role("driver"))]
+
+
+async def tenant_db(caller: CurrentCaller) -> AsyncIterator[AsyncSession]:
+    async with tenant_session(caller) as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(tenant_db)]

@@ -1,0 +1,100 @@
+"""Every error leaves as application/problem+json; domain errors are mapped here, once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from dispatch.errors import DomainError
+
+log = structlog.get_logger(__name__)
+PROBLEM = "application/problem+json"
+
+
+def problem(status: int, title: str, detail: str, request: Request | None = None,
+            **extra: Any) -> JSONResponse:
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status,
+                            "detail": detail}
+    if request is not None:
+        body["instance"] = request.url.path
+        correlation_id = getattr(request.state, "correlation_id", None)
+        if correlation_id:
+            body["correlation_id"] = correlation_id
+    body.update(extra)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "cookie")]
+    return ".".join(parts) or str(loc[-1] if loc else "request")
+
+
+async def _validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"field": _field_name(tuple(e.get("loc", ()))), "message": e.get("msg", "invalid")}
+        for e in exc.errors()
+    ]
+    names = ", ".join(sorted({e["field"] for e in errors}))
+    return problem(422, "Validation failed", f"invalid input: {names}", request, errors=errors)
+
+
+async def _domain(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    return problem(exc.status, exc.title, exc.detail, request, **exc.extra)
+
+
+async def _http(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    title = {404: "Not found", 405: "Method not allowed", 401: "Unauthorized",
+             403: "Forbidden", 413: "Payload too large"}.get(exc.status_code, "Error")
+    return problem(exc.status_code, title, str(exc.detail), request)
+
+
+def _driver_error_attr(exc: Exception, name: str) -> str:
+    """Read an attribute of the database driver's error, through SQLAlchemy's adapter."""
+    orig = getattr(exc, "orig", None)
+    for candidate in (orig, getattr(orig, "__cause__", None)):
+        value = getattr(candidate, name, None)
+        if value:
+            return str(value)
+    return ""
+
+
+async def _integrity(request: Request, exc: Exception) -> JSONResponse:
+    # A constraint the service did not pre-check: still the caller's conflict, not our 500.
+    constraint = _driver_error_attr(exc, "constraint_name")
+    log.info("integrity_conflict", constraint=constraint)
+    return problem(409, "Conflict", f"conflicts with existing data ({constraint or 'constraint'})",
+                   request, constraint=constraint)
+
+
+async def _dbapi(request: Request, exc: Exception) -> JSONResponse:
+    sqlstate = _driver_error_attr(exc, "sqlstate")
+    if str(sqlstate).startswith("22"):  # data exceptions: out-of-range values and the like
+        return problem(422, "Validation failed", "a value is out of range or malformed", request)
+    if sqlstate == "42501":  # row-level security refused the write: the row is not yours
+        return problem(404, "Not found", "no such resource", request)
+    log.exception("database_error", sqlstate=sqlstate)
+    return problem(500, "Internal server error", "unexpected database error", request)
+
+
+async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled_error", error=type(exc).__name__)
+    return problem(500, "Internal server error", "unexpected error", request)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(DomainError, _domain)
+    app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(IntegrityError, _integrity)
+    app.add_exception_handler(DBAPIError, _dbapi)
+    app.add_exception_handler(Exception, _unhandled)

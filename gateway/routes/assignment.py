@@ -1,0 +1,5 @@
+"""Routes: assignment (being built)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

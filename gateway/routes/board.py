@@ -1,0 +1,5 @@
+"""Routes: board (being built)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,5 @@
+"""Routes: booking_status (being built)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

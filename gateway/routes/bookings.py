@@ -1,0 +1,5 @@
+"""Routes: bookings (being built)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,5 @@
+"""Routes: documents (being built)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,5 @@
+"""Routes: drivers (being built)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,5 @@
+"""Routes: invoices (being built)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,5 @@
+"""Routes: marketplace (being built)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,5 @@
+"""Routes: notifications (being built)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

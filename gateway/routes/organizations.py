@@ -1,0 +1,5 @@
+"""Routes: organizations (being built)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,5 @@
+"""Routes: payments (being built)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

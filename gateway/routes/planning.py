@@ -1,0 +1,5 @@
+"""Routes: planning (being built)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,5 @@
+"""Routes: ratings (being built)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,5 @@
+"""Routes: refunds (being built)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,5 @@
+"""Routes: storage (being built)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

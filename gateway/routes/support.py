@@ -1,0 +1,5 @@
+"""Routes: support (being built)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

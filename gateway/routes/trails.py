@@ -1,0 +1,5 @@
+"""Routes: trails (being built)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

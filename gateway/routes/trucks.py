@@ -1,0 +1,5 @@
+"""Routes: trucks (being built)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

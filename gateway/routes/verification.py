@@ -1,0 +1,5 @@
+"""Routes: verification (being built)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,82 @@
+"""The one settings object: every knob of MoveHub, read from the environment and `.env`."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MOVEHUB_", env_file=".env", extra="ignore")
+
+    environment: str = "development"
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    # Database: the owner role runs migrations, the app role is subject to row-level security.
+    database_url: str = "postgresql+asyncpg://movehub_app:movehub_app@127.0.0.1:5432/movehub"
+    owner_database_url: str = "postgresql+asyncpg://movehub_owner:movehub_owner@127.0.0.1:5432/movehub"
+    admin_database_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
+    db_pool_size: int = 10
+    db_max_overflow: int = 20
+
+    # Redis for rate limits, caches and event streams; empty means in-process defaults.
+    redis_url: str = ""
+
+    # Ray: empty address starts a local Ray; otherwise join the cluster.
+    ray_address: str = Field(default="", validation_alias="RAY_ADDRESS")
+    ray_enabled: bool = True
+    ray_namespace: str = "movehub"
+    fleet_shards: int = Field(default_factory=lambda: os.cpu_count() or 2)
+
+    # Auth
+    jwt_secret: str = "dev-only-change-me-please-0123456789abcdef"
+    jwt_issuer: str = "movehub"
+    jwt_audience: str = "movehub-api"
+    jwt_algorithm: str = "HS256"
+    access_token_ttl_s: int = 15 * 60
+    refresh_token_ttl_s: int = 30 * 24 * 3600
+    otp_ttl_s: int = 5 * 60
+    otp_max_attempts: int = 5
+    otp_requests_per_hour: int = 5
+    otp_ip_requests_per_hour: int = 30
+    otp_failures_per_account_hour: int = 100
+    cookie_secure: bool = True
+    cors_origins: list[str] = []
+
+    # Dispatch scoring weights
+    weight_distance: float = 1.0
+    weight_rating: float = 5.0
+    weight_fairness: float = 2.0
+    weight_idle: float = 0.5
+    average_speed_kmh: float = 40.0
+    geofence_radius_m: float = 150.0
+
+    # Integrations: empty keys select the local defaults.
+    stripe_api_key: str = ""
+    stripe_webhook_secret: str = "whsec_dev"
+    stripe_api_base: str = ""
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = ""
+    twilio_from_number: str = "+15550000000"
+    twilio_api_base: str = ""
+    sendgrid_api_key: str = ""
+    sendgrid_api_base: str = ""
+    smtp_host: str = ""
+    smtp_port: int = 25
+    email_from: str = "no-reply@movehub.local"
+    s3_bucket: str = ""
+    s3_endpoint_url: str = ""
+    s3_region: str = "us-east-1"
+    storage_dir: str = "var/storage"
+    storage_signing_secret: str = "dev-storage-secret"
+    public_base_url: str = "http://127.0.0.1:8000"
+    max_upload_bytes: int = 10 * 1024 * 1024
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

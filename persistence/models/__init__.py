@@ -1,0 +1,22 @@
+"""Every table MoveHub owns; importing this module registers them all on Base.metadata."""
+
+from persistence.models.base import Base
+from persistence.models.bookings import Booking, BookingAssignment, BookingStatusHistory
+from persistence.models.fleet import Driver, Truck
+from persistence.models.organizations import Organization
+from persistence.models.outbox import OutboxEvent
+from persistence.models.users import OtpCode, RefreshToken, User
+
+__all__ = [
+    "Base",
+    "Booking",
+    "BookingAssignment",
+    "BookingStatusHistory",
+    "Driver",
+    "Organization",
+    "OtpCode",
+    "OutboxEvent",
+    "RefreshToken",
+    "Truck",
+    "User",
+]

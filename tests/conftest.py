@@ -1,0 +1,68 @@
+"""Test session: a fresh PostgreSQL database, real Redis, one local Ray, the ASGI app.
+
+The database name comes from MOVEHUB_TEST_DB (default movehub_test) so parallel runs can
+keep apart. Tests isolate by creating their own organizations and users (unique codes), so
+the suite runs in any order.
+"""
+
+from __future__ import annotations
+
+import os
+
+TEST_DB = os.environ.get("MOVEHUB_TEST_DB", "movehub_test")
+os.environ.update(
+    {
+        "MOVEHUB_DATABASE_URL": f"postgresql+asyncpg://movehub_app:movehub_app@127.0.0.1:5432/{TEST_DB}",
+        "MOVEHUB_OWNER_DATABASE_URL": (
+            f"postgresql+asyncpg://movehub_owner:movehub_owner@127.0.0.1:5432/{TEST_DB}"
+        ),
+        "MOVEHUB_REDIS_URL": os.environ.get("MOVEHUB_TEST_REDIS", "redis://127.0.0.1:6379/15"),
+        "MOVEHUB_LOG_LEVEL": "WARNING",
+        "MOVEHUB_FLEET_SHARDS": "2",
+        "MOVEHUB_COOKIE_SECURE": "false",
+        "MOVEHUB_STORAGE_DIR": f"/tmp/movehub-test-storage-{TEST_DB}",
+    }
+)
+
+from collections.abc import AsyncIterator  # noqa: E402
+
+import httpx  # noqa: E402
+import psycopg  # noqa: E402
+import pytest  # noqa: E402
+from fastapi import FastAPI  # noqa: E402
+
+from persistence.bootstrap import ensure_database, migrate  # noqa: E402
+from persistence.config import get_settings  # noqa: E402
+
+
+def recreate_database(name: str) -> None:
+    settings = get_settings()
+    with psycopg.connect(settings.admin_database_url, autocommit=True) as conn:
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
+        )
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    ensure_database(settings, database=name)
+
+
+@pytest.fixture(scope="session")
+def database() -> str:
+    recreate_database(TEST_DB)
+    migrate()
+    return TEST_DB
+
+
+@pytest.fixture(scope="session")
+async def app(database: str) -> AsyncIterator[FastAPI]:
+    from gateway.app import create_app
+
+    application = create_app(get_settings())
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
