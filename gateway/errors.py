@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dispatch.errors import DomainError
@@ -86,6 +87,12 @@ async def _dbapi(request: Request, exc: Exception) -> JSONResponse:
     return problem(500, "Internal server error", "unexpected database error", request)
 
 
+async def _stale(request: Request, exc: Exception) -> JSONResponse:
+    # Optimistic concurrency: someone changed the row between our read and our write.
+    return problem(409, "Conflict", "the resource was changed concurrently; reload and retry",
+                   request)
+
+
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled_error", error=type(exc).__name__)
     return problem(500, "Internal server error", "unexpected error", request)
@@ -97,4 +104,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(IntegrityError, _integrity)
     app.add_exception_handler(DBAPIError, _dbapi)
+    app.add_exception_handler(StaleDataError, _stale)
     app.add_exception_handler(Exception, _unhandled)

@@ -6,7 +6,7 @@ from redis.asyncio import Redis
 
 from persistence.config import get_settings
 
-_client: "Redis | None" = None
+_client: Redis | None = None
 
 
 def get_redis() -> Redis | None:

@@ -2,6 +2,8 @@
 
 import httpx
 
+from persistence.config import get_settings
+
 
 async def test_healthz_and_correlation_id(client: httpx.AsyncClient) -> None:
     response = await client.get("/healthz", headers={"X-Correlation-Id": "abc-123"})
@@ -12,7 +14,8 @@ async def test_healthz_and_correlation_id(client: httpx.AsyncClient) -> None:
 async def test_readyz_checks_database_redis_and_ray(client: httpx.AsyncClient) -> None:
     response = await client.get("/readyz")
     assert response.status_code == 200, response.text
-    assert set(response.json()["checks"]) == {"database", "redis", "ray"}
+    expected = {"database", "redis"} | ({"ray"} if get_settings().ray_enabled else set())
+    assert set(response.json()["checks"]) == expected
 
 
 async def test_unknown_path_is_problem_json(client: httpx.AsyncClient) -> None:
