@@ -11,6 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from gateway import errors
 from gateway.observability import CorrelationMiddleware, configure_logging
 from gateway.routes import (
+    analytics,
     assignment,
     auth,
     board,
@@ -49,6 +50,7 @@ API_ROUTERS = [
     marketplace.router,
     planning.router,
     calendar.router,
+    analytics.router,
     trails.router,
     payments.router,
     refunds.router,
