@@ -34,6 +34,9 @@ async def enqueue(
             org_id=org_id,
             aggregate_id=aggregate_id,
         )
-        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        # No conflict target: naming one needs SELECT on the row, which RLS denies to tenants
+        # (only admins read the outbox); idempotency_key is the one unique a new row can hit.
+        .on_conflict_do_nothing()
+        .inline()  # no implicit RETURNING of the id: reading the row back needs SELECT too
     )
     await session.execute(statement)

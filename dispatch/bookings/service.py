@@ -1,0 +1,202 @@
+"""Use cases for bookings: quote, book (one transaction), list, read and amend."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dispatch import pricing
+from dispatch.bookings.rules import check_reschedulable, check_window
+from dispatch.bookings.schemas import (
+    BookingCreate,
+    BookingOut,
+    BookingSort,
+    BookingUpdate,
+    QuoteOut,
+    QuoteRequest,
+    Stop,
+)
+from dispatch.errors import Forbidden, NotFound, ValidationFailed
+from dispatch.kit.geo import GeoPoint, point_geography, point_of
+from dispatch.kit.pagination import Page, PageParams, fetch_page
+from dispatch.kit.sorting import apply_sort
+from persistence.config import get_settings
+from persistence.models import Booking, BookingStatusHistory, Organization
+from persistence.outbox import enqueue
+from persistence.repositories.bookings import BookingRepository
+from persistence.repositories.organizations import OrganizationRepository, distance_km
+from persistence.session import Caller
+
+SORT_COLUMNS: dict[str, Any] = {"window_start": Booking.window_start,
+                                "created_at": Booking.created_at,
+                                "price_cents": Booking.price_cents}
+
+
+def booking_out(booking: Booking) -> BookingOut:
+    return BookingOut(
+        id=booking.id, org_id=booking.org_id, customer_id=booking.customer_id,
+        pickup=Stop(address=booking.pickup_address, location=point_of(booking.pickup_location)),
+        dropoff=Stop(address=booking.dropoff_address,
+                     location=point_of(booking.dropoff_location)),
+        window_start=booking.window_start, window_end=booking.window_end,
+        volume_m3=float(booking.volume_m3), crew_size=booking.crew_size,
+        required_skills=list(booking.required_skills), distance_km=float(booking.distance_km),
+        price_cents=booking.price_cents, currency=booking.currency, status=booking.status,
+        notes=booking.notes, version=booking.version, created_at=booking.created_at,
+        updated_at=booking.updated_at)
+
+
+def _lonlat(point: GeoPoint) -> tuple[float, float]:
+    return point.lon, point.lat
+
+
+async def _bookable_org(session: AsyncSession, org_id: uuid.UUID) -> Organization:
+    org = await OrganizationRepository(session).get_by_id(org_id)
+    if org is None or not org.active:
+        raise ValidationFailed("no such organization", field="org_id")
+    return org
+
+
+async def _price(session: AsyncSession, org: Organization, pickup: GeoPoint, dropoff: GeoPoint,
+                 volume_m3: float, crew_size: int) -> pricing.Quote:
+    """The org's price for the move, over the PostGIS distance between pickup and dropoff."""
+    km = await distance_km(session, _lonlat(pickup), _lonlat(dropoff))
+    rates = pricing.Pricing(hourly_rate_cents=org.hourly_rate_cents,
+                            per_km_cents=org.per_km_cents,
+                            minimum_charge_cents=org.minimum_charge_cents, currency=org.currency)
+    return pricing.quote(rates, km, volume_m3, crew_size, get_settings().average_speed_kmh)
+
+
+async def quote(session: AsyncSession, request: QuoteRequest) -> QuoteOut:
+    """What the organization would charge; says whether it serves the pickup at all."""
+    org = await _bookable_org(session, request.org_id)
+    priced = await _price(session, org, request.pickup, request.dropoff, request.volume_m3,
+                          request.crew_size)
+    served = await OrganizationRepository(session).covers(org.id, _lonlat(request.pickup))
+    return QuoteOut(org_id=org.id, distance_km=priced.distance_km,
+                    billable_hours=priced.billable_hours, labour_cents=priced.labour_cents,
+                    distance_cents=priced.distance_cents, total_cents=priced.total_cents,
+                    currency=priced.currency, pickup_in_service_area=served)
+
+
+async def _check_served(session: AsyncSession, org: Organization, pickup: GeoPoint) -> None:
+    if not await OrganizationRepository(session).covers(org.id, _lonlat(pickup)):
+        raise ValidationFailed(f"{org.name} does not serve the pickup location",
+                               field="pickup.location")
+
+
+async def book(session: AsyncSession, caller: Caller, payload: BookingCreate,
+               now: datetime | None = None) -> Booking:
+    """Validate, price and write the booking, its first history row and `booking.created`
+    in the caller's one transaction."""
+    if caller.role != "customer" or caller.user_id is None:
+        raise Forbidden("only customers book moves")
+    check_window(payload.window_start, payload.window_end, now or datetime.now(UTC))
+    org = await _bookable_org(session, payload.org_id)
+    if not org.verified:
+        raise ValidationFailed(f"{org.name} is not verified yet and takes no bookings",
+                               field="org_id")
+    await _check_served(session, org, payload.pickup.location)
+    priced = await _price(session, org, payload.pickup.location, payload.dropoff.location,
+                          payload.volume_m3, payload.crew_size)
+    booking = Booking(
+        org_id=org.id, customer_id=caller.user_id, pickup_address=payload.pickup.address,
+        pickup_location=point_geography(payload.pickup.location),
+        dropoff_address=payload.dropoff.address,
+        dropoff_location=point_geography(payload.dropoff.location),
+        window_start=payload.window_start, window_end=payload.window_end,
+        volume_m3=payload.volume_m3, crew_size=payload.crew_size,
+        required_skills=list(payload.required_skills), distance_km=priced.distance_km,
+        price_cents=priced.total_cents, currency=priced.currency, status="pending",
+        notes=payload.notes)
+    session.add(booking)
+    await session.flush()
+    session.add(BookingStatusHistory(
+        booking_id=booking.id, org_id=org.id, from_status=None, to_status="pending",
+        actor_user_id=caller.user_id, actor_role=caller.role, reason="booked",
+        metadata_={"price_cents": priced.total_cents, "distance_km": priced.distance_km}))
+    await session.flush()
+    await enqueue(session, "booking.created",
+                  {"booking_id": str(booking.id), "org_id": str(org.id),
+                   "customer_id": str(caller.user_id), "price_cents": priced.total_cents,
+                   "window_start": booking.window_start.isoformat(),
+                   "window_end": booking.window_end.isoformat()},
+                  idempotency_key=f"booking.created:{booking.id}", org_id=org.id,
+                  aggregate_id=str(booking.id))
+    await session.refresh(booking)
+    return booking
+
+
+async def listing(session: AsyncSession, params: PageParams, sort: list[BookingSort], *,
+                  statuses: Sequence[str] = (), org_id: uuid.UUID | None = None,
+                  window_from: datetime | None = None,
+                  window_to: datetime | None = None) -> Page[BookingOut]:
+    """Bookings the caller may see: a customer's own, an org's for its staff, all for admins."""
+    if window_from and window_to and window_to <= window_from:
+        raise ValidationFailed("window_to must be after window_from", field="window_to")
+    statement = BookingRepository(session).visible(
+        statuses=statuses, org_id=org_id, window_from=window_from, window_to=window_to)
+    rows, total = await fetch_page(
+        session, apply_sort(statement, sort, SORT_COLUMNS, Booking.id), params)
+    return Page[BookingOut](items=[booking_out(b) for b in rows], total=total,
+                            limit=params.limit, offset=params.offset)
+
+
+async def visible_booking(session: AsyncSession, booking_id: uuid.UUID, *,
+                          lock: bool = False) -> Booking:
+    repository = BookingRepository(session)
+    booking = await (repository.lock_by_id(booking_id) if lock
+                     else repository.get_by_id(booking_id))
+    if booking is None:
+        raise NotFound("no such booking", booking_id=str(booking_id))
+    return booking
+
+
+async def amend(session: AsyncSession, caller: Caller, booking_id: uuid.UUID,
+                changes: BookingUpdate, now: datetime | None = None) -> Booking:
+    """Edit notes any time; move the window or addresses only before assignment (re-priced)."""
+    booking = await visible_booking(session, booking_id, lock=True)
+    sent = changes.model_dump(exclude_unset=True)
+    for field, value in sent.items():
+        if value is None:
+            raise ValidationFailed(f"{field} cannot be null", field=field)
+    check_reschedulable(booking.status, set(sent))
+    if "notes" in sent:
+        booking.notes = sent["notes"]
+    now = now or datetime.now(UTC)
+    if set(sent) - {"notes"}:
+        await _reschedule(session, booking, changes, now)
+    booking.updated_at = now
+    await session.flush()
+    await enqueue(session, "booking.updated",
+                  {"booking_id": str(booking.id), "org_id": str(booking.org_id),
+                   "changed": sorted(sent), "actor_role": caller.role},
+                  org_id=booking.org_id, aggregate_id=str(booking.id))
+    await session.refresh(booking)
+    return booking
+
+
+async def _reschedule(session: AsyncSession, booking: Booking, changes: BookingUpdate,
+                      now: datetime) -> None:
+    start = changes.window_start or booking.window_start
+    end = changes.window_end or booking.window_end
+    check_window(start, end, now)
+    org = await _bookable_org(session, booking.org_id)
+    pickup = changes.pickup or Stop(address=booking.pickup_address,
+                                    location=point_of(booking.pickup_location))
+    dropoff = changes.dropoff or Stop(address=booking.dropoff_address,
+                                      location=point_of(booking.dropoff_location))
+    if changes.pickup is not None:
+        await _check_served(session, org, pickup.location)
+    priced = await _price(session, org, pickup.location, dropoff.location,
+                          float(booking.volume_m3), booking.crew_size)
+    booking.window_start, booking.window_end = start, end
+    booking.pickup_address = pickup.address
+    booking.pickup_location = point_geography(pickup.location)
+    booking.dropoff_address = dropoff.address
+    booking.dropoff_location = point_geography(dropoff.location)
+    booking.distance_km, booking.price_cents = priced.distance_km, priced.total_cents

@@ -1,0 +1,1 @@
+"""Shared pieces for list endpoints and geometry at the edges: pagination, sorting, GeoJSON."""

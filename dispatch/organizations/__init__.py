@@ -1,0 +1,1 @@
+"""Mover organizations: onboarding, profile and pricing, service area, staff."""

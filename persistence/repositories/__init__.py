@@ -1,0 +1,1 @@
+"""Repositories: the queries each feature asks, named for the question they answer."""
