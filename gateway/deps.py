@@ -9,9 +9,11 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dispatch.auth.errors import RecordedRefusal
 from dispatch.auth.tokens import verify_access_token
 from dispatch.errors import Forbidden, Unauthorized
-from persistence.session import Caller, tenant_session
+from persistence.ratelimit import RateLimiter, get_rate_limiter
+from persistence.session import SYSTEM, Caller, tenant_session
 
 ACCESS_COOKIE = "movehub_access"
 REFRESH_COOKIE = "movehub_refresh"
@@ -78,4 +80,32 @@ async def tenant_db(caller: CurrentCaller) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-SessionDep = Annotated[AsyncSession, Depends(tenant_db)]
+# scope="function": the transaction commits before the response is sent, so a failed commit
+# is the caller's error response, never a 2xx for something that was not stored.
+SessionDep = Annotated[AsyncSession, Depends(tenant_db, scope="function")]
+
+
+async def system_db() -> AsyncIterator[AsyncSession]:
+    """One transaction as the system caller, for sign-in before there is a caller.
+
+    A RecordedRefusal (a spent code try, a revoked token family) still commits what the
+    service wrote before refusing; any other exception rolls back.
+    """
+    refusal: RecordedRefusal | None = None
+    async with tenant_session(SYSTEM) as session:
+        try:
+            yield session
+        except RecordedRefusal as exc:
+            refusal = exc
+    if refusal is not None:
+        raise refusal
+
+
+# scope="function": commit before the response is sent, so a token we hand out is stored.
+SystemSessionDep = Annotated[AsyncSession, Depends(system_db, scope="function")]
+RateLimiterDep = Annotated[RateLimiter, Depends(get_rate_limiter)]
+
+
+def client_ip(request: Request) -> str:
+    """The peer address (uvicorn resolves X-Forwarded-For from trusted proxies)."""
+    return request.client.host if request.client else "unknown"

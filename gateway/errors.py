@@ -29,6 +29,8 @@ def problem(status: int, title: str, detail: str, request: Request | None = None
             body["correlation_id"] = correlation_id
     body.update(extra)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 429 and "retry_after" in extra:
+        headers = {"Retry-After": str(extra["retry_after"])}
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
