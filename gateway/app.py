@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -68,13 +69,18 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     engine()
     app.state.fleet = None
+    workers: list[Any] = []
     if settings.ray_enabled:
         from actors.runtime import start_fleet
+        from actors.scheduler import start_scheduler
 
         app.state.fleet = await start_fleet(settings)
+        workers.append(await start_scheduler(settings))
     try:
         yield
     finally:
+        for worker in workers:
+            await worker.close()
         if app.state.fleet is not None:
             await app.state.fleet.close()
         await close_redis()

@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     stripe_api_key: str = ""
     stripe_webhook_secret: str = "whsec_dev"
     stripe_api_base: str = ""
+    stripe_webhook_tolerance_s: int = 300
+    refund_max_attempts: int = 6
     twilio_account_sid: str = ""
     twilio_auth_token: str = ""
     twilio_from_number: str = "+15550000000"
@@ -67,6 +69,10 @@ class Settings(BaseSettings):
     sendgrid_api_base: str = ""
     smtp_host: str = ""
     smtp_port: int = 25
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    notification_timeout_s: float = 10.0
     email_from: str = "no-reply@movehub.local"
     s3_bucket: str = ""
     s3_endpoint_url: str = ""
@@ -75,6 +81,16 @@ class Settings(BaseSettings):
     storage_signing_secret: str = "dev-storage-secret"
     public_base_url: str = "http://127.0.0.1:8000"
     max_upload_bytes: int = 10 * 1024 * 1024
+
+    # Ratings and the outbox worker
+    rating_edit_window_days: int = 7
+    outbox_batch_size: int = 50
+    outbox_max_attempts: int = 8
+    outbox_backoff_base_s: float = 5.0
+    outbox_backoff_max_s: float = 3600.0
+    outbox_lease_s: float = 300.0
+    outbox_poll_interval_s: float = 2.0
+    booking_reminder_lead_h: int = 24
 
 
 @lru_cache

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any, cast
 
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dispatch.errors import InvalidTransition
+from dispatch.errors import InvalidTransition, NotFound
 from dispatch.lifecycle.rules import Status, actor_for_role, allowed_next
-from persistence.models.bookings import Booking, BookingStatusHistory
+from persistence.models.bookings import Booking, BookingAssignment, BookingStatusHistory
 from persistence.outbox import enqueue
+from persistence.repositories.base import acting_as_system
 from persistence.session import Caller
 
 
@@ -48,3 +51,64 @@ async def apply_transition(
         org_id=booking.org_id, aggregate_id=str(booking.id),
     )
     return history
+
+
+# Leaving these statuses frees the driver and truck for other work.
+RELEASES_ASSIGNMENT = frozenset({"cancelled", "no_show", "confirmed"})
+
+
+async def lock_booking(session: AsyncSession, booking_id: uuid.UUID) -> Booking:
+    """The booking, row-locked for this transaction; another tenant's booking is NotFound."""
+    booking = await session.scalar(
+        select(Booking).where(Booking.id == booking_id).with_for_update()
+    )
+    if booking is None:
+        raise NotFound("no such booking")
+    return booking
+
+
+async def release_assignment(session: AsyncSession, booking: Booking, caller: Caller) -> None:
+    """Free the crew of a booking the caller has just (visibly, under lock) moved on.
+
+    Customers cannot see assignments under RLS, yet their cancellation must free the driver,
+    so this one statement runs as the system, scoped to that booking's active assignment.
+    """
+    async with acting_as_system(session, caller):
+        await session.execute(
+            update(BookingAssignment)
+            .where(BookingAssignment.booking_id == booking.id, BookingAssignment.active)
+            .values(active=False, released_at=func.now())
+        )
+
+
+async def transition(
+    session: AsyncSession,
+    booking_id: uuid.UUID,
+    target: str,
+    caller: Caller,
+    *,
+    reason: str = "",
+    metadata: dict[str, Any] | None = None,
+) -> tuple[Booking, BookingStatusHistory]:
+    """Use case: lock, check, move, and free the crew when the job no longer needs it.
+
+    The row lock serializes concurrent transitions: the second waits, then sees the new
+    status and is refused (409) if its move is no longer allowed.
+    """
+    booking = await lock_booking(session, booking_id)
+    history = await apply_transition(session, booking, target, caller, reason=reason,
+                                     metadata=metadata)
+    if target in RELEASES_ASSIGNMENT:
+        await release_assignment(session, booking, caller)
+    return booking, history
+
+
+async def history_of(session: AsyncSession,
+                     booking_id: uuid.UUID) -> list[BookingStatusHistory]:
+    if await session.get(Booking, booking_id) is None:
+        raise NotFound("no such booking")
+    rows = await session.scalars(
+        select(BookingStatusHistory).where(BookingStatusHistory.booking_id == booking_id)
+        .order_by(BookingStatusHistory.id)
+    )
+    return list(rows)

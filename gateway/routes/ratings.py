@@ -1,5 +1,82 @@
-"""Routes: ratings (being built)."""
+"""Routes: ratings of completed bookings, public reviews, rating summaries, hiding by admins."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter()
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from dispatch.ratings import service
+from dispatch.ratings.schemas import (
+    HideRequest,
+    RatingCreate,
+    RatingOut,
+    RatingSummary,
+    RatingUpdate,
+    ReviewPage,
+)
+from gateway.deps import CurrentCaller, CustomerCaller, PlatformAdmin, SessionDep
+
+router = APIRouter(tags=["ratings"])
+
+
+@router.post("/bookings/{booking_id}/rating", response_model=RatingOut,
+             status_code=status.HTTP_201_CREATED)
+async def rate_booking(caller: CustomerCaller, session: SessionDep, booking_id: uuid.UUID,
+                       body: RatingCreate) -> RatingOut:
+    """The customer rates their completed booking (once): overall, driver, comment."""
+    return await service.create_rating(session, caller, booking_id, body)
+
+
+@router.get("/bookings/{booking_id}/rating", response_model=RatingOut)
+async def booking_rating(_: CurrentCaller, session: SessionDep,
+                         booking_id: uuid.UUID) -> RatingOut:
+    """The rating of a booking, as far as the caller may see it."""
+    return await service.get_booking_rating(session, booking_id)
+
+
+@router.patch("/ratings/{rating_id}", response_model=RatingOut)
+async def edit_rating(caller: CustomerCaller, session: SessionDep, rating_id: uuid.UUID,
+                      body: RatingUpdate) -> RatingOut:
+    """The customer changes their rating within the edit window."""
+    return await service.update_rating(session, caller, rating_id, body)
+
+
+@router.delete("/ratings/{rating_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def withdraw_rating(caller: CustomerCaller, session: SessionDep,
+                          rating_id: uuid.UUID) -> Response:
+    """The customer withdraws their rating within the edit window."""
+    await service.delete_rating(session, caller, rating_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/ratings/{rating_id}/hide", response_model=RatingOut)
+async def hide_rating(caller: PlatformAdmin, session: SessionDep, rating_id: uuid.UUID,
+                      body: HideRequest) -> RatingOut:
+    """A platform admin hides a review: gone from the public list and from the averages."""
+    return await service.set_hidden(session, caller, rating_id, hidden=True, reason=body.reason)
+
+
+@router.post("/ratings/{rating_id}/unhide", response_model=RatingOut)
+async def unhide_rating(caller: PlatformAdmin, session: SessionDep,
+                        rating_id: uuid.UUID) -> RatingOut:
+    """A platform admin restores a hidden review."""
+    return await service.set_hidden(session, caller, rating_id, hidden=False)
+
+
+@router.get("/organizations/{org_id}/reviews", response_model=ReviewPage)
+async def organization_reviews(
+    _: CurrentCaller, session: SessionDep, org_id: uuid.UUID,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+) -> ReviewPage:
+    """Recent visible reviews of an organization, newest first."""
+    return await service.list_reviews(session, org_id, limit=limit, offset=offset)
+
+
+@router.get("/organizations/{org_id}/rating-summary", response_model=RatingSummary)
+async def organization_rating_summary(_: CurrentCaller, session: SessionDep,
+                                      org_id: uuid.UUID) -> RatingSummary:
+    """Average, count and 1-5 breakdown of an organization's visible ratings."""
+    return await service.rating_summary(session, org_id)

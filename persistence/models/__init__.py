@@ -3,8 +3,11 @@
 from persistence.models.base import Base
 from persistence.models.bookings import Booking, BookingAssignment, BookingStatusHistory
 from persistence.models.fleet import Driver, Truck
+from persistence.models.notifications import NotificationDelivery
 from persistence.models.organizations import Organization
 from persistence.models.outbox import OutboxEvent
+from persistence.models.payments import Payment, PaymentEvent, Refund
+from persistence.models.ratings import DriverRatingStats, OrganizationRatingStats, Rating
 from persistence.models.users import OtpCode, RefreshToken, User
 
 __all__ = [
@@ -13,10 +16,17 @@ __all__ = [
     "BookingAssignment",
     "BookingStatusHistory",
     "Driver",
+    "DriverRatingStats",
+    "NotificationDelivery",
     "Organization",
+    "OrganizationRatingStats",
     "OtpCode",
     "OutboxEvent",
+    "Payment",
+    "PaymentEvent",
+    "Rating",
     "RefreshToken",
+    "Refund",
     "Truck",
     "User",
 ]

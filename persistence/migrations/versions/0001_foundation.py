@@ -216,9 +216,13 @@ CREATE INDEX ix_outbox_pending ON outbox (next_attempt_at) WHERE status = 'pendi
 CREATE INDEX ix_outbox_org_id ON outbox (org_id);
 """
 
-BOOKING_VISIBLE = "EXISTS (SELECT 1 FROM bookings b WHERE b.id = booking_id)"
+# Columns of the policy's own table are qualified: inside EXISTS an unqualified `id` would
+# name the subquery's table.
+BOOKING_VISIBLE = (
+    "EXISTS (SELECT 1 FROM bookings b WHERE b.id = booking_status_history.booking_id)"
+)
 DRIVER_HOLDS_BOOKING = (
-    "EXISTS (SELECT 1 FROM booking_assignments a WHERE a.booking_id = id"
+    "EXISTS (SELECT 1 FROM booking_assignments a WHERE a.booking_id = bookings.id"
     " AND a.driver_id = app_driver_id() AND a.active)"
 )
 

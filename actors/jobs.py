@@ -1,0 +1,32 @@
+"""The periodic jobs the scheduler actor runs: (name, interval in seconds, job(now)).
+
+Each job is an async function of the current time (so tests drive it with a fixed clock),
+opening its own transactions; add one line here per job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from dispatch.notifications.scheduled import enqueue_booking_reminders
+from dispatch.refunds.service import retry_due_refunds
+from persistence.integrations.payments import payments_port
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    name: str
+    interval_s: float
+    run: Callable[[datetime], Awaitable[object]]
+
+
+async def _retry_refunds(now: datetime) -> int:
+    return await retry_due_refunds(payments_port(), now)
+
+
+JOBS: list[Job] = [
+    Job("refund_retry", 30.0, _retry_refunds),
+    Job("booking_reminders", 300.0, enqueue_booking_reminders),
+]

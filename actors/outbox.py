@@ -1,0 +1,264 @@
+"""The outbox worker: claims due outbox rows, routes them by topic, retries, dead-letters.
+
+Claiming is a short transaction (SELECT ... FOR UPDATE SKIP LOCKED as SYSTEM) that counts
+the attempt and leases the row by pushing next_attempt_at past the send, so several workers
+never take the same row and a worker that dies mid-send only delays it until the lease ends.
+Delivery is at least once; notification channels are de-duplicated per row (deliveries table).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import random
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import ray
+import structlog
+from sqlalchemy import text, update
+
+from actors import runtime as _runtime
+from dispatch.notifications import flows
+from dispatch.notifications.backoff import gives_up, retry_delay_s
+from dispatch.notifications.delivery import OutboxItem, Ports
+from persistence.config import Settings, get_settings
+from persistence.integrations.email import DeliveryFailed, email_port
+from persistence.integrations.sms import sms_port
+from persistence.models import OutboxEvent
+from persistence.session import SYSTEM, tenant_session
+
+log = structlog.get_logger("movehub.outbox")
+
+# The fleet runtime may not offer fleet-change notifications (yet); decided once, here.
+_notify_fleet_changed: Callable[[uuid.UUID], Any] | None = getattr(
+    _runtime, "notify_fleet_changed", None)
+
+WAKE_CHANNEL = "movehub_outbox"
+RELAYED_PREFIXES = ("booking.", "assignment.", "driver.")
+Handler = Callable[[OutboxItem], Awaitable[None]]
+
+_CLAIM = text("""
+UPDATE outbox SET attempts = attempts + 1, next_attempt_at = :lease_until
+WHERE id IN (
+  SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= :now
+  ORDER BY next_attempt_at, id LIMIT :limit FOR UPDATE SKIP LOCKED)
+RETURNING id, topic, payload, org_id, attempts
+""")
+
+
+async def relay_to_stream(item: OutboxItem) -> None:
+    """Publish booking/assignment/driver events on the organization's live stream."""
+    org_id = item.org_id or (item.payload.get("org_id") and uuid.UUID(str(item.payload["org_id"])))
+    if not org_id:
+        return
+    from persistence.events import publish
+
+    await publish(org_id, {"type": item.topic, "outbox_id": item.id, "data": item.payload})
+
+
+async def fleet_changed(item: OutboxItem) -> None:
+    """Let the fleet shards reload the organization when Ray runs them here."""
+    if _notify_fleet_changed is None or not ray.is_initialized():
+        log.debug("outbox.fleet_changed_skipped", outbox_id=item.id)
+        return
+    outcome = _notify_fleet_changed(uuid.UUID(str(item.payload["org_id"])))
+    if inspect.isawaitable(outcome):
+        await outcome
+
+
+async def alert(item: OutboxItem) -> None:
+    log.error("alert", topic=item.topic, outbox_id=item.id, **item.payload)
+
+
+@dataclass
+class DrainResult:
+    delivered: int = 0
+    retried: int = 0
+    dead: int = 0
+
+
+class OutboxWorker:
+    """Delivers outbox rows in process; `drain_once` is one claim-and-deliver pass."""
+
+    def __init__(self, settings: Settings | None = None, *, ports: Ports | None = None,
+                 rng: random.Random | None = None) -> None:
+        self.settings = settings or get_settings()
+        self.ports = ports or Ports(email=email_port(self.settings), sms=sms_port(self.settings))
+        self._rng = rng or random.Random()
+        self.last = DrainResult()
+
+    def handlers_for(self, topic: str) -> list[Handler]:
+        """Every handler an event goes through; empty means nobody knows the topic."""
+        ports = self.ports
+        chain: list[Handler] = []
+        if topic.startswith("notify."):
+            chain.append(lambda item: flows.handle_notify(ports, item))
+        elif topic == "booking.status_changed":
+            chain.append(lambda item: flows.handle_booking_status_changed(ports, item))
+        elif topic == "assignment.created":
+            chain.append(lambda item: flows.handle_assignment_created(ports, item))
+        elif topic == "fleet.changed":
+            chain.append(fleet_changed)
+        elif topic.startswith("alert."):
+            chain.append(alert)
+        if topic.startswith(RELAYED_PREFIXES):
+            chain.append(relay_to_stream)
+        return chain
+
+    async def _claim(self, now: datetime) -> list[OutboxItem]:
+        lease_until = now + timedelta(seconds=self.settings.outbox_lease_s)
+        async with tenant_session(SYSTEM) as session:
+            rows = (await session.execute(_CLAIM, {
+                "now": now, "lease_until": lease_until, "limit": self.settings.outbox_batch_size,
+            })).all()
+        return sorted((OutboxItem(id=row.id, topic=row.topic, payload=row.payload or {},
+                                  org_id=row.org_id, attempts=row.attempts) for row in rows),
+                      key=lambda item: item.id)
+
+    async def _finish(self, item: OutboxItem, values: dict[str, Any]) -> None:
+        async with tenant_session(SYSTEM) as session:
+            await session.execute(update(OutboxEvent).where(OutboxEvent.id == item.id)
+                                  .values(**values))
+
+    async def _run_handlers(self, item: OutboxItem) -> tuple[str, bool] | None:
+        """Run every handler even if one fails (a slow SMS provider must not hold back the live
+        board); returns (error, retryable) when any failed. Retries run them all again: the
+        notification channels already sent are skipped, stream consumers dedupe by outbox_id.
+        """
+        handlers = self.handlers_for(item.topic)
+        if not handlers:
+            return f"no handler for topic {item.topic}", False
+        errors: list[str] = []
+        retryable = False
+        for handler in handlers:
+            try:
+                await handler(item)
+            except DeliveryFailed as exc:
+                errors.append(str(exc))
+                retryable = retryable or exc.retryable
+            except Exception as exc:  # a bug or an outage in one handler must not stop the worker
+                log.exception("outbox.handler_crashed", outbox_id=item.id, topic=item.topic)
+                errors.append(f"{type(exc).__name__}: {exc}")
+                retryable = True
+        return ("; ".join(errors), retryable) if errors else None
+
+    async def _process(self, item: OutboxItem, now: datetime, result: DrainResult) -> None:
+        failure = await self._run_handlers(item)
+        if failure is not None:
+            await self._failed(item, now, failure[0], failure[1], result)
+            return
+        await self._finish(item, {"status": "delivered", "delivered_at": datetime.now(UTC),
+                                  "last_error": None})
+        result.delivered += 1
+
+    async def _failed(self, item: OutboxItem, now: datetime, error: str, retryable: bool,
+                      result: DrainResult) -> None:
+        settings = self.settings
+        if gives_up(item.attempts, settings.outbox_max_attempts, retryable=retryable):
+            await self._finish(item, {"status": "dead", "last_error": error[:2000]})
+            log.error("outbox.dead", outbox_id=item.id, topic=item.topic,
+                      attempts=item.attempts, error=error)
+            result.dead += 1
+            return
+        delay = retry_delay_s(item.attempts, base_s=settings.outbox_backoff_base_s,
+                              cap_s=settings.outbox_backoff_max_s, rng=self._rng)
+        await self._finish(item, {"next_attempt_at": now + timedelta(seconds=delay),
+                                  "last_error": error[:2000]})
+        log.warning("outbox.retry", outbox_id=item.id, topic=item.topic, attempts=item.attempts,
+                    delay_s=round(delay, 1), error=error)
+        result.retried += 1
+
+    async def drain_once(self, now: datetime | None = None) -> int:
+        """Claim the rows due at `now` and deliver them; returns how many were claimed."""
+        now = now or datetime.now(UTC)
+        items = await self._claim(now)
+        result = DrainResult()
+        for item in items:
+            await self._process(item, now, result)
+        self.last = result
+        return len(items)
+
+
+async def run_worker(worker: OutboxWorker, stop: asyncio.Event) -> None:
+    """Drain until stopped; sleep between passes until NOTIFY wakes us or the poll ends."""
+    wake = asyncio.Event()
+    listener = await _listen(worker.settings, wake)
+    try:
+        while not stop.is_set():
+            try:
+                claimed = await worker.drain_once()
+            except Exception:  # the database may be restarting: log, back off, go on
+                log.exception("outbox.drain_failed")
+                claimed = 0
+            if claimed >= worker.settings.outbox_batch_size:
+                continue
+            wake.clear()
+            waiters = [asyncio.ensure_future(wake.wait()), asyncio.ensure_future(stop.wait())]
+            await asyncio.wait(waiters, timeout=worker.settings.outbox_poll_interval_s,
+                               return_when=asyncio.FIRST_COMPLETED)
+            for waiter in waiters:
+                waiter.cancel()
+    finally:
+        if listener is not None:
+            await listener.close()
+
+
+async def _listen(settings: Settings, wake: asyncio.Event) -> Any:
+    """A LISTEN connection that sets `wake` on every outbox insert; None falls back to polling."""
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(settings.database_url).set(drivername="postgresql")
+    try:
+        connection = await asyncpg.connect(url.render_as_string(hide_password=False))
+        await connection.add_listener(WAKE_CHANNEL, lambda *_: wake.set())
+    except (OSError, asyncpg.PostgresError) as exc:
+        log.warning("outbox.listen_unavailable", error=str(exc))
+        return None
+    return connection
+
+
+class OutboxWorkerActor:
+    """The Ray-hosted worker: one long-lived process looping `drain_once`."""
+
+    def __init__(self) -> None:
+        self._stop = asyncio.Event()
+
+    async def run(self) -> None:
+        await run_worker(OutboxWorker(get_settings()), self._stop)
+
+    async def stop(self) -> None:
+        self._stop.set()
+
+
+class OutboxHandle:
+    """What the app holds: the worker as a Ray actor or an in-process task; close() stops it."""
+
+    def __init__(self, *, actor: Any = None, task: asyncio.Task[None] | None = None,
+                 stop: asyncio.Event | None = None) -> None:
+        self._actor, self._task, self._stop = actor, task, stop
+
+    async def close(self) -> None:
+        if self._actor is not None:
+            await self._actor.stop.remote()
+            ray.kill(self._actor)
+        if self._task is not None and self._stop is not None:
+            self._stop.set()
+            await self._task
+
+
+async def start_outbox_worker(settings: Settings) -> OutboxHandle:
+    """Start the worker on Ray when Ray is running here, else as a task in this event loop."""
+    if settings.ray_enabled and ray.is_initialized():
+        actor_class = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)(
+            OutboxWorkerActor)
+        actor: Any = actor_class.options(name="outbox-worker", get_if_exists=True).remote()
+        actor.run.remote()
+        return OutboxHandle(actor=actor)
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_worker(OutboxWorker(settings), stop))
+    return OutboxHandle(task=task, stop=stop)

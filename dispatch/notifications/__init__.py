@@ -1,0 +1,1 @@
+"""Notifications: templates per event, channel preferences, and delivery through the ports."""

@@ -1,0 +1,40 @@
+"""Periodic job: enqueue the 24-hour booking reminder, once per booking and start time."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from persistence.config import get_settings
+from persistence.models import Booking, OutboxEvent
+from persistence.outbox import enqueue
+from persistence.session import SYSTEM, tenant_session
+
+REMINDED_STATUSES = ("confirmed", "assigned")
+
+
+def reminder_key(booking: Booking) -> str:
+    """Keyed by start time too: a rescheduled booking earns a fresh reminder."""
+    return f"notify.booking_reminder:{booking.id}:{booking.window_start.isoformat()}"
+
+
+async def enqueue_booking_reminders(now: datetime) -> int:
+    """Bookings starting within the lead time and not reminded yet; returns how many now."""
+    lead = timedelta(hours=get_settings().booking_reminder_lead_h)
+    async with tenant_session(SYSTEM) as session:
+        bookings = list(await session.scalars(
+            select(Booking).where(Booking.status.in_(REMINDED_STATUSES),
+                                  Booking.window_start > now, Booking.window_start <= now + lead)))
+        keys = {reminder_key(booking): booking for booking in bookings}
+        if not keys:
+            return 0
+        reminded = set(await session.scalars(
+            select(OutboxEvent.idempotency_key).where(OutboxEvent.idempotency_key.in_(keys))))
+        due = [(key, booking) for key, booking in keys.items() if key not in reminded]
+        for key, booking in due:
+            await enqueue(
+                session, "notify.booking_reminder",
+                {"user_id": str(booking.customer_id), "context": {"booking_id": str(booking.id)}},
+                idempotency_key=key, org_id=booking.org_id, aggregate_id=str(booking.id))
+        return len(due)

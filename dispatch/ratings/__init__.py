@@ -1,0 +1,1 @@
+"""Ratings and reviews: one per completed booking, aggregated per organization and driver."""

@@ -1,0 +1,121 @@
+"""Booking lifecycle through the API: who may move what, locking, history, crew release."""
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import Range
+
+from persistence.models import BookingAssignment, OutboxEvent
+from persistence.session import SYSTEM, tenant_session
+from tests.factories import (
+    auth_headers,
+    make_booking,
+    make_driver,
+    make_org,
+    make_truck,
+    make_user,
+)
+
+
+async def _booking(status: str = "pending"):  # type: ignore[no-untyped-def]
+    org = await make_org()
+    staff, customer = await make_user("dispatcher", org), await make_user("customer")
+    return org, staff, customer, await make_booking(org, customer, status=status)
+
+
+async def test_staff_confirms_customer_cannot(client: httpx.AsyncClient) -> None:
+    _, staff, customer, booking = await _booking()
+    refused = await client.post(f"/api/v1/bookings/{booking.id}/confirm",
+                                headers=auth_headers(customer))
+    assert refused.status_code == 409
+    assert refused.json()["allowed"] == ["cancelled"]
+    confirmed = await client.post(f"/api/v1/bookings/{booking.id}/confirm",
+                                  headers=auth_headers(staff), json={"reason": "checked"})
+    assert confirmed.status_code == 200 and confirmed.json()["status"] == "confirmed"
+    history = (await client.get(f"/api/v1/bookings/{booking.id}/history",
+                                headers=auth_headers(customer))).json()
+    assert [(h["from_status"], h["to_status"]) for h in history][-1] == ("pending", "confirmed")
+    assert history[-1]["reason"] == "checked" and history[-1]["actor_role"] == "dispatcher"
+    async with tenant_session(SYSTEM) as session:
+        topics = (await session.scalars(select(OutboxEvent.topic).where(
+            OutboxEvent.aggregate_id == str(booking.id)))).all()
+    assert "booking.status_changed" in topics
+
+
+async def test_invalid_transition_lists_allowed_moves(client: httpx.AsyncClient) -> None:
+    _, staff, _, booking = await _booking("confirmed")
+    response = await client.post(f"/api/v1/bookings/{booking.id}/status",
+                                 headers=auth_headers(staff), json={"to": "completed"})
+    assert response.status_code == 409
+    body = response.json()
+    assert body["current"] == "confirmed" and body["allowed"] == ["assigned", "cancelled"]
+    unknown = await client.post(f"/api/v1/bookings/{booking.id}/status",
+                                headers=auth_headers(staff), json={"to": "teleported"})
+    assert unknown.status_code == 422
+
+
+async def test_two_simultaneous_transitions_only_one_applies(client: httpx.AsyncClient) -> None:
+    _, staff, _, booking = await _booking()
+    responses = await asyncio.gather(*(
+        client.post(f"/api/v1/bookings/{booking.id}/confirm", headers=auth_headers(staff))
+        for _ in range(5)))
+    assert sorted(r.status_code for r in responses) == [200, 409, 409, 409, 409]
+    history = (await client.get(f"/api/v1/bookings/{booking.id}/history",
+                                headers=auth_headers(staff))).json()
+    assert [h["to_status"] for h in history].count("confirmed") == 1
+
+
+async def test_driver_moves_its_job_and_cancel_frees_the_crew(client: httpx.AsyncClient) -> None:
+    org, staff, _customer, booking = await _booking("assigned")
+    driver_user = await make_user("driver", org)
+    driver = await make_driver(org, user=driver_user)
+    async with tenant_session(SYSTEM) as session:
+        session.add(BookingAssignment(org_id=org.id, booking_id=booking.id, driver_id=driver.id,
+                                      truck_id=(await make_truck(org)).id,
+                                      window=Range(booking.window_start, booking.window_end)))
+    as_driver = auth_headers(driver_user, driver)
+    started = await client.post(f"/api/v1/bookings/{booking.id}/start", headers=as_driver)
+    assert started.status_code == 200 and started.json()["status"] == "en_route"
+    stranger = await make_user("driver", org)
+    other = await make_driver(org, user=stranger)
+    assert (await client.post(f"/api/v1/bookings/{booking.id}/arrive",
+                              headers=auth_headers(stranger, other))).status_code == 404
+    cancelled = await client.post(f"/api/v1/bookings/{booking.id}/cancel",
+                                  headers=auth_headers(staff),
+                                  json={"reason_code": "mover_cancelled", "note": "truck broke"})
+    assert cancelled.status_code == 200, cancelled.text
+    async with tenant_session(SYSTEM) as session:
+        assignment = await session.scalar(select(BookingAssignment).where(
+            BookingAssignment.booking_id == booking.id))
+    assert assignment is not None and assignment.active is False
+
+
+async def test_customer_cancel_frees_the_crew_despite_rls(client: httpx.AsyncClient) -> None:
+    org, _, customer, booking = await _booking("assigned")
+    driver = await make_driver(org)
+    async with tenant_session(SYSTEM) as session:
+        session.add(BookingAssignment(org_id=org.id, booking_id=booking.id, driver_id=driver.id,
+                                      truck_id=(await make_truck(org)).id,
+                                      window=Range(booking.window_start, booking.window_end)))
+    response = await client.post(f"/api/v1/bookings/{booking.id}/cancel",
+                                 headers=auth_headers(customer),
+                                 json={"reason_code": "change_of_plans"})
+    assert response.status_code == 200 and response.json()["refund"] is None
+    async with tenant_session(SYSTEM) as session:
+        active = await session.scalar(select(BookingAssignment.active).where(
+            BookingAssignment.booking_id == booking.id))
+    assert active is False
+
+
+async def test_other_tenants_get_404(client: httpx.AsyncClient) -> None:
+    _, _, _, booking = await _booking()
+    outsider = await make_user("dispatcher", await make_org())
+    for path in ("confirm", "history", "cancellation/preview"):
+        method = client.get if path != "confirm" else client.post
+        response = await method(f"/api/v1/bookings/{booking.id}/{path}",
+                                headers=auth_headers(outsider))
+        assert response.status_code == 404, path
+    start = datetime.now(UTC) + timedelta(days=1)
+    assert start > datetime.now(UTC)

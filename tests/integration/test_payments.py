@@ -1,0 +1,147 @@
+"""Paying through the API (local ledger) and Stripe webhooks: signatures, tolerance, dedup,
+out-of-order delivery, and a refund the provider fails after accepting it."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from dispatch.payments.service import start_payment
+from dispatch.refunds.rules import ReasonCode
+from dispatch.refunds.service import cancel, send_refund
+from persistence.config import get_settings
+from persistence.integrations.payments.stripe_gateway import StripeGateway
+from persistence.models import Payment, PaymentEvent, Refund
+from persistence.session import SYSTEM, tenant_session
+from tests.factories import auth_headers, caller_for, make_booking, make_org, make_user
+from tests.peers.stripe_peer import StripePeer, signed_event
+
+WEBHOOK = "/api/v1/payments/stripe/webhook"
+
+
+@pytest.fixture
+def peer() -> Iterator[StripePeer]:
+    stripe_peer = StripePeer().start()
+    yield stripe_peer
+    stripe_peer.stop()
+
+
+def _event(kind: str, obj: dict[str, Any], created: int | None = None) -> dict[str, Any]:
+    return {"id": f"evt_{uuid.uuid4().hex}", "object": "event", "type": kind,
+            "created": created or int(time.time()), "data": {"object": obj}}
+
+
+async def _post(client: httpx.AsyncClient, event: dict[str, Any], *, secret: str | None = None,
+                timestamp: int | None = None) -> httpx.Response:
+    body, signature = signed_event(secret or get_settings().stripe_webhook_secret, event,
+                                   timestamp)
+    return await client.post(WEBHOOK, content=body, headers={"Stripe-Signature": signature,
+                                                             "content-type": "application/json"})
+
+
+async def _stripe_payment(peer: StripePeer) -> tuple[Any, Payment]:
+    org, user = await make_org(), await make_user("customer")
+    customer = caller_for(user)
+    booking = await make_booking(org, user, status="confirmed", price_cents=25_000)
+    async with tenant_session(customer) as session:
+        payment = await start_payment(session, booking.id, customer,
+                                      StripeGateway("sk_test_peer", peer.base_url))
+    assert payment.status == "requires_payment" and payment.client_secret
+    return customer, payment
+
+
+async def _payment(payment_id: uuid.UUID) -> Payment:
+    async with tenant_session(SYSTEM) as session:
+        stored = await session.get(Payment, payment_id)
+    assert stored is not None
+    return stored
+
+
+async def test_pay_with_local_ledger(client: httpx.AsyncClient) -> None:
+    org, customer = await make_org(), await make_user("customer")
+    booking = await make_booking(org, customer, price_cents=18_000)
+    paid = await client.post(f"/api/v1/bookings/{booking.id}/payments",
+                             headers=auth_headers(customer))
+    assert paid.status_code == 201, paid.text
+    assert paid.json()["status"] == "succeeded" and paid.json()["amount_cents"] == 18_000
+    again = await client.post(f"/api/v1/bookings/{booking.id}/payments",
+                              headers=auth_headers(customer))
+    assert again.status_code == 409
+    stranger = await make_user("customer")
+    assert (await client.post(f"/api/v1/bookings/{booking.id}/payments",
+                              headers=auth_headers(stranger))).status_code == 404
+
+
+async def test_webhook_succeeds_once_and_never_regresses(client: httpx.AsyncClient,
+                                                         peer: StripePeer) -> None:
+    _, payment = await _stripe_payment(peer)
+    now = int(time.time())
+    succeeded = _event("payment_intent.succeeded", {"id": payment.provider_payment_id}, now)
+    first = await _post(client, succeeded)
+    assert first.status_code == 200 and first.json() == {"received": True, "duplicate": False}
+    duplicate = await _post(client, succeeded)
+    assert duplicate.json()["duplicate"] is True
+    older_failure = _event("payment_intent.payment_failed",
+                           {"id": payment.provider_payment_id}, now - 60)
+    assert (await _post(client, older_failure)).status_code == 200
+    assert (await _payment(payment.id)).status == "succeeded"
+
+
+async def test_out_of_order_failure_then_success(client: httpx.AsyncClient,
+                                                 peer: StripePeer) -> None:
+    _, payment = await _stripe_payment(peer)
+    now = int(time.time())
+    await _post(client, _event("payment_intent.succeeded", {"id": payment.provider_payment_id},
+                               now))
+    await _post(client, _event("payment_intent.payment_failed",
+                               {"id": payment.provider_payment_id}, now + 5))
+    assert (await _payment(payment.id)).status == "succeeded"
+
+
+async def test_forged_and_stale_webhooks_have_no_effect(client: httpx.AsyncClient,
+                                                        peer: StripePeer) -> None:
+    _, payment = await _stripe_payment(peer)
+    event = _event("payment_intent.succeeded", {"id": payment.provider_payment_id})
+    forged = await _post(client, event, secret="whsec_attacker")
+    assert forged.status_code == 400
+    assert forged.headers["content-type"] == "application/problem+json"
+    stale = await _post(client, event, timestamp=int(time.time()) - 3600)
+    assert stale.status_code == 400
+    unsigned = await client.post(WEBHOOK, json=event)
+    assert unsigned.status_code == 400
+    async with tenant_session(SYSTEM) as session:
+        seen = await session.scalar(select(func.count()).select_from(PaymentEvent).where(
+            PaymentEvent.id == event["id"]))
+    assert seen == 0 and (await _payment(payment.id)).status == "requires_payment"
+
+
+async def test_refund_failing_later_is_retried_with_a_new_key(client: httpx.AsyncClient,
+                                                              peer: StripePeer) -> None:
+    customer, payment = await _stripe_payment(peer)
+    await _post(client, _event("payment_intent.succeeded", {"id": payment.provider_payment_id}))
+    async with tenant_session(customer) as session:
+        _, refund = await cancel(session, payment.booking_id, customer,
+                                 ReasonCode.CHANGE_OF_PLANS, "")
+    assert refund is not None
+    gateway = StripeGateway("sk_test_peer", peer.base_url)
+    assert await send_refund(refund.id, gateway) == "succeeded"
+    async with tenant_session(SYSTEM) as session:
+        first = await session.get(Refund, refund.id)
+    assert first is not None and first.provider_refund_id
+    failed_later = _event("refund.updated", {"id": first.provider_refund_id, "status": "failed"})
+    assert (await _post(client, failed_later)).status_code == 200
+    async with tenant_session(SYSTEM) as session:
+        reopened = await session.get(Refund, refund.id)
+    assert reopened is not None and reopened.status == "failed"
+    assert reopened.key_generation == 1
+    assert await send_refund(refund.id, gateway) == "succeeded"
+    assert len(peer.refunds) == 2  # the failed one and its replacement
+    keys = [r.headers.get("Idempotency-Key") for r in peer.requests
+            if r.path.startswith("/v1/refunds")]
+    assert len(set(keys)) == 2
