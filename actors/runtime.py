@@ -1,12 +1,20 @@
-"""Start or join Ray and hand the gateway a handle on the fleet shards."""
+"""Start or join Ray and hand the gateway a handle on the fleet shards.
+
+The gateway asks one question per call: a rank goes to the organization's shard; offers fan
+out to every shard at once (one call each, gathered); nothing is ever sent per driver.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
+from typing import Any
 
 import ray
 
-from persistence.config import Settings
+from actors.fleet import FleetShard
+from actors.fleet_state import shard_of
+from persistence.config import Settings, get_settings, worker_environment
 
 
 def init_ray(settings: Settings) -> None:
@@ -18,19 +26,79 @@ def init_ray(settings: Settings) -> None:
                  log_to_driver=False)
     else:
         ray.init(namespace=settings.ray_namespace, include_dashboard=False,
-                 log_to_driver=False, configure_logging=False)
+                 log_to_driver=False, configure_logging=False,
+                 runtime_env={"env_vars": worker_environment()})
+
+
+def shard_name(index: int) -> str:
+    return f"fleet-shard-{index}"
+
+
+def shard_handles(settings: Settings) -> list[Any]:
+    """The named shard actors, created on first use and shared by every gateway replica."""
+    return [
+        FleetShard.options(  # type: ignore[attr-defined]
+            name=shard_name(i), namespace=settings.ray_namespace, get_if_exists=True,
+            lifetime="detached",
+        ).remote(i, settings.fleet_shards)
+        for i in range(settings.fleet_shards)
+    ]
 
 
 class Fleet:
-    """The gateway's handle on the Ray side (the dispatch issue grows it into the shard pool)."""
+    """The gateway's handle on the fleet shards."""
+
+    def __init__(self, settings: Settings, shards: list[Any]) -> None:
+        self.settings = settings
+        self.shards = shards
+
+    def shard_index(self, org_id: uuid.UUID | str) -> int:
+        return shard_of(org_id, len(self.shards))
+
+    def shard_for(self, org_id: uuid.UUID | str) -> Any:
+        return self.shards[self.shard_index(org_id)]
 
     async def ping(self) -> None:
-        await asyncio.to_thread(ray.cluster_resources)
+        await asyncio.gather(*(shard.ping.remote() for shard in self.shards))
+
+    async def rank(self, org_id: uuid.UUID, spec: dict[str, Any],
+                   limit: int = 5) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await self.shard_for(org_id).rank.remote(
+            str(org_id), spec, limit)
+        return result
+
+    async def offers(self, spec: dict[str, Any]) -> list[dict[str, Any]]:
+        answers = await asyncio.gather(*(shard.offers.remote(spec) for shard in self.shards))
+        return [offer for answer in answers for offer in answer]
+
+    async def plan(self, org_id: uuid.UUID, specs: list[dict[str, Any]]) -> dict[str, Any]:
+        result: dict[str, Any] = await self.shard_for(org_id).plan.remote(str(org_id), specs)
+        return result
+
+    async def note_assignment(self, org_id: uuid.UUID, driver_id: uuid.UUID,
+                              truck_id: uuid.UUID, start: float, end: float, end_lat: float,
+                              end_lon: float) -> None:
+        await self.shard_for(org_id).note_assignment.remote(
+            str(org_id), str(driver_id), str(truck_id), start, end, end_lat, end_lon)
+
+    async def refresh_org(self, org_id: uuid.UUID) -> None:
+        await self.shard_for(org_id).refresh_org.remote(str(org_id))
 
     async def close(self) -> None:
-        return None
+        """Shards outlive a gateway replica (detached); they die with the Ray cluster."""
 
 
 async def start_fleet(settings: Settings) -> Fleet:
     await asyncio.to_thread(init_ray, settings)
-    return Fleet()
+    shards = await asyncio.to_thread(shard_handles, settings)
+    fleet = Fleet(settings, shards)
+    await fleet.ping()  # build every shard's state before serving
+    return fleet
+
+
+def notify_fleet_changed(org_id: uuid.UUID) -> None:
+    """From any process connected to Ray: the org's shard reloads it from the database."""
+    settings = get_settings()
+    shard = ray.get_actor(shard_name(shard_of(org_id, settings.fleet_shards)),
+                          namespace=settings.ray_namespace)
+    shard.refresh_org.remote(str(org_id))

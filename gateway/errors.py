@@ -18,7 +18,7 @@ log = structlog.get_logger(__name__)
 PROBLEM = "application/problem+json"
 
 
-def problem(status: int, title: str, detail: str, request: Request | None = None,
+def problem(status: int, title: str, detail: str, request: Request | None = None, /,
             **extra: Any) -> JSONResponse:
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status,
                             "detail": detail}
@@ -27,7 +27,8 @@ def problem(status: int, title: str, detail: str, request: Request | None = None
         correlation_id = getattr(request.state, "correlation_id", None)
         if correlation_id:
             body["correlation_id"] = correlation_id
-    body.update(extra)
+    for key, value in extra.items():  # extension members never replace the standard ones
+        body.setdefault(key, value)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     if status == 429 and "retry_after" in extra:
         headers = {"Retry-After": str(extra["retry_after"])}
@@ -83,6 +84,8 @@ async def _dbapi(request: Request, exc: Exception) -> JSONResponse:
     sqlstate = _driver_error_attr(exc, "sqlstate")
     if str(sqlstate).startswith("22"):  # data exceptions: out-of-range values and the like
         return problem(422, "Validation failed", "a value is out of range or malformed", request)
+    if sqlstate in ("40001", "40P01"):  # serialization failure, deadlock: safe to retry
+        return problem(409, "Conflict", "a concurrent change got in the way; retry", request)
     if sqlstate == "42501":  # row-level security refused the write: the row is not yours
         return problem(404, "Not found", "no such resource", request)
     log.exception("database_error", sqlstate=sqlstate)

@@ -96,3 +96,8 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def worker_environment() -> dict[str, str]:
+    """The MOVEHUB_* variables, for Ray worker processes to see the same settings."""
+    return {k: v for k, v in os.environ.items() if k.startswith("MOVEHUB_")}

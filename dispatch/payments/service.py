@@ -34,7 +34,8 @@ async def start_payment(session: AsyncSession, booking_id: uuid.UUID, caller: Ca
     if booking is None or booking.customer_id != caller.user_id:
         raise NotFound("no such booking")
     if booking.status not in PAYABLE:
-        raise Conflict(f"a {booking.status} booking cannot be paid", status=booking.status)
+        raise Conflict(f"a {booking.status} booking cannot be paid",
+                       booking_status=booking.status)
     existing = await session.scalar(select(Payment).where(
         Payment.booking_id == booking.id,
         Payment.status.in_(("requires_payment", "processing", "succeeded"))))

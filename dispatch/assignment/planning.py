@@ -1,0 +1,58 @@
+"""Use case: plan a day — every confirmed, unassigned booking of an org assigned at once."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import and_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dispatch.assignment.schemas import PlannedJob, PlanOut
+from dispatch.assignment.service import (
+    FleetPort,
+    booking_spec,
+    record_assignment,
+    serialize_org_assignments,
+    try_assign,
+)
+from dispatch.errors import ValidationFailed
+from persistence.models import Booking, BookingAssignment
+from persistence.session import Caller
+
+
+async def plan_day(session: AsyncSession, caller: Caller, org_id: uuid.UUID | None, day: date,
+                   fleet: FleetPort, now: datetime | None = None) -> PlanOut:
+    org = org_id if caller.is_admin and org_id else caller.org_id
+    if org is None:
+        raise ValidationFailed("name the organization to plan", field="org_id")
+    await serialize_org_assignments(session, org)
+    start = datetime.combine(day, time.min, UTC)
+    now = now or datetime.now(UTC)
+    bookings = list(await session.scalars(
+        select(Booking)
+        .outerjoin(BookingAssignment, and_(BookingAssignment.booking_id == Booking.id,
+                                           BookingAssignment.active))
+        .where(Booking.org_id == org, Booking.status == "confirmed",
+               Booking.window_start >= max(start, now),
+               Booking.window_start < start + timedelta(days=1),
+               BookingAssignment.id.is_(None))
+        .order_by(Booking.window_start).with_for_update(of=Booking)))
+    result = await fleet.plan(org, [booking_spec(b) for b in bookings])
+    assigned: list[PlannedJob] = []
+    for pair in result["pairs"]:
+        booking = bookings[pair["job"]]
+        assignment = await try_assign(session, booking, uuid.UUID(pair["driver_id"]),
+                                   uuid.UUID(pair["truck_id"]), caller, "plan",
+                                   {"deadhead_km": pair["deadhead_km"]})
+        if assignment is None:
+            continue  # taken meanwhile by someone else: stays unassigned
+        await record_assignment(session, booking, assignment, caller, 1)
+        assigned.append(PlannedJob(booking_id=booking.id, driver_id=assignment.driver_id,
+                                   truck_id=assignment.truck_id,
+                                   deadhead_km=pair["deadhead_km"]))
+    done = {a.booking_id for a in assigned}
+    return PlanOut(bookings=len(bookings), assigned=assigned,
+                   unassigned=[b.id for b in bookings if b.id not in done],
+                   deadhead_km=result["deadhead_km"],
+                   greedy_deadhead_km=result["greedy_deadhead_km"])

@@ -1,5 +1,0 @@
-"""Routes: planning (being built)."""
-
-from fastapi import APIRouter
-
-router = APIRouter()
