@@ -1,0 +1,300 @@
+"""Dispatch benchmark: a synthetic city (dense core, suburbs), 10,000 live drivers in 200+
+organizations. Measures, in one run: auto-assign scoring through Ray, the same question by a
+PostGIS KNN query and by a plain Python loop, offers fan-out, a 1,000 x 2,000 day plan, and
+deadhead of optimal vs greedy at supply 2:1 and 1.2:1. Writes bench-results/dispatch.json.
+
+Run: uv run movehub bench dispatch   (about two minutes; uses its own database movehub_bench)
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("MOVEHUB_BENCH_DB", "movehub_bench")
+_DB = os.environ["MOVEHUB_BENCH_DB"]
+os.environ.update({
+    "MOVEHUB_DATABASE_URL": f"postgresql+asyncpg://movehub_app:movehub_app@127.0.0.1:5432/{_DB}",
+    "MOVEHUB_OWNER_DATABASE_URL":
+        f"postgresql+asyncpg://movehub_owner:movehub_owner@127.0.0.1:5432/{_DB}",
+    "MOVEHUB_LOG_LEVEL": "WARNING",
+})
+
+import asyncio  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
+import random  # noqa: E402
+import time  # noqa: E402
+import uuid  # noqa: E402
+from datetime import UTC, datetime, timedelta  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import psycopg  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from actors.runtime import start_fleet  # noqa: E402
+from dispatch.assignment.matching import cost_matrix, greedy, optimal  # noqa: E402
+from dispatch.assignment.scoring import Busy, FleetColumns, Job, Weights  # noqa: E402
+from persistence.bootstrap import ensure_database, migrate  # noqa: E402
+from persistence.config import get_settings  # noqa: E402
+
+CENTER = (13.405, 52.52)
+ORGS, DRIVERS, TRUCKS_PER_ORG, BUSY_SHARE, QUESTIONS = 200, 10_000, 30, 0.2, 300
+console = Console()
+rng = random.Random(42)
+TOMORROW = (datetime.now(UTC) + timedelta(days=1)).replace(hour=8, minute=0, second=0,
+                                                            microsecond=0)
+
+
+def city_point() -> tuple[float, float]:
+    """60 % in a dense core, 40 % in a suburban ring."""
+    if rng.random() < 0.6:
+        return CENTER[0] + rng.gauss(0, 0.035), CENTER[1] + rng.gauss(0, 0.022)
+    angle, radius = rng.uniform(0, 2 * math.pi), rng.uniform(0.08, 0.25)
+    return CENTER[0] + radius * math.cos(angle) * 1.6, CENTER[1] + radius * math.sin(angle)
+
+
+def circle_wkt(lon: float, lat: float, radius: float) -> str:
+    ring = [(lon + radius * 1.6 * math.cos(a), lat + radius * math.sin(a))
+            for a in np.linspace(0, 2 * math.pi, 24)]
+    ring[-1] = ring[0]
+    return "MULTIPOLYGON(((" + ",".join(f"{x:.6f} {y:.6f}" for x, y in ring) + ")))"
+
+
+def build_city() -> list[str]:
+    """Fresh database with orgs, drivers, trucks, and busy assignments (as superuser: COPY)."""
+    settings = get_settings()
+    with psycopg.connect(settings.admin_database_url, autocommit=True) as conn:
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                     (_DB,))
+        conn.execute(f'DROP DATABASE IF EXISTS "{_DB}"')
+    ensure_database(settings, database=_DB)
+    migrate()
+    org_ids = [str(uuid.uuid4()) for _ in range(ORGS)]
+    admin = psycopg.connect(settings.admin_database_url.rsplit("/", 1)[0] + f"/{_DB}")
+    with admin, admin.cursor() as cur:
+        with cur.copy("COPY organizations (id, name, code, service_area, base_location, "
+                      "hourly_rate_cents, per_km_cents, minimum_charge_cents, currency, "
+                      "verified, rating_avg) FROM STDIN") as copy:
+            for i, org in enumerate(org_ids):
+                lon, lat = city_point()
+                copy.write_row((org, f"Bench Movers {i}", f"B{i:05d}",
+                                f"SRID=4326;{circle_wkt(lon, lat, rng.uniform(0.15, 0.3))}",
+                                f"SRID=4326;POINT({lon} {lat})", rng.randint(3000, 6000),
+                                rng.randint(80, 200), 10000, "EUR", True,
+                                round(rng.uniform(3, 5), 2)))
+        drivers: list[tuple[str, str]] = []
+        with cur.copy("COPY drivers (id, org_id, full_name, status, skills, home_base, "
+                      "verified, rating_avg) FROM STDIN") as copy:
+            for i in range(DRIVERS):
+                driver, org = str(uuid.uuid4()), org_ids[i % ORGS]
+                lon, lat = city_point()
+                drivers.append((driver, org))
+                copy.write_row((driver, org, f"Driver {i}",
+                                "active" if rng.random() > 0.03 else "inactive",
+                                "{driver,packer}" if rng.random() < 0.5 else "{driver}",
+                                f"SRID=4326;POINT({lon} {lat})", rng.random() > 0.05,
+                                round(rng.uniform(3, 5), 2)))
+        trucks: dict[str, list[str]] = {o: [] for o in org_ids}
+        with cur.copy("COPY trucks (id, org_id, plate, capacity_m3) FROM STDIN") as copy:
+            for org in org_ids:
+                for t in range(TRUCKS_PER_ORG):
+                    truck = str(uuid.uuid4())
+                    trucks[org].append(truck)
+                    copy.write_row((truck, org, f"T{t}-{org[:6]}", rng.choice([20, 35, 50])))
+        customer = str(uuid.uuid4())
+        cur.execute("INSERT INTO users (id, role, email) VALUES (%s, 'customer', %s)",
+                    (customer, f"bench-{customer[:8]}@example.com"))
+        busy = rng.sample(drivers, int(DRIVERS * BUSY_SHARE))
+        used_trucks: dict[str, int] = {}
+        rows_b, rows_a = [], []
+        for driver, org in busy:
+            booking = str(uuid.uuid4())
+            start = TOMORROW + timedelta(hours=rng.randint(0, 8))
+            end = start + timedelta(hours=rng.randint(2, 4))
+            (lon, lat), (dlon, dlat) = city_point(), city_point()
+            truck_no = used_trucks.get(org, 0)  # one busy window per truck: never overlapping
+            used_trucks[org] = truck_no + 1
+            rows_b.append((booking, org, customer, "a", f"SRID=4326;POINT({lon} {lat})", "b",
+                           f"SRID=4326;POINT({dlon} {dlat})", start, end, 20, 2, 5, 20000, "EUR",
+                           "assigned"))
+            rows_a.append((org, booking, driver, trucks[org][truck_no % TRUCKS_PER_ORG],
+                           f"[{start.isoformat()},{end.isoformat()})"))
+        with cur.copy("COPY bookings (id, org_id, customer_id, pickup_address, pickup_location, "
+                      "dropoff_address, dropoff_location, window_start, window_end, volume_m3, "
+                      "crew_size, distance_km, price_cents, currency, status) FROM STDIN") as copy:
+            for row in rows_b:
+                copy.write_row(row)
+        with cur.copy("COPY booking_assignments (org_id, booking_id, driver_id, truck_id, "
+                      "\"window\") FROM STDIN") as copy:
+            for row in rows_a:
+                copy.write_row(row)
+        cur.execute("ANALYZE")
+    admin.close()
+    return org_ids
+
+
+KNN_SQL = """
+SELECT d.id FROM drivers d
+WHERE d.org_id = %(org)s AND d.status = 'active' AND d.verified AND d.skills @> %(skills)s
+  AND NOT EXISTS (SELECT 1 FROM booking_assignments a WHERE a.driver_id = d.id AND a.active
+                  AND a."window" && tstzrange(%(start)s, %(end)s))
+  AND EXISTS (SELECT 1 FROM trucks t WHERE t.org_id = d.org_id AND t.status = 'active'
+              AND t.capacity_m3 >= %(volume)s AND NOT EXISTS (
+                SELECT 1 FROM booking_assignments b WHERE b.truck_id = t.id AND b.active
+                AND b."window" && tstzrange(%(start)s, %(end)s)))
+ORDER BY d.home_base <-> ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)::geography
+LIMIT 5
+"""
+LOOP_DRIVERS_SQL = """
+SELECT d.id, d.status, d.verified, d.skills, ST_Y(d.home_base::geometry),
+       ST_X(d.home_base::geometry), d.rating_avg::float8
+FROM drivers d WHERE d.org_id = %(org)s
+"""
+LOOP_BUSY_SQL = """
+SELECT driver_id, lower("window"), upper("window") FROM booking_assignments
+WHERE org_id = %(org)s AND active
+"""
+
+
+def questions(org_ids: list[str]) -> list[tuple[str, dict[str, float | list[str]]]]:
+    out = []
+    for _ in range(QUESTIONS):
+        (lon, lat), (dlon, dlat) = city_point(), city_point()
+        start = TOMORROW + timedelta(hours=rng.randint(1, 9))
+        out.append((rng.choice(org_ids), {
+            "pickup_lat": lat, "pickup_lon": lon, "dropoff_lat": dlat, "dropoff_lon": dlon,
+            "start": start.timestamp(), "end": (start + timedelta(hours=3)).timestamp(),
+            "volume_m3": 20.0, "crew_size": 2, "required_skills": ["driver"]}))
+    return out
+
+
+def haversine(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    a = (math.sin((p2 - p1) / 2) ** 2
+         + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2)
+    return 2 * 6371.0088 * math.asin(math.sqrt(a))
+
+
+def python_loop(cur: psycopg.Cursor, org: str, spec: dict) -> list[str]:  # type: ignore[type-arg]
+    """The naive way: load the org's drivers and busy windows, loop over them in Python."""
+    cur.execute(LOOP_DRIVERS_SQL, {"org": org})
+    drivers = cur.fetchall()
+    cur.execute(LOOP_BUSY_SQL, {"org": org})
+    busy: dict[str, list[tuple[float, float]]] = {}
+    for driver_id, lo, hi in cur.fetchall():
+        busy.setdefault(str(driver_id), []).append((lo.timestamp(), hi.timestamp()))
+    scored = []
+    for driver_id, status, verified, skills, lat, lon, rating in drivers:
+        if status != "active" or not verified or "driver" not in skills:
+            continue
+        if any(s < spec["end"] and e > spec["start"] for s, e in busy.get(str(driver_id), [])):
+            continue
+        km = haversine(lat, lon, spec["pickup_lat"], spec["pickup_lon"])
+        scored.append((km - 5.0 * (rating - 3.0), str(driver_id)))
+    return [d for _, d in sorted(scored)[:5]]
+
+
+def ms(samples: list[float]) -> tuple[float, float]:
+    return (round(float(np.percentile(samples, 50)) * 1000, 3),
+            round(float(np.percentile(samples, 99)) * 1000, 3))
+
+
+def synthetic_fleet(drivers: int) -> FleetColumns:
+    points = [city_point() for _ in range(drivers)]
+    return FleetColumns(
+        driver_ids=[str(i) for i in range(drivers)],
+        lat=np.array([p[1] for p in points]), lon=np.array([p[0] for p in points]),
+        eligible=np.ones(drivers, bool), skills=np.ones(drivers, np.int64),
+        rating=np.full(drivers, 4.0), jobs_today=np.zeros(drivers, np.int64),
+        idle_since=np.zeros(drivers), truck_ids=["t"], truck_capacity=np.array([50.0]),
+        truck_active=np.ones(1, bool), driver_busy=Busy(), truck_busy=Busy())
+
+
+def day_jobs(count: int) -> list[Job]:
+    start = TOMORROW.timestamp() + 3600
+    return [Job(p[1], p[0], start, start + 3 * 3600, 20.0, 1)
+            for p in (city_point() for _ in range(count))]
+
+
+def planning_figures() -> dict[str, float]:
+    jobs = day_jobs(1000)
+    fleet_2k = synthetic_fleet(2000)
+    started = time.perf_counter()
+    plan = optimal(cost_matrix(fleet_2k, jobs, Weights()))
+    plan_s = time.perf_counter() - started
+    figures = {"plan_s": round(plan_s, 3), "plan_assigned": len(plan.pairs)}
+    for label, fleet in (("2to1", fleet_2k), ("1.2to1", synthetic_fleet(1200))):
+        matrix = cost_matrix(fleet, jobs, Weights())
+        figures[f"deadhead_optimal_km_{label}"] = optimal(matrix).deadhead_km
+        figures[f"deadhead_greedy_km_{label}"] = greedy(matrix).deadhead_km
+    return figures
+
+
+async def measure(org_ids: list[str]) -> dict[str, float]:
+    settings = get_settings()
+    fleet = await start_fleet(settings)
+    asked = questions(org_ids)
+    for org, spec in asked[:20]:  # warm up every code path once
+        await fleet.rank(uuid.UUID(org), spec)
+    ray_s, knn_s, loop_s, offers_s = [], [], [], []
+    for org, spec in asked:
+        started = time.perf_counter()
+        await fleet.rank(uuid.UUID(org), spec)
+        ray_s.append(time.perf_counter() - started)
+    db = psycopg.connect(settings.admin_database_url.rsplit("/", 1)[0] + f"/{_DB}",
+                         autocommit=True)
+    with db, db.cursor() as cur:
+        for org, spec in asked:
+            params = {"org": org, "skills": ["driver"], "lon": spec["pickup_lon"],
+                      "lat": spec["pickup_lat"], "volume": spec["volume_m3"],
+                      "start": datetime.fromtimestamp(float(spec["start"]), UTC),  # type: ignore[arg-type]
+                      "end": datetime.fromtimestamp(float(spec["end"]), UTC)}  # type: ignore[arg-type]
+            started = time.perf_counter()
+            cur.execute(KNN_SQL, params)
+            cur.fetchall()
+            knn_s.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            python_loop(cur, org, spec)
+            loop_s.append(time.perf_counter() - started)
+    for _, spec in asked[:100]:
+        started = time.perf_counter()
+        await fleet.offers(spec)
+        offers_s.append(time.perf_counter() - started)
+    (a50, a99), (k50, k99), (l50, l99), (o50, o99) = ms(ray_s), ms(knn_s), ms(loop_s), ms(offers_s)
+    return {"assign_p50_ms": a50, "assign_p99_ms": a99, "knn_sql_p50_ms": k50,
+            "knn_sql_p99_ms": k99, "python_loop_p50_ms": l50, "python_loop_p99_ms": l99,
+            "offers_p50_ms": o50, "offers_p99_ms": o99}
+
+
+def main() -> None:
+    with console.status(f"building the city: {ORGS} orgs, {DRIVERS} drivers ..."):
+        started = time.perf_counter()
+        org_ids = build_city()
+    console.print(f"city built in {time.perf_counter() - started:.1f} s")
+    with console.status(f"{QUESTIONS} questions through Ray, PostGIS KNN and a Python loop..."):
+        figures = asyncio.run(measure(org_ids))
+    with console.status("day plan 1,000 x 2,000 and deadhead at 2:1 and 1.2:1 ..."):
+        figures.update(planning_figures())
+    figures["deadhead_optimal_km"] = figures["deadhead_optimal_km_1.2to1"]
+    figures["deadhead_greedy_km"] = figures["deadhead_greedy_km_1.2to1"]
+    figures.update({"drivers": DRIVERS, "orgs": ORGS, "shards": get_settings().fleet_shards,
+                    "questions": QUESTIONS})
+    table = Table(title="dispatch benchmark (2-core machine)")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for key, value in figures.items():
+        table.add_row(key, f"{value}")
+    saving = 1 - figures["deadhead_optimal_km"] / figures["deadhead_greedy_km"]
+    table.add_row("optimal vs greedy deadhead at 1.2:1", f"{saving:.1%} less")
+    table.add_row("Ray p50 / KNN SQL p50", f"{figures['assign_p50_ms'] / figures['knn_sql_p50_ms']:.2f}")
+    console.print(table)
+    out = Path("bench-results/dispatch.json")
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(figures, indent=2))
+    console.print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
