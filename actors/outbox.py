@@ -9,7 +9,6 @@ Delivery is at least once; notification channels are de-duplicated per row (deli
 from __future__ import annotations
 
 import asyncio
-import inspect
 import random
 import uuid
 from collections.abc import Awaitable, Callable
@@ -65,9 +64,8 @@ async def fleet_changed(item: OutboxItem) -> None:
     if _notify_fleet_changed is None or not ray.is_initialized():
         log.debug("outbox.fleet_changed_skipped", outbox_id=item.id)
         return
-    outcome = _notify_fleet_changed(uuid.UUID(str(item.payload["org_id"])))
-    if inspect.isawaitable(outcome):
-        await outcome
+    # ray.get_actor blocks on the cluster's control plane: keep it off the event loop.
+    await asyncio.to_thread(_notify_fleet_changed, uuid.UUID(str(item.payload["org_id"])))
 
 
 async def alert(item: OutboxItem) -> None:

@@ -70,10 +70,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     workers: list[Any] = []
     if settings.ray_enabled:
         from actors.runtime import start_fleet
-        from actors.scheduler import start_scheduler
 
         app.state.fleet = await start_fleet(settings)
-        workers.append(await start_scheduler(settings))
+    if settings.background_workers:
+        from actors.outbox import start_outbox_worker
+
+        workers.append(await start_outbox_worker(settings))
+        if settings.ray_enabled:
+            from actors.scheduler import start_scheduler
+
+            workers.append(await start_scheduler(settings))
     try:
         yield
     finally:

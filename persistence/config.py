@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     ray_enabled: bool = True
     ray_namespace: str = "movehub"
     fleet_shards: int = Field(default_factory=lambda: os.cpu_count() or 2)
+    # The outbox worker and the scheduler; tests drive them directly instead.
+    background_workers: bool = True
 
     # Auth
     jwt_secret: str = "dev-only-change-me-please-0123456789abcdef"
