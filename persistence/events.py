@@ -46,8 +46,9 @@ async def read_since(org_id: uuid.UUID, after_seq: int,
             return None
         return [(s, e) for s, e in events if s > after_seq][:limit]
     _, stream_key = _keys(org_id)
-    entries = await redis.xrange(stream_key, count=MAX_EVENTS_PER_ORG)
-    decoded = [(int(fields[b"seq"]), orjson.loads(fields[b"event"])) for _, fields in entries]
+    entries = await redis.xrange(stream_key, count=MAX_EVENTS_PER_ORG) or []
+    decoded = [(int(fields[b"seq"]), orjson.loads(fields[b"event"]))  # type: ignore[index]
+               for _, fields in entries]
     if decoded and after_seq < decoded[0][0] - 1:
         return None
     return [(s, e) for s, e in decoded if s > after_seq][:limit]
