@@ -21,13 +21,13 @@ def init_ray(settings: Settings) -> None:
     """Join RAY_ADDRESS when set; otherwise start a local Ray sized for this machine."""
     if ray.is_initialized():
         return
+    runtime_env = {"env_vars": worker_environment()}
     if settings.ray_address:
         ray.init(address=settings.ray_address, namespace=settings.ray_namespace,
-                 log_to_driver=False)
+                 log_to_driver=False, runtime_env=runtime_env)
     else:
         ray.init(namespace=settings.ray_namespace, include_dashboard=False,
-                 log_to_driver=False, configure_logging=False,
-                 runtime_env={"env_vars": worker_environment()})
+                 log_to_driver=False, configure_logging=False, runtime_env=runtime_env)
 
 
 def shard_name(index: int) -> str:
@@ -39,7 +39,7 @@ def shard_handles(settings: Settings) -> list[Any]:
     return [
         FleetShard.options(  # type: ignore[attr-defined]
             name=shard_name(i), namespace=settings.ray_namespace, get_if_exists=True,
-            lifetime="detached",
+            lifetime="detached", scheduling_strategy="SPREAD",  # shards across worker nodes
         ).remote(i, settings.fleet_shards)
         for i in range(settings.fleet_shards)
     ]

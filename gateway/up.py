@@ -47,7 +47,6 @@ def run_up(args: argparse.Namespace) -> None:
         console.print(f"[bold green]ready[/] in {time.monotonic() - started:.1f} s")
         console.print(f"  API docs     {base_url}/docs")
         console.print(f"  readiness    {base_url}/readyz")
-        console.print(f"  fleet board  {base_url}/board")
         if importlib.util.find_spec("gateway.simulator") is not None:
             simulator = subprocess.Popen(  # noqa: S603
                 [sys.executable, "-m", "gateway.cli", "simulate", "--url", base_url,

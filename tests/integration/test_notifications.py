@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import httpx
 
+from persistence.events import read_since
 from persistence.integrations.email.log import LogEmail
 from persistence.integrations.sms.log import LogSms
 from tests.factories import auth_headers, make_booking, make_driver, make_org, make_user
@@ -113,6 +114,11 @@ async def test_preferences_decide_the_channels(smtp: SmtpServer, twilio: TwilioP
     await make_worker(smtp_port(smtp), twilio_port(twilio)).drain_once()
 
     assert set(await deliveries(confirmation)) == {"email"}
+    assert (await outbox_row(confirmation)).status == "delivered"  # notified and relayed
+    streamed = await read_since(org.id, 0) or []
+    assert any(event.get("type") == "booking.status_changed"
+               and event.get("data", {}).get("booking_id") == str(booking.id)
+               for _, event in streamed)
     assert set(await deliveries(reminder)) == {"sms"}
     assert (await outbox_row(reminder)).status == "delivered"
     assert await deliveries(skipped) == {}

@@ -1,0 +1,24 @@
+"""Scale-out: fleet shards placed on two simulated Ray nodes (ray.cluster_utils.Cluster).
+
+Runs in a subprocess so the test session's own Ray stays untouched.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from persistence.config import get_settings
+
+
+@pytest.mark.skipif(not get_settings().ray_enabled, reason="needs Ray")
+def test_shards_spread_over_two_nodes(database: str) -> None:
+    env = {**os.environ, "RAY_ADDRESS": ""}
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "tests.integration.scale_out_check"], env=env,
+        capture_output=True, text=True, timeout=240, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary == {"nodes": 2, "shard_nodes": 2, "shards": 4}
