@@ -16,7 +16,7 @@ from persistence.config import get_settings
 @pytest.mark.skipif(not get_settings().ray_enabled, reason="needs Ray")
 def test_shards_spread_over_two_nodes(database: str) -> None:
     env = {**os.environ, "RAY_ADDRESS": ""}
-    result = subprocess.run(  # noqa: S603
+    result = subprocess.run(
         [sys.executable, "-m", "tests.integration.scale_out_check"], env=env,
         capture_output=True, text=True, timeout=240, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
