@@ -26,8 +26,9 @@ def init_ray(settings: Settings) -> None:
         ray.init(address=settings.ray_address, namespace=settings.ray_namespace,
                  log_to_driver=False, runtime_env=runtime_env)
     else:
+        # One machine: actor logs (the outbox's "email.logged" lines, say) reach this console.
         ray.init(namespace=settings.ray_namespace, include_dashboard=False,
-                 log_to_driver=False, configure_logging=False, runtime_env=runtime_env)
+                 log_to_driver=True, configure_logging=False, runtime_env=runtime_env)
 
 
 def shard_name(index: int) -> str:
