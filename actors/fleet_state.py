@@ -70,7 +70,8 @@ def _columns(drivers: list[Any], trucks: list[Any], now: float) -> FleetColumns:
         lon=np.array([d.lon for d in drivers], dtype=float),
         eligible=np.array([d.eligible for d in drivers], dtype=bool),
         skills=np.array([skill_mask(d.skills) for d in drivers], dtype=np.int64),
-        rating=np.array([d.rating or 0.0 for d in drivers], dtype=float),
+        # An unrated driver (rating 0) counts as neutral, neither favoured nor penalised.
+        rating=np.array([d.rating or 3.0 for d in drivers], dtype=float),
         jobs_today=np.zeros(n, dtype=np.int64),
         idle_since=np.full(n, now - 8 * 3600.0),
         truck_ids=[t.id for t in trucks],
