@@ -165,3 +165,20 @@ async def test_offers_and_day_plan(app: FastAPI, client: httpx.AsyncClient) -> N
         "window_start": "2020-01-01T09:00:00Z", "window_end": "2020-01-01T12:00:00Z",
         "volume_m3": 20, "crew_size": 2})
     assert past.status_code == 422
+
+
+async def test_50_concurrent_manual_assignments_of_one_driver(client: httpx.AsyncClient) -> None:
+    org, staff, customer, crew, _ = await _fleet(drivers=1, trucks=0)
+    trucks = [await make_truck(org) for _ in range(50)]
+    bookings = [await make_booking(org, customer, start=SOON + timedelta(minutes=i), hours=3)
+                for i in range(50)]
+    responses = await asyncio.gather(*(
+        client.post(f"/api/v1/bookings/{b.id}/assign", headers=auth_headers(staff),
+                    json={"driver_id": str(crew[0].id), "truck_id": str(t.id)})
+        for b, t in zip(bookings, trucks, strict=True)))
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [201] + [409] * 49
+    conflicts = [r.json() for r in responses if r.status_code == 409]
+    winner = next(r.json()["booking_id"] for r in responses if r.status_code == 201)
+    assert all(c["conflicting_booking_id"] == winner for c in conflicts)
+    assert await _overlaps() == 0

@@ -1,7 +1,7 @@
 """Lifecycle: payments, refunds and processed payment-provider webhook events.
 
 Revision ID: 0004
-Revises: 0003
+Revises: 0002
 """
 
 from alembic import op
@@ -9,7 +9,7 @@ from alembic import op
 from persistence.migrations import rls
 
 revision = "0004"
-down_revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 

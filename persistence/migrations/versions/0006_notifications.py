@@ -1,7 +1,7 @@
 """Ratings with their aggregate counters, notification deliveries, and the outbox wake-up signal.
 
 Revision ID: 0006
-Revises: 0005
+Revises: 0004
 """
 
 from alembic import op
@@ -9,7 +9,7 @@ from alembic import op
 from persistence.migrations import rls
 
 revision = "0006"
-down_revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
