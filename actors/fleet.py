@@ -17,6 +17,7 @@ import ray
 from shapely.geometry import Point
 
 from actors.fleet_state import OrgState, load_orgs, note_busy, shard_of
+from actors.live import apply_pings, carry_live_state, set_job, snapshot
 from dispatch.assignment.matching import cost_matrix, greedy, optimal
 from dispatch.assignment.scoring import Job, Weights, haversine_km, rank, skill_mask
 from dispatch.pricing import quote
@@ -64,10 +65,11 @@ class FleetShard:
         if shard_of(org_id, self.shards) != self.index:
             return
         fresh = await load_orgs(self.index, self.shards, org_id)
+        old = self.orgs.pop(org_id, None)
         if org_id in fresh:
             self.orgs[org_id] = fresh[org_id]
-        else:
-            self.orgs.pop(org_id, None)
+            if old is not None:
+                carry_live_state(old, fresh[org_id])
 
     async def _org(self, org_id: str) -> OrgState | None:
         """The org's state; an org this shard has not seen yet (created since the last
@@ -160,6 +162,24 @@ class FleetShard:
                 taken.add(int(t))
                 return int(t)
         return None
+
+    async def ingest_pings(self, pings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """A batch of location pings (one call per shard per flush, never one per ping)."""
+        await self._ready()
+        for org_id in {str(p["org_id"]) for p in pings} - self.orgs.keys():
+            await self._org(org_id)
+        return apply_pings(self.orgs, pings, get_settings().geofence_radius_m)
+
+    async def set_driver_job(self, org_id: str, driver_id: str,
+                             job: dict[str, Any] | None) -> None:
+        state = await self._org(org_id)
+        if state is not None:
+            set_job(state, driver_id, job)
+
+    async def snapshot(self, org_id: str) -> dict[str, Any]:
+        state = await self._org(org_id)
+        return snapshot(state) if state is not None else {"org_id": org_id, "drivers": [],
+                                                          "trucks": []}
 
     async def loaded_since(self) -> float:
         return self.loaded_at

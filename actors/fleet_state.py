@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from shapely import wkb
 from shapely.prepared import PreparedGeometry, prep
 from sqlalchemy import text
@@ -24,6 +25,21 @@ def shard_of(org_id: uuid.UUID | str, shards: int) -> int:
 
 
 @dataclass
+class LiveColumns:
+    """What the driver app streams in: heading, speed, last seen, and the job in hand."""
+
+    heading: npt.NDArray[np.float64]
+    speed: npt.NDArray[np.float64]
+    last_seen: npt.NDArray[np.float64]  # epoch seconds of the newest ping; 0 = never
+    job: list[dict[str, Any] | None]  # booking id, status, pickup and dropoff of the job
+
+    @classmethod
+    def empty(cls, drivers: int) -> LiveColumns:
+        return cls(heading=np.full(drivers, np.nan), speed=np.full(drivers, np.nan),
+                   last_seen=np.zeros(drivers), job=[None] * drivers)
+
+
+@dataclass
 class OrgState:
     org_id: str
     name: str
@@ -34,6 +50,7 @@ class OrgState:
     fleet: FleetColumns
     driver_row: dict[str, int] = field(default_factory=dict)
     truck_row: dict[str, int] = field(default_factory=dict)
+    live: LiveColumns = field(default_factory=lambda: LiveColumns.empty(0))
 
 
 _ORGS = text("""
@@ -103,6 +120,7 @@ async def load_orgs(shard: int, shards: int, org_id: str | None = None) -> dict[
             fleet=_columns(own_drivers, own_trucks, now.timestamp()),
             driver_row={d.id: i for i, d in enumerate(own_drivers)},
             truck_row={t.id: i for i, t in enumerate(own_trucks)},
+            live=LiveColumns.empty(len(own_drivers)),
         )
         states[o.id] = state
     for b in busy:

@@ -85,6 +85,23 @@ class Fleet:
     async def refresh_org(self, org_id: uuid.UUID) -> None:
         await self.shard_for(org_id).refresh_org.remote(str(org_id))
 
+    async def ingest(self, pings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Location pings grouped by shard: one call per shard, all shards at once."""
+        by_shard: dict[int, list[dict[str, Any]]] = {}
+        for ping in pings:
+            by_shard.setdefault(self.shard_index(ping["org_id"]), []).append(ping)
+        answers = await asyncio.gather(*(self.shards[i].ingest_pings.remote(batch)
+                                         for i, batch in by_shard.items()))
+        return [event for answer in answers for event in answer]
+
+    async def set_driver_job(self, org_id: uuid.UUID, driver_id: uuid.UUID,
+                             job: dict[str, Any] | None) -> None:
+        await self.shard_for(org_id).set_driver_job.remote(str(org_id), str(driver_id), job)
+
+    async def snapshot(self, org_id: uuid.UUID) -> dict[str, Any]:
+        result: dict[str, Any] = await self.shard_for(org_id).snapshot.remote(str(org_id))
+        return result
+
     async def close(self) -> None:
         """Shards outlive a gateway replica (detached); they die with the Ray cluster."""
 
