@@ -16,6 +16,7 @@ from gateway.routes import (
     assignment,
     auth,
     board,
+    board_page,
     booking_status,
     bookings,
     calendar,
@@ -111,4 +112,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router, prefix="/api/v1")
     app.include_router(storage.router)  # signed local upload/download URLs
     app.include_router(board.router)  # /board page and the websockets
+    app.include_router(board_page.router)  # the fleet board page and its static assets
     return app
