@@ -58,6 +58,7 @@
       return { ...d, x: p ? p.x : null, y: p ? p.y : null };
     },
     project(lon, lat) { return this.projection ? this.projection.project(lon, lat) : null; },
+    receive(frame) { receive(frame); }, // feeds one server frame (tests, offline demos)
   };
   window.__board = board;
 
@@ -556,7 +557,7 @@
       const heading = svg("g", { class: "heading" }, marker);
       svg("path", { d: "M0,-16 L5,-7 L-5,-7 Z" }, heading);
       svg("circle", { r: 7 }, marker);
-      svg("text", { y: -11 }, marker);
+      svg("text", { y: 20 }, marker); // under the marker: the heading arrow points out above
       svg("title", {}, marker);
     }
     const status = driverStatus(driver);
@@ -637,8 +638,7 @@
         transform: `translate(${(p.x + where.dx).toFixed(2)} ${(p.y + 12).toFixed(2)})`,
       }, layer);
       svg("rect", { x: -6, y: -4, width: 12, height: 8, rx: 1.5 }, group);
-      svg("title", {}, group).textContent =
-        `truck ${board.names.trucks.get(truck.id) || truck.id.slice(0, 8)}`;
+      svg("title", {}, group).textContent = `truck ${truckName(truck.id)}`;
     }
   }
 
