@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from dispatch.invoices.scheduled import mark_overdue_invoices
 from dispatch.notifications.scheduled import enqueue_booking_reminders
 from dispatch.refunds.service import retry_due_refunds
 from persistence.integrations.payments import payments_port
@@ -29,4 +30,7 @@ async def _retry_refunds(now: datetime) -> int:
 JOBS: list[Job] = [
     Job("refund_retry", 30.0, _retry_refunds),
     Job("booking_reminders", 300.0, enqueue_booking_reminders),
+    # A daily rule (overdue the day after the due date, in the org's zone), checked hourly so
+    # each organization's midnight is caught within the hour rather than within the day.
+    Job("invoices_overdue", 3_600.0, mark_overdue_invoices),
 ]

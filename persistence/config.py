@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -76,13 +77,23 @@ class Settings(BaseSettings):
     smtp_starttls: bool = False
     notification_timeout_s: float = 10.0
     email_from: str = "no-reply@movehub.local"
+    # File storage: "local" keeps files under storage_dir behind HMAC-signed URLs served by
+    # the gateway; "s3" uses the bucket (s3_endpoint_url for MinIO/moto; empty keys fall back
+    # to boto3's own credential chain).
+    storage_backend: Literal["local", "s3"] = "local"
     s3_bucket: str = ""
     s3_endpoint_url: str = ""
     s3_region: str = "us-east-1"
+    s3_access_key_id: str = ""
+    s3_secret_access_key: str = ""
     storage_dir: str = "var/storage"
     storage_signing_secret: str = "dev-storage-secret"
     public_base_url: str = "http://127.0.0.1:8000"
     max_upload_bytes: int = 10 * 1024 * 1024
+    # Uploads through the API itself (multipart) are for small files; bigger ones go direct.
+    direct_upload_max_bytes: int = 2 * 1024 * 1024
+    upload_url_ttl_s: int = 600
+    download_url_ttl_s: int = 120
 
     # Ratings and the outbox worker
     rating_edit_window_days: int = 7

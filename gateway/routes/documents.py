@@ -1,5 +1,90 @@
-"""Routes: documents (being built)."""
+"""Routes: document uploads (presigned direct upload + confirm, or small files through the API),
+listing, and short-lived download links."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter()
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, status
+
+from dispatch.documents import rules, service
+from dispatch.documents.schemas import DocumentOut, DownloadLink, UploadRequest, UploadTicket
+from dispatch.errors import ValidationFailed
+from dispatch.kit.pagination import Page, PageParams
+from gateway.deps import CurrentCaller, SessionDep
+from gateway.routes.storage import parse_upload_form, read_capped, storage_for
+from persistence.config import get_settings
+
+router = APIRouter(tags=["documents"])
+Paging = Annotated[PageParams, Query()]
+
+
+@router.post("/documents/uploads", response_model=UploadTicket,
+             status_code=status.HTTP_201_CREATED)
+async def start_upload(payload: UploadRequest, caller: CurrentCaller, session: SessionDep,
+                       request: Request) -> UploadTicket:
+    """A pending document and a presigned POST form for it: the store refuses another
+    Content-Type or a body over the limit. Upload the file, then POST .../confirm."""
+    return await service.start_upload(session, caller, payload, storage_for(request))
+
+
+@router.post("/documents/{document_id}/confirm", response_model=DocumentOut)
+async def confirm_upload(document_id: uuid.UUID, _: CurrentCaller, session: SessionDep,
+                         request: Request) -> DocumentOut:
+    """Check the uploaded object (size, magic bytes against the declared type), record its
+    SHA-256 and mark it stored. 409 while nothing has been uploaded yet."""
+    document = await service.confirm_upload(session, document_id, storage_for(request))
+    return DocumentOut.model_validate(document)
+
+
+# The form is parsed by hand, after the size check: a declared File parameter would make the
+# framework spool the whole body before any check of ours could run.
+UPLOAD_FORM = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file", "purpose"], "properties": {
+        "file": {"type": "string", "format": "binary"},
+        "purpose": {"type": "string", "enum": [p.value for p in rules.DocumentPurpose]}}}}}}}
+
+
+@router.post("/documents", response_model=DocumentOut, status_code=status.HTTP_201_CREATED,
+             openapi_extra=UPLOAD_FORM)
+async def upload_document(caller: CurrentCaller, session: SessionDep,
+                          request: Request) -> DocumentOut:
+    """A small file (MOVEHUB_DIRECT_UPLOAD_MAX_BYTES) as multipart/form-data with `purpose`.
+    Its type comes from its content (PDF, JPEG, PNG, HEIC); a header saying otherwise, a
+    filename with a path, or a body over the limit is refused."""
+    limit = get_settings().direct_upload_max_bytes
+    form, upload = await parse_upload_form(request, limit)
+    try:
+        purpose = rules.DocumentPurpose(str(form.get("purpose", "")))
+    except ValueError as exc:
+        raise ValidationFailed("purpose must be one of: " + ", ".join(
+            p.value for p in rules.DocumentPurpose), field="purpose") from exc
+    content = await read_capped(upload, limit)
+    document = await service.upload_small(session, caller, purpose, upload.filename,
+                                          upload.content_type, content, storage_for(request))
+    return DocumentOut.model_validate(document)
+
+
+@router.get("/documents", response_model=Page[DocumentOut])
+async def list_documents(_: CurrentCaller, session: SessionDep, paging: Paging,
+                         purpose: Annotated[str | None, Query(max_length=32)] = None,
+                         status: Annotated[str | None, Query(pattern="^(pending|stored)$")] = None,
+                         ) -> Page[DocumentOut]:
+    """Documents the caller may see: their own uploads, their organization's, or (admins) all."""
+    rows, total = await service.list_documents(session, purpose, status, paging)
+    return Page(items=[DocumentOut.model_validate(r) for r in rows], total=total,
+                limit=paging.limit, offset=paging.offset)
+
+
+@router.get("/documents/{document_id}", response_model=DocumentOut)
+async def get_document(document_id: uuid.UUID, _: CurrentCaller,
+                       session: SessionDep) -> DocumentOut:
+    return DocumentOut.model_validate(await service.get_document(session, document_id))
+
+
+@router.get("/documents/{document_id}/download", response_model=DownloadLink)
+async def download_document(document_id: uuid.UUID, _: CurrentCaller, session: SessionDep,
+                            request: Request) -> DownloadLink:
+    """A presigned GET valid for MOVEHUB_DOWNLOAD_URL_TTL_S seconds."""
+    return await service.download_link(session, document_id, storage_for(request))

@@ -2,7 +2,9 @@
 
 from persistence.models.base import Base
 from persistence.models.bookings import Booking, BookingAssignment, BookingStatusHistory
+from persistence.models.documents import Document
 from persistence.models.fleet import Driver, Truck
+from persistence.models.invoices import Invoice, InvoiceCounter, InvoiceLineItem, InvoicePayment
 from persistence.models.notifications import NotificationDelivery
 from persistence.models.organizations import Organization
 from persistence.models.outbox import OutboxEvent
@@ -15,8 +17,13 @@ __all__ = [
     "Booking",
     "BookingAssignment",
     "BookingStatusHistory",
+    "Document",
     "Driver",
     "DriverRatingStats",
+    "Invoice",
+    "InvoiceCounter",
+    "InvoiceLineItem",
+    "InvoicePayment",
     "NotificationDelivery",
     "Organization",
     "OrganizationRatingStats",

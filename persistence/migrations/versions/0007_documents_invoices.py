@@ -38,8 +38,110 @@ CREATE INDEX ix_documents_org_id ON documents (org_id, created_at DESC);
 CREATE INDEX ix_documents_owner_user_id ON documents (owner_user_id);
 """
 
-# Invoices: appended below by the invoices feature.
-INVOICES = ""
+# Invoices. The number is given at issue (never at draft) from a per-(org, year) counter row
+# bumped with UPDATE ... RETURNING inside the issuing transaction: concurrent issuers queue on
+# that row, and a rolled-back issue rolls its number back too, so numbers have no gaps.
+INVOICES = """
+CREATE TABLE invoice_counters (
+  org_id uuid NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+  year smallint NOT NULL CONSTRAINT ck_invoice_counters_year_range CHECK (year BETWEEN 2000 AND 9999),
+  last_number integer NOT NULL DEFAULT 0
+    CONSTRAINT ck_invoice_counters_last_number_range CHECK (last_number BETWEEN 0 AND 99999),
+  CONSTRAINT pk_invoice_counters PRIMARY KEY (org_id, year)
+);
+
+CREATE TABLE invoices (
+  id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  org_id uuid NOT NULL REFERENCES organizations(id) ON DELETE RESTRICT,
+  customer_id uuid NOT NULL REFERENCES users(id) ON DELETE RESTRICT,
+  booking_id uuid REFERENCES bookings(id) ON DELETE RESTRICT,
+  number varchar(32),
+  year smallint,
+  sequence integer,
+  status varchar(16) NOT NULL DEFAULT 'draft'
+    CONSTRAINT ck_invoices_status_known
+    CHECK (status IN ('draft', 'issued', 'paid', 'overdue', 'void')),
+  currency char(3) NOT NULL,
+  subtotal_cents bigint NOT NULL DEFAULT 0,
+  tax_cents bigint NOT NULL DEFAULT 0,
+  total_cents bigint NOT NULL DEFAULT 0,
+  paid_cents bigint NOT NULL DEFAULT 0,
+  payment_terms_days smallint NOT NULL DEFAULT 14
+    CONSTRAINT ck_invoices_terms_range CHECK (payment_terms_days BETWEEN 0 AND 365),
+  issue_date date,
+  due_date date,
+  bill_to_name varchar(200) NOT NULL DEFAULT '',
+  bill_to_email varchar(320),
+  notes text NOT NULL DEFAULT '',
+  payment_instructions text NOT NULL DEFAULT '',
+  void_reason text NOT NULL DEFAULT '',
+  pdf_document_id uuid REFERENCES documents(id) ON DELETE SET NULL,
+  pdf_version integer,
+  version integer NOT NULL DEFAULT 1,
+  created_by uuid,
+  issued_at timestamptz,
+  paid_at timestamptz,
+  overdue_at timestamptz,
+  voided_at timestamptz,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  CONSTRAINT uq_invoices_number UNIQUE (number),
+  CONSTRAINT uq_invoices_org_year_sequence UNIQUE (org_id, year, sequence),
+  CONSTRAINT ck_invoices_amounts CHECK (subtotal_cents >= 0 AND tax_cents >= 0
+    AND total_cents = subtotal_cents + tax_cents AND paid_cents >= 0 AND paid_cents <= total_cents),
+  CONSTRAINT ck_invoices_numbered_when_issued CHECK ((status = 'draft') OR (status = 'void')
+    OR (number IS NOT NULL AND issue_date IS NOT NULL AND due_date IS NOT NULL)),
+  CONSTRAINT ck_invoices_draft_unnumbered CHECK (status <> 'draft' OR number IS NULL)
+);
+CREATE INDEX ix_invoices_org_recent ON invoices (org_id, created_at DESC, id DESC);
+CREATE INDEX ix_invoices_customer_id ON invoices (customer_id);
+CREATE INDEX ix_invoices_booking_id ON invoices (booking_id);
+CREATE INDEX ix_invoices_due ON invoices (due_date) WHERE status = 'issued';
+
+CREATE TABLE invoice_line_items (
+  id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  invoice_id uuid NOT NULL REFERENCES invoices(id) ON DELETE CASCADE,
+  org_id uuid NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+  position smallint NOT NULL,
+  description varchar(500) NOT NULL,
+  quantity numeric(10, 3) NOT NULL CONSTRAINT ck_invoice_line_items_quantity_positive
+    CHECK (quantity > 0),
+  unit_price_cents bigint NOT NULL CONSTRAINT ck_invoice_line_items_unit_price_nonneg
+    CHECK (unit_price_cents >= 0),
+  tax_rate_bp integer NOT NULL DEFAULT 0 CONSTRAINT ck_invoice_line_items_tax_rate_range
+    CHECK (tax_rate_bp BETWEEN 0 AND 10000),
+  amount_cents bigint NOT NULL CONSTRAINT ck_invoice_line_items_amount_nonneg
+    CHECK (amount_cents >= 0),
+  tax_cents bigint NOT NULL CONSTRAINT ck_invoice_line_items_tax_nonneg CHECK (tax_cents >= 0),
+  CONSTRAINT uq_invoice_line_items_invoice_position UNIQUE (invoice_id, position)
+);
+CREATE INDEX ix_invoice_line_items_org_id ON invoice_line_items (org_id);
+
+CREATE TABLE invoice_payments (
+  id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  invoice_id uuid NOT NULL REFERENCES invoices(id) ON DELETE CASCADE,
+  org_id uuid NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+  amount_cents bigint NOT NULL CONSTRAINT ck_invoice_payments_amount_positive
+    CHECK (amount_cents > 0),
+  method varchar(16) NOT NULL CONSTRAINT ck_invoice_payments_method_known
+    CHECK (method IN ('bank_transfer', 'card', 'cash', 'other')),
+  reference varchar(128) NOT NULL DEFAULT '',
+  received_at timestamptz NOT NULL,
+  recorded_by uuid,
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX ix_invoice_payments_invoice_id ON invoice_payments (invoice_id);
+CREATE INDEX ix_invoice_payments_org_id ON invoice_payments (org_id);
+-- The same bank reference twice on one invoice is a double entry, not a second payment.
+CREATE UNIQUE INDEX uq_invoice_payments_invoice_reference ON invoice_payments (invoice_id, reference)
+  WHERE reference <> '';
+"""
+
+# Customers read their own invoices once issued (never drafts), with their lines and payments.
+CUSTOMER_INVOICE = "customer_id = app_user_id() AND app_role() = 'customer' AND status <> 'draft'"
+CUSTOMER_CHILD = ("app_role() = 'customer' AND EXISTS (SELECT 1 FROM invoices i"
+                  " WHERE i.id = {table}.invoice_id AND i.customer_id = app_user_id()"
+                  " AND i.status <> 'draft')")
 
 
 def _policies() -> list[str]:
@@ -48,16 +150,27 @@ def _policies() -> list[str]:
         rls.policy("documents", "admin", "app_is_admin()"),
         rls.policy("documents", "staff", "app_is_staff_of(org_id)"),
         rls.policy("documents", "owner", "owner_user_id = app_user_id()"),
+        # Counters: only the org's staff (issuing) and admins ever touch them.
+        *rls.tenant_table("invoice_counters"),
+        *rls.tenant_table("invoices"),
+        rls.policy("invoices", "customer", CUSTOMER_INVOICE, command="SELECT"),
+        *rls.tenant_table("invoice_line_items"),
+        rls.policy("invoice_line_items", "customer",
+                   CUSTOMER_CHILD.format(table="invoice_line_items"), command="SELECT"),
+        *rls.tenant_table("invoice_payments"),
+        rls.policy("invoice_payments", "customer",
+                   CUSTOMER_CHILD.format(table="invoice_payments"), command="SELECT"),
     ]
 
 
 def upgrade() -> None:
     op.execute(DOCUMENTS)
-    if INVOICES:
-        op.execute(INVOICES)
+    op.execute(INVOICES)
     for statement in _policies():
         op.execute(statement)
 
 
 def downgrade() -> None:
-    op.execute("DROP TABLE IF EXISTS documents CASCADE")
+    for table in ("invoice_payments", "invoice_line_items", "invoices", "invoice_counters",
+                  "documents"):
+        op.execute(f"DROP TABLE IF EXISTS {table} CASCADE")

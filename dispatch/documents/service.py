@@ -1,0 +1,147 @@
+"""Document use cases: presigned upload -> confirm, small uploads through the API, listing and
+short-lived download links. Who may see a document is row-level security's answer (the org's
+staff, its uploader, platform admins); another tenant's document is simply not found."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dispatch.documents import rules
+from dispatch.documents.schemas import (
+    DocumentOut,
+    DownloadLink,
+    UploadForm,
+    UploadRequest,
+    UploadTicket,
+)
+from dispatch.errors import Conflict, NotFound, Unavailable, ValidationFailed
+from dispatch.kit.pagination import PageParams, fetch_page
+from persistence.config import get_settings
+from persistence.models import Document
+from persistence.session import Caller
+from persistence.storage import StorageError, StoragePort, new_key
+
+
+def _new_document(caller: Caller, purpose: rules.DocumentPurpose, content_type: str,
+                  original_name: str, now: datetime) -> Document:
+    owner = caller.org_id or caller.user_id
+    return Document(org_id=caller.org_id, owner_user_id=caller.user_id, purpose=purpose.value,
+                    storage_key=new_key("documents", owner, content_type),
+                    content_type=content_type, original_name=original_name, status="pending",
+                    created_at=now)
+
+
+async def start_upload(session: AsyncSession, caller: Caller, request: UploadRequest,
+                       storage: StoragePort, now: datetime | None = None) -> UploadTicket:
+    """Use case: a pending document and a presigned POST limited to its key, its declared
+    type and the size limit."""
+    now = now or datetime.now(UTC)
+    settings = get_settings()
+    content_type = rules.check_declared_type(request.content_type)
+    if request.size_bytes is not None:
+        rules.check_size(request.size_bytes, settings.max_upload_bytes)
+    document = _new_document(caller, request.purpose, content_type,
+                             rules.display_name(request.filename), now)
+    session.add(document)
+    await session.flush()
+    form = storage.presigned_post(document.storage_key, content_type, settings.max_upload_bytes,
+                                  settings.upload_url_ttl_s)
+    return UploadTicket(document=DocumentOut.model_validate(document),
+                        upload=UploadForm(url=form.url, fields=form.fields,
+                                          expires_at=form.expires_at,
+                                          max_bytes=settings.max_upload_bytes))
+
+
+async def get_document(session: AsyncSession, document_id: uuid.UUID, *,
+                       lock: bool = False) -> Document:
+    statement = select(Document).where(Document.id == document_id, Document.status != "deleted")
+    if lock:
+        statement = statement.with_for_update()
+    document = await session.scalar(statement)
+    if document is None:
+        raise NotFound("no such document")
+    return document
+
+
+async def confirm_upload(session: AsyncSession, document_id: uuid.UUID, storage: StoragePort,
+                         now: datetime | None = None) -> Document:
+    """Use case: the client says its upload is done. We look ourselves: the object must exist,
+    be within the size limit and be what its magic bytes say it is (the declared type);
+    then its SHA-256 is recorded and the document is stored. A bad object is deleted, so the
+    same form can be used again before it expires."""
+    now = now or datetime.now(UTC)
+    document = await get_document(session, document_id, lock=True)
+    if document.status == "stored":
+        return document  # confirming twice is harmless
+    try:
+        info = await storage.head(document.storage_key)
+        if info is None:
+            raise Conflict("nothing has been uploaded for this document yet; POST the file to "
+                           "the upload form first")
+        max_bytes = get_settings().max_upload_bytes
+        if info.size_bytes > max_bytes:
+            await storage.delete(document.storage_key)
+            rules.check_size(info.size_bytes, max_bytes)
+        content = await storage.get(document.storage_key)
+        try:
+            rules.check_size(len(content), max_bytes)
+            rules.check_content(content[:rules.SNIFF_BYTES], document.content_type)
+        except (rules.TooLarge, rules.UnsupportedType, ValidationFailed):
+            await storage.delete(document.storage_key)
+            raise
+    except StorageError as exc:
+        raise Unavailable("file storage is unavailable; try again shortly") from exc
+    document.size_bytes, document.sha256 = len(content), hashlib.sha256(content).hexdigest()
+    document.status, document.stored_at = "stored", now
+    await session.flush()
+    return document
+
+
+async def upload_small(session: AsyncSession, caller: Caller, purpose: rules.DocumentPurpose,
+                       filename: str | None, declared_type: str | None, content: bytes,
+                       storage: StoragePort, now: datetime | None = None) -> Document:
+    """Use case: a small file through the API: checked, stored under a generated key, recorded.
+    The row is written first, so a failed store rolls it back (never a row without a file)."""
+    now = now or datetime.now(UTC)
+    rules.check_size(len(content), get_settings().direct_upload_max_bytes)
+    content_type = rules.check_content(content[:rules.SNIFF_BYTES], declared_type)
+    document = _new_document(caller, purpose, content_type, rules.display_name(filename), now)
+    document.size_bytes, document.sha256 = len(content), hashlib.sha256(content).hexdigest()
+    document.status, document.stored_at = "stored", now
+    session.add(document)
+    await session.flush()
+    try:
+        await storage.put(document.storage_key, content, content_type)
+    except StorageError as exc:
+        raise Unavailable("file storage is unavailable; try again shortly") from exc
+    return document
+
+
+async def list_documents(session: AsyncSession, purpose: str | None, status: str | None,
+                         page: PageParams) -> tuple[list[Document], int]:
+    statement = (select(Document).where(Document.status != "deleted")
+                 .order_by(Document.created_at.desc(), Document.id.desc()))
+    if purpose:
+        statement = statement.where(Document.purpose == purpose)
+    if status:
+        statement = statement.where(Document.status == status)
+    return await fetch_page(session, statement, page)
+
+
+async def download_link(session: AsyncSession, document_id: uuid.UUID, storage: StoragePort,
+                        now: datetime | None = None) -> DownloadLink:
+    """A download URL valid for a couple of minutes, for a caller who can see the document."""
+    now = now or datetime.now(UTC)
+    document = await get_document(session, document_id)
+    if document.status != "stored":
+        raise Conflict("the document is not stored yet; confirm its upload first")
+    ttl = get_settings().download_url_ttl_s
+    url = storage.presigned_get(document.storage_key, ttl,
+                                filename=document.original_name or "document",
+                                content_type=document.content_type or "application/octet-stream")
+    return DownloadLink(url=url, expires_at=now + timedelta(seconds=ttl))

@@ -1,0 +1,1 @@
+"""Invoices: gapless per-org numbering, line items and tax, payments, PDF, overdue marking."""

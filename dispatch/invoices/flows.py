@@ -1,0 +1,116 @@
+"""The invoice PDF: rendered from the invoice as it is now, stored through the storage port,
+recorded as a document, and re-rendered only when the invoice has changed since.
+
+Runs outside any request transaction: a short read, then rendering and the upload with no
+transaction open, then a short write. Keys are derived from the invoice version, so two
+renders of the same version write the same object and one document row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import structlog
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import selectinload
+
+from dispatch.errors import Unavailable
+from dispatch.invoices.pdf import InvoicePdf, PdfLine, render_invoice_pdf
+from persistence.models import Document, Invoice, Organization
+from persistence.session import SYSTEM, tenant_session
+from persistence.storage import ObjectMissing, StorageError, StoragePort
+
+log = structlog.get_logger("movehub.invoices")
+PDF = "application/pdf"
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedPdf:
+    content: bytes
+    filename: str
+
+
+def pdf_key(invoice: Invoice) -> str:
+    return f"invoices/{invoice.org_id.hex}/{invoice.id.hex}-v{invoice.version}.pdf"
+
+
+def pdf_filename(invoice: Invoice) -> str:
+    return f"{invoice.number or f'draft-{invoice.id.hex[:8]}'}.pdf"
+
+
+def _view(invoice: Invoice, org: Organization) -> InvoicePdf:
+    return InvoicePdf(
+        number=invoice.number or "DRAFT", status=invoice.status, currency=invoice.currency,
+        issue_date=invoice.issue_date, due_date=invoice.due_date, mover_name=org.name,
+        mover_code=org.code, mover_email=org.contact_email or "",
+        mover_phone=org.contact_phone or "", customer_name=invoice.bill_to_name,
+        customer_email=invoice.bill_to_email or "",
+        lines=tuple(PdfLine(line.description, line.quantity, line.unit_price_cents,
+                            line.tax_rate_bp, line.amount_cents) for line in invoice.line_items),
+        subtotal_cents=invoice.subtotal_cents, tax_cents=invoice.tax_cents,
+        total_cents=invoice.total_cents, paid_cents=invoice.paid_cents,
+        payment_instructions=invoice.payment_instructions, notes=invoice.notes)
+
+
+async def _load(invoice_id: uuid.UUID) -> tuple[Invoice, Organization, str | None]:
+    async with tenant_session(SYSTEM) as session:
+        invoice = await session.scalar(select(Invoice).where(Invoice.id == invoice_id)
+                                       .options(selectinload(Invoice.line_items)))
+        if invoice is None:
+            raise LookupError(f"invoice {invoice_id} is gone")
+        org = await session.get(Organization, invoice.org_id)
+        assert org is not None
+        stored_key = None
+        if invoice.pdf_document_id and invoice.pdf_version == invoice.version:
+            stored_key = await session.scalar(select(Document.storage_key).where(
+                Document.id == invoice.pdf_document_id, Document.status == "stored"))
+        return invoice, org, stored_key
+
+
+async def _record(invoice: Invoice, key: str, content: bytes, now: datetime) -> None:
+    async with tenant_session(SYSTEM) as session:
+        await session.execute(insert(Document).values(
+            org_id=invoice.org_id, owner_user_id=None, purpose="invoice_pdf", storage_key=key,
+            content_type=PDF, size_bytes=len(content),
+            sha256=hashlib.sha256(content).hexdigest(), original_name=pdf_filename(invoice),
+            status="stored", created_at=now, stored_at=now,
+        ).on_conflict_do_nothing(index_elements=["storage_key"]))
+        document_id = await session.scalar(select(Document.id).where(Document.storage_key == key))
+        # Never point back at an older version than the one already recorded.
+        await session.execute(
+            update(Invoice).where(Invoice.id == invoice.id,
+                                  (Invoice.pdf_version.is_(None))
+                                  | (Invoice.pdf_version < invoice.version))
+            .values(pdf_document_id=document_id, pdf_version=invoice.version))
+
+
+async def ensure_pdf(invoice_id: uuid.UUID, storage: StoragePort,
+                     now: datetime | None = None) -> RenderedPdf:
+    """The PDF of the invoice's current version: the stored one, or rendered and stored now."""
+    invoice, org, stored_key = await _load(invoice_id)
+    if stored_key is not None:
+        try:
+            return RenderedPdf(await storage.get(stored_key), pdf_filename(invoice))
+        except ObjectMissing:
+            log.warning("invoice_pdf_missing", invoice_id=str(invoice_id), key=stored_key)
+    content = await asyncio.to_thread(render_invoice_pdf, _view(invoice, org))
+    key = pdf_key(invoice)
+    try:
+        await storage.put(key, content, PDF)
+    except StorageError as exc:
+        raise Unavailable("file storage is unavailable; try again shortly") from exc
+    await _record(invoice, key, content, now or datetime.now(UTC))
+    return RenderedPdf(content, pdf_filename(invoice))
+
+
+async def render_after_commit(invoice_id: uuid.UUID, storage: StoragePort) -> None:
+    """Background step after issuing: a failure only logs, the download renders on demand."""
+    try:
+        await ensure_pdf(invoice_id, storage)
+    except Exception:
+        log.exception("invoice_pdf_failed", invoice_id=str(invoice_id))

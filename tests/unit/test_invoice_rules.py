@@ -1,0 +1,100 @@
+"""Invoice rules without a database: numbers, cents arithmetic, the status machine, payments."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from dispatch.errors import Conflict, InvalidTransition
+from dispatch.invoices import rules
+from dispatch.invoices.rules import InvoiceStatus, LineInput
+
+
+def test_number_format_is_year_org_code_and_five_digits() -> None:
+    assert rules.invoice_number(2026, "ACME", 1) == "INV-2026-ACME-00001"
+    assert rules.invoice_number(2026, "AB12CD34EF56", 99_999) == "INV-2026-AB12CD34EF56-99999"
+
+
+@pytest.mark.parametrize("sequence", [0, -1, 100_000])
+def test_number_out_of_range_is_refused(sequence: int) -> None:
+    with pytest.raises(Conflict):
+        rules.invoice_number(2026, "ACME", sequence)
+
+
+def test_line_amount_and_tax_round_half_up_per_line() -> None:
+    line = rules.price_line(LineInput("Crew hours", Decimal("3.5"), 4_999, 1_900))
+    assert line.amount_cents == 17_497  # 17496.5 -> 17497
+    assert line.tax_cents == 3_324  # 3324.43 -> 3324
+    half = rules.price_line(LineInput("Boxes", Decimal("1"), 250, 1_000))
+    assert half.tax_cents == 25
+    up = rules.price_line(LineInput("Tape", Decimal("1"), 5, 1_000))
+    assert up.tax_cents == 1  # 0.5 cent rounds up, not to even
+
+
+def test_totals_sum_lines() -> None:
+    lines = [rules.price_line(LineInput("Move", Decimal(1), 30_000, 1_900)),
+             rules.price_line(LineInput("Packing", Decimal(2), 2_500, 700))]
+    totals = rules.totals(lines)
+    assert (totals.subtotal_cents, totals.tax_cents, totals.total_cents) == (35_000, 6_050,
+                                                                              41_050)
+
+
+@pytest.mark.parametrize("line", [LineInput("x", Decimal(0), 100),
+                                  LineInput("x", Decimal(1), -1),
+                                  LineInput("x", Decimal(1), 100, 10_001)])
+def test_invalid_lines_are_refused(line: LineInput) -> None:
+    with pytest.raises(ValueError):
+        rules.price_line(line)
+
+
+@pytest.mark.parametrize(("current", "target", "allowed"), [
+    ("draft", InvoiceStatus.ISSUED, True), ("draft", InvoiceStatus.PAID, False),
+    ("issued", InvoiceStatus.PAID, True), ("issued", InvoiceStatus.OVERDUE, True),
+    ("overdue", InvoiceStatus.PAID, True), ("overdue", InvoiceStatus.ISSUED, False),
+    ("paid", InvoiceStatus.VOID, False), ("void", InvoiceStatus.ISSUED, False),
+    ("issued", InvoiceStatus.ISSUED, False),
+])
+def test_status_machine(current: str, target: InvoiceStatus, allowed: bool) -> None:
+    if allowed:
+        rules.check_transition(current, target)
+    else:
+        with pytest.raises(InvalidTransition):
+            rules.check_transition(current, target)
+
+
+def test_partial_then_full_payment() -> None:
+    paid, status = rules.apply_payment("issued", 10_000, 0, 4_000)
+    assert (paid, status) == (4_000, InvoiceStatus.ISSUED)
+    paid, status = rules.apply_payment("overdue", 10_000, paid, 6_000)
+    assert (paid, status) == (10_000, InvoiceStatus.PAID)
+
+
+def test_overpayment_is_a_conflict_naming_what_is_owed() -> None:
+    with pytest.raises(Conflict) as caught:
+        rules.apply_payment("issued", 10_000, 9_000, 1_001)
+    assert caught.value.extra["outstanding_cents"] == 1_000
+
+
+@pytest.mark.parametrize("status", ["draft", "paid", "void"])
+def test_payments_only_on_open_invoices(status: str) -> None:
+    with pytest.raises(InvalidTransition):
+        rules.apply_payment(status, 10_000, 0, 100)
+
+
+def test_void_needs_no_payments() -> None:
+    rules.check_voidable("issued", 0)
+    rules.check_voidable("draft", 0)
+    with pytest.raises(Conflict):
+        rules.check_voidable("issued", 1)
+    with pytest.raises(InvalidTransition):
+        rules.check_voidable("paid", 0)
+
+
+def test_overdue_only_after_the_due_day() -> None:
+    due = rules.due_date(date(2026, 1, 30), 14)
+    assert due == date(2026, 2, 13)
+    assert not rules.is_overdue("issued", due, date(2026, 2, 13))
+    assert rules.is_overdue("issued", due, date(2026, 2, 14))
+    assert not rules.is_overdue("paid", due, date(2026, 3, 1))
