@@ -12,13 +12,12 @@ import asyncio
 import time
 from typing import Any
 
-import numpy as np
 import ray
 from shapely.geometry import Point
 
 from actors.fleet_state import OrgState, load_orgs, note_busy, shard_of
-from actors.live import apply_pings, carry_live_state, set_job, snapshot
-from dispatch.assignment.matching import cost_matrix, greedy, optimal
+from actors.live import apply_pings, carry_live_state, due_alerts, set_job, snapshot
+from dispatch.assignment.chaining import plan_jobs
 from dispatch.assignment.scoring import Job, Weights, haversine_km, rank, skill_mask
 from dispatch.pricing import quote
 from persistence.config import get_settings
@@ -27,7 +26,8 @@ from persistence.config import get_settings
 def job_from(spec: dict[str, Any]) -> Job:
     return Job(pickup_lat=spec["pickup_lat"], pickup_lon=spec["pickup_lon"],
                start=spec["start"], end=spec["end"], volume_m3=spec["volume_m3"],
-               required_skills=skill_mask(spec.get("required_skills") or ["driver"]))
+               required_skills=skill_mask(spec.get("required_skills") or ["driver"]),
+               dropoff_lat=spec.get("dropoff_lat"), dropoff_lon=spec.get("dropoff_lon"))
 
 
 def weights_from_settings() -> Weights:
@@ -44,6 +44,7 @@ class FleetShard:
         self.weights = weights_from_settings()
         self._loaded: asyncio.Task[None] | None = None
         self.loaded_at = 0.0
+        self.offline: dict[str, set[str]] = {}  # drivers already reported offline, per org
 
     async def _ready(self) -> None:
         if self._loaded is None:
@@ -130,38 +131,24 @@ class FleetShard:
         return found
 
     async def plan(self, org_id: str, specs: list[dict[str, Any]]) -> dict[str, Any]:
-        """Optimal matching of the jobs onto the org's drivers, and the greedy baseline."""
+        """The org's day plan (optimal matching, or VROOM chains when drivers must take
+        several jobs in a row) and the greedy baseline for the same input."""
         state = await self._org(org_id)
         if state is None or not specs:
             return {"pairs": [], "deadhead_km": 0.0, "greedy_deadhead_km": 0.0,
+                    "method": "matching", "greedy_assigned": 0,
                     "unassigned": list(range(len(specs)))}
-        jobs = [job_from(s) for s in specs]
-        matrix = cost_matrix(state.fleet, jobs, self.weights)
-        best, baseline = optimal(matrix), greedy(matrix)
-        trucks_taken: set[int] = set()
-        pairs = []
-        for j, d in best.pairs:
-            truck = self._truck_for(state, jobs[j], trucks_taken)
-            if truck is None:
-                continue
-            pairs.append({"job": j, "driver_id": state.fleet.driver_ids[d],
-                          "truck_id": state.fleet.truck_ids[truck],
-                          "deadhead_km": round(float(matrix[j, d]), 3)})
-        done = {p["job"] for p in pairs}
-        return {"pairs": pairs, "deadhead_km": best.deadhead_km,
-                "greedy_deadhead_km": baseline.deadhead_km,
-                "unassigned": [j for j in range(len(jobs)) if j not in done]}
-
-    @staticmethod
-    def _truck_for(state: OrgState, job: Job, taken: set[int]) -> int | None:
+        settings = get_settings()
+        day = plan_jobs(state.fleet, [job_from(s) for s in specs], self.weights,
+                        max_drivers=settings.plan_chain_max_drivers,
+                        time_limit_s=settings.plan_chain_time_limit_s)
         fleet = state.fleet
-        ok = fleet.truck_active & (fleet.truck_capacity >= job.volume_m3)
-        ok &= ~fleet.truck_busy.blocked(len(fleet.truck_ids), job.start, job.end, 0.0)
-        for t in np.flatnonzero(ok)[np.argsort(fleet.truck_capacity[ok], kind="stable")]:
-            if int(t) not in taken:
-                taken.add(int(t))
-                return int(t)
-        return None
+        return {"pairs": [{"job": p.job, "driver_id": fleet.driver_ids[p.driver],
+                           "truck_id": fleet.truck_ids[p.truck], "deadhead_km": p.deadhead_km}
+                          for p in day.pairs],
+                "method": day.method, "deadhead_km": day.deadhead_km,
+                "greedy_deadhead_km": day.greedy_deadhead_km,
+                "greedy_assigned": day.greedy_assigned, "unassigned": day.unassigned}
 
     async def ingest_pings(self, pings: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """A batch of location pings (one call per shard per flush, never one per ping)."""
@@ -180,6 +167,14 @@ class FleetShard:
         state = await self._org(org_id)
         return snapshot(state) if state is not None else {"org_id": org_id, "drivers": [],
                                                           "trucks": []}
+
+    async def sweep_alerts(self, late_grace_s: float) -> list[dict[str, Any]]:
+        """Offline and running-late alerts raised since the last sweep (each exactly once)."""
+        await self._ready()
+        now = time.time()
+        return [alert for org_id, state in self.orgs.items()
+                for alert in due_alerts(state, now, late_grace_s,
+                                        self.offline.setdefault(org_id, set()))]
 
     async def loaded_since(self) -> float:
         return self.loaded_at

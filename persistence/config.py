@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     weight_fairness: float = 2.0
     weight_idle: float = 0.5
     average_speed_kmh: float = 40.0
+    # Day planning with chains (VROOM): at most this many drivers, this long per solve.
+    plan_chain_max_drivers: int = 200
+    plan_chain_time_limit_s: float = 1.0
     geofence_radius_m: float = 150.0
 
     # Integrations: empty keys select the local defaults.
@@ -104,6 +107,22 @@ class Settings(BaseSettings):
     outbox_lease_s: float = 300.0
     outbox_poll_interval_s: float = 2.0
     booking_reminder_lead_h: int = 24
+
+    # Real-time gateway (docs/realtime-protocol.md): sockets, micro-batching, board ticks.
+    ws_max_message_bytes: int = 16 * 1024
+    ws_idle_timeout_s: float = 60.0
+    ws_max_msgs_per_s: float = 20.0
+    ws_allowed_origins: list[str] = []  # cookie-authenticated sockets; public_base_url always
+    ws_send_timeout_s: float = 10.0
+    ingest_batch_ms: float = 50.0
+    ingest_unbatched_allowed: bool = False  # the benchmark's one-call-per-ping baseline
+    board_tick_ms: float = 100.0
+    board_queue_frames: int = 64  # per board; when full the board is dropped to a snapshot
+    events_max_per_org: int = 10_000
+    late_grace_s: float = 300.0
+    trail_flush_s: float = 1.0
+    trail_min_interval_s: float = 5.0  # breadcrumb resolution per driver
+    realtime_stats_enabled: bool = False  # GET /realtime/stats (benchmarks)
 
 
 @lru_cache

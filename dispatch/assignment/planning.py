@@ -54,5 +54,7 @@ async def plan_day(session: AsyncSession, caller: Caller, org_id: uuid.UUID | No
     done = {a.booking_id for a in assigned}
     return PlanOut(bookings=len(bookings), assigned=assigned,
                    unassigned=[b.id for b in bookings if b.id not in done],
+                   method=result.get("method", "matching"),
                    deadhead_km=result["deadhead_km"],
-                   greedy_deadhead_km=result["greedy_deadhead_km"])
+                   greedy_deadhead_km=result["greedy_deadhead_km"],
+                   greedy_assigned=result.get("greedy_assigned", 0))

@@ -46,8 +46,12 @@ class PlanOut(BaseModel):
     bookings: int
     assigned: list[PlannedJob]
     unassigned: list[uuid.UUID]
+    method: str = Field(default="matching", examples=["matching", "chains"],
+                        description="matching: optimal one job per driver; chains: VROOM routes "
+                                    "with several jobs per driver in time order")
     deadhead_km: float = Field(description="total deadhead of the optimal plan")
     greedy_deadhead_km: float = Field(description="the same input assigned greedily")
+    greedy_assigned: int = Field(default=0, description="jobs the greedy baseline assigned")
 
 
 class OfferRequest(BaseModel):

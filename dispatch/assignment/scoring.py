@@ -110,6 +110,8 @@ class Job:
     end: float
     volume_m3: float
     required_skills: int
+    dropoff_lat: float | None = None  # where the job ends (None: at the pickup)
+    dropoff_lon: float | None = None
 
 
 @dataclass(frozen=True)

@@ -167,6 +167,25 @@ async def test_offers_and_day_plan(app: FastAPI, client: httpx.AsyncClient) -> N
     assert past.status_code == 422
 
 
+async def test_day_plan_chains_jobs_when_drivers_are_fewer(app: FastAPI,
+                                                          client: httpx.AsyncClient) -> None:
+    org, staff, customer, crew, vans = await _fleet(drivers=1, trucks=1)
+    await app.state.fleet.refresh_org(org.id)
+    day = (SOON + timedelta(days=40)).date()
+    morning = datetime(day.year, day.month, day.day, 8, tzinfo=UTC)
+    bookings = [await make_booking(org, customer, start=morning + timedelta(hours=h), hours=3)
+                for h in (0, 5)]
+    planned = await client.post("/api/v1/dispatch/plan", headers=auth_headers(staff),
+                                json={"date": day.isoformat()})
+    assert planned.status_code == 200, planned.text
+    body = planned.json()
+    assert body["method"] == "chains"
+    assert [a["booking_id"] for a in body["assigned"]] == [str(b.id) for b in bookings]
+    assert {a["driver_id"] for a in body["assigned"]} == {str(crew[0].id)}
+    assert {a["truck_id"] for a in body["assigned"]} == {str(vans[0].id)}
+    assert await _overlaps() == 0
+
+
 async def test_50_concurrent_manual_assignments_of_one_driver(client: httpx.AsyncClient) -> None:
     org, staff, customer, crew, _ = await _fleet(drivers=1, trucks=0)
     trucks = [await make_truck(org) for _ in range(50)]
