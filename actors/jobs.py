@@ -13,6 +13,8 @@ from datetime import datetime
 from dispatch.invoices.scheduled import mark_overdue_invoices
 from dispatch.notifications.scheduled import enqueue_booking_reminders
 from dispatch.refunds.service import retry_due_refunds
+from dispatch.support.scheduled import escalate_overdue
+from dispatch.verification.scheduled import run_verification_expiry
 from persistence.integrations.payments import payments_port
 
 
@@ -33,4 +35,7 @@ JOBS: list[Job] = [
     # A daily rule (overdue the day after the due date, in the org's zone), checked hourly so
     # each organization's midnight is caught within the hour rather than within the day.
     Job("invoices_overdue", 3_600.0, mark_overdue_invoices),
+    Job("support_escalation", 60.0, escalate_overdue),
+    # Reminders are keyed per document and threshold, so an hourly pass sends each once.
+    Job("verification_expiry", 3_600.0, run_verification_expiry),
 ]

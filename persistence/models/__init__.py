@@ -9,8 +9,11 @@ from persistence.models.notifications import NotificationDelivery
 from persistence.models.organizations import Organization
 from persistence.models.outbox import OutboxEvent
 from persistence.models.payments import Payment, PaymentEvent, Refund
+from persistence.models.positions import DriverBreadcrumb, DriverPosition
 from persistence.models.ratings import DriverRatingStats, OrganizationRatingStats, Rating
+from persistence.models.support import SupportComment, SupportTicket
 from persistence.models.users import OtpCode, RefreshToken, User
+from persistence.models.verification import VerificationSubmission
 
 __all__ = [
     "Base",
@@ -19,6 +22,8 @@ __all__ = [
     "BookingStatusHistory",
     "Document",
     "Driver",
+    "DriverBreadcrumb",
+    "DriverPosition",
     "DriverRatingStats",
     "Invoice",
     "InvoiceCounter",
@@ -34,6 +39,9 @@ __all__ = [
     "Rating",
     "RefreshToken",
     "Refund",
+    "SupportComment",
+    "SupportTicket",
     "Truck",
     "User",
+    "VerificationSubmission",
 ]

@@ -1,0 +1,1 @@
+"""Support tickets: priority and SLA rules, comments, escalation, resolution, statistics."""

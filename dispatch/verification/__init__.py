@@ -1,0 +1,1 @@
+"""Verification of organizations and drivers: required documents, review, expiry."""
