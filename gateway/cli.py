@@ -67,9 +67,18 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--port", type=int, default=8000)
     up.add_argument("--drivers", type=int, default=40)
     sim = add("simulate", _simulate, "drive simulated drivers over real websockets")
-    sim.add_argument("--url", default="http://127.0.0.1:8000")
-    sim.add_argument("--drivers", type=int, default=40)
+    sim.add_argument("--url", default="http://127.0.0.1:8000", help="the gateway")
+    sim.add_argument("--drivers", type=int, default=40, help="simulated drivers in all")
+    sim.add_argument("--org", default=None,
+                     help="one organization code (default: every demo organization)")
     sim.add_argument("--duration", type=float, default=0, help="seconds; 0 runs until Ctrl-C")
+    sim.add_argument("--rate", type=float, default=2.0, help="pings per second per driver")
+    sim.add_argument("--speedup", type=float, default=5.0,
+                     help="simulated seconds per real second (driving and dwell times)")
+    sim.add_argument("--auto-assign", type=float, default=0.0, metavar="SECONDS",
+                     help="also play the dispatcher: auto-assign confirmed bookings every "
+                          "SECONDS (0: off)")
+    sim.add_argument("--seed", type=int, default=None, help="random seed for the routes")
     bench = add("bench", _bench, "run a benchmark from tests/bench/")
     bench.add_argument("suite", choices=["dispatch", "realtime"])
     bench.add_argument("rest", nargs=argparse.REMAINDER)

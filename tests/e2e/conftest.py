@@ -56,7 +56,10 @@ def gateway_url(database: str) -> Iterator[str]:
     base_url = f"http://127.0.0.1:{port}"
     ARTIFACTS.mkdir(exist_ok=True)
     log = ARTIFACTS / "gateway.log"
-    env = {**os.environ, "MOVEHUB_PUBLIC_BASE_URL": base_url, "MOVEHUB_LOG_LEVEL": "WARNING"}
+    # Background workers on, as in production: the outbox worker is what puts assignments
+    # and status changes on the org event streams the sockets follow.
+    env = {**os.environ, "MOVEHUB_PUBLIC_BASE_URL": base_url, "MOVEHUB_LOG_LEVEL": "WARNING",
+           "MOVEHUB_BACKGROUND_WORKERS": "true", "MOVEHUB_OUTBOX_POLL_INTERVAL_S": "0.2"}
     with log.open("wb") as sink:
         server = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "gateway.app:create_app", "--factory",

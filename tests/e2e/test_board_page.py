@@ -56,7 +56,7 @@ class Fleet:
 async def fleet() -> Fleet:
     org = await make_org(center=CENTER, name="Board E2E Movers")
     dispatcher = await make_user("dispatcher", org, full_name="Dana Dispatch",
-                                 email=f"dispatch-{uuid.uuid4().hex[:8]}@example.test")
+                                 email=f"dispatch-{uuid.uuid4().hex[:8]}@example.com")
     driver_user = await make_user("driver", org, full_name="Jonas Weber")
     driver = await make_driver(org, lon=HOME[0], lat=HOME[1], user=driver_user,
                                full_name="Jonas Weber")
@@ -115,7 +115,10 @@ async def sign_in_with_code(page: Page, email: str) -> None:
     await page.locator("#signin").wait_for(state="visible")
     await page.fill("#signin-destination", email)
     await page.click("#signin-submit")
-    await page.locator("#signin-code-row").wait_for(state="visible")
+    await page.wait_for_function(
+        "() => !document.querySelector('#signin-code-row').hidden"
+        " || document.querySelector('#signin-error').textContent", timeout=10_000)
+    assert await page.inner_text("#signin-error") == ""
     await page.fill("#signin-code", await latest_code(email))
     await page.click("#signin-submit")
     await page.locator("#signin").wait_for(state="hidden")

@@ -17,6 +17,10 @@
   const STAFF_ROLES = new Set(["mover_admin", "dispatcher", "platform_admin"]);
   const DONE = new Set(["completed", "cancelled", "no_show", "disputed"]);
   const ASSIGNABLE = new Set(["pending", "confirmed"]);
+  // Moving a booking to these frees its driver and truck (confirmed: unassigned).
+  const RELEASED = new Set(["confirmed", "cancelled", "no_show"]);
+  // Outbox topics that are deliveries, not fleet news: applied, kept out of the feed.
+  const QUIET = /^notify\./;
   // Marker colour by what the driver is doing (job status), grey when offline.
   const COLORS = {
     offline: "#9ca3af", idle: "#16a34a", assigned: "#2563eb", en_route: "#f59e0b",
@@ -316,7 +320,7 @@
         board.seq = event.seq;
       }
       bookingsChanged = applyEvent(event) || bookingsChanged;
-      feed(event);
+      if (!QUIET.test(event.kind || "")) feed(event);
     }
     if (bookingsChanged) renderBookings();
     renderStats();
@@ -335,10 +339,16 @@
       drawDriver(driver);
     }
     switch (event.kind) {
-      case "booking.status":
-        if (booking && data.status) booking.status = data.status;
-        setDriverJob(data.driver_id || (booking && booking.driver_id), data.booking_id, data.status);
+      case "booking.status": {
+        const status = data.to || data.status;
+        const driverId = data.driver_id || (booking && booking.driver_id);
+        setDriverJob(driverId, data.booking_id, status);
+        if (booking && status) {
+          booking.status = status;
+          if (RELEASED.has(status)) { booking.driver_id = null; booking.truck_id = null; }
+        }
         return true;
+      }
       case "assignment.created":
         if (booking) {
           booking.driver_id = data.driver_id ?? booking.driver_id;
@@ -379,7 +389,9 @@
   function setDriverJob(driverId, bookingId, status) {
     const driver = driverId ? board.drivers.get(driverId) : null;
     if (!driver) return;
-    driver.job = bookingId && status && !DONE.has(status) ? { booking_id: bookingId, status } : null;
+    const active = bookingId && status && !DONE.has(status) && !RELEASED.has(status);
+    driver.job = active ? { booking_id: bookingId, status } : null;
+    driver.status = active ? status : "idle";
     drawDriver(driver);
   }
 
@@ -535,7 +547,9 @@
   }
 
   function driverStatus(driver) {
+    // The server's own word (snapshot, tick) first: the job status, or idle.
     if (driver.online === false) return "offline";
+    if (driver.status && COLORS[driver.status] && !DONE.has(driver.status)) return driver.status;
     if (driver.job && driver.job.status) return driver.job.status;
     return "idle";
   }
@@ -801,11 +815,13 @@
     const booking = data.booking_id ? board.bookings.get(data.booking_id) : null;
     const where = booking ? short(booking.pickup && booking.pickup.address) : "";
     switch (event.kind) {
-      case "booking.status": return `booking ${where} → ${String(data.status).replace("_", " ")}`;
+      case "booking.status":
+        return `booking ${where} → ${String(data.to || data.status).replace("_", " ")}`;
       case "assignment.created":
-      case "page.assigned":
         return `assigned ${where || "booking"} to ${who} (${truckName(data.truck_id)})` +
           (data.method ? ` · ${data.method}` : "");
+      case "page.assigned": // this page's own request; the server's event follows
+        return `you assigned ${where || "booking"} to ${who} (${truckName(data.truck_id)})`;
       case "assignment.removed": return `unassigned ${where || "booking"}`;
       case "driver.arrived": return `${who} arrived at ${data.stop || "stop"} · ${where}`;
       case "alert.offline": return `${who} went offline`;
