@@ -74,6 +74,14 @@ def check_content(head: bytes, declared: str | None) -> str:
     return actual
 
 
+def check_stored_type(stored: str | None, declared: str | None) -> None:
+    """The Content-Type an uploaded object was stored with must be the one its form allowed."""
+    if stored is not None and declared is not None and \
+            stored.split(";", 1)[0].strip().lower() != declared:
+        raise UnsupportedType(f"the object was uploaded as {stored}, not {declared}",
+                              allowed=[declared])
+
+
 def check_size(size_bytes: int, max_bytes: int) -> None:
     if size_bytes <= 0:
         raise ValidationFailed("the file is empty", field="file")

@@ -84,11 +84,12 @@ async def confirm_upload(session: AsyncSession, document_id: uuid.UUID, storage:
             raise Conflict("nothing has been uploaded for this document yet; POST the file to "
                            "the upload form first")
         max_bytes = get_settings().max_upload_bytes
-        if info.size_bytes > max_bytes:
-            await storage.delete(document.storage_key)
-            rules.check_size(info.size_bytes, max_bytes)
-        content = await storage.get(document.storage_key)
         try:
+            # The store should have enforced the form's conditions; not every S3 look-alike
+            # does, so size and type are checked again here before a byte is trusted.
+            rules.check_size(info.size_bytes, max_bytes)
+            rules.check_stored_type(info.content_type, document.content_type)
+            content = await storage.get(document.storage_key)
             rules.check_size(len(content), max_bytes)
             rules.check_content(content[:rules.SNIFF_BYTES], document.content_type)
         except (rules.TooLarge, rules.UnsupportedType, ValidationFailed):

@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Query, Request, UploadFile, status
+from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import Response
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 
 from dispatch.documents.rules import TooLarge
 from dispatch.errors import DomainError, Forbidden, NotFound, ValidationFailed

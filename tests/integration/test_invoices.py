@@ -23,7 +23,7 @@ from actors.jobs import JOBS
 from dispatch.errors import Conflict
 from dispatch.invoices.scheduled import mark_overdue_invoices
 from dispatch.invoices.service import issue
-from persistence.models import Document, Invoice, InvoiceCounter, OutboxEvent, Organization, User
+from persistence.models import Document, Invoice, InvoiceCounter, Organization, OutboxEvent, User
 from persistence.session import SYSTEM, tenant_session
 from persistence.storage import local_storage
 from tests.factories import auth_headers, caller_for, make_booking, make_org, make_user
@@ -287,7 +287,7 @@ async def test_overdue_job_with_a_fixed_clock(client: httpx.AsyncClient) -> None
 
 async def test_tenants_never_see_each_others_invoices(client: httpx.AsyncClient) -> None:
     org_a, staff_a, customer_a = await _tenant()
-    org_b, staff_b, customer_b = await _tenant()
+    _, staff_b, customer_b = await _tenant()
     draft = await _draft(client, org_a, staff_a, customer_a)
     _ok(await client.post(f"{API}/{draft['id']}/issue", headers=auth_headers(staff_a)))
     admin = await make_user("platform_admin")
