@@ -91,3 +91,29 @@ def carry_live_state(old: OrgState, new: OrgState) -> None:
         new.live.speed[new_row] = old.live.speed[old_row]
         new.live.last_seen[new_row] = old.live.last_seen[old_row]
         new.live.job[new_row] = old.live.job[old_row]
+
+
+def due_alerts(state: OrgState, now: float, late_grace_s: float,
+               offline: set[str]) -> list[dict[str, Any]]:
+    """Alerts not raised yet: a driver gone silent (once until it pings again) and a job whose
+    window started `late_grace_s` ago while its driver is not there (once per job)."""
+    live, ids = state.live, state.fleet.driver_ids
+    alerts: list[dict[str, Any]] = []
+    silent = (live.last_seen > 0) & (now - live.last_seen >= ONLINE_WITHIN_S)
+    for row in np.flatnonzero(silent).tolist():
+        i = int(row)
+        if ids[i] not in offline:
+            offline.add(ids[i])
+            alerts.append({"type": "alert.offline", "org_id": state.org_id, "ts": now,
+                           "data": {"driver_id": ids[i], "last_seen": float(live.last_seen[i])}})
+    offline.difference_update([ids[i] for i in np.flatnonzero(~silent)])
+    for i, job in enumerate(live.job):
+        if (job is None or job.get("alerted_late") or job.get("status") not in
+                ("assigned", "en_route") or now < float(job.get("window_start") or now) +
+                late_grace_s):
+            continue
+        job["alerted_late"] = True
+        alerts.append({"type": "alert.late", "org_id": state.org_id, "ts": now, "data": {
+            "driver_id": ids[i], "booking_id": job["booking_id"], "status": job["status"],
+            "window_start": job["window_start"]}})
+    return alerts

@@ -102,6 +102,11 @@ class Fleet:
         result: dict[str, Any] = await self.shard_for(org_id).snapshot.remote(str(org_id))
         return result
 
+    async def sweep_alerts(self, late_grace_s: float) -> list[dict[str, Any]]:
+        answers = await asyncio.gather(*(shard.sweep_alerts.remote(late_grace_s)
+                                         for shard in self.shards))
+        return [alert for answer in answers for alert in answer]
+
     async def close(self) -> None:
         """Shards outlive a gateway replica (detached); they die with the Ray cluster."""
 

@@ -81,9 +81,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             from actors.scheduler import start_scheduler
 
             workers.append(await start_scheduler(settings))
+    from gateway.realtime.runtime import Realtime
+
+    app.state.realtime = Realtime(settings, app.state.fleet)
+    app.state.realtime.start()
     try:
         yield
     finally:
+        await app.state.realtime.close()
         for worker in workers:
             await worker.close()
         if app.state.fleet is not None:

@@ -1,0 +1,140 @@
+"""The per-process ping micro-batcher: driver sockets hand in accepted pings, and every
+MOVEHUB_INGEST_BATCH_MS one flush sends them to the fleet with ONE `Fleet.ingest` call per
+shard (never one per ping), publishes arrival events on the org streams, the moved drivers on
+the position bus, and queues the pings for the position writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections import deque
+from typing import Any
+
+import numpy as np
+import structlog
+
+from actors.positions import PositionWriter
+from gateway.realtime.bus import PositionBus
+from persistence import events
+from persistence.config import Settings
+
+log = structlog.get_logger("movehub.realtime.batcher")
+ALERT_SWEEP_S = 5.0
+
+
+def position_diff(ping: dict[str, Any]) -> dict[str, Any]:
+    """A board tick's view of one driver."""
+    return {"id": ping["driver_id"], "lat": ping["lat"], "lon": ping["lon"],
+            "heading": ping.get("heading"), "speed": ping.get("speed"), "online": True,
+            "status": ping.get("status") or "idle", "ts": ping["ts"]}
+
+
+class IngestStats:
+    """Pings applied and ingest-to-state latencies (device ts to shard state), for benchmarks."""
+
+    def __init__(self) -> None:
+        self.applied = 0
+        self.flushes = 0
+        self.shard_calls = 0
+        self.latencies_ms: deque[float] = deque(maxlen=500_000)
+
+    def record(self, pings: list[dict[str, Any]], shard_calls: int) -> None:
+        now = time.time()
+        self.applied += len(pings)
+        self.flushes += 1
+        self.shard_calls += shard_calls
+        self.latencies_ms.extend((now - p["ts"]) * 1000 for p in pings)
+
+    def summary(self) -> dict[str, Any]:
+        samples = np.fromiter(self.latencies_ms, dtype=float)
+        pct = (lambda q: round(float(np.percentile(samples, q)), 2)) if samples.size else (
+            lambda q: None)
+        return {"applied": self.applied, "flushes": self.flushes,
+                "shard_calls": self.shard_calls, "p50_ms": pct(50), "p99_ms": pct(99),
+                "samples": int(samples.size)}
+
+
+class PingBatcher:
+    def __init__(self, settings: Settings, fleet: Any, bus: PositionBus,
+                 writer: PositionWriter) -> None:
+        self.settings, self.fleet, self.bus, self.writer = settings, fleet, bus, writer
+        self.pending: list[dict[str, Any]] = []
+        self.stats = IngestStats()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def submit(self, ping: dict[str, Any]) -> None:
+        self.pending.append(ping)
+
+    async def ingest_direct(self, ping: dict[str, Any]) -> None:
+        """The benchmark's baseline: one shard call per ping, awaited by the socket."""
+        arrivals = await self.fleet.ingest([ping]) if self.fleet is not None else []
+        self.stats.record([ping], 1)
+        await self._after([ping], arrivals)
+
+    async def flush(self) -> None:
+        pings, self.pending = self.pending, []
+        if not pings:
+            return
+        arrivals: list[dict[str, Any]] = []
+        shards = 0
+        if self.fleet is not None:
+            shards = len({self.fleet.shard_index(p["org_id"]) for p in pings})
+            arrivals = await self.fleet.ingest(pings)
+        self.stats.record(pings, shards)
+        await self._after(pings, arrivals)
+
+    async def _after(self, pings: list[dict[str, Any]], arrivals: list[dict[str, Any]]) -> None:
+        for arrival in arrivals:
+            await events.publish(uuid.UUID(arrival["org_id"]), {
+                "type": "driver.arrived", "ts": arrival["ts"],
+                "data": {k: arrival[k] for k in ("driver_id", "booking_id", "stop")}})
+        latest: dict[str, dict[str, Any]] = {}
+        for ping in pings:
+            latest[ping["driver_id"]] = ping
+        by_org: dict[str, list[dict[str, Any]]] = {}
+        for ping in latest.values():
+            by_org.setdefault(ping["org_id"], []).append(position_diff(ping))
+        await self.bus.publish(by_org)
+        self.writer.add(pings)
+
+    async def driver_gone(self, org_id: uuid.UUID, driver_id: uuid.UUID) -> None:
+        """A driver's socket closed: boards show it offline at once."""
+        self.writer.forget(str(driver_id))
+        await self.bus.publish({str(org_id): [{"id": str(driver_id), "online": False}]})
+
+    async def _run(self) -> None:
+        period = self.settings.ingest_batch_ms / 1000
+        while True:
+            started = time.monotonic()
+            try:
+                await self.flush()
+            except Exception:  # a shard restarting: these pings are lost, the next ones land
+                log.exception("ingest.flush_failed")
+            await asyncio.sleep(max(0.0, period - (time.monotonic() - started)))
+
+    async def _sweep_alerts(self) -> None:
+        """Offline and running-late alerts; the shards hand each one out once, so exactly one
+        replica publishes it."""
+        while True:
+            await asyncio.sleep(ALERT_SWEEP_S)
+            try:
+                for alert in await self.fleet.sweep_alerts(self.settings.late_grace_s):
+                    await events.publish(uuid.UUID(alert.pop("org_id")), alert)
+            except Exception:
+                log.exception("ingest.alert_sweep_failed")
+
+    def start(self) -> None:
+        self._tasks.append(asyncio.create_task(self._run(), name="ping-batcher"))
+        if self.fleet is not None and hasattr(self.fleet, "sweep_alerts"):
+            self._tasks.append(asyncio.create_task(self._sweep_alerts(), name="alert-sweep"))
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        with contextlib.suppress(Exception):
+            await self.flush()

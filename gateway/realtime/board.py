@@ -1,0 +1,158 @@
+"""`/ws/board`: a dispatcher's live view of one organization — snapshot, sequenced events
+(resumable with `since`), and coalesced position ticks."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from typing import Any
+
+import structlog
+from fastapi import WebSocket
+
+from gateway.realtime.auth import SocketRefused, board_scope
+from gateway.realtime.connection import Closing, Inbox, close, gone, refuse, send_text
+from gateway.realtime.hub import BoardLink, frame, to_protocol
+from gateway.realtime.messages import (
+    BOARD_FRAMES,
+    BOARD_TYPES,
+    BadFrame,
+    InvalidFrame,
+    Resume,
+    decode,
+)
+from gateway.realtime.runtime import Realtime
+from gateway.realtime.snapshot import build_snapshot
+from persistence import events
+from persistence.session import Caller
+
+log = structlog.get_logger("movehub.realtime.board")
+REPLAY_PAGE = 500
+TICK_FIELDS = ("id", "lat", "lon", "heading", "speed", "online", "status")
+
+
+class BoardSession:
+    def __init__(self, websocket: WebSocket, caller: Caller, org_id: uuid.UUID,
+                 realtime: Realtime) -> None:
+        self.websocket, self.caller, self.org_id, self.realtime = (
+            websocket, caller, org_id, realtime)
+        self.timeout_s = realtime.settings.ws_send_timeout_s
+
+    async def send(self, text: str) -> None:
+        await send_text(self.websocket, text, self.timeout_s)
+
+    async def snapshot(self, seq: int) -> dict[str, Any]:
+        snap = await build_snapshot(self.caller, self.org_id, seq, self.realtime.fleet,
+                                    self.realtime.hub.latest_positions(self.org_id))
+        if snap is None:
+            raise Closing(4400, "no such organization")
+        return snap
+
+    async def send_snapshot(self, link: BoardLink) -> None:
+        link.queue.clear()
+        link.mode = "live"  # frames after this seq queue up behind the snapshot
+        link.cursor = await events.last_seq(self.org_id)
+        await self.send(frame(await self.snapshot(link.cursor)))
+
+    async def replay(self, link: BoardLink) -> None:
+        """Exactly the events after the cursor, then a tick with every driver; a snapshot
+        instead when the stream no longer reaches back that far."""
+        if link.cursor > await events.last_seq(self.org_id):
+            link.mode = "snapshot"  # a cursor from the future: the stream was reset
+            return
+        while link.mode == "replay":
+            missed = await events.read_since(self.org_id, link.cursor, REPLAY_PAGE)
+            if missed is None:
+                link.mode = "snapshot"
+                return
+            if not missed:
+                break
+            await self.send(frame({"type": "events",
+                                   "events": [to_protocol(s, e) for s, e in missed]}))
+            link.cursor = missed[-1][0]
+        if link.mode != "replay":
+            return
+        link.mode = "live"
+        drivers = (await self.snapshot(link.cursor))["drivers"]
+        await self.send(frame({"type": "tick", "seq": link.cursor, "drivers": [
+            {k: d.get(k) for k in TICK_FIELDS} for d in drivers]}))
+
+    async def send_forever(self, link: BoardLink) -> None:
+        while True:
+            if link.mode == "snapshot":
+                await self.send_snapshot(link)
+            elif link.mode == "replay":
+                await self.replay(link)
+            elif link.queue:
+                await self.send(link.queue.popleft())
+            else:
+                link.wake.clear()
+                await link.wake.wait()
+
+    async def receive_forever(self, link: BoardLink) -> None:
+        inbox = Inbox(self.websocket, self.realtime.settings)
+        while (text := await inbox.next()) is not None:
+            try:
+                message = decode(text, BOARD_FRAMES, BOARD_TYPES)
+            except InvalidFrame as exc:
+                inbox.count_invalid()
+                link.queue.append(frame({"type": "error", "code": "invalid",
+                                         "detail": exc.detail, "ref": exc.ref}))
+                link.wake.set()
+                continue
+            if isinstance(message, Resume):
+                link.resume(message.since)
+            else:
+                link.queue.append('{"type":"heartbeat"}')
+                link.wake.set()
+
+    async def run(self, since: int | None) -> None:
+        hub = self.realtime.hub
+        link = await hub.add_board(self.org_id)
+        if since is not None:
+            link.resume(since)
+        else:
+            link.wake.set()
+        tasks = [asyncio.create_task(self.send_forever(link)),
+                 asyncio.create_task(self.receive_forever(link))]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()  # re-raise Closing and friends
+        finally:
+            hub.remove_board(link)
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
+
+
+def _since(websocket: WebSocket) -> int | None:
+    raw = websocket.query_params.get("since")
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit():
+        raise SocketRefused(4400, "since must be a non-negative integer")
+    return int(raw)
+
+
+async def serve_board(websocket: WebSocket, realtime: Realtime) -> None:
+    try:
+        caller, org_id = board_scope(websocket, realtime.settings)
+        since = _since(websocket)
+    except SocketRefused as exc:
+        await refuse(websocket, exc.code, exc.reason)
+        return
+    await websocket.accept()
+    try:
+        await BoardSession(websocket, caller, org_id, realtime).run(since)
+    except (Closing, BadFrame) as exc:
+        await close(websocket, exc.code, exc.reason)
+        return
+    except Exception as exc:
+        if not gone(websocket, exc):
+            log.exception("board.socket_failed", org_id=str(org_id))
+        await close(websocket, 1011, "internal error")
+        return
+    await close(websocket, 1000, "bye")

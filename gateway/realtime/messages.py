@@ -1,0 +1,101 @@
+"""Client frames of both sockets (docs/realtime-protocol.md), validated with Pydantic."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Annotated, Any, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+
+from dispatch.lifecycle.rules import DRIVER_JOB_STATUSES
+
+FUTURE_SKEW_S = 5.0
+MAX_AGE_S = 3600.0
+DriverJobStatus = Literal["en_route", "arrived", "loading", "in_transit", "unloading", "completed"]
+assert set(DriverJobStatus.__args__) == set(DRIVER_JOB_STATUSES)  # type: ignore[attr-defined]
+
+
+class Frame(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Ping(Frame):
+    type: Literal["ping"]
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    heading: float | None = Field(default=None, ge=0, le=360)
+    speed: float | None = Field(default=None, ge=0, le=100)
+    accuracy: float | None = Field(default=None, ge=0)
+    ts: float
+
+    @field_validator("ts")
+    @classmethod
+    def _recent(cls, ts: float) -> float:
+        now = time.time()
+        if ts > now + FUTURE_SKEW_S:
+            raise ValueError("ts is in the future")
+        if ts < now - MAX_AGE_S:
+            raise ValueError("ts is more than an hour old")
+        return ts
+
+
+class StatusChange(Frame):
+    type: Literal["status"]
+    booking_id: uuid.UUID
+    status: DriverJobStatus
+    ref: str | None = Field(default=None, max_length=200)
+
+
+class Heartbeat(Frame):
+    type: Literal["heartbeat"]
+
+
+class Resume(Frame):
+    type: Literal["resume"]
+    since: int = Field(ge=0)
+
+
+DriverFrame = Annotated[Ping | StatusChange | Heartbeat, Field(discriminator="type")]
+BoardFrame = Annotated[Heartbeat | Resume, Field(discriminator="type")]
+DRIVER_FRAMES: TypeAdapter[Ping | StatusChange | Heartbeat] = TypeAdapter(DriverFrame)
+BOARD_FRAMES: TypeAdapter[Heartbeat | Resume] = TypeAdapter(BoardFrame)
+DRIVER_TYPES = frozenset({"ping", "status", "heartbeat"})
+BOARD_TYPES = frozenset({"heartbeat", "resume"})
+
+
+class BadFrame(Exception):
+    """The frame cannot be read at all (close 1003) or names an unknown type (close 4400)."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code, self.reason = code, reason
+
+
+class InvalidFrame(Exception):
+    """A known type with bad fields: answered with an error frame, the socket stays open."""
+
+    def __init__(self, detail: str, ref: Any = None) -> None:
+        super().__init__(detail)
+        self.detail, self.ref = detail, ref
+
+
+def decode(text: str, adapter: TypeAdapter[Any], known: frozenset[str]) -> Any:
+    """One client frame: JSON object with a known `type`, validated."""
+    try:
+        raw = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise BadFrame(1003, "invalid JSON") from exc
+    if not isinstance(raw, dict):
+        raise BadFrame(1003, "a frame must be a JSON object")
+    kind = raw.get("type")
+    if kind not in known:
+        raise BadFrame(4400, f"unknown message type {str(kind)[:40]!r}")
+    try:
+        return adapter.validate_python(raw)
+    except ValidationError as exc:
+        ref = raw.get("ref") if isinstance(raw.get("ref"), str | int) else None
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"][1:]) or "frame"
+        raise InvalidFrame(f"{where}: {first['msg']}", ref) from exc

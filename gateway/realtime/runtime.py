@@ -1,0 +1,36 @@
+"""The real-time parts of one gateway replica, started and stopped by the app lifespan."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from actors.positions import PositionWriter
+from gateway.realtime.batcher import PingBatcher
+from gateway.realtime.bus import PositionBus
+from gateway.realtime.hub import BoardHub
+from persistence.config import Settings
+
+
+class Realtime:
+    def __init__(self, settings: Settings, fleet: Any) -> None:
+        self.settings, self.fleet = settings, fleet
+        self.hub = BoardHub(settings.board_tick_ms, settings.board_queue_frames)
+        self.bus = PositionBus(self.hub.on_positions)
+        self.writer = PositionWriter(settings)
+        self.batcher = PingBatcher(settings, fleet, self.bus, self.writer)
+
+    def start(self) -> None:
+        self.bus.start()
+        self.hub.start()
+        self.writer.start()
+        self.batcher.start()
+
+    async def close(self) -> None:
+        for part in (self.batcher, self.writer, self.hub, self.bus):
+            with contextlib.suppress(Exception):
+                await part.close()
+
+    def stats(self) -> dict[str, Any]:
+        return {"ingest": self.batcher.stats.summary(), "hub": self.hub.stats(),
+                "trail_points_written": self.writer.written}

@@ -1,0 +1,73 @@
+"""A board's snapshot: the org from PostgreSQL, live positions from the fleet shard (or, when
+this replica runs without Ray, from the position bus and the last stored positions)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import structlog
+
+from gateway.realtime.queries import ACTIVE, IN_PROGRESS, board_rows
+from persistence.session import Caller
+
+log = structlog.get_logger("movehub.realtime.snapshot")
+ONLINE_WITHIN_S = 60.0
+
+
+def _jobs_by_driver(bookings: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each driver's job in hand: in progress first, else the earliest assigned."""
+    jobs: dict[str, dict[str, Any]] = {}
+    for booking in bookings:  # ordered by window start
+        driver = booking["driver_id"]
+        if driver is None or booking["status"] not in ACTIVE:
+            continue
+        held = jobs.get(driver)
+        if held is None or (held["status"] not in IN_PROGRESS and booking["status"] in IN_PROGRESS):
+            jobs[driver] = {"booking_id": booking["id"], "status": booking["status"]}
+    return jobs
+
+
+async def _shard_view(fleet: Any, org_id: uuid.UUID) -> dict[str, dict[str, Any]]:
+    if fleet is None:
+        return {}
+    try:
+        answer = await fleet.snapshot(org_id)
+    except Exception:  # a restarting shard: the stored positions still make a board
+        log.warning("snapshot.shard_unavailable", org_id=str(org_id))
+        return {}
+    return {d["id"]: d for d in answer["drivers"] if d.get("last_seen")}
+
+
+async def build_snapshot(caller: Caller, org_id: uuid.UUID, seq: int, fleet: Any,
+                         latest: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+    rows = await board_rows(caller, org_id)
+    if rows is None:
+        return None
+    shard = await _shard_view(fleet, org_id)
+    jobs = _jobs_by_driver(rows["bookings"])
+    now = time.time()
+    drivers = []
+    for row in rows["drivers"]:
+        driver_id = str(row.id)
+        entry: dict[str, Any] = {"id": driver_id, "name": row.full_name, "lat": row.lat,
+                                 "lon": row.lon, "heading": row.heading, "speed": row.speed,
+                                 "last_seen": row.last_seen}
+        live = shard.get(driver_id)
+        if live and live["last_seen"] >= (entry["last_seen"] or 0):
+            entry.update({k: live[k] for k in ("lat", "lon", "heading", "speed", "last_seen")})
+        heard = latest.get(driver_id)
+        if heard and "lat" in heard and heard.get("ts", 0) >= (entry["last_seen"] or 0):
+            entry.update({k: heard.get(k) for k in ("lat", "lon", "heading", "speed")},
+                         last_seen=heard["ts"])
+        entry["online"] = bool(entry["last_seen"] and now - entry["last_seen"] < ONLINE_WITHIN_S)
+        if heard is not None and heard.get("online") is False:
+            entry["online"] = False
+        job = jobs.get(driver_id)
+        entry["job"] = job
+        entry["status"] = job["status"] if job else ("idle" if row.status == "active"
+                                                      else row.status)
+        drivers.append(entry)
+    return {"type": "snapshot", "seq": seq, "org": rows["org"], "drivers": drivers,
+            "trucks": rows["trucks"], "bookings": rows["bookings"]}
