@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dispatch.assignment.schemas import AssignmentOut
 from dispatch.errors import Conflict, NotFound, ValidationFailed
 from dispatch.lifecycle.service import apply_transition, lock_booking, transition
-from persistence.models import Booking, BookingAssignment, Driver, Truck
+from persistence.models import Booking, BookingAssignment, Driver, Organization, Truck
 from persistence.outbox import enqueue
 from persistence.session import Caller
 
@@ -110,6 +110,12 @@ async def auto_assign(session: AsyncSession, booking_id: uuid.UUID, caller: Call
                       fleet: FleetPort, now: datetime | None = None) -> AssignmentOut:
     booking = await lock_booking(session, booking_id)
     _assignable(booking, now or datetime.now(UTC))
+    org_verified = await session.scalar(
+        select(Organization.verified).where(Organization.id == booking.org_id))
+    if not org_verified:
+        raise Conflict("the organization is not verified: every required document must be "
+                       "approved and unexpired before dispatch assigns automatically",
+                       org_id=str(booking.org_id))
     await serialize_org_assignments(session, booking.org_id)
     candidates = await fleet.rank(booking.org_id, booking_spec(booking), limit=10)
     for tried, candidate in enumerate(candidates, start=1):

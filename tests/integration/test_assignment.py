@@ -55,6 +55,15 @@ async def test_auto_assign_picks_verified_and_explains(client: httpx.AsyncClient
     assert history[-1]["metadata"]["score"]["total"] == body["score"]["total"]
 
 
+async def test_unverified_organization_is_not_auto_assigned(client: httpx.AsyncClient) -> None:
+    org, staff, customer, _, _ = await _fleet(drivers=1, org_fields={"verified": False})
+    booking = await make_booking(org, customer, start=SOON)
+    response = await client.post(f"/api/v1/bookings/{booking.id}/assign/auto",
+                                 headers=auth_headers(staff))
+    assert response.status_code == 409, response.text
+    assert "not verified" in response.json()["detail"]
+
+
 async def test_manual_conflict_names_the_booking_and_unassign(client: httpx.AsyncClient) -> None:
     org, staff, customer, crew, vans = await _fleet()
     first = await make_booking(org, customer, start=SOON)
