@@ -75,7 +75,10 @@ def render_invoice_pdf(invoice: InvoicePdf) -> bytes:
     buffer = io.BytesIO()
     document = SimpleDocTemplate(buffer, pagesize=A4, leftMargin=18 * mm, rightMargin=18 * mm,
                                  topMargin=18 * mm, bottomMargin=18 * mm,
-                                 title=f"Invoice {invoice.number}", author=invoice.mover_name)
+                                 title=f"Invoice {invoice.number}", author=invoice.mover_name,
+                                 # Same invoice, same bytes: no timestamp or random id inside,
+                                 # so two renders of one version store one identical object.
+                                 invariant=True)
     contact = " · ".join(part for part in (invoice.mover_email, invoice.mover_phone) if part)
     status_style = ParagraphStyle("status", parent=styles["Heading2"],
                                   textColor=STATUS_COLORS.get(invoice.status, colors.black))

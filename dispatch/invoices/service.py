@@ -155,6 +155,9 @@ async def create_draft(session: AsyncSession, caller: Caller, request: InvoiceCr
         if request.customer_id and request.customer_id != booking.customer_id:
             raise ValidationFailed("customer_id differs from the booking's customer",
                                    field="customer_id")
+        if request.currency and request.currency != booking.currency:
+            raise ValidationFailed(f"the booking is priced in {booking.currency}",
+                                   field="currency")
     elif request.customer_id is None:
         raise ValidationFailed("give booking_id, or customer_id with line_items",
                                field="customer_id")

@@ -4,7 +4,7 @@ listing, and short-lived download links."""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, status
 
@@ -18,6 +18,8 @@ from persistence.config import get_settings
 
 router = APIRouter(tags=["documents"])
 Paging = Annotated[PageParams, Query()]
+ListedPurpose = Literal["verification", "booking_photo", "support_attachment", "other",
+                        "invoice_pdf"]
 
 
 @router.post("/documents/uploads", response_model=UploadTicket,
@@ -68,7 +70,7 @@ async def upload_document(caller: CurrentCaller, session: SessionDep,
 
 @router.get("/documents", response_model=Page[DocumentOut])
 async def list_documents(_: CurrentCaller, session: SessionDep, paging: Paging,
-                         purpose: Annotated[str | None, Query(max_length=32)] = None,
+                         purpose: Annotated[ListedPurpose | None, Query()] = None,
                          status: Annotated[str | None, Query(pattern="^(pending|stored)$")] = None,
                          ) -> Page[DocumentOut]:
     """Documents the caller may see: their own uploads, their organization's, or (admins) all."""

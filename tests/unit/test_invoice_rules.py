@@ -1,4 +1,5 @@
-"""Invoice rules without a database: numbers, cents arithmetic, the status machine, payments."""
+"""Invoice rules without a database: numbers, cents arithmetic, the status machine, payments,
+and the PDF renderer (pure: data in, bytes out)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 
 from dispatch.errors import Conflict, InvalidTransition
 from dispatch.invoices import rules
+from dispatch.invoices.pdf import InvoicePdf, PdfLine, render_invoice_pdf
 from dispatch.invoices.rules import InvoiceStatus, LineInput
 
 
@@ -98,3 +100,16 @@ def test_overdue_only_after_the_due_day() -> None:
     assert not rules.is_overdue("issued", due, date(2026, 2, 13))
     assert rules.is_overdue("issued", due, date(2026, 2, 14))
     assert not rules.is_overdue("paid", due, date(2026, 3, 1))
+
+
+def test_pdf_rendering_is_deterministic() -> None:
+    view = InvoicePdf(
+        number="INV-2026-ACME-00007", status="issued", currency="EUR",
+        issue_date=date(2026, 5, 1), due_date=date(2026, 5, 15), mover_name="Acme Moving",
+        mover_code="ACME", mover_email="billing@acme.test", mover_phone="",
+        customer_name="Ada", customer_email="ada@example.test",
+        lines=(PdfLine("Move", Decimal(1), 30_000, 1_900, 30_000),),
+        subtotal_cents=30_000, tax_cents=5_700, total_cents=35_700, paid_cents=0,
+        payment_instructions="")
+    first = render_invoice_pdf(view)
+    assert first.startswith(b"%PDF-") and first == render_invoice_pdf(view)
