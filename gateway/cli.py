@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="one organization code (default: every demo organization)")
     sim.add_argument("--duration", type=float, default=0, help="seconds; 0 runs until Ctrl-C")
     sim.add_argument("--rate", type=float, default=2.0, help="pings per second per driver")
-    sim.add_argument("--speedup", type=float, default=5.0,
+    sim.add_argument("--speedup", type=float, default=10.0,
                      help="simulated seconds per real second (driving and dwell times)")
     sim.add_argument("--auto-assign", type=float, default=0.0, metavar="SECONDS",
                      help="also play the dispatcher: auto-assign confirmed bookings every "

@@ -22,6 +22,7 @@ from shapely.affinity import scale
 from shapely.geometry import Point, mapping
 from sqlalchemy import func, select, update
 
+from dispatch.auth.tokens import issue_access_token
 from dispatch.bookings.schemas import BookingCreate, Stop
 from dispatch.bookings.service import book
 from dispatch.fleet.schemas import TruckCreate
@@ -31,6 +32,7 @@ from dispatch.lifecycle.service import apply_transition
 from dispatch.organizations.schemas import OrganizationCreate, StaffInvite
 from dispatch.organizations.service import onboard
 from dispatch.organizations.staff import invite
+from persistence.config import get_settings
 from persistence.models import Booking, Driver, Organization, Truck, User
 from persistence.session import SYSTEM, Caller, dispose_engine, tenant_session
 
@@ -52,6 +54,8 @@ FIRST = ["Jonas", "Mia", "Leon", "Emma", "Paul", "Hanna", "Felix", "Lena", "Noah
 LAST = ["Weber", "Koch", "Schulz", "Becker", "Wolf", "Richter", "Klein", "Neumann"]
 CUSTOMERS = 10
 KM_PER_DEGREE_LAT = 111.2
+# The printed board link signs its holder in as a demo dispatcher for this long.
+DEMO_LINK_TTL_S = 12 * 3600
 
 
 @dataclass
@@ -220,6 +224,22 @@ async def _summarize(report: SeedReport, customer: User) -> None:
         "driver": f"driver1@{slug}.{DOMAIN}",
         "customer": customer.email or "",
     }
+
+
+async def demo_board_token(code: str = MOVERS[0][1]) -> str | None:
+    """An access token of the demo dispatcher of `code`, for a one-click board link.
+
+    Development only: anyone holding the link is that dispatcher until it expires.
+    """
+    settings = get_settings()
+    if settings.environment != "development":
+        return None
+    dispatcher = await user_by_email(f"dispatch@{code.lower()}.{DOMAIN}")
+    if dispatcher is None:
+        return None
+    caller = Caller(role="dispatcher", user_id=dispatcher.id, org_id=dispatcher.org_id)
+    return issue_access_token(caller, settings.model_copy(
+        update={"access_token_ttl_s": DEMO_LINK_TTL_S}))
 
 
 def _print(report: SeedReport, console: Console) -> None:

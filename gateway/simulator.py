@@ -18,6 +18,7 @@ import time
 import uuid
 from collections import Counter, deque
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -384,16 +385,21 @@ async def dispatcher_tokens(codes: list[str]) -> dict[str, str]:
 
 async def auto_assign(options: argparse.Namespace, codes: list[str], stats: Stats,
                       stop: asyncio.Event) -> None:
-    """Plays the dispatcher: every few seconds, auto-assign each org's confirmed bookings."""
+    """Plays the dispatcher: every few seconds, confirm each org's pending bookings and
+    auto-assign the confirmed ones, so the simulated crews have work."""
     async with httpx.AsyncClient(base_url=options.url.rstrip("/") + "/api/v1",
                                  timeout=30) as http:
         while not stop.is_set():
             for code, token in (await dispatcher_tokens(codes)).items():
                 headers = {"Authorization": f"Bearer {token}"}
                 try:
-                    page = await http.get("/bookings", headers=headers,
-                                          params={"status": "confirmed", "limit": 20})
+                    page = await http.get("/bookings", headers=headers, params={
+                        "status": ["pending", "confirmed"], "limit": 20,
+                        "window_from": datetime.now(UTC).isoformat()})
                     for booking in page.json().get("items", []) if page.is_success else []:
+                        if booking["status"] == "pending":
+                            await http.post(f"/bookings/{booking['id']}/confirm",
+                                            headers=headers)
                         answer = await http.post(f"/bookings/{booking['id']}/assign/auto",
                                                  headers=headers)
                         if answer.status_code == 201:

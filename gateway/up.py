@@ -4,7 +4,9 @@ the simulated fleet; prints where to look. Ctrl-C stops everything."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import importlib.util
+import signal
 import subprocess
 import sys
 import time
@@ -13,9 +15,12 @@ import urllib.request
 
 from rich.console import Console
 
-from gateway.seed import run_seed
+from gateway.seed import MOVERS, demo_board_token, run_seed
+from persistence.session import dispose_engine
 
 READY_TIMEOUT_S = 90.0
+# The simulator also plays the dispatcher (confirm + auto-assign) this often, so jobs flow.
+AUTO_ASSIGN_EVERY_S = 20
 
 
 def _wait_ready(base_url: str, server: subprocess.Popen[bytes], console: Console) -> None:
@@ -34,8 +39,43 @@ def _wait_ready(base_url: str, server: subprocess.Popen[bytes], console: Console
     raise SystemExit(f"the server was not ready within {READY_TIMEOUT_S:.0f} s")
 
 
+def _board_link(base_url: str) -> str | None:
+    async def mint() -> str | None:
+        try:
+            return await demo_board_token()
+        finally:
+            await dispose_engine()
+
+    token = asyncio.run(mint())
+    return f"{base_url}/board?token={token}" if token else None
+
+
+def _print_urls(base_url: str, console: Console, drivers: int) -> None:
+    code = MOVERS[0][1]
+    link = _board_link(base_url)
+    if link:
+        console.print(f"  [bold]fleet board[/]  {link}", soft_wrap=True)
+        console.print(f"               (signed in as the {MOVERS[0][0]} dispatcher for 12 h; "
+                      "open it in a browser)")
+    console.print(f"  board login  {base_url}/board  (one-time code for "
+                  f"dispatch@{code.lower()}.movehub.example, printed in this log)")
+    console.print(f"  API docs     {base_url}/docs")
+    console.print(f"  readiness    {base_url}/readyz")
+    console.print(f"  simulator    {drivers} drivers on /ws/driver; bookings confirmed and "
+                  f"auto-assigned every {AUTO_ASSIGN_EVERY_S} s")
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (a service manager, `kill`) stops the children like Ctrl-C does."""
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def run_up(args: argparse.Namespace) -> None:
     console = Console()
+    _stop_on_sigterm()
     run_seed(args)
     base_url = f"http://127.0.0.1:{args.port}"
     server = subprocess.Popen(  # noqa: S603
@@ -45,12 +85,11 @@ def run_up(args: argparse.Namespace) -> None:
         started = time.monotonic()
         _wait_ready(base_url, server, console)
         console.print(f"[bold green]ready[/] in {time.monotonic() - started:.1f} s")
-        console.print(f"  API docs     {base_url}/docs")
-        console.print(f"  readiness    {base_url}/readyz")
+        _print_urls(base_url, console, args.drivers)
         if importlib.util.find_spec("gateway.simulator") is not None:
             simulator = subprocess.Popen(  # noqa: S603
                 [sys.executable, "-m", "gateway.cli", "simulate", "--url", base_url,
-                 "--drivers", str(args.drivers)])
+                 "--drivers", str(args.drivers), "--auto-assign", str(AUTO_ASSIGN_EVERY_S)])
         server.wait()
     except KeyboardInterrupt:
         console.print("stopping")

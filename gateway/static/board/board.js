@@ -299,6 +299,7 @@
     board.projection = fitProjection();
     $("org-name").textContent = (board.org && board.org.name) || "";
     renderAll(true);
+    feed({ kind: "snapshot", data: { drivers: board.drivers.size, bookings: board.bookings.size } });
   }
 
   function onTick(tick) {
@@ -569,9 +570,9 @@
     if (!marker) {
       marker = svg("g", { class: "driver", "data-driver-id": driver.id }, $("layer-drivers"));
       const heading = svg("g", { class: "heading" }, marker);
-      svg("path", { d: "M0,-16 L5,-7 L-5,-7 Z" }, heading);
+      svg("path", { d: "M0,-15 L4.5,-8 L-4.5,-8 Z" }, heading);
       svg("circle", { r: 7 }, marker);
-      svg("text", { y: 20 }, marker); // under the marker: the heading arrow points out above
+      svg("text", { x: 10, y: 4 }, marker);
       svg("title", {}, marker);
     }
     const status = driverStatus(driver);
@@ -827,6 +828,8 @@
       case "alert.offline": return `${who} went offline`;
       case "alert.late": return `${where || "a job"} is running late${who ? ` (${who})` : ""}`;
       case "error": return `server: ${data.detail || data.code || "error"}`;
+      case "snapshot":
+        return `snapshot: ${data.drivers} drivers, ${data.bookings} bookings (seq ${board.seq})`;
       default: return `${event.kind}${who ? " · " + who : ""}${where ? " · " + where : ""}`;
     }
   }
