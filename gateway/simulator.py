@@ -444,10 +444,7 @@ def progress_table(stats: Stats, rate: float, final: bool = False) -> Group:
 
 async def simulate(options: argparse.Namespace, stats: Stats, console: Console) -> None:
     codes = [options.org] if options.org else [code for _, code, _, _ in MOVERS]
-    try:
-        drivers = await load_drivers(codes, options.drivers)
-    finally:
-        await dispose_engine()
+    drivers = await load_drivers(codes, options.drivers)
     if not drivers:
         raise SystemExit(f"no drivers with accounts in {', '.join(codes)}: run `movehub seed`")
     stats.drivers = len(drivers)
@@ -472,7 +469,8 @@ async def simulate(options: argparse.Namespace, stats: Stats, console: Console) 
     finally:
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await dispose_engine()
+        with contextlib.suppress(NotImplementedError):
+            loop.remove_signal_handler(signal.SIGTERM)
 
 
 def run_simulator(args: argparse.Namespace) -> None:
@@ -480,8 +478,15 @@ def run_simulator(args: argparse.Namespace) -> None:
     console = Console()
     stats = Stats()
     get_settings()  # fail early on a bad .env, before any socket opens
+
+    async def main() -> None:
+        try:
+            await simulate(args, stats, console)
+        finally:
+            await dispose_engine()
+
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(simulate(args, stats, console))
+        asyncio.run(main())
     console.print(progress_table(stats, 0.0, final=True))
 
 

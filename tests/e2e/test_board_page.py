@@ -26,6 +26,7 @@ from persistence.models import Booking, Driver, Organization, Truck, User
 from tests.e2e.conftest import ARTIFACTS
 from tests.factories import (
     caller_for,
+    geo,
     make_booking,
     make_driver,
     make_org,
@@ -50,6 +51,8 @@ class Fleet:
     driver: Driver
     truck: Truck
     booking: Booking
+    other_driver: Driver
+    open_booking: Booking
 
 
 @pytest.fixture
@@ -64,7 +67,15 @@ async def fleet() -> Fleet:
     customer = await make_user("customer")
     start = (datetime.now(UTC) + timedelta(hours=1)).replace(microsecond=0)
     booking = await make_booking(org, customer, start=start, hours=4)
-    return Fleet(org, dispatcher, driver_user, driver, truck, booking)
+    # Company for the picture: a driver who never signed in, a booking nobody has taken yet.
+    other_driver = await make_driver(org, lon=13.45, lat=52.49, full_name="Mia Koch")
+    await make_truck(org, plate="B-MH 202", capacity_m3=25)
+    open_booking = await make_booking(
+        org, customer, start=start + timedelta(hours=20), hours=3,
+        pickup_address="Sonnenallee 80", pickup_location=geo(13.44, 52.48),
+        dropoff_address="Kantstrasse 9", dropoff_location=geo(13.31, 52.505))
+    return Fleet(org, dispatcher, driver_user, driver, truck, booking, other_driver,
+                 open_booking)
 
 
 def ws_url(http_url: str, path: str) -> str:
@@ -202,7 +213,11 @@ async def test_demo_link_signs_in_with_a_token_and_drops_it_from_the_address(
     assert "token=" not in page.url
     assert await page.locator(f'[data-driver-id="{fleet.driver.id}"]').count() == 1
     assert await page.locator(f'.pin[data-booking-id="{fleet.booking.id}"]').count() == 2
-    assert await board_state(page, "window.__board.drivers.size") == 1
+    assert await board_state(page, "window.__board.drivers.size") == 2
+    assert await page.locator("#jobs tbody tr").count() == 2
+    offline = page.locator(f'[data-driver-id="{fleet.other_driver.id}"]')
+    assert await offline.get_attribute("data-online") == "false"
+    assert await offline.get_attribute("data-status") == "offline"
 
 
 async def test_a_driver_token_is_not_a_board_login(gateway_url: str, page: Page,

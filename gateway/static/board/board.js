@@ -588,9 +588,26 @@
     const heading = marker.querySelector(".heading");
     heading.style.display = driver.heading == null ? "none" : "";
     heading.setAttribute("transform", `rotate(${Number(driver.heading) || 0})`);
+    placeLabel(marker.querySelector("text"), driver.heading);
     marker.querySelector("text").textContent = initials(name);
     const speed = driver.speed == null ? "" : ` · ${(driver.speed * 3.6).toFixed(0)} km/h`;
     marker.querySelector("title").textContent = `${name} — ${status.replace("_", " ")}${speed}`;
+  }
+
+  function placeLabel(label, heading) {
+    // Behind the marker, opposite its heading arrow (beside it when the heading is unknown).
+    if (heading == null) {
+      label.setAttribute("x", 10);
+      label.setAttribute("y", 4);
+      label.style.textAnchor = "start";
+      return;
+    }
+    const radians = (Number(heading) * Math.PI) / 180;
+    const dx = -Math.sin(radians);
+    const dy = Math.cos(radians);
+    label.setAttribute("x", (dx * 11).toFixed(1));
+    label.setAttribute("y", (dy * 13 + 4).toFixed(1));
+    label.style.textAnchor = dx > 0.35 ? "start" : dx < -0.35 ? "end" : "middle";
   }
 
   function pin(layer, booking, stop, point) {
