@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 from playwright.async_api import Browser, Page
@@ -25,6 +26,7 @@ from dispatch.auth.tokens import issue_access_token
 from persistence.models import Booking, Driver, Organization, Truck, User
 from tests.e2e.conftest import ARTIFACTS
 from tests.factories import (
+    auth_headers,
     caller_for,
     geo,
     make_booking,
@@ -218,6 +220,27 @@ async def test_demo_link_signs_in_with_a_token_and_drops_it_from_the_address(
     offline = page.locator(f'[data-driver-id="{fleet.other_driver.id}"]')
     assert await offline.get_attribute("data-online") == "false"
     assert await offline.get_attribute("data-status") == "offline"
+
+    # The socket drops; the page reconnects with ?since= and misses nothing that happened
+    # meanwhile, nor sees anything twice.
+    await page.evaluate("() => window.__board.socket.close()")
+    async with httpx.AsyncClient(base_url=gateway_url, headers=auth_headers(fleet.dispatcher)) \
+            as http:
+        answer = await http.post(f"/api/v1/bookings/{fleet.open_booking.id}/assign",
+                                 json={"driver_id": str(fleet.other_driver.id),
+                                       "truck_id": str(fleet.truck.id)})
+        assert answer.status_code == 201, answer.text
+    await page.wait_for_function(
+        """(id) => document.querySelector(`#jobs tr[data-booking-id="${id}"]`)
+                     ?.dataset.status === 'assigned'""",
+        arg=str(fleet.open_booking.id), timeout=15_000)
+    assert await board_state(page, "window.__board.closes.length") == 1
+    assert await board_state(page, "window.__board.status") == "live"
+    # Resumed from its sequence number: events replayed, not a second snapshot.
+    assert await board_state(page, "window.__board.frames.snapshot") == 1
+    seqs = await board_state(page, "window.__board.events.filter(e => e.seq != null)"
+                                   ".map(e => e.seq)")
+    assert seqs == sorted(set(seqs)) and seqs
 
 
 async def test_a_driver_token_is_not_a_board_login(gateway_url: str, page: Page,
