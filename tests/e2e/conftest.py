@@ -49,9 +49,13 @@ def _wait_ready(base_url: str, server: subprocess.Popen[bytes], log: Path) -> No
                        f"{log.read_text()[-4000:]}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def gateway_url(database: str) -> Iterator[str]:
-    """A gateway serving the test database on a free port, with its own local Ray."""
+    """A gateway serving the test database on a free port, with its own local Ray.
+
+    Package scope: its outbox worker and scheduler must be gone before other packages'
+    tests, which drive the outbox themselves.
+    """
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     ARTIFACTS.mkdir(exist_ok=True)
@@ -78,7 +82,7 @@ def gateway_url(database: str) -> Iterator[str]:
             server.wait()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def browser() -> AsyncIterator[Browser]:
     """Debian's Chromium, headless (Playwright cannot download its own browsers here)."""
     if not Path(CHROMIUM).exists():
