@@ -116,6 +116,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in API_ROUTERS:
         app.include_router(router, prefix="/api/v1")
     app.include_router(storage.router)  # signed local upload/download URLs
-    app.include_router(board.router)  # /board page and the websockets
+    app.include_router(board.router)  # /ws/driver and /ws/board
     app.include_router(board_page.router)  # the fleet board page and its static assets
     return app

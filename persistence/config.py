@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     plan_chain_max_drivers: int = 200
     plan_chain_time_limit_s: float = 1.0
     geofence_radius_m: float = 150.0
+    # The fleet board draws a projected frame with no tiles; a raster tile URL template
+    # ({z}/{x}/{y}) may be set for machines with a tile server.
+    board_tile_url: str = ""
 
     # Integrations: empty keys select the local defaults.
     stripe_api_key: str = ""

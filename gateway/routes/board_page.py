@@ -32,7 +32,7 @@ async def board_config(request: Request) -> JSONResponse:
     """What the page needs to know about this server: the optional map tile URL template."""
     settings = request.app.state.settings
     # An optional raster tile template ({z}/{x}/{y}); empty draws the plain projected frame.
-    tile_url = str(getattr(settings, "board_tile_url", "") or "")
+    tile_url = settings.board_tile_url
     return JSONResponse({"tile_url": tile_url, "board_socket": "/ws/board", "api": "/api/v1"},
                         headers=NO_STALE)
 
