@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from persistence import events
 from persistence.config import get_settings
+from persistence.models import Driver, Organization
 from tests.factories import auth_headers, make_booking, make_driver, make_org, make_truck, make_user
 from tests.integration.realtime_server import (
     assign,
@@ -27,7 +28,8 @@ from tests.integration.realtime_server import (
 __all__ = ["ws_base"]  # the fixture
 
 
-async def driver_account(org=None):  # type: ignore[no-untyped-def]
+async def driver_account(org: Organization | None = None) -> tuple[Organization, Driver,
+                                                                  dict[str, str]]:
     org = org or await make_org()
     user = await make_user("driver", org)
     driver = await make_driver(org, user=user)
@@ -113,8 +115,8 @@ async def test_invalid_fields_get_an_error_and_the_socket_stays(ws_base: str) ->
         for bad in (ping(91.0, 13.0), ping(52.5, 13.4, time.time() + 60),
                     ping(52.5, 13.4, time.time() - 7200),
                     '{"type":"status","booking_id":"nope","status":"en_route","ref":"r1"}',
-                    '{"type":"status","booking_id":"%s","status":"flying","ref":"r2"}'
-                    % uuid.uuid4()):
+                    orjson.dumps({"type": "status", "booking_id": str(uuid.uuid4()),
+                                  "status": "flying", "ref": "r2"}).decode()):
             await ws.send(bad)
             error = await recv_json(ws)
             assert error["type"] == "error" and error["code"] == "invalid", error
@@ -160,8 +162,7 @@ async def test_status_changes_only_for_own_jobs(ws_base: str) -> None:
         async def status(booking_id: uuid.UUID, to: str, ref: str) -> dict[str, object]:
             await ws.send(orjson.dumps({"type": "status", "booking_id": str(booking_id),
                                         "status": to, "ref": ref}).decode())
-            return await recv_until(ws, "status.ok" if to != "nope" else "error", 10) \
-                if False else await recv_json(ws, 10)
+            return await recv_json(ws, 10)
 
         assert await status(mine.id, "en_route", "a") == {
             "type": "status.ok", "ref": "a", "booking_id": str(mine.id), "status": "en_route"}
