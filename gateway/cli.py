@@ -18,8 +18,15 @@ def _bootstrap(_: argparse.Namespace) -> None:
 def _serve(args: argparse.Namespace) -> None:
     import uvicorn
 
+    from persistence.config import get_settings
+
+    # permessage-deflate off: driver pings are ~150 bytes, compressing them only costs CPU
+    # (uvicorn's switch is per server, so board frames go uncompressed too). The frame limit
+    # stays above MOVEHUB_WS_MAX_MESSAGE_BYTES so the app can close with 1009 and a reason.
     uvicorn.run("gateway.app:create_app", factory=True, host=args.host, port=args.port,
-                workers=args.workers, loop="uvloop", ws="websockets", log_level="warning")
+                workers=args.workers, loop="uvloop", ws="websockets", log_level="warning",
+                ws_per_message_deflate=False,
+                ws_max_size=max(64 * 1024, 4 * get_settings().ws_max_message_bytes))
 
 
 def _seed(args: argparse.Namespace) -> None:
