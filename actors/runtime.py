@@ -35,12 +35,24 @@ def shard_name(index: int) -> str:
     return f"fleet-shard-{index}"
 
 
+def _spread(index: int) -> Any:
+    """Shard i goes to alive node i mod n (soft: anywhere if that node is gone). SPREAD alone
+    is best effort and packs zero-CPU actors onto one node when the others report late."""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    nodes = sorted(n["NodeID"] for n in ray.nodes() if n.get("Alive"))
+    if len(nodes) < 2:
+        return "SPREAD"
+    return NodeAffinitySchedulingStrategy(node_id=nodes[index % len(nodes)], soft=True)
+
+
 def shard_handles(settings: Settings) -> list[Any]:
-    """The named shard actors, created on first use and shared by every gateway replica."""
+    """The named shard actors, created on first use and shared by every gateway replica;
+    round-robin over the cluster's nodes."""
     return [
         FleetShard.options(  # type: ignore[attr-defined]
             name=shard_name(i), namespace=settings.ray_namespace, get_if_exists=True,
-            lifetime="detached", scheduling_strategy="SPREAD",  # shards across worker nodes
+            lifetime="detached", scheduling_strategy=_spread(i),
         ).remote(i, settings.fleet_shards)
         for i in range(settings.fleet_shards)
     ]
