@@ -40,7 +40,7 @@ def _spread(index: int) -> Any:
     is best effort and packs zero-CPU actors onto one node when the others report late."""
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-    nodes = sorted(n["NodeID"] for n in ray.nodes() if n.get("Alive"))
+    nodes = sorted(n["NodeID"] for n in ray.nodes() if n.get("Alive"))  # type: ignore[no-untyped-call]
     if len(nodes) < 2:
         return "SPREAD"
     return NodeAffinitySchedulingStrategy(node_id=nodes[index % len(nodes)], soft=True)
