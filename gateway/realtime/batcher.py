@@ -36,10 +36,14 @@ class IngestStats:
     """Pings applied and ingest-to-state latencies (device ts to shard state), for benchmarks."""
 
     def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
         self.applied = 0
         self.flushes = 0
         self.shard_calls = 0
         self.latencies_ms: deque[float] = deque(maxlen=500_000)
+        self.since = time.time()
 
     def record(self, pings: list[dict[str, Any]], shard_calls: int) -> None:
         now = time.time()
@@ -52,7 +56,8 @@ class IngestStats:
         samples = np.fromiter(self.latencies_ms, dtype=float)
         pct = (lambda q: round(float(np.percentile(samples, q)), 2)) if samples.size else (
             lambda q: None)
-        return {"applied": self.applied, "flushes": self.flushes,
+        return {"applied": self.applied, "seconds": round(time.time() - self.since, 3),
+                "flushes": self.flushes,
                 "shard_calls": self.shard_calls, "p50_ms": pct(50), "p99_ms": pct(99),
                 "samples": int(samples.size)}
 

@@ -114,6 +114,7 @@ class BoardHub:
         self._joining: dict[uuid.UUID, asyncio.Lock] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self.ticks = 0
+        self.dropped = 0  # snapshot drops of boards gone since
 
     # ---- membership ----------------------------------------------------------------------
     async def room(self, org_id: uuid.UUID) -> Room:
@@ -134,6 +135,7 @@ class BoardHub:
         return link
 
     def remove_board(self, link: BoardLink) -> None:
+        self.dropped += link.drops
         room = self.rooms.get(link.org_id)
         if room is not None:
             room.boards.discard(link)
@@ -248,7 +250,8 @@ class BoardHub:
         return {"rooms": len(self.rooms), "boards": len(boards),
                 "drivers": sum(len(r.drivers) for r in self.rooms.values()),
                 "queued_frames_max": max((len(b.queue) for b in boards), default=0),
-                "snapshot_drops": sum(b.drops for b in boards), "ticks": self.ticks}
+                "snapshot_drops": self.dropped + sum(b.drops for b in boards),
+                "ticks": self.ticks}
 
     def start(self) -> None:
         self._tasks = [asyncio.create_task(self._read_events(), name="hub-events"),

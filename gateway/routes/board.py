@@ -29,4 +29,7 @@ async def realtime_stats(request: Request) -> dict[str, Any]:
     realtime = request.app.state.realtime
     if not realtime.settings.realtime_stats_enabled:
         raise NotFound("not found")
-    return dict(realtime.stats())
+    stats = dict(realtime.stats())
+    if request.query_params.get("reset"):
+        realtime.batcher.stats.reset()  # a benchmark phase starts counting afresh
+    return stats

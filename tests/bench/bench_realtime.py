@@ -1,0 +1,379 @@
+"""Real-time benchmark: a real uvicorn gateway with local Ray, real websocket clients in
+separate processes. Measures, in one run: sustained location ingest (updates/s into shard
+state, ingest-to-state p50/p99 as seen by the server), board fan-out change-to-receipt
+p50/p99 at 100 and 1,000 boards, memory per connection (server RSS delta / connections),
+and the one-shard-call-per-ping baseline. Writes bench-results/realtime.json.
+
+Run: uv run movehub bench realtime   (about three minutes; own database movehub_bench_rt)
+Options: --drivers 2000 --rate 12000 --seconds 15
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("MOVEHUB_BENCH_DB", "movehub_bench_rt")
+_DB = os.environ["MOVEHUB_BENCH_DB"]
+os.environ.update({
+    "MOVEHUB_DATABASE_URL": f"postgresql+asyncpg://movehub_app:movehub_app@127.0.0.1:5432/{_DB}",
+    "MOVEHUB_OWNER_DATABASE_URL":
+        f"postgresql+asyncpg://movehub_owner:movehub_owner@127.0.0.1:5432/{_DB}",
+    "MOVEHUB_REDIS_URL": os.environ.get("MOVEHUB_BENCH_REDIS", "redis://127.0.0.1:6379/11"),
+    "MOVEHUB_LOG_LEVEL": "WARNING",
+    "MOVEHUB_BACKGROUND_WORKERS": "false",
+    "MOVEHUB_REALTIME_STATS_ENABLED": "true",
+    "MOVEHUB_INGEST_UNBATCHED_ALLOWED": "true",
+    "MOVEHUB_WS_MAX_MSGS_PER_S": "100",
+    "MOVEHUB_FLEET_SHARDS": "2",
+    "MOVEHUB_RAY_NAMESPACE": "movehub-bench-rt",
+})
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
+import multiprocessing as mp  # noqa: E402
+import queue  # noqa: E402
+import random  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import uuid  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import httpx  # noqa: E402
+import numpy as np  # noqa: E402
+import orjson  # noqa: E402
+import psycopg  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from dispatch.auth.tokens import issue_access_token  # noqa: E402
+from persistence.bootstrap import ensure_database, migrate  # noqa: E402
+from persistence.config import get_settings  # noqa: E402
+from persistence.session import Caller  # noqa: E402
+
+CENTER = (13.405, 52.52)
+ORGS = 20
+console = Console()
+
+
+# ---- setup ---------------------------------------------------------------------------------
+def build_fleet(drivers: int) -> tuple[list[str], list[tuple[str, str]]]:
+    settings = get_settings()
+    with psycopg.connect(settings.admin_database_url, autocommit=True) as conn:
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                     (_DB,))
+        conn.execute(f'DROP DATABASE IF EXISTS "{_DB}"')
+    ensure_database(settings, database=_DB)
+    migrate()
+    orgs = [str(uuid.uuid4()) for _ in range(ORGS)]
+    fleet = [(str(uuid.uuid4()), orgs[i % ORGS]) for i in range(drivers)]
+    lon, lat = CENTER
+    area = (f"SRID=4326;MULTIPOLYGON((({lon - .3} {lat - .2},{lon + .3} {lat - .2},"
+            f"{lon + .3} {lat + .2},{lon - .3} {lat + .2},{lon - .3} {lat - .2})))")
+    admin = psycopg.connect(settings.admin_database_url.rsplit("/", 1)[0] + f"/{_DB}")
+    with admin, admin.cursor() as cur:
+        with cur.copy("COPY organizations (id, name, code, service_area, base_location, "
+                      "hourly_rate_cents, per_km_cents, minimum_charge_cents, currency, "
+                      "verified) FROM STDIN") as copy:
+            for i, org in enumerate(orgs):
+                copy.write_row((org, f"Realtime Movers {i}", f"R{i:05d}", area,
+                                f"SRID=4326;POINT({lon} {lat})", 4500, 150, 10000, "EUR", True))
+        with cur.copy("COPY drivers (id, org_id, full_name, skills, home_base, verified) "
+                      "FROM STDIN") as copy:
+            for i, (driver, org) in enumerate(fleet):
+                copy.write_row((driver, org, f"Driver {i}", "{driver}",
+                                f"SRID=4326;POINT({lon} {lat})", True))
+    admin.close()
+    return orgs, fleet
+
+
+def start_server(port: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "gateway.app:create_app", "--factory", "--host",
+         "127.0.0.1", "--port", str(port), "--loop", "uvloop", "--ws", "websockets",
+         "--ws-per-message-deflate", "false", "--log-level", "warning"],
+        env={**os.environ, "RAY_ADDRESS": ""}, stdout=subprocess.DEVNULL)
+
+
+def wait_ready(base: str, server: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit("the gateway exited while starting")
+        try:
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise SystemExit("the gateway did not become ready")
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def stats(base: str, reset: bool = False) -> dict[str, Any]:
+    answer = httpx.get(f"{base}/realtime/stats", params={"reset": "1"} if reset else {},
+                       timeout=10).json()
+    return dict(answer)
+
+
+def pct(samples: list[float], q: float) -> float | None:
+    return round(float(np.percentile(samples, q)), 1) if samples else None
+
+
+# ---- client processes ----------------------------------------------------------------------
+async def _connect_all(urls: list[str], batch: int = 100) -> list[Any]:
+    import websockets
+
+    sockets: list[Any] = []
+    for start in range(0, len(urls), batch):
+        opened = await asyncio.gather(*(websockets.connect(
+            u, compression=None, open_timeout=60, max_size=None) for u in urls[start:start + batch]))
+        await asyncio.gather(*(ws.recv() for ws in opened))  # hello / snapshot
+        sockets.extend(opened)
+    return sockets
+
+
+async def _drivers(base: str, tokens: list[str], direct: bool, commands: Any,
+                   results: Any) -> None:
+    """Drivers streaming one ping per frame; the rate follows ("rate", n) commands."""
+    suffix = "&ingest=direct" if direct else ""
+    sockets = await _connect_all([f"{base}/ws/driver?token={t}{suffix}" for t in tokens])
+    results.put(("ready", len(sockets)))
+    rng = random.Random(7)
+    lat = [CENTER[1] + rng.uniform(-.1, .1) for _ in sockets]
+    lon = [CENTER[0] + rng.uniform(-.15, .15) for _ in sockets]
+    rate, sent, turn, carry = 0.0, 0, 0, 0.0
+    step = 0.01
+    while True:
+        try:
+            command = commands.get_nowait()
+        except queue.Empty:
+            command = None
+        if command and command[0] == "stop":
+            break
+        if command and command[0] == "rate":
+            rate = command[1]
+        started = time.perf_counter()
+        carry += rate * step
+        burst, carry = int(carry), carry - int(carry)
+        for _ in range(burst):
+            i = turn % len(sockets)
+            turn += 1
+            lat[i] += rng.uniform(-2e-4, 2e-4)
+            lon[i] += rng.uniform(-3e-4, 3e-4)
+            try:
+                await sockets[i].send(orjson.dumps({
+                    "type": "ping", "lat": lat[i], "lon": lon[i], "heading": 90.0,
+                    "speed": 8.0, "accuracy": 5.0, "ts": time.time()}).decode())
+                sent += 1
+            except Exception:
+                pass
+        await asyncio.sleep(max(0.0, step - (time.perf_counter() - started)))
+    results.put(("sent", sent))
+    await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
+
+
+async def _boards(base: str, token: str, count: int, commands: Any, results: Any) -> None:
+    """Boards recording change-to-receipt: bench.mark events (stamped at publish) and the
+    position ticks (stamped with the ping's send time)."""
+    sockets = await _connect_all([f"{base}/ws/board?token={token}"] * count, batch=50)
+    results.put(("ready", len(sockets)))
+    marks: list[float] = []
+    positions: list[float] = []
+
+    async def read(ws: Any) -> None:
+        async for raw in ws:
+            now = time.time()
+            message = orjson.loads(raw)
+            if message["type"] == "events":
+                marks.extend((now - e["ts"]) * 1000 for e in message["events"]
+                             if e["kind"] == "bench.mark")
+            elif message["type"] == "tick":
+                positions.extend((now - d["ts"]) * 1000 for d in message["drivers"] if "ts" in d)
+
+    readers = [asyncio.create_task(read(ws)) for ws in sockets]
+    while True:
+        try:
+            command = commands.get_nowait()
+        except queue.Empty:
+            await asyncio.sleep(0.05)
+            continue
+        if command[0] == "stop":
+            break
+    for task in readers:
+        task.cancel()
+    results.put(("latency", marks, positions))
+    await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
+
+
+def run_drivers(base: str, tokens: list[str], direct: bool, commands: Any, results: Any) -> None:
+    asyncio.run(_drivers(base, tokens, direct, commands, results))
+
+
+def run_boards(base: str, token: str, count: int, commands: Any, results: Any) -> None:
+    asyncio.run(_boards(base, token, count, commands, results))
+
+
+class Client:
+    """A client process and its command/result queues."""
+
+    def __init__(self, target: Any, *args: Any) -> None:
+        ctx = mp.get_context("spawn")
+        self.commands, self.results = ctx.Queue(), ctx.Queue()
+        self.process = ctx.Process(target=target, args=(*args, self.commands, self.results))
+        self.process.start()
+
+    def expect(self, kind: str, timeout: float = 300) -> tuple[Any, ...]:
+        message: tuple[Any, ...] = self.results.get(timeout=timeout)
+        assert message[0] == kind, message
+        return message
+
+    def send(self, *command: Any) -> None:
+        self.commands.put(command)
+
+    def join(self) -> None:
+        self.process.join(timeout=60)
+        if self.process.is_alive():
+            self.process.kill()
+
+
+# ---- phases --------------------------------------------------------------------------------
+def ingest_phase(base: str, drivers: Client, rate: float, seconds: float) -> dict[str, Any]:
+    drivers.send("rate", rate)
+    time.sleep(3)  # warm-up
+    stats(base, reset=True)
+    time.sleep(seconds)
+    result: dict[str, Any] = stats(base)["ingest"]
+    result["updates_per_s"] = round(result["applied"] / result["seconds"], 1)
+    return result
+
+
+def fanout_phase(ws_base: str, org: str, token: str, boards: int, server_pid: int,
+                 seconds: float) -> dict[str, Any]:
+    before = rss_kib(server_pid)
+    client = Client(run_boards, ws_base, token, boards)
+    client.expect("ready")
+    time.sleep(1.0)
+    grown = rss_kib(server_pid) - before
+
+    async def marks() -> None:
+        from persistence import events
+        from persistence.redis import close_redis
+
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            await events.publish(uuid.UUID(org), {"type": "bench.mark", "data": {}})
+            await asyncio.sleep(0.25)  # a busy dispatch office: 4 board events a second
+        await close_redis()
+
+    asyncio.run(marks())
+    time.sleep(0.5)
+    client.send("stop")
+    _, latencies, positions = client.expect("latency")
+    client.join()
+    hub = stats(ws_base.replace("ws://", "http://"))["hub"]
+    return {"boards": boards, "snapshot_drops": hub["snapshot_drops"],
+            "p50_ms": pct(latencies, 50), "p99_ms": pct(latencies, 99),
+            "received": len(latencies), "position_p50_ms": pct(positions, 50),
+            "position_p99_ms": pct(positions, 99),
+            "rss_kib_per_board": round(grown / boards, 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--drivers", type=int, default=2000)
+    parser.add_argument("--rate", type=float, default=12000)
+    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--port", type=int, default=8765)
+    args = parser.parse_args()
+    base, ws_base = f"http://127.0.0.1:{args.port}", f"ws://127.0.0.1:{args.port}"
+
+    with console.status("building the fleet database"):
+        orgs, fleet = build_fleet(args.drivers)
+    tokens = [issue_access_token(Caller(role="driver", user_id=uuid.uuid4(),
+                                        org_id=uuid.UUID(org), driver_id=uuid.UUID(driver)))
+              for driver, org in fleet]
+    board_token = issue_access_token(Caller(role="dispatcher", user_id=uuid.uuid4(),
+                                            org_id=uuid.UUID(orgs[0])))
+    server = start_server(args.port)
+    results: dict[str, Any] = {}
+    try:
+        with console.status("starting the gateway with local Ray"):
+            wait_ready(base, server)
+        idle = rss_kib(server.pid)
+        with console.status(f"connecting {args.drivers} drivers"):
+            drivers = Client(run_drivers, ws_base, tokens, False)
+            drivers.expect("ready")
+            time.sleep(1.0)
+        per_driver = (rss_kib(server.pid) - idle) / args.drivers
+        console.print(f"{args.drivers} driver sockets: {per_driver:.1f} KiB each (server RSS)")
+
+        with console.status(f"ingest: {args.rate:,.0f} pings/s for {args.seconds:g} s"):
+            ingest = ingest_phase(base, drivers, args.rate, args.seconds)
+        console.print(f"ingest: {ingest}")
+
+        drivers.send("rate", args.drivers / 2)  # background motion while boards watch
+        fanout = {}
+        for boards in (100, 1000):
+            with console.status(f"fan-out to {boards} boards"):
+                fanout[boards] = fanout_phase(ws_base, orgs[0], board_token, boards, server.pid,
+                                              min(args.seconds, 10))
+            console.print(f"fan-out {boards}: {fanout[boards]}")
+        drivers.send("stop")
+        drivers.expect("sent")
+        drivers.join()
+
+        with console.status("baseline: one shard call per ping"):
+            direct = Client(run_drivers, ws_base, tokens[:500], True)
+            direct.expect("ready")
+            baseline = ingest_phase(base, direct, args.rate, min(args.seconds, 10))
+            direct.send("stop")
+            direct.expect("sent")
+            direct.join()
+        console.print(f"baseline: {baseline}")
+        results = {
+            "ingest_updates_per_s": ingest["updates_per_s"],
+            "ingest_p50_ms": ingest["p50_ms"], "ingest_p99_ms": ingest["p99_ms"],
+            "ingest_offered_per_s": args.rate,
+            "ingest_shard_calls_per_flush": round(ingest["shard_calls"] / max(1, ingest[
+                "flushes"]), 2),
+            "baseline_updates_per_s": baseline["updates_per_s"],
+            "baseline_p99_ms": baseline["p99_ms"],
+            "fanout_p50_ms_100": fanout[100]["p50_ms"], "fanout_p99_ms_100": fanout[100]["p99_ms"],
+            "fanout_p50_ms_1000": fanout[1000]["p50_ms"],
+            "fanout_p99_ms_1000": fanout[1000]["p99_ms"],
+            "fanout_position_p99_ms_100": fanout[100]["position_p99_ms"],
+            "fanout_position_p99_ms_1000": fanout[1000]["position_p99_ms"],
+            "rss_kib_per_conn": round(per_driver, 1),
+            "rss_kib_per_board": fanout[1000]["rss_kib_per_board"],
+            "drivers": args.drivers, "cpus": os.cpu_count(),
+        }
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    Path("bench-results").mkdir(exist_ok=True)
+    Path("bench-results/realtime.json").write_text(json.dumps(results, indent=2) + "\n")
+    table = Table(title="Real-time gateway (bench-results/realtime.json)")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_column("target", justify="right")
+    targets = {"ingest_updates_per_s": ">= 10,000", "ingest_p99_ms": "<= 250",
+               "fanout_p99_ms_100": "<= 150", "fanout_p99_ms_1000": "<= 300"}
+    for key, value in results.items():
+        shown = f"{value:,.1f}" if isinstance(value, float) and not math.isnan(value) else str(
+            value)
+        table.add_row(key, shown, targets.get(key, ""))
+    console.print(table)
+
+
+if __name__ == "__main__":
+    main()
