@@ -23,8 +23,11 @@ def _serve(args: argparse.Namespace) -> None:
     # permessage-deflate off: driver pings are ~150 bytes, compressing them only costs CPU
     # (uvicorn's switch is per server, so board frames go uncompressed too). The frame limit
     # stays above MOVEHUB_WS_MAX_MESSAGE_BYTES so the app can close with 1009 and a reason.
+    # websockets-sansio: no task juggling per received frame (the legacy protocol's
+    # asyncio.wait per message cost more CPU than our whole ping handling).
     uvicorn.run("gateway.app:create_app", factory=True, host=args.host, port=args.port,
-                workers=args.workers, loop="uvloop", ws="websockets", log_level="warning",
+                workers=args.workers, loop="uvloop", ws="websockets-sansio",
+                log_level="warning",
                 ws_per_message_deflate=False,
                 ws_max_size=max(64 * 1024, 4 * get_settings().ws_max_message_bytes))
 

@@ -121,6 +121,8 @@ class Settings(BaseSettings):
     ingest_unbatched_allowed: bool = False  # the benchmark's one-call-per-ping baseline
     board_tick_ms: float = 100.0
     board_queue_frames: int = 64  # per board; when full the board is dropped to a snapshot
+    # Boards of one org connecting within this window share one snapshot build (connect storms).
+    board_snapshot_ttl_s: float = 0.5
     events_max_per_org: int = 10_000
     late_grace_s: float = 300.0
     trail_flush_s: float = 1.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from typing import Any
 
@@ -23,7 +24,7 @@ from gateway.realtime.messages import (
     decode,
 )
 from gateway.realtime.runtime import Realtime
-from gateway.realtime.snapshot import build_snapshot
+from gateway.realtime.snapshot import CachedSnapshot, build_snapshot
 from persistence import events
 from persistence.session import Caller
 
@@ -52,8 +53,14 @@ class BoardSession:
     async def send_snapshot(self, link: BoardLink) -> None:
         link.queue.clear()
         link.mode = "live"  # frames after this seq queue up behind the snapshot
-        link.cursor = await events.last_seq(self.org_id)
-        await self.send(frame(await self.snapshot(link.cursor)))
+        seq = await events.last_seq(self.org_id)
+
+        async def build() -> CachedSnapshot:
+            return CachedSnapshot(seq, frame(await self.snapshot(seq)), time.monotonic())
+
+        cached = await self.realtime.snapshots.get(self.org_id, seq, build)
+        link.cursor = cached.seq  # later events reach this board through its replay
+        await self.send(cached.text)
 
     async def replay(self, link: BoardLink) -> None:
         """Exactly the events after the cursor, then a tick with every driver; a snapshot

@@ -9,6 +9,7 @@ from actors.positions import PositionWriter
 from gateway.realtime.batcher import PingBatcher
 from gateway.realtime.bus import PositionBus
 from gateway.realtime.hub import BoardHub
+from gateway.realtime.snapshot import SnapshotCache
 from persistence.config import Settings
 
 
@@ -18,6 +19,7 @@ class Realtime:
         self.hub = BoardHub(settings.board_tick_ms, settings.board_queue_frames)
         self.bus = PositionBus(self.hub.on_positions)
         self.writer = PositionWriter(settings)
+        self.snapshots = SnapshotCache(settings.board_snapshot_ttl_s)
         self.batcher = PingBatcher(settings, fleet, self.bus, self.writer)
 
     def start(self) -> None:

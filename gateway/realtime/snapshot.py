@@ -3,8 +3,11 @@ this replica runs without Ray, from the position bus and the last stored positio
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -71,3 +74,54 @@ async def build_snapshot(caller: Caller, org_id: uuid.UUID, seq: int, fleet: Any
         drivers.append(entry)
     return {"type": "snapshot", "seq": seq, "org": rows["org"], "drivers": drivers,
             "trucks": rows["trucks"], "bookings": rows["bookings"]}
+
+
+@dataclass(frozen=True, slots=True)
+class CachedSnapshot:
+    seq: int
+    text: str  # the encoded frame, sent as is to every board that takes it
+    built: float  # monotonic
+
+
+class SnapshotCache:
+    """Recent snapshot frames per organization, shared by the boards of one replica.
+
+    A connect storm (a deploy, a network blip, a thousand boards opening at once) would
+    otherwise build one snapshot per board: database queries and a shard call each. Builds for
+    one org are single-flight, and a frame younger than `ttl_s` is reused while no event has
+    come since. A board that joined an in-flight build sets its cursor to that frame's seq, so
+    events after it still arrive, in order, through its replay. Positions in a frame are at
+    most `ttl_s` old; the next ticks move them.
+    """
+
+    def __init__(self, ttl_s: float) -> None:
+        self.ttl_s = ttl_s
+        self._frames: dict[uuid.UUID, CachedSnapshot] = {}
+        self._building: dict[uuid.UUID, asyncio.Future[CachedSnapshot]] = {}
+
+    async def get(self, org_id: uuid.UUID, seq: int,
+                  build: Callable[[], Awaitable[CachedSnapshot]]) -> CachedSnapshot:
+        """A frame at `seq` (the org's last event) if one is fresh, else a new build."""
+        cached = self._frames.get(org_id)
+        if (cached is not None and cached.seq == seq
+                and time.monotonic() - cached.built < self.ttl_s):
+            return cached
+        pending = self._building.get(org_id)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[CachedSnapshot] = asyncio.get_running_loop().create_future()
+        self._building[org_id] = future
+        try:
+            fresh = await build()
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: waiters re-raise it, nobody logs it twice
+            raise
+        finally:
+            self._building.pop(org_id, None)
+        self._frames[org_id] = fresh
+        future.set_result(fresh)
+        return fresh
+
+    def forget(self, org_id: uuid.UUID) -> None:
+        self._frames.pop(org_id, None)

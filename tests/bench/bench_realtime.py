@@ -93,7 +93,7 @@ def build_fleet(drivers: int) -> tuple[list[str], list[tuple[str, str]]]:
 def start_server(port: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "gateway.app:create_app", "--factory", "--host",
-         "127.0.0.1", "--port", str(port), "--loop", "uvloop", "--ws", "websockets",
+         "127.0.0.1", "--port", str(port), "--loop", "uvloop", "--ws", "websockets-sansio",
          "--ws-per-message-deflate", "false", "--log-level", "warning"],
         env={**os.environ, "RAY_ADDRESS": ""}, stdout=subprocess.DEVNULL)
 

@@ -67,7 +67,7 @@ def gateway_url(database: str) -> Iterator[str]:
     with log.open("wb") as sink:
         server = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "gateway.app:create_app", "--factory",
-             "--host", "127.0.0.1", "--port", str(port), "--ws", "websockets",
+             "--host", "127.0.0.1", "--port", str(port), "--ws", "websockets-sansio",
              "--log-level", "warning"],
             cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT)
     try:

@@ -33,7 +33,8 @@ class _QuietServer(uvicorn.Server):
 @pytest.fixture(scope="session")
 async def ws_base(app: FastAPI) -> AsyncIterator[str]:
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", ws="websockets",
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off",
+                            ws="websockets-sansio",
                             ws_per_message_deflate=False, log_level="warning")
     server = _QuietServer(config)
     task = asyncio.create_task(server.serve())

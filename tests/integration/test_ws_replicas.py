@@ -21,7 +21,7 @@ def start_gateway(port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "MOVEHUB_RAY_ENABLED": "false", "MOVEHUB_BACKGROUND_WORKERS": "false"}
     return subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "gateway.app:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--ws", "websockets",
+         "--host", "127.0.0.1", "--port", str(port), "--ws", "websockets-sansio",
          "--ws-per-message-deflate", "false", "--log-level", "warning"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
