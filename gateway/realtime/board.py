@@ -51,15 +51,17 @@ class BoardSession:
         return snap
 
     async def send_snapshot(self, link: BoardLink) -> None:
+        # The link stays in snapshot mode (the tick offers it nothing) until its cursor is the
+        # snapshot's seq: going live earlier would queue events the snapshot already holds.
         link.queue.clear()
-        link.mode = "live"  # frames after this seq queue up behind the snapshot
         seq = await events.last_seq(self.org_id)
 
         async def build() -> CachedSnapshot:
             return CachedSnapshot(seq, frame(await self.snapshot(seq)), time.monotonic())
 
         cached = await self.realtime.snapshots.get(self.org_id, seq, build)
-        link.cursor = cached.seq  # later events reach this board through its replay
+        link.queue.clear()
+        link.cursor, link.mode = cached.seq, "live"  # later events queue behind the snapshot
         await self.send(cached.text)
 
     async def replay(self, link: BoardLink) -> None:

@@ -152,6 +152,33 @@ async def test_a_board_never_sees_another_orgs_events(ws_base: str) -> None:
         assert seq_a >= 0
 
 
+async def test_a_board_joining_later_gets_no_event_its_snapshot_holds(
+        ws_base: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    world = await fleet_org()
+    last_seq = events.last_seq
+
+    async def slow_last_seq(org_id: uuid.UUID) -> int:  # a busy Redis: ticks run meanwhile
+        await asyncio.sleep(0.3)
+        return await last_seq(org_id)
+
+    async with connect(f"{ws_base}/ws/board", world["board"]) as first:
+        await recv_json(first)
+        old = await publish(world["org"].id, 20)  # the replica's room keeps these
+        assert await collect_events(first, old[-1]) == old
+        monkeypatch.setattr(events, "last_seq", slow_last_seq)
+        boards = [connect(f"{ws_base}/ws/board", world["board"]) for _ in range(20)]
+        joined = await asyncio.gather(*(b.__aenter__() for b in boards))
+        try:
+            snapshots = await asyncio.gather(*(recv_json(b) for b in joined))
+            assert {s["type"] for s in snapshots} == {"snapshot"}
+            assert {s["seq"] for s in snapshots} == {old[-1]}
+            [new] = await publish(world["org"].id, 1)
+            for board in joined:
+                assert await collect_events(board, new) == [new]  # nothing older, no repeat
+        finally:
+            await asyncio.gather(*(b.__aexit__(None, None, None) for b in boards))
+
+
 @pytest.mark.parametrize("missed", [5 * 20, 90 * 40])  # 5 s and 90 s of events at a high rate
 async def test_resume_gets_exactly_what_was_missed(ws_base: str, missed: int) -> None:
     world = await fleet_org()
