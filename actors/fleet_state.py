@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 import zlib
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from dispatch.pricing import Pricing
 from persistence.session import SYSTEM, tenant_session
 
 
+@functools.lru_cache(maxsize=65_536)  # asked once per ping on the ingest path
 def shard_of(org_id: uuid.UUID | str, shards: int) -> int:
     """Stable across processes and restarts (Python's hash() is salted per process)."""
     return zlib.crc32(uuid.UUID(str(org_id)).bytes) % shards

@@ -7,6 +7,7 @@ out to every shard at once (one call each, gathered); nothing is ever sent per d
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from typing import Any
 
@@ -26,6 +27,10 @@ def init_ray(settings: Settings) -> None:
         ray.init(address=settings.ray_address, namespace=settings.ray_namespace,
                  log_to_driver=False, runtime_env=runtime_env)
     else:
+        # Ray starts workers at nice 15; the shards hold the live fleet state every ping and
+        # every assignment waits on, so on a busy machine they must not queue behind the
+        # gateway (inherited by the raylet this starts; ray_cluster.yaml sets it for clusters).
+        os.environ.setdefault("RAY_worker_niceness", "0")
         # One machine: actor logs (the outbox's "email.logged" lines, say) reach this console.
         ray.init(namespace=settings.ray_namespace, include_dashboard=False,
                  log_to_driver=True, configure_logging=False, runtime_env=runtime_env)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -85,6 +86,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
     app.state.realtime = Realtime(settings, app.state.fleet)
     app.state.realtime.start()
+    # Everything loaded so far (modules, pools, Ray) lives as long as the process: move it out
+    # of the collector's view, and collect young objects less often. Thousands of sockets each
+    # allocate per frame, and a full collection over all of it stalls every socket at once.
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(settings.gc_gen0_threshold, 20, 20)
     try:
         yield
     finally:

@@ -128,6 +128,8 @@ class Settings(BaseSettings):
     trail_flush_s: float = 1.0
     trail_min_interval_s: float = 5.0  # breadcrumb resolution per driver
     realtime_stats_enabled: bool = False  # GET /realtime/stats (benchmarks)
+    # Python's default (700) runs a young collection every few hundred allocations.
+    gc_gen0_threshold: int = 20_000
 
 
 @lru_cache

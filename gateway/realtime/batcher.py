@@ -43,6 +43,8 @@ class IngestStats:
         self.flushes = 0
         self.shard_calls = 0
         self.latencies_ms: deque[float] = deque(maxlen=500_000)
+        self.flush_ms: deque[float] = deque(maxlen=100_000)
+        self.loop_lag_ms: deque[float] = deque(maxlen=100_000)
         self.since = time.time()
 
     def record(self, pings: list[dict[str, Any]], shard_calls: int) -> None:
@@ -56,7 +58,13 @@ class IngestStats:
         samples = np.fromiter(self.latencies_ms, dtype=float)
         pct = (lambda q: round(float(np.percentile(samples, q)), 2)) if samples.size else (
             lambda q: None)
+        flush = np.fromiter(self.flush_ms, dtype=float)
+        lag = np.fromiter(self.loop_lag_ms, dtype=float)
         return {"applied": self.applied, "seconds": round(time.time() - self.since, 3),
+                "flush_p99_ms": round(float(np.percentile(flush, 99)), 2) if flush.size else None,
+                "flush_max_ms": round(float(flush.max()), 2) if flush.size else None,
+                "loop_lag_p99_ms": round(float(np.percentile(lag, 99)), 2) if lag.size else None,
+                "loop_lag_max_ms": round(float(lag.max()), 2) if lag.size else None,
                 "flushes": self.flushes,
                 "shard_calls": self.shard_calls, "p50_ms": pct(50), "p99_ms": pct(99),
                 "samples": int(samples.size)}
@@ -83,6 +91,7 @@ class PingBatcher:
         pings, self.pending = self.pending, []
         if not pings:
             return
+        started = time.perf_counter()
         arrivals: list[dict[str, Any]] = []
         shards = 0
         if self.fleet is not None:
@@ -90,6 +99,7 @@ class PingBatcher:
             arrivals = await self.fleet.ingest(pings)
         self.stats.record(pings, shards)
         await self._after(pings, arrivals)
+        self.stats.flush_ms.append((time.perf_counter() - started) * 1000)
 
     async def _after(self, pings: list[dict[str, Any]], arrivals: list[dict[str, Any]]) -> None:
         for arrival in arrivals:
@@ -131,8 +141,17 @@ class PingBatcher:
             except Exception:
                 log.exception("ingest.alert_sweep_failed")
 
+    async def _watch_loop(self) -> None:
+        """How late a 10 ms sleep wakes up: the event loop's stalls, for the stats route."""
+        while True:
+            started = time.perf_counter()
+            await asyncio.sleep(0.01)
+            self.stats.loop_lag_ms.append((time.perf_counter() - started) * 1000 - 10)
+
     def start(self) -> None:
         self._tasks.append(asyncio.create_task(self._run(), name="ping-batcher"))
+        if self.settings.realtime_stats_enabled:
+            self._tasks.append(asyncio.create_task(self._watch_loop(), name="loop-lag"))
         if self.fleet is not None and hasattr(self.fleet, "sweep_alerts"):
             self._tasks.append(asyncio.create_task(self._sweep_alerts(), name="alert-sweep"))
 

@@ -5,7 +5,7 @@ p50/p99 at 100 and 1,000 boards, memory per connection (server RSS delta / conne
 and the one-shard-call-per-ping baseline. Writes bench-results/realtime.json.
 
 Run: uv run movehub bench realtime   (about three minutes; own database movehub_bench_rt)
-Options: --drivers 2000 --rate 12000 --seconds 15
+Options: --drivers 2000 --rate 12000 --seconds 10 (ingest steps up to --rate)
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ os.environ.update({
 
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
+import gc  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import multiprocessing as mp  # noqa: E402
@@ -215,11 +216,19 @@ async def _boards(base: str, token: str, count: int, commands: Any, results: Any
     await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
 
 
+def _quiet_gc() -> None:
+    """The load generators collect rarely too: their pauses would bunch pings into bursts."""
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
+
+
 def run_drivers(base: str, tokens: list[str], direct: bool, commands: Any, results: Any) -> None:
+    _quiet_gc()
     asyncio.run(_drivers(base, tokens, direct, commands, results))
 
 
 def run_boards(base: str, token: str, count: int, commands: Any, results: Any) -> None:
+    _quiet_gc()
     asyncio.run(_boards(base, token, count, commands, results))
 
 
@@ -254,7 +263,25 @@ def ingest_phase(base: str, drivers: Client, rate: float, seconds: float) -> dic
     time.sleep(seconds)
     result: dict[str, Any] = stats(base)["ingest"]
     result["updates_per_s"] = round(result["applied"] / result["seconds"], 1)
+    result["offered_per_s"] = rate
     return result
+
+
+def ingest_ladder(base: str, drivers: Client, top: float, seconds: float) -> dict[str, Any]:
+    """Offered rates stepping up to `top`; sustained ingest is the highest applied rate whose
+    ingest-to-state p99 stays within the 250 ms target (an overloaded step only shows how
+    latency grows once the offered rate passes what the machine can apply)."""
+    steps = [round(top * f) for f in (0.6, 0.75, 0.85, 0.92, 0.96, 1.0)]
+    rows = []
+    for rate in steps:
+        row = ingest_phase(base, drivers, rate, seconds)
+        console.print(f"  offered {rate:,}/s -> applied {row['updates_per_s']:,}/s, "
+                      f"p50 {row['p50_ms']} ms, p99 {row['p99_ms']} ms")
+        rows.append(row)
+    within = [r for r in rows if r["p99_ms"] is not None and r["p99_ms"] <= 250]
+    best = max(within, key=lambda r: r["updates_per_s"]) if within else rows[0]
+    return {**best, "ladder": [{k: r[k] for k in ("offered_per_s", "updates_per_s", "p50_ms",
+                                                   "p99_ms")} for r in rows]}
 
 
 def fanout_phase(ws_base: str, org: str, token: str, boards: int, server_pid: int,
@@ -292,7 +319,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--drivers", type=int, default=2000)
     parser.add_argument("--rate", type=float, default=12000)
-    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--port", type=int, default=8765)
     args = parser.parse_args()
     base, ws_base = f"http://127.0.0.1:{args.port}", f"ws://127.0.0.1:{args.port}"
@@ -317,9 +344,14 @@ def main() -> None:
         per_driver = (rss_kib(server.pid) - idle) / args.drivers
         console.print(f"{args.drivers} driver sockets: {per_driver:.1f} KiB each (server RSS)")
 
-        with console.status(f"ingest: {args.rate:,.0f} pings/s for {args.seconds:g} s"):
-            ingest = ingest_phase(base, drivers, args.rate, args.seconds)
+        with console.status(f"ingest: offered rates up to {args.rate:,.0f} pings/s"):
+            ingest = ingest_ladder(base, drivers, args.rate, args.seconds)
         console.print(f"ingest: {ingest}")
+        if os.environ.get("MOVEHUB_BENCH_INGEST_ONLY"):  # profiling the ingest path alone
+            drivers.send("stop")
+            drivers.expect("sent")
+            drivers.join()
+            return
 
         drivers.send("rate", args.drivers / 2)  # background motion while boards watch
         fanout = {}
@@ -343,7 +375,8 @@ def main() -> None:
         results = {
             "ingest_updates_per_s": ingest["updates_per_s"],
             "ingest_p50_ms": ingest["p50_ms"], "ingest_p99_ms": ingest["p99_ms"],
-            "ingest_offered_per_s": args.rate,
+            "ingest_offered_per_s": ingest["offered_per_s"],
+            "ingest_ladder": ingest["ladder"],
             "ingest_shard_calls_per_flush": round(ingest["shard_calls"] / max(1, ingest[
                 "flushes"]), 2),
             "baseline_updates_per_s": baseline["updates_per_s"],
@@ -369,6 +402,8 @@ def main() -> None:
     targets = {"ingest_updates_per_s": ">= 10,000", "ingest_p99_ms": "<= 250",
                "fanout_p99_ms_100": "<= 150", "fanout_p99_ms_1000": "<= 300"}
     for key, value in results.items():
+        if key == "ingest_ladder":
+            continue
         shown = f"{value:,.1f}" if isinstance(value, float) and not math.isnan(value) else str(
             value)
         table.add_row(key, shown, targets.get(key, ""))
