@@ -69,6 +69,7 @@ class Fleet:
     def __init__(self, settings: Settings, shards: list[Any]) -> None:
         self.settings = settings
         self.shards = shards
+        self.ingest_calls = 0  # remote ingest calls made, one per shard per batch
 
     def shard_index(self, org_id: uuid.UUID | str) -> int:
         return shard_of(org_id, len(self.shards))
@@ -107,6 +108,7 @@ class Fleet:
         by_shard: dict[int, list[dict[str, Any]]] = {}
         for ping in pings:
             by_shard.setdefault(self.shard_index(ping["org_id"]), []).append(ping)
+        self.ingest_calls += len(by_shard)
         answers = await asyncio.gather(*(self.shards[i].ingest_pings.remote(batch)
                                          for i, batch in by_shard.items()))
         return [event for answer in answers for event in answer]

@@ -85,8 +85,18 @@ async def test_hello_pings_reach_the_shard_in_order(ws_base: str, app: FastAPI) 
             await asyncio.sleep(0.05)
         assert (row["lat"], row["lon"], row["heading"], row["speed"]) == (52.51, 13.39, 90.0, 7.5)
         assert row["job"]["booking_id"] == str(booking.id)  # the shard watches the job in hand
-    stats = app.state.realtime.batcher.stats
-    assert stats.shard_calls <= stats.flushes * len(app.state.fleet.shards)
+        calls = app.state.fleet.ingest_calls
+        last = now + 0.001 * 29
+        for i in range(30):  # a burst: lands in one or two flushes
+            await ws.send(ping(52.51 + i * 1e-4, 13.39, now + 0.001 * i))
+        for _ in range(100):
+            snap = await app.state.fleet.snapshot(org.id)
+            row = next(d for d in snap["drivers"] if d["id"] == str(driver.id))
+            if row["last_seen"] == last:
+                break
+            await asyncio.sleep(0.05)
+        assert row["last_seen"] == last
+        assert app.state.fleet.ingest_calls - calls < 10  # one call per shard per flush
 
 
 @pytest.mark.parametrize("frame, code", [
