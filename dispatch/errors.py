@@ -31,6 +31,16 @@ class InvalidTransition(Conflict):
     title = "Invalid transition"
 
 
+class TooLarge(DomainError):
+    status = 413
+    title = "Payload too large"
+
+
+class UnsupportedType(DomainError):
+    status = 415
+    title = "Unsupported media type"
+
+
 class Forbidden(DomainError):
     status = 403
     title = "Forbidden"

@@ -8,17 +8,9 @@ import unicodedata
 from enum import StrEnum
 from typing import Final
 
-from dispatch.errors import DomainError, ValidationFailed
+from dispatch.errors import TooLarge, UnsupportedType, ValidationFailed
 
-
-class TooLarge(DomainError):
-    status = 413
-    title = "Payload too large"
-
-
-class UnsupportedType(DomainError):
-    status = 415
-    title = "Unsupported media type"
+__all__ = ["TooLarge", "UnsupportedType"]  # raised by these rules; defined with the others
 
 
 class DocumentPurpose(StrEnum):

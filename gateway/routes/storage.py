@@ -13,8 +13,7 @@ from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import Response
 from starlette.datastructures import FormData, UploadFile
 
-from dispatch.documents.rules import TooLarge
-from dispatch.errors import DomainError, Forbidden, NotFound, ValidationFailed
+from dispatch.errors import DomainError, Forbidden, NotFound, TooLarge, ValidationFailed
 from persistence.storage import (
     LocalStorage,
     ObjectMissing,
