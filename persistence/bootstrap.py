@@ -47,6 +47,21 @@ def ensure_database(settings: Settings | None = None, database: str | None = Non
     return name
 
 
+def drop_database(name: str, settings: Settings | None = None) -> None:
+    """Drop a database, its open connections first (test and benchmark databases)."""
+    settings = settings or get_settings()
+    with psycopg.connect(settings.admin_database_url, autocommit=True) as conn:
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                     (name,))
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+
+
+def recreate_database(name: str, settings: Settings | None = None) -> str:
+    """An empty database of this name with roles and extensions (not yet migrated)."""
+    drop_database(name, settings)
+    return ensure_database(settings, database=name)
+
+
 def alembic_config(owner_url: str | None = None) -> Config:
     config = Config("alembic.ini")
     if owner_url:

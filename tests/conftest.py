@@ -28,22 +28,11 @@ os.environ.update(
 from collections.abc import AsyncIterator  # noqa: E402
 
 import httpx  # noqa: E402
-import psycopg  # noqa: E402
 import pytest  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
 
-from persistence.bootstrap import ensure_database, migrate  # noqa: E402
+from persistence.bootstrap import migrate, recreate_database  # noqa: E402
 from persistence.config import get_settings  # noqa: E402
-
-
-def recreate_database(name: str) -> None:
-    settings = get_settings()
-    with psycopg.connect(settings.admin_database_url, autocommit=True) as conn:
-        conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
-        )
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-    ensure_database(settings, database=name)
 
 
 @pytest.fixture(scope="session")

@@ -37,7 +37,7 @@ from actors.runtime import start_fleet  # noqa: E402
 from dispatch.assignment.chaining import plan_jobs  # noqa: E402
 from dispatch.assignment.matching import cost_matrix, greedy, optimal  # noqa: E402
 from dispatch.assignment.scoring import Busy, FleetColumns, Job, Weights  # noqa: E402
-from persistence.bootstrap import ensure_database, migrate  # noqa: E402
+from persistence.bootstrap import migrate, recreate_database  # noqa: E402
 from persistence.config import get_settings  # noqa: E402
 
 CENTER = (13.405, 52.52)
@@ -66,11 +66,7 @@ def circle_wkt(lon: float, lat: float, radius: float) -> str:
 def build_city() -> list[str]:
     """Fresh database with orgs, drivers, trucks, and busy assignments (as superuser: COPY)."""
     settings = get_settings()
-    with psycopg.connect(settings.admin_database_url, autocommit=True) as conn:
-        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
-                     (_DB,))
-        conn.execute(f'DROP DATABASE IF EXISTS "{_DB}"')
-    ensure_database(settings, database=_DB)
+    recreate_database(_DB, settings)
     migrate()
     org_ids = [str(uuid.uuid4()) for _ in range(ORGS)]
     admin = psycopg.connect(settings.admin_database_url.rsplit("/", 1)[0] + f"/{_DB}")

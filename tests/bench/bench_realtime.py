@@ -51,7 +51,7 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from dispatch.auth.tokens import issue_access_token  # noqa: E402
-from persistence.bootstrap import ensure_database, migrate  # noqa: E402
+from persistence.bootstrap import migrate, recreate_database  # noqa: E402
 from persistence.config import get_settings  # noqa: E402
 from persistence.session import Caller  # noqa: E402
 
@@ -63,11 +63,7 @@ console = Console()
 # ---- setup ---------------------------------------------------------------------------------
 def build_fleet(drivers: int) -> tuple[list[str], list[tuple[str, str]]]:
     settings = get_settings()
-    with psycopg.connect(settings.admin_database_url, autocommit=True) as conn:
-        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
-                     (_DB,))
-        conn.execute(f'DROP DATABASE IF EXISTS "{_DB}"')
-    ensure_database(settings, database=_DB)
+    recreate_database(_DB, settings)
     migrate()
     orgs = [str(uuid.uuid4()) for _ in range(ORGS)]
     fleet = [(str(uuid.uuid4()), orgs[i % ORGS]) for i in range(drivers)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 from sqlalchemy.engine import make_url
 
-from persistence.bootstrap import downgrade, ensure_database, migrate
+from persistence.bootstrap import downgrade, drop_database, migrate, recreate_database
 from persistence.config import get_settings
 
 
@@ -16,18 +16,10 @@ def _public_tables(database: str) -> set[str]:
         return {row[0] for row in rows}
 
 
-def _drop(database: str) -> None:
-    with psycopg.connect(get_settings().admin_database_url, autocommit=True) as conn:
-        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                     "WHERE datname = %s", (database,))
-        conn.execute(f'DROP DATABASE IF EXISTS "{database}"')
-
-
 def test_upgrade_downgrade_upgrade() -> None:
     settings = get_settings()
     database = f"{make_url(settings.database_url).database}_mig"
-    _drop(database)
-    ensure_database(settings, database=database)
+    recreate_database(database, settings)
     owner_url = make_url(settings.owner_database_url).set(database=database).render_as_string(
         hide_password=False)
     try:
@@ -40,4 +32,4 @@ def test_upgrade_downgrade_upgrade() -> None:
         migrate("head", owner_url=owner_url)
         assert _public_tables(database) == tables
     finally:
-        _drop(database)
+        drop_database(database)
