@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from dispatch.assignment.matching import INFEASIBLE_KM, cost_matrix, greedy, optimal
 from dispatch.assignment.scoring import F64, B, FleetColumns, Job, Weights, haversine_km
 
 
@@ -45,10 +46,9 @@ class Chains:
         return len(self.legs_km)
 
 
-def _points(fleet: FleetColumns, drivers: list[int],
-            jobs: list[Job]) -> tuple[F64, F64, F64, F64, F64, F64]:
+def _points(fleet: FleetColumns, jobs: list[Job]) -> tuple[F64, F64, F64, F64, F64, F64]:
     """Driver positions, pickups and dropoffs as coordinate columns."""
-    d_lat, d_lon = fleet.lat[drivers], fleet.lon[drivers]
+    d_lat, d_lon = fleet.lat, fleet.lon
     p_lat = np.array([j.pickup_lat for j in jobs])
     p_lon = np.array([j.pickup_lon for j in jobs])
     o_lat = np.array([j.dropoff_lat if j.dropoff_lat is not None else j.pickup_lat for j in jobs])
@@ -56,12 +56,19 @@ def _points(fleet: FleetColumns, drivers: list[int],
     return d_lat, d_lon, p_lat, p_lon, o_lat, o_lon
 
 
-def leg_km(fleet: FleetColumns, drivers: list[int], jobs: list[Job]) -> tuple[F64, F64]:
-    """(driver -> pickup km, shape drivers x jobs; dropoff(a) -> pickup(b) km, jobs x jobs)."""
-    d_lat, d_lon, p_lat, p_lon, o_lat, o_lon = _points(fleet, drivers, jobs)
+@dataclass(frozen=True)
+class Legs:
+    """Every empty drive a day's chains can contain, computed once per plan."""
+
+    start_km: F64  # drivers x jobs: driver's position -> pickup
+    between_km: F64  # jobs x jobs: dropoff(a) -> pickup(b)
+
+
+def legs_of(fleet: FleetColumns, jobs: list[Job]) -> Legs:
+    d_lat, d_lon, p_lat, p_lon, o_lat, o_lon = _points(fleet, jobs)
     start = haversine_km(d_lat[:, None], d_lon[:, None], p_lat[None, :], p_lon[None, :])
     between = haversine_km(o_lat[:, None], o_lon[:, None], p_lat[None, :], p_lon[None, :])
-    return np.atleast_2d(start), np.atleast_2d(between)
+    return Legs(np.atleast_2d(start), np.atleast_2d(between))
 
 
 def candidate_drivers(feasible: B, start_km: F64, limit: int) -> list[int]:
@@ -73,28 +80,32 @@ def candidate_drivers(feasible: B, start_km: F64, limit: int) -> list[int]:
     return [int(d) for d in usable[np.argsort(nearest, kind="stable")[:limit]]]
 
 
-def _route_legs(routes: list[tuple[int, list[int]]], start_km: F64, between_km: F64,
-                column: dict[int, int]) -> dict[int, float]:
-    legs: dict[int, float] = {}
+def _chains(routes: list[tuple[int, list[int]]], legs: Legs, jobs: int) -> Chains:
+    """Routes with the empty km driven to reach each job, and the jobs left out."""
+    km: dict[int, float] = {}
     for driver, order in routes:
         previous: int | None = None
         for job in order:
-            km = start_km[column[driver], job] if previous is None else between_km[previous, job]
-            legs[job] = round(float(km), 3)
+            leg = (legs.start_km[driver, job] if previous is None
+                   else legs.between_km[previous, job])
+            km[job] = round(float(leg), 3)
             previous = job
-    return legs
+    return Chains(routes=routes, legs_km=km, deadhead_km=round(sum(km.values()), 3),
+                  unassigned=[k for k in range(jobs) if k not in km])
 
 
 def chain_plan(fleet: FleetColumns, jobs: list[Job], feasible: B, weights: Weights, *,
-               max_drivers: int = 200, time_limit_s: float = 1.0, exploration: int = 1,
-               threads: int = 1) -> Chains:
-    """Chains maximizing jobs served, then minimizing deadhead. `feasible` is jobs x drivers."""
+               legs: Legs | None = None, max_drivers: int = 200, time_limit_s: float = 1.0,
+               exploration: int = 1, threads: int = 1) -> Chains:
+    """VROOM's routes, then its leftovers inserted where they fit. `feasible` is jobs x
+    drivers."""
     import vroom  # imported here: the solver is only needed when chains are planned
 
-    drivers = candidate_drivers(feasible, _start_km_all(fleet, jobs), max_drivers)
+    legs = legs if legs is not None else legs_of(fleet, jobs)
+    drivers = candidate_drivers(feasible, legs.start_km, max_drivers)
     if not jobs or not drivers:
         return Chains([], {}, 0.0, list(range(len(jobs))))
-    start_km, between_km = leg_km(fleet, drivers, jobs)
+    start_km, between_km = legs.start_km[drivers], legs.between_km
     v, n = len(drivers), len(jobs)
     seconds_per_km = 3600.0 / weights.speed_kmh
     durations = np.zeros((v + n, v + n), dtype=np.int64)
@@ -114,23 +125,19 @@ def chain_plan(fleet: FleetColumns, jobs: list[Job], feasible: B, weights: Weigh
             skills={k + 1}, time_windows=[vroom.TimeWindow(begin, begin)]))
     solution = problem.solve(exploration_level=exploration, nb_threads=threads,
                              timeout=timedelta(seconds=time_limit_s))
-    routes = _insert_leftovers(fleet, jobs, feasible, weights, _routes_of(solution.routes, drivers))
-    all_start, all_between = leg_km(fleet, list(range(len(fleet.driver_ids))), jobs)
-    legs = _route_legs(routes, all_start, all_between, {r: r for r, _ in routes})
-    return Chains(routes=routes, legs_km=legs, deadhead_km=round(sum(legs.values()), 3),
-                  unassigned=[k for k in range(n) if k not in legs])
+    routes = _insert_leftovers(jobs, feasible, weights, legs, _routes_of(solution.routes, drivers))
+    return _chains(routes, legs, n)
 
 
-def _insert_leftovers(fleet: FleetColumns, jobs: list[Job], feasible: B, weights: Weights,
+def _insert_leftovers(jobs: list[Job], feasible: B, weights: Weights, legs: Legs,
                       routes: list[tuple[int, list[int]]]) -> list[tuple[int, list[int]]]:
     """Repair: put each job the solver left out into the cheapest gap of any driver's day
     that it fits (reachable after the job before it, and leaving time to reach the next).
     The heuristic search can leave jobs out under tight time windows; this keeps the plan
     from serving fewer jobs than greedy would."""
-    rows = list(range(len(fleet.driver_ids)))
-    start_km, between_km = leg_km(fleet, rows, jobs)
+    start_km, between_km = legs.start_km, legs.between_km
     to_s = 3600.0 / weights.speed_kmh
-    day: dict[int, list[int]] = {row: [] for row in rows}
+    day: dict[int, list[int]] = {row: [] for row in range(feasible.shape[1])}
     for row, order in routes:
         day[row] = list(order)
     placed = {k for _, order in routes for k in order}
@@ -156,12 +163,6 @@ def _insert_leftovers(fleet: FleetColumns, jobs: list[Job], feasible: B, weights
     return [(row, order) for row, order in day.items() if order]
 
 
-def _start_km_all(fleet: FleetColumns, jobs: list[Job]) -> F64:
-    """Driver -> pickup km for every driver of the fleet (drivers x jobs)."""
-    start, _ = leg_km(fleet, list(range(len(fleet.driver_ids))), jobs)
-    return start
-
-
 def _routes_of(table: Any, drivers: list[int]) -> list[tuple[int, list[int]]]:
     """VROOM's route table (one row per step) -> (driver row, job indices) per used vehicle."""
     steps = table[table["type"] == "job"]
@@ -172,14 +173,14 @@ def _routes_of(table: Any, drivers: list[int]) -> list[tuple[int, list[int]]]:
     return routes
 
 
-def greedy_chains(fleet: FleetColumns, jobs: list[Job], feasible: B,
-                  weights: Weights) -> Chains:
+def greedy_chains(fleet: FleetColumns, jobs: list[Job], feasible: B, weights: Weights, *,
+                  legs: Legs | None = None) -> Chains:
     """Baseline: jobs by start time, each to the nearest driver able to reach it in time."""
     n_drivers = len(fleet.driver_ids)
     if not jobs or n_drivers == 0:
         return Chains([], {}, 0.0, list(range(len(jobs))))
-    all_rows = list(range(n_drivers))
-    start_km, between_km = leg_km(fleet, all_rows, jobs)
+    legs = legs if legs is not None else legs_of(fleet, jobs)
+    start_km, between_km = legs.start_km, legs.between_km
     free_at = np.full(n_drivers, -np.inf)
     last_job = np.full(n_drivers, -1, dtype=np.int64)
     routes: dict[int, list[int]] = {}
@@ -192,10 +193,7 @@ def greedy_chains(fleet: FleetColumns, jobs: list[Job], feasible: B,
         d = int(np.argmin(np.where(ok, km, np.inf)))
         routes.setdefault(d, []).append(k)
         free_at[d], last_job[d] = jobs[k].end, k
-    ordered = sorted(routes.items())
-    legs = _route_legs(ordered, start_km, between_km, {row: row for row in all_rows})
-    return Chains(routes=ordered, legs_km=legs, deadhead_km=round(sum(legs.values()), 3),
-                  unassigned=[k for k in range(len(jobs)) if k not in legs])
+    return _chains(sorted(routes.items()), legs, len(jobs))
 
 
 @dataclass(frozen=True)
@@ -208,7 +206,7 @@ class PlannedPair:
 
 @dataclass(frozen=True)
 class DayPlan:
-    method: str  # "matching" (one job per driver) or "chains" (VROOM routes)
+    method: str  # "matching" (one job per driver) or "chains" (several per driver)
     pairs: list[PlannedPair]
     deadhead_km: float
     greedy_deadhead_km: float
@@ -222,26 +220,25 @@ def plan_jobs(fleet: FleetColumns, jobs: list[Job], weights: Weights, *,
     still take after another one (more jobs than drivers), chains instead: the better of
     the exact min-cost flow and VROOM's routes (which also handle jobs whose allowed drivers
     differ, where the flow must stay conservative), more jobs served first, then less deadhead."""
-    from dispatch.assignment.matching import INFEASIBLE_KM, cost_matrix, greedy, optimal
-
     matrix = cost_matrix(fleet, jobs, weights)
     feasible = matrix < INFEASIBLE_KM
     best, baseline = optimal(matrix), greedy(matrix)
     method = "matching"
     routes = [(d, [j]) for j, d in best.pairs]
-    legs = {j: round(float(matrix[j, d]), 3) for j, d in best.pairs}
+    km = {j: round(float(matrix[j, d]), 3) for j, d in best.pairs}
     greedy_km, greedy_served = baseline.deadhead_km, len(baseline.pairs)
     if any(feasible[j].any() for j in best.unassigned):
-        exact = flow_plan(fleet, jobs, feasible, weights)
-        routed = chain_plan(fleet, jobs, feasible, weights, max_drivers=max_drivers,
+        legs = legs_of(fleet, jobs)
+        exact = flow_plan(fleet, jobs, feasible, weights, legs=legs)
+        routed = chain_plan(fleet, jobs, feasible, weights, legs=legs, max_drivers=max_drivers,
                             time_limit_s=time_limit_s)
         chains = min((exact, routed), key=lambda c: (-c.served, c.deadhead_km))
         if chains.served > len(best.pairs) or (
                 chains.served == len(best.pairs) and chains.deadhead_km < best.deadhead_km):
-            method, routes, legs = "chains", chains.routes, chains.legs_km
-            chained_baseline = greedy_chains(fleet, jobs, feasible, weights)
+            method, routes, km = "chains", chains.routes, chains.legs_km
+            chained_baseline = greedy_chains(fleet, jobs, feasible, weights, legs=legs)
             greedy_km, greedy_served = chained_baseline.deadhead_km, chained_baseline.served
-    pairs = _with_trucks(fleet, jobs, routes, legs)
+    pairs = _with_trucks(fleet, jobs, routes, km)
     done = {p.job for p in pairs}
     return DayPlan(method=method, pairs=pairs,
                    deadhead_km=round(sum(p.deadhead_km for p in pairs), 3),
@@ -250,7 +247,7 @@ def plan_jobs(fleet: FleetColumns, jobs: list[Job], weights: Weights, *,
 
 
 def _with_trucks(fleet: FleetColumns, jobs: list[Job], routes: list[tuple[int, list[int]]],
-                 legs: dict[int, float]) -> list[PlannedPair]:
+                 km: dict[int, float]) -> list[PlannedPair]:
     """A truck per job: free then (existing bookings and this plan), big enough, the route's
     previous truck preferred so a crew keeps its truck through the day."""
     planned: dict[int, list[tuple[float, float]]] = {}
@@ -262,7 +259,7 @@ def _with_trucks(fleet: FleetColumns, jobs: list[Job], routes: list[tuple[int, l
             if truck is None:
                 continue
             planned.setdefault(truck, []).append((jobs[k].start, jobs[k].end))
-            pairs.append(PlannedPair(job=k, driver=driver, truck=truck, deadhead_km=legs[k]))
+            pairs.append(PlannedPair(job=k, driver=driver, truck=truck, deadhead_km=km[k]))
             previous = truck
     return pairs
 
@@ -285,7 +282,7 @@ SERVE_REWARD_KM = 1e4  # serving a job is worth more than any deadhead it costs
 
 
 def flow_plan(fleet: FleetColumns, jobs: list[Job], feasible: B, weights: Weights, *,
-              successors: int = 40) -> Chains:
+              legs: Legs | None = None, successors: int = 40) -> Chains:
     """Exact chains as a min-cost flow, solved as an integer program by HiGHS (the constraint
     matrix is a network matrix, so the LP optimum is already integral).
 
@@ -301,7 +298,8 @@ def flow_plan(fleet: FleetColumns, jobs: list[Job], feasible: B, weights: Weight
     n, rows = len(jobs), len(fleet.driver_ids)
     if n == 0 or rows == 0:
         return Chains([], {}, 0.0, list(range(n)))
-    start_km, between_km = leg_km(fleet, list(range(rows)), jobs)
+    legs = legs if legs is not None else legs_of(fleet, jobs)
+    start_km, between_km = legs.start_km, legs.between_km
     starts = np.array([j.start for j in jobs])
     ends = np.array([j.end for j in jobs])
     follow = ends[:, None] + between_km * (3600.0 / weights.speed_kmh) <= starts[None, :]
@@ -343,6 +341,4 @@ def flow_plan(fleet: FleetColumns, jobs: list[Job], feasible: B, weights: Weight
         while order[-1] in nxt:
             order.append(nxt[order[-1]])
         routes.append((d, order))
-    legs = _route_legs(routes, start_km, between_km, {r: r for r in range(rows)})
-    return Chains(routes=routes, legs_km=legs, deadhead_km=round(sum(legs.values()), 3),
-                  unassigned=[k for k in range(n) if k not in legs])
+    return _chains(routes, legs, n)
