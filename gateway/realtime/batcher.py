@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 import structlog
 
-from actors.positions import PositionWriter
 from gateway.realtime.bus import PositionBus
 from persistence import events
 from persistence.config import Settings
+from persistence.positions import PositionWriter
 
 log = structlog.get_logger("movehub.realtime.batcher")
 ALERT_SWEEP_S = 5.0

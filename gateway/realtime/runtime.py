@@ -5,12 +5,12 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from actors.positions import PositionWriter
 from gateway.realtime.batcher import PingBatcher
 from gateway.realtime.bus import PositionBus
 from gateway.realtime.hub import BoardHub
 from gateway.realtime.snapshot import SnapshotCache
 from persistence.config import Settings
+from persistence.positions import PositionWriter
 
 
 class Realtime:

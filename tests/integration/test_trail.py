@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 from sqlalchemy import text
 
-from actors.positions import PositionWriter
 from persistence.config import get_settings
 from persistence.models import Driver, Organization
+from persistence.positions import PositionWriter
 from persistence.session import SYSTEM, tenant_session
 from tests.factories import auth_headers, make_driver, make_org, make_user
 
