@@ -24,7 +24,7 @@ from dispatch.kit.pagination import PageParams, fetch_page
 from persistence.config import get_settings
 from persistence.models import Document
 from persistence.session import Caller
-from persistence.storage import StorageError, StoragePort, new_key
+from persistence.storage import StorageError, StoragePort, new_key, upload_key
 
 
 def _new_document(caller: Caller, purpose: rules.DocumentPurpose, content_type: str,
@@ -38,8 +38,8 @@ def _new_document(caller: Caller, purpose: rules.DocumentPurpose, content_type: 
 
 async def start_upload(session: AsyncSession, caller: Caller, request: UploadRequest,
                        storage: StoragePort, now: datetime | None = None) -> UploadTicket:
-    """Use case: a pending document and a presigned POST limited to its key, its declared
-    type and the size limit."""
+    """Use case: a pending document and a presigned POST limited to its upload key (never the
+    final key the checked file will live at), its declared type and the size limit."""
     now = now or datetime.now(UTC)
     settings = get_settings()
     content_type = rules.check_declared_type(request.content_type)
@@ -49,7 +49,7 @@ async def start_upload(session: AsyncSession, caller: Caller, request: UploadReq
                              rules.display_name(request.filename), now)
     session.add(document)
     await session.flush()
-    form = storage.presigned_post(document.storage_key, content_type, settings.max_upload_bytes,
+    form = storage.presigned_post(upload_key(document.storage_key), content_type, settings.max_upload_bytes,
                                   settings.upload_url_ttl_s)
     return UploadTicket(document=DocumentOut.model_validate(document),
                         upload=UploadForm(url=form.url, fields=form.fields,
@@ -73,34 +73,49 @@ async def confirm_upload(session: AsyncSession, document_id: uuid.UUID, storage:
     """Use case: the client says its upload is done. We look ourselves: the object must exist,
     be within the size limit and be what its magic bytes say it is (the declared type);
     then its SHA-256 is recorded and the document is stored. A bad object is deleted, so the
-    same form can be used again before it expires."""
+    same form can be used again before it expires.
+
+    The checked bytes are written to the document's final key, which no form covers, and the
+    upload key is deleted: the form stays valid until it expires, and posting it again must not
+    replace a confirmed file. Writing the bytes we hashed (not a store-side copy) also leaves no
+    moment in which a second upload could slip in between the check and the copy."""
     now = now or datetime.now(UTC)
     document = await get_document(session, document_id, lock=True)
     if document.status == "stored":
         return document  # confirming twice is harmless
+    staged = upload_key(document.storage_key)
     try:
-        info = await storage.head(document.storage_key)
-        if info is None:
-            raise Conflict("nothing has been uploaded for this document yet; POST the file to "
-                           "the upload form first")
-        max_bytes = get_settings().max_upload_bytes
-        try:
-            # The store should have enforced the form's conditions; not every S3 look-alike
-            # does, so size and type are checked again here before a byte is trusted.
-            rules.check_size(info.size_bytes, max_bytes)
-            rules.check_stored_type(info.content_type, document.content_type)
-            content = await storage.get(document.storage_key)
-            rules.check_size(len(content), max_bytes)
-            rules.check_content(content[:rules.SNIFF_BYTES], document.content_type)
-        except (rules.TooLarge, rules.UnsupportedType, ValidationFailed):
-            await storage.delete(document.storage_key)
-            raise
+        content = await _checked_upload(storage, staged, document.content_type)
+        await storage.put(document.storage_key, content,
+                          document.content_type or "application/octet-stream")
+        await storage.delete(staged)
     except StorageError as exc:
         raise Unavailable("file storage is unavailable; try again shortly") from exc
     document.size_bytes, document.sha256 = len(content), hashlib.sha256(content).hexdigest()
     document.status, document.stored_at = "stored", now
     await session.flush()
     return document
+
+
+async def _checked_upload(storage: StoragePort, key: str, declared: str | None) -> bytes:
+    """The uploaded object's bytes once size and type check out; a bad object is deleted."""
+    info = await storage.head(key)
+    if info is None:
+        raise Conflict("nothing has been uploaded for this document yet; POST the file to "
+                       "the upload form first")
+    max_bytes = get_settings().max_upload_bytes
+    try:
+        # The store should have enforced the form's conditions; not every S3 look-alike
+        # does, so size and type are checked again here before a byte is trusted.
+        rules.check_size(info.size_bytes, max_bytes)
+        rules.check_stored_type(info.content_type, declared)
+        content = await storage.get(key)
+        rules.check_size(len(content), max_bytes)
+        rules.check_content(content[:rules.SNIFF_BYTES], declared)
+    except (rules.TooLarge, rules.UnsupportedType, ValidationFailed):
+        await storage.delete(key)
+        raise
+    return content
 
 
 async def upload_small(session: AsyncSession, caller: Caller, purpose: rules.DocumentPurpose,

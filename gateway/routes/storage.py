@@ -13,13 +13,14 @@ from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import Response
 from starlette.datastructures import FormData, UploadFile
 
-from dispatch.errors import DomainError, Forbidden, NotFound, TooLarge, ValidationFailed
+from dispatch.errors import Conflict, DomainError, Forbidden, NotFound, TooLarge, ValidationFailed
 from persistence.storage import (
     LocalStorage,
     ObjectMissing,
     SignatureInvalid,
     StorageError,
     StoragePort,
+    final_key_of,
     storage_port,
 )
 
@@ -99,6 +100,11 @@ async def signed_upload(request: Request) -> Response:
         policy = local.verify_post(fields)
     except SignatureInvalid as exc:
         raise Forbidden(str(exc)) from exc
+    final = final_key_of(policy.key)
+    if final is not None and await local.head(final) is not None:
+        # The confirm step already moved the checked file to its final key: the form is
+        # spent (the final key is out of its reach anyway; this just says so).
+        raise Conflict("this upload has been confirmed; ask for a new upload form")
     content = await read_capped(upload, policy.max_bytes)
     if len(content) < policy.min_bytes:
         raise ValidationFailed(f"the file must have at least {policy.min_bytes} bytes",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from persistence.config import Settings, get_settings
-from persistence.storage.keys import is_safe_key, new_key
+from persistence.storage.keys import final_key_of, is_safe_key, new_key, upload_key
 from persistence.storage.local import LocalStorage, SignatureInvalid
 from persistence.storage.port import (
     ObjectInfo,
@@ -14,8 +14,8 @@ from persistence.storage.port import (
 )
 
 __all__ = ["LocalStorage", "ObjectInfo", "ObjectMissing", "PresignedPost", "SignatureInvalid",
-           "StorageError", "StoragePort", "is_safe_key", "local_storage", "new_key",
-           "storage_port"]
+           "StorageError", "StoragePort", "final_key_of", "is_safe_key", "local_storage",
+           "new_key", "storage_port", "upload_key"]
 
 
 def local_storage(settings: Settings | None = None) -> LocalStorage:

@@ -6,6 +6,9 @@ import re
 import uuid
 
 KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_.-]*)*$")
+# Presigned forms write only under this area; a confirmed file lives at its final key outside
+# it, so a form that is still valid can never replace what was checked.
+UPLOAD_AREA = "uploads/"
 EXTENSIONS = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png",
               "image/heic": "heic"}
 
@@ -20,3 +23,13 @@ def new_key(area: str, owner: uuid.UUID | None, content_type: str) -> str:
 def is_safe_key(key: str) -> bool:
     """Lowercase segments of [a-z0-9_.-], no empty, dot-leading or `..` segment, bounded size."""
     return 0 < len(key) <= 512 and KEY_PATTERN.fullmatch(key) is not None and ".." not in key
+
+
+def upload_key(final_key: str) -> str:
+    """Where a presigned form uploads the file that will, once checked, live at `final_key`."""
+    return f"{UPLOAD_AREA}{final_key}"
+
+
+def final_key_of(key: str) -> str | None:
+    """The final key an upload key is staged for, or None for a key outside the upload area."""
+    return key.removeprefix(UPLOAD_AREA) if key.startswith(UPLOAD_AREA) else None

@@ -237,3 +237,30 @@ async def test_tenants_never_see_each_others_documents(client: httpx.AsyncClient
                                   params={"status": "stored"}))
     assert {item["id"] for item in listed["items"]} >= {org_doc["id"]}
     assert pending["id"] not in {item["id"] for item in listed["items"]}
+
+
+async def test_a_confirmed_upload_cannot_be_replaced_through_its_form(
+        client: httpx.AsyncClient) -> None:
+    """Regression: the still-valid form, posted again after confirm, replaced the checked file
+    (an EXE served as image/png, its SHA-256 no longer matching)."""
+    org = await make_org()
+    headers = auth_headers(await make_user("mover_admin", org))
+    ticket = _ok(await client.post(f"{API}/uploads", headers=headers, json={
+        "purpose": "booking_photo", "content_type": "image/png", "filename": "sofa.png"}), 201)
+    document, form = ticket["document"], ticket["upload"]
+    upload_path = urlsplit(form["url"]).path
+    assert (await client.post(upload_path, data=form["fields"], files={
+        "file": ("sofa.png", PNG, "image/png")})).status_code == 204
+    stored = _ok(await client.post(f"{API}/{document['id']}/confirm", headers=headers))
+
+    exe = b"MZ\x90\x00" + b"\x00" * 200
+    again = await client.post(upload_path, data=form["fields"],
+                              files={"file": ("sofa.png", exe, "image/png")})
+    _problem(again, 409)
+    link = _ok(await client.get(f"{API}/{document['id']}/download", headers=headers))
+    downloaded = (await client.get(_local_path(link["url"]))).content
+    assert downloaded == PNG
+    assert hashlib.sha256(downloaded).hexdigest() == stored["sha256"]
+    async with tenant_session(SYSTEM) as session:
+        row = await session.get_one(Document, uuid.UUID(document["id"]))
+    assert form["fields"]["key"] != row.storage_key  # the form never covered the final key

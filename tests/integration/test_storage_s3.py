@@ -11,6 +11,7 @@ refuses the object if moto stored it: defense in depth, not trust in the store.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -144,3 +145,25 @@ async def test_uploads_breaking_the_form_never_get_stored(
     assert await s3_app.storage().head(key) is None  # the bad object is gone
     pending = (await client.get(f"{API}/{document_id}", headers=headers)).json()
     assert pending["status"] == "pending" and pending["sha256"] is None
+
+
+async def test_a_confirmed_upload_cannot_be_replaced_through_its_form(
+        client: httpx.AsyncClient, s3_app: MotoS3) -> None:
+    """Regression: posting the still-valid form again after confirm replaced the checked file.
+    S3 cannot refuse the form (it is signed and unexpired), so the confirmed file lives at a
+    key the form does not cover."""
+    org = await make_org()
+    headers = auth_headers(await make_user("mover_admin", org))
+    document_id, form = await _ticket(client, headers)
+    assert (await _post_form(form["url"], form["fields"], PDF)).status_code == 204
+    confirmed = await client.post(f"{API}/{document_id}/confirm", headers=headers)
+    assert confirmed.status_code == 200, confirmed.text
+    assert await s3_app.storage().head(form["fields"]["key"]) is None  # the upload key is gone
+
+    exe = b"MZ\x90\x00" + b"\x00" * 200
+    assert (await _post_form(form["url"], form["fields"], exe)).status_code == 204
+    link = (await client.get(f"{API}/{document_id}/download", headers=headers)).json()
+    async with httpx.AsyncClient(timeout=10) as http:
+        downloaded = (await http.get(link["url"])).content
+    assert downloaded == PDF
+    assert hashlib.sha256(downloaded).hexdigest() == confirmed.json()["sha256"]
