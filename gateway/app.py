@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from gateway import errors
+from gateway import errors, metrics, security
 from gateway.observability import CorrelationMiddleware, configure_logging
 from gateway.routes import (
     analytics,
@@ -21,6 +21,7 @@ from gateway.routes import (
     booking_status,
     bookings,
     calendar,
+    docs,
     documents,
     drivers,
     health,
@@ -107,19 +108,24 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging()
+    security.check_settings(settings)  # refuses insecure secrets outside development/test
     app = FastAPI(
         title="MoveHub",
         version="0.1.0",
         description="Moving-company marketplace with real-time dispatch.",
         lifespan=lifespan,
+        docs_url=None, redoc_url=None,  # /docs is gateway/routes/docs.py, under its own CSP
     )
     app.state.settings = settings
     errors.install(app)
+    security.install(app, settings)  # security headers on every answer, 500s included
     app.add_middleware(CorrelationMiddleware)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
                            allow_credentials=True, allow_methods=["*"], allow_headers=["*"])
     app.include_router(health.router)
+    app.include_router(metrics.router)  # /metrics: token or loopback-in-development only
+    app.include_router(docs.router)
     for router in API_ROUTERS:
         app.include_router(router, prefix="/api/v1")
     app.include_router(storage.router)  # signed local upload/download URLs

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from typing import Literal
+from urllib.parse import unquote, urlsplit
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -13,7 +14,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MOVEHUB_", env_file=".env", extra="ignore")
 
-    environment: str = "development"
+    # development and test tolerate the shipped secrets (see insecure_settings); others refuse.
+    environment: Literal["development", "test", "staging", "production"] = "development"
     log_level: str = "INFO"
     log_json: bool = True
 
@@ -23,9 +25,38 @@ class Settings(BaseSettings):
     admin_database_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
     db_pool_size: int = 10
     db_max_overflow: int = 20
+    # Outages (issue 10.5): an unreachable database is answered with 503 within seconds.
+    db_connect_timeout_s: float = 3.0  # asyncpg connect, handshake included
+    db_pool_timeout_s: float = 5.0  # waiting for a pooled connection when all are busy
+    outage_retry_after_s: int = 5  # Retry-After of a 503 while PostgreSQL/Redis is unreachable
 
     # Redis for rate limits, caches and event streams; empty means in-process defaults.
     redis_url: str = ""
+
+    # API rate limits (gateway/ratelimit.py) in `limits` notation. Each route class has a
+    # budget per signed-in user and a larger one per client IP (offices and carrier NAT share
+    # an address); ";" joins the burst allowance (the per-second limit) to the sustained rate.
+    rate_limit_enabled: bool = True
+    rate_limit_auth: str = "5/second;30/minute"
+    rate_limit_auth_ip: str = "10/second;120/minute"
+    rate_limit_read: str = "20/second;600/minute"
+    rate_limit_read_ip: str = "100/second;3000/minute"
+    rate_limit_write: str = "10/second;120/minute"
+    rate_limit_write_ip: str = "50/second;1200/minute"
+    rate_limit_upload: str = "2/second;30/minute"
+    rate_limit_upload_ip: str = "10/second;300/minute"
+    rate_limit_quote: str = "5/second;60/minute"
+    rate_limit_quote_ip: str = "20/second;600/minute"
+    # A Redis call of the limiter slower than this falls back to the process's own counts,
+    # and Redis is tried again after rate_limit_redis_retry_s.
+    rate_limit_redis_timeout_s: float = 0.25
+    rate_limit_redis_retry_s: float = 5.0
+    # Redis caches (persistence/cache.py): bounded Redis waits, then read through to the DB.
+    cache_redis_timeout_s: float = 0.25
+    org_terms_cache_ttl_s: int = 300
+    # An organization being edited is read from the database this long after the edit began
+    # (its transaction commits well within it), so no reader caches the old terms again.
+    org_terms_dirty_s: int = 30
 
     # Ray: empty address starts a local Ray; otherwise join the cluster.
     ray_address: str = Field(default="", validation_alias="RAY_ADDRESS")
@@ -42,6 +73,13 @@ class Settings(BaseSettings):
     jwt_algorithm: str = "HS256"
     access_token_ttl_s: int = 15 * 60
     refresh_token_ttl_s: int = 30 * 24 * 3600
+    # Sessions that end (dispatch/auth/revocation.py): how stale a "still signed in?" answer
+    # may be per process, how long Redis keeps the database's answer, how long a Redis call
+    # may take before the check reads PostgreSQL, and how often open sockets are re-checked.
+    session_check_cache_s: float = 1.0
+    session_state_ttl_s: int = 60
+    session_redis_timeout_s: float = 0.25
+    ws_session_recheck_s: float = 5.0
     otp_ttl_s: int = 5 * 60
     otp_max_attempts: int = 5
     otp_requests_per_hour: int = 5
@@ -49,6 +87,12 @@ class Settings(BaseSettings):
     otp_failures_per_account_hour: int = 100
     cookie_secure: bool = True
     cors_origins: list[str] = []
+    # Secure defaults (insecure_settings): keys the HMAC digests of OTP codes, refresh tokens
+    # and rate-limit subjects, apart from the JWT key so rotating one does not void the other.
+    digest_secret: str = "dev-only-digest-key-change-me-0123456789abcdef"
+    # GET /metrics: Prometheus sends `Authorization: Bearer <token>`; empty = loopback in
+    # development/test only, 404 elsewhere.
+    metrics_token: str = ""
 
     # Dispatch scoring weights
     weight_distance: float = 1.0
@@ -140,3 +184,74 @@ def get_settings() -> Settings:
 def worker_environment() -> dict[str, str]:
     """The MOVEHUB_* variables, for Ray worker processes to see the same settings."""
     return {k: v for k, v in os.environ.items() if k.startswith("MOVEHUB_")}
+
+
+# Secure by default: outside these environments the server refuses insecure_settings().
+RELAXED_ENVIRONMENTS = frozenset({"development", "test"})
+MIN_SECRET_BYTES = 32
+# Passwords this repository has shipped in URLs (defaults, docs, the old compose file).
+SHIPPED_DB_PASSWORDS = frozenset({"movehub_app", "movehub_owner", "postgres"})
+_DATABASE_URLS = ("database_url", "owner_database_url", "admin_database_url")
+
+
+def _env_name(field: str) -> str:
+    return f"MOVEHUB_{field.upper()}"
+
+
+def _key_problem(settings: Settings, field: str, *, min_bytes: int = MIN_SECRET_BYTES) -> str | None:
+    """Why a secret key is unfit: the shipped default, empty, or shorter than min_bytes."""
+    value: str = getattr(settings, field)
+    if value == Settings.model_fields[field].default:
+        return "is the shipped default"
+    if not value:
+        return "is empty"
+    if len(value.encode()) < min_bytes:
+        return f"is weak: {len(value.encode())} bytes, at least {min_bytes} needed"
+    return None
+
+
+def _database_url_problem(url: str) -> str | None:
+    """A shipped password (or one equal to the role name); no password is left to the server."""
+    try:
+        parts = urlsplit(url)
+        username, password = unquote(parts.username or ""), unquote(parts.password or "")
+    except ValueError:
+        return None  # not ours to judge here: connecting will fail loudly
+    if password and (password in SHIPPED_DB_PASSWORDS or password == username):
+        return f"carries the shipped password of role {username!r}"
+    return None
+
+
+def insecure_settings(settings: Settings) -> list[str]:
+    """Every secret that must not serve real traffic, each as 'MOVEHUB_X is/carries ...'.
+
+    Pure: the caller decides (refuse outside RELAXED_ENVIRONMENTS, warn in development).
+    The webhook secret has no length rule (Stripe issues it) but must be set: the webhook
+    route is always served, and a signature under an empty key is anyone's to make.
+    """
+    problems = {field: _key_problem(settings, field) for field in ("jwt_secret", "digest_secret")}
+    if settings.storage_backend == "local":  # s3 signs with the bucket's own credentials
+        problems["storage_signing_secret"] = _key_problem(settings, "storage_signing_secret")
+    problems["stripe_webhook_secret"] = _key_problem(settings, "stripe_webhook_secret",
+                                                     min_bytes=1)
+    if settings.metrics_token:  # optional: empty keeps /metrics closed
+        problems["metrics_token"] = _key_problem(settings, "metrics_token")
+    for field in _DATABASE_URLS:
+        problems[field] = _database_url_problem(getattr(settings, field))
+    return [f"{_env_name(field)} {why}" for field, why in problems.items() if why]
+
+
+class InsecureSettings(RuntimeError):
+    """Raised at start-up outside development/test while insecure_settings() is not empty."""
+
+
+def refuse_insecure_settings(settings: Settings) -> list[str]:
+    """Raise InsecureSettings where secrets must be real; otherwise the problems to warn of."""
+    problems = insecure_settings(settings)
+    if problems and settings.environment not in RELAXED_ENVIRONMENTS:
+        listing = "\n".join(f"  - {problem}" for problem in problems)
+        raise InsecureSettings(
+            f"refusing to start in environment {settings.environment!r} with insecure "
+            f"settings:\n{listing}\nSet each to a random value of at least "
+            f"{MIN_SECRET_BYTES} bytes (e.g. `openssl rand -hex 32`); see .env.example.")
+    return problems

@@ -18,6 +18,7 @@ os.environ.update(
         ),
         "MOVEHUB_REDIS_URL": os.environ.get("MOVEHUB_TEST_REDIS", "redis://127.0.0.1:6379/15"),
         "MOVEHUB_LOG_LEVEL": "WARNING",
+        "MOVEHUB_ENVIRONMENT": "test",  # shipped dev secrets tolerated, without the warning
         "MOVEHUB_FLEET_SHARDS": "2",
         "MOVEHUB_BACKGROUND_WORKERS": "false",
         "MOVEHUB_COOKIE_SECURE": "false",

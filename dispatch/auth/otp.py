@@ -20,7 +20,7 @@ HOUR_S = 3600.0
 
 def _limit_key(kind: str, subject: str, settings: Settings) -> str:
     # Keyed digest: Redis never holds a phone number, address or IP in the clear.
-    return f"otp:{kind}:{secret_digest(subject, settings.jwt_secret)[:32]}"
+    return f"otp:{kind}:{secret_digest(subject, settings.digest_secret)[:32]}"
 
 
 async def _within(limiter: RateLimiter, key: str, limit: int, what: str) -> None:
@@ -46,7 +46,7 @@ async def issue_code(session: AsyncSession, channel: Channel, destination: str,
     code = new_otp_code()
     await session.execute(delete(OtpCode).where(OtpCode.destination == destination))
     row = OtpCode(destination=destination, channel=channel,
-                  code_hash=secret_digest(code, settings.jwt_secret),
+                  code_hash=secret_digest(code, settings.digest_secret),
                   expires_at=now + timedelta(seconds=settings.otp_ttl_s))
     session.add(row)
     await session.flush()
@@ -85,7 +85,7 @@ async def accept_code(session: AsyncSession, limiter: RateLimiter, destination: 
         await limiter.hit(failures_key, settings.otp_failures_per_account_hour, HOUR_S)
         raise Unauthorized("too many wrong tries for this code; request a new one",
                            reason="code_locked")
-    if not digest_matches(code, row.code_hash, settings.jwt_secret):
+    if not digest_matches(code, row.code_hash, settings.digest_secret):
         row.attempts += 1
         await session.flush()
         await limiter.hit(failures_key, settings.otp_failures_per_account_hour, HOUR_S)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dispatch.auth import revocation
 from dispatch.auth.credentials import new_refresh_secret, secret_digest
 from dispatch.auth.errors import RecordedRefusal
 from dispatch.errors import Unauthorized
@@ -22,7 +23,7 @@ async def issue(session: AsyncSession, user_id: uuid.UUID, settings: Settings,
     secret = new_refresh_secret()
     session.add(RefreshToken(
         family_id=family_id or uuid.uuid4(), user_id=user_id,
-        token_hash=secret_digest(secret, settings.jwt_secret),
+        token_hash=secret_digest(secret, settings.digest_secret),
         expires_at=now + timedelta(seconds=settings.refresh_token_ttl_s)))
     await session.flush()
     return secret
@@ -31,17 +32,19 @@ async def issue(session: AsyncSession, user_id: uuid.UUID, settings: Settings,
 async def _find(session: AsyncSession, secret: str, settings: Settings) -> RefreshToken | None:
     """The link with this secret, locked: two refreshes with one token must not both win."""
     statement = (select(RefreshToken)
-                 .where(RefreshToken.token_hash == secret_digest(secret, settings.jwt_secret))
+                 .where(RefreshToken.token_hash == secret_digest(secret, settings.digest_secret))
                  .with_for_update())
     return (await session.scalars(statement)).first()
 
 
 async def revoke_family(session: AsyncSession, family_id: uuid.UUID,
                         now: datetime | None = None) -> None:
+    """Revoke every link; after commit the family's access tokens are refused as well."""
     await session.execute(
         update(RefreshToken)
         .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
         .values(revoked_at=now or datetime.now(UTC)))
+    revocation.sessions_revoked(session, [family_id])
 
 
 async def rotate(session: AsyncSession, secret: str, settings: Settings,
