@@ -97,6 +97,13 @@ async def create_rating(session: AsyncSession, caller: Caller, booking_id: uuid.
 
 
 async def get_booking_rating(session: AsyncSession, booking_id: uuid.UUID) -> RatingOut:
+    """The rating of a booking the caller can see (row-level security on bookings decides).
+
+    The ratings table alone cannot answer this: its public-read policy lets anyone read a
+    visible review (the reviews list needs that), so without this check any caller could read
+    any booking's rating with its org and driver."""
+    if await session.scalar(select(Booking.id).where(Booking.id == booking_id)) is None:
+        raise NotFound(f"booking {booking_id} not found")
     rating = await session.scalar(select(Rating).where(Rating.booking_id == booking_id))
     if rating is None:
         raise NotFound(f"booking {booking_id} has no rating")

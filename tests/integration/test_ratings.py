@@ -202,3 +202,38 @@ async def test_thirty_concurrent_ratings_aggregate_exactly(client: httpx.AsyncCl
         given = [job[3] for index, job in enumerate(jobs) if index % 3 == position]
         expected = (Decimal(sum(given)) / len(given)).quantize(Decimal("0.01"))
         assert (await fetch(Driver, driver.id)).rating_avg == expected
+
+
+async def test_a_booking_rating_is_seen_only_by_who_sees_the_booking(
+        client: httpx.AsyncClient) -> None:
+    """Regression: another org's admin, dispatcher and driver and another customer got the
+    rating (with its org_id and driver_id) with 200; the ratings table's public-read policy let
+    it through."""
+    org, other_org = await make_org(), await make_org()
+    driver_user = await make_user("driver", org)
+    driver = await make_driver(org, user=driver_user)
+    customer = await make_user()
+    booking = await completed_booking(org, customer, driver)
+    url = f"/api/v1/bookings/{booking.id}/rating"
+    assert (await client.post(url, json={"overall": 5, "driver_rating": 5},
+                              headers=auth_headers(customer))).status_code == 201
+
+    outsider_driver_user = await make_user("driver", other_org)
+    outsider_driver = await make_driver(other_org, user=outsider_driver_user)
+    outsiders = [auth_headers(await make_user("mover_admin", other_org)),
+                 auth_headers(await make_user("dispatcher", other_org)),
+                 auth_headers(outsider_driver_user, outsider_driver),
+                 auth_headers(await make_user())]
+    for headers in outsiders:
+        response = await client.get(url, headers=headers)
+        assert response.status_code == 404, response.text
+        assert "org_id" not in response.json() and "driver_id" not in response.json()
+
+    insiders = [auth_headers(customer), auth_headers(driver_user, driver),
+                auth_headers(await make_user("mover_admin", org)),
+                auth_headers(await make_user("dispatcher", org)),
+                auth_headers(await make_user("platform_admin"))]
+    for headers in insiders:
+        response = await client.get(url, headers=headers)
+        assert response.status_code == 200, response.text
+        assert response.json()["driver_id"] == str(driver.id)
