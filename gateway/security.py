@@ -20,7 +20,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from persistence.config import Settings, refuse_insecure_settings
 
-log = structlog.get_logger("movehub.security")
 HSTS_MAX_AGE_S = 2 * 365 * 24 * 3600
 CSP = "content-security-policy"
 
@@ -29,8 +28,10 @@ def check_settings(settings: Settings) -> None:
     """Raise InsecureSettings outside development/test; in development, warn once, loudly."""
     problems = refuse_insecure_settings(settings)
     if problems and settings.environment == "development":
-        log.warning("INSECURE SETTINGS: fine for development only; any other environment "
-                    "refuses to start with these", problems=problems)
+        # A fresh logger each time: a cached one would escape structlog's capture in tests.
+        structlog.get_logger("movehub.security").warning(
+            "INSECURE SETTINGS: fine for development only; any other environment refuses "
+            "to start with these", problems=problems)
 
 
 def _origin(url: str) -> str | None:
