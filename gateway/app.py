@@ -12,6 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from gateway import errors, metrics, security
 from gateway.observability import CorrelationMiddleware, configure_logging
+from gateway.ratelimit import RATE_LIMITED, TOO_MANY, app_limits, close_limits
 from gateway.routes import (
     analytics,
     assignment,
@@ -101,6 +102,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             await worker.close()
         if app.state.fleet is not None:
             await app.state.fleet.close()
+        await close_limits(app)
         await close_redis()
         await dispose_engine()
 
@@ -126,9 +128,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(metrics.router)  # /metrics: token or loopback-in-development only
     app.include_router(docs.router)
+    app_limits(app)  # rate limits per route class, user and IP; bad notation fails here
     for router in API_ROUTERS:
-        app.include_router(router, prefix="/api/v1")
-    app.include_router(storage.router)  # signed local upload/download URLs
+        app.include_router(router, prefix="/api/v1", dependencies=RATE_LIMITED,
+                           responses=TOO_MANY)
+    # signed local upload/download URLs
+    app.include_router(storage.router, dependencies=RATE_LIMITED, responses=TOO_MANY)
     app.include_router(board.router)  # /ws/driver and /ws/board
     app.include_router(board_page.router)  # the fleet board page and its static assets
     return app

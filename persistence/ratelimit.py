@@ -1,48 +1,27 @@
-"""Sliding-window rate limits: in Redis (one Lua script per check) or in-process without Redis."""
+"""Rate limits with the `limits` package: Redis shared by every replica, in-process memory when
+Redis is not configured, and memory again (for a while) whenever Redis fails or is slow."""
 
 from __future__ import annotations
 
+import asyncio
 import math
-import secrets
 import time
-from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import structlog
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from limits import RateLimitItem, RateLimitItemPerSecond
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import MovingWindowRateLimiter, SlidingWindowCounterRateLimiter
+from limits.errors import StorageError
+from limits.util import WindowStats
 
-from persistence.redis import get_redis
+from persistence.config import Settings, get_settings
 
 log = structlog.get_logger(__name__)
-KEY_PREFIX = "movehub:ratelimit:"
-
-# Sliding log in a sorted set scored by the server's clock, so every gateway replica agrees.
-# Refused hits are not recorded: a caller who keeps knocking is not locked out for longer.
-_SLIDING_WINDOW = """
-local key = KEYS[1]
-local window = tonumber(ARGV[1])
-local limit = tonumber(ARGV[2])
-local record = ARGV[3] == '1'
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
-redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
-local count = redis.call('ZCARD', key)
-if count >= limit then
-  local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-  local wait = window
-  if oldest[2] then wait = tonumber(oldest[2]) + window - now end
-  return {0, count, tostring(wait)}
-end
-if record then
-  redis.call('ZADD', key, now, ARGV[4])
-  redis.call('PEXPIRE', key, math.ceil(window * 1000))
-  count = count + 1
-end
-return {1, count, '0'}
-"""
+KEY_PREFIX = "movehub:ratelimit"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,98 +42,134 @@ class RateLimiter(Protocol):
         """Whether a hit would be allowed now, without counting one."""
         ...
 
-    async def clear(self, key: str) -> None:
-        """Forget every hit of a key."""
+    async def clear(self, key: str, limit: int, window_s: float) -> None:
+        """Forget every hit of a key under that limit."""
         ...
 
 
-def _retry_after(wait_s: float) -> int:
-    return max(1, math.ceil(wait_s))
+def retry_after(stats: WindowStats) -> int:
+    """Whole seconds until the window frees a hit (at least 1: a 429 never says "now")."""
+    return max(1, math.ceil(stats.reset_time - time.time()))
 
 
-class MemoryRateLimiter:
-    """The same sliding log per key in this process; correct for one replica only."""
+def _item(limit: int, window_s: float) -> RateLimitItem:
+    return RateLimitItemPerSecond(limit, max(1, math.ceil(window_s)))
 
-    SWEEP_AT = 10_000  # keys; beyond this, quiet keys are dropped so memory stays bounded
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self.clock = clock
-        self._hits: dict[str, deque[float]] = {}
-        self._longest_window_s = 0.0
+def _storage_uri(redis_url: str) -> str:
+    """redis://, rediss:// and unix:// as the async schemes of `limits`."""
+    if redis_url.startswith("unix://"):
+        return "async+redis+unix://" + redis_url.removeprefix("unix://")
+    return "async+" + redis_url
 
-    def _sweep(self, now: float) -> None:
-        quiet = [key for key, hits in self._hits.items()
-                 if not hits or hits[-1] <= now - self._longest_window_s]
-        for key in quiet:
-            del self._hits[key]
 
-    def check(self, key: str, limit: int, window_s: float, record: bool) -> Allowance:
-        """Synchronous core of hit (record=True) and peek (record=False)."""
-        now = self.clock()
-        hits = self._hits.setdefault(key, deque())
-        while hits and hits[0] <= now - window_s:
-            hits.popleft()
-        if len(hits) >= limit:
-            wait = hits[0] + window_s - now if hits else window_s
-            return Allowance(False, len(hits), _retry_after(wait))
-        if record:
-            hits.append(now)
-            self._longest_window_s = max(self._longest_window_s, window_s)
-            if len(self._hits) > self.SWEEP_AT:
-                self._sweep(now)
-        elif not hits:
-            del self._hits[key]  # peeking at a quiet key must not grow the table
-        return Allowance(True, len(hits), 0)
+class _Backend:
+    """One storage and both strategies over it: the exact moving window (a log of hits, for
+    small budgets such as sign-in codes) and the sliding window counter (two counters a key,
+    for the API's large per-minute budgets)."""
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+        self.exact = MovingWindowRateLimiter(storage)
+        self.counter = SlidingWindowCounterRateLimiter(storage)
+
+
+class LimitsRateLimiter:
+    """Every limit of one process. Redis failing or slower than `timeout_s` is logged and the
+    in-process storage answers instead; Redis is tried again after `retry_s`, so an outage
+    costs one bounded wait per `retry_s`, not one per request. Counts kept in memory during
+    an outage are this replica's only."""
+
+    def __init__(self, redis_url: str, timeout_s: float = 0.25, retry_s: float = 5.0) -> None:
+        self.timeout_s, self.retry_s = timeout_s, retry_s
+        self.memory = _Backend(MemoryStorage())
+        self.redis: _Backend | None = None
+        if redis_url:
+            self.redis = _Backend(RedisStorage(
+                _storage_uri(redis_url), wrap_exceptions=True, implementation="redispy",
+                key_prefix=KEY_PREFIX, socket_timeout=timeout_s,
+                socket_connect_timeout=timeout_s))
+        self._redis_down_until = 0.0
+
+    @property
+    def shared(self) -> bool:
+        """Whether counts are (right now) shared with the other replicas through Redis."""
+        return self.redis is not None and time.monotonic() >= self._redis_down_until
+
+    async def run(self, operation: Callable[[_Backend], Awaitable[T]]) -> T:
+        """Run a limiter operation on Redis when it is healthy, else on the process."""
+        if self.redis is not None and self.shared:
+            try:
+                async with asyncio.timeout(self.timeout_s * 2):
+                    return await operation(self.redis)
+            except (StorageError, OSError, TimeoutError) as exc:
+                self._redis_down_until = time.monotonic() + self.retry_s
+                log.warning("ratelimit_redis_unavailable", error=repr(exc),
+                            retry_in_s=self.retry_s)
+        return await operation(self.memory)
+
+    async def _answer(self, backend: _Backend, item: RateLimitItem, key: str,
+                      allowed: bool) -> Allowance:
+        stats = await backend.exact.get_window_stats(item, key)
+        return Allowance(allowed, item.amount - stats.remaining,
+                         0 if allowed else retry_after(stats))
 
     async def hit(self, key: str, limit: int, window_s: float) -> Allowance:
-        return self.check(key, limit, window_s, record=True)
+        item = _item(limit, window_s)
+
+        async def operation(backend: _Backend) -> Allowance:
+            allowed = await backend.exact.hit(item, key)  # a refused hit is not recorded
+            return await self._answer(backend, item, key, allowed)
+
+        return await self.run(operation)
 
     async def peek(self, key: str, limit: int, window_s: float) -> Allowance:
-        return self.check(key, limit, window_s, record=False)
+        item = _item(limit, window_s)
 
-    async def clear(self, key: str) -> None:
-        self._hits.pop(key, None)
+        async def operation(backend: _Backend) -> Allowance:
+            return await self._answer(backend, item, key, await backend.exact.test(item, key))
 
+        return await self.run(operation)
 
-class RedisRateLimiter:
-    """Shared by every replica; if Redis fails mid-request, falls back to the in-process log."""
+    async def clear(self, key: str, limit: int, window_s: float) -> None:
+        item = _item(limit, window_s)
 
-    def __init__(self, redis: Redis, fallback: MemoryRateLimiter) -> None:
-        self.redis = redis
-        self.fallback = fallback
+        async def operation(backend: _Backend) -> None:
+            await backend.exact.clear(item, key)
 
-    async def _check(self, key: str, limit: int, window_s: float, record: bool) -> Allowance:
-        member = f"{time.time_ns()}:{secrets.token_hex(4)}"
-        try:
-            allowed, count, wait = await self.redis.eval(
-                _SLIDING_WINDOW, 1, KEY_PREFIX + key, repr(float(window_s)), str(limit),
-                "1" if record else "0", member)
-        except RedisError as exc:
-            log.warning("ratelimit_redis_unavailable", error=str(exc))
-            return self.fallback.check(key, limit, window_s, record)
-        return Allowance(bool(allowed), int(count),
-                         _retry_after(float(wait)) if not allowed else 0)
+        await self.run(operation)
+        await self.memory.exact.clear(item, key)  # nothing counted during an outage survives
 
-    async def hit(self, key: str, limit: int, window_s: float) -> Allowance:
-        return await self._check(key, limit, window_s, record=True)
+    async def acquire(self, items: list[RateLimitItem], *identifiers: str) -> int:
+        """Count a request against each of a budget's limits (cheap counters); 0 when all
+        allow it, else the Retry-After seconds of the first limit it exceeds."""
 
-    async def peek(self, key: str, limit: int, window_s: float) -> Allowance:
-        return await self._check(key, limit, window_s, record=False)
+        async def operation(backend: _Backend) -> int:
+            for item in items:
+                if not await backend.counter.hit(item, *identifiers):
+                    return retry_after(await backend.counter.get_window_stats(item, *identifiers))
+            return 0
 
-    async def clear(self, key: str) -> None:
-        try:
-            await self.redis.delete(KEY_PREFIX + key)
-        except RedisError as exc:
-            log.warning("ratelimit_redis_unavailable", error=str(exc))
-        await self.fallback.clear(key)
+        return await self.run(operation)
+
+    async def close(self) -> None:
+        if self.redis is not None:
+            client = self.redis.storage.bridge.storage  # type: ignore[attr-defined]
+            await client.aclose()
 
 
-_memory = MemoryRateLimiter()
+def build_rate_limiter(settings: Settings) -> LimitsRateLimiter:
+    return LimitsRateLimiter(settings.redis_url, settings.rate_limit_redis_timeout_s,
+                             settings.rate_limit_redis_retry_s)
 
 
-def get_rate_limiter() -> RateLimiter:
-    """Redis-backed when Redis is configured, else the process-wide in-memory limiter."""
-    redis = get_redis()
-    if redis is None:
-        return _memory
-    return RedisRateLimiter(redis, _memory)
+_process: LimitsRateLimiter | None = None
+
+
+def get_rate_limiter() -> LimitsRateLimiter:
+    """The limiter for this process's settings (apps built with their own settings keep
+    their own on app.state: see gateway/ratelimit.py)."""
+    global _process
+    if _process is None:
+        _process = build_rate_limiter(get_settings())
+    return _process

@@ -23,6 +23,10 @@ os.environ.update(
         "MOVEHUB_BACKGROUND_WORKERS": "false",
         "MOVEHUB_COOKIE_SECURE": "false",
         "MOVEHUB_STORAGE_DIR": f"/tmp/movehub-test-storage-{TEST_DB}",
+        # The suite is one client at one address: API budgets it cannot reach (the limits
+        # themselves are tested with low ones, tests/integration/test_rate_limits.py).
+        **{f"MOVEHUB_RATE_LIMIT_{kind}{per}": "100000/minute"
+           for kind in ("AUTH", "QUOTE", "UPLOAD", "READ", "WRITE") for per in ("", "_IP")},
     }
 )
 

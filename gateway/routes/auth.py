@@ -26,12 +26,12 @@ from gateway.deps import (
     CSRF_COOKIE,
     REFRESH_COOKIE,
     CurrentCaller,
-    RateLimiterDep,
     SessionDep,
     SystemSessionDep,
     check_csrf,
     client_ip,
 )
+from gateway.ratelimit import AppRateLimiter
 from persistence.config import get_settings
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -72,14 +72,14 @@ def _refresh_secret(request: Request, body: RefreshRequest | None) -> str | None
 
 @router.post("/otp/request", response_model=OtpRequested, status_code=status.HTTP_202_ACCEPTED,
              responses={429: REFUSALS[429]})
-async def request_code(request: Request, session: SystemSessionDep, limiter: RateLimiterDep,
+async def request_code(request: Request, session: SystemSessionDep, limiter: AppRateLimiter,
                        payload: OtpRequest) -> OtpRequested:
     """Send a 6-digit sign-in code; the same answer whether or not the account exists."""
     return await service.request_code(session, limiter, payload, client_ip(request))
 
 
 @router.post("/otp/verify", response_model=TokenPair, responses=REFUSALS)
-async def verify_code(response: Response, session: SystemSessionDep, limiter: RateLimiterDep,
+async def verify_code(response: Response, session: SystemSessionDep, limiter: AppRateLimiter,
                       payload: OtpVerify) -> TokenPair:
     """Sign in with the code: tokens in the body and as cookies; new contacts become customers."""
     tokens = await service.sign_in(session, limiter, payload)
