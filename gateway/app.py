@@ -37,6 +37,7 @@ from gateway.routes import (
     support,
     trails,
     trucks,
+    users,
     verification,
 )
 from persistence.config import Settings, get_settings
@@ -63,6 +64,7 @@ API_ROUTERS = [
     documents.router,
     verification.router,
     support.router,
+    users.router,
 ]
 
 

@@ -41,7 +41,7 @@ async def _user_by_destination(session: AsyncSession, destination: str) -> User 
     return (await session.scalars(select(User).where(condition).with_for_update())).first()
 
 
-async def _driver_id(session: AsyncSession, user: User) -> uuid.UUID | None:
+async def driver_id_of(session: AsyncSession, user: User) -> uuid.UUID | None:
     if user.role != "driver":
         return None
     return await session.scalar(select(Driver.id).where(Driver.user_id == user.id))
@@ -55,12 +55,15 @@ def user_out(user: User, driver_id: uuid.UUID | None) -> UserOut:
 
 async def _token_pair(session: AsyncSession, user: User,
                       family_id: uuid.UUID | None = None) -> TokenPair:
+    """Tokens of one sign-in: the access token names the family (`sid`) and user version."""
     settings = get_settings()
-    driver_id = await _driver_id(session, user)
+    driver_id = await driver_id_of(session, user)
     caller = Caller(role=cast(Role, user.role), user_id=user.id, org_id=user.org_id,
                     driver_id=driver_id)
+    family_id = family_id or uuid.uuid4()
     return TokenPair(
-        access_token=issue_access_token(caller, settings),
+        access_token=issue_access_token(caller, settings, version=user.token_version,
+                                        session_id=family_id),
         expires_in=settings.access_token_ttl_s,
         refresh_token=await refresh.issue(session, user.id, settings, family_id),
         user=user_out(user, driver_id),
@@ -89,7 +92,9 @@ async def refresh_tokens(session: AsyncSession, secret: str) -> TokenPair:
     settings = get_settings()
     link = await refresh.rotate(session, secret, settings)
     user = await session.get(User, link.user_id)
-    if user is None or not user.active:
+    # A link issued before the last deactivation died with it, even after reactivation.
+    if user is None or not user.active or (
+            user.deactivated_at is not None and link.created_at <= user.deactivated_at):
         await refresh.revoke_family(session, link.family_id)
         raise RecordedRefusal("this account is disabled", reason="account_disabled")
     return await _token_pair(session, user, link.family_id)

@@ -1,9 +1,15 @@
-"""JWT access tokens: issued with a pinned algorithm, verified for exp, iss, aud and shape."""
+"""JWT access tokens: issued with a pinned algorithm, verified for exp, iss, aud and shape.
+
+Besides who the caller is, a token names the user's token version (`ver`) and the sign-in
+it belongs to (`sid`, the refresh family): dispatch/auth/revocation.py refuses a token whose
+version was bumped or whose sign-in was revoked, long before `exp`.
+"""
 
 from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any, cast
 
 import jwt
@@ -15,8 +21,18 @@ from persistence.session import Caller, Role
 _ROLES = {"customer", "driver", "mover_admin", "dispatcher", "platform_admin"}
 
 
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    """A verified token: the caller, plus what decides whether its session still lives."""
+
+    caller: Caller
+    version: int = 0  # tokens from before versions existed count as version 0
+    session_id: uuid.UUID | None = None  # the refresh family; None for tokens minted directly
+
+
 def issue_access_token(caller: Caller, settings: Settings | None = None,
-                       now: float | None = None) -> str:
+                       now: float | None = None, *, version: int = 0,
+                       session_id: uuid.UUID | None = None) -> str:
     settings = settings or get_settings()
     issued = int(now if now is not None else time.time())
     claims: dict[str, Any] = {
@@ -27,7 +43,10 @@ def issue_access_token(caller: Caller, settings: Settings | None = None,
         "iat": issued,
         "exp": issued + settings.access_token_ttl_s,
         "jti": uuid.uuid4().hex,
+        "ver": version,
     }
+    if session_id:
+        claims["sid"] = str(session_id)
     if caller.org_id:
         claims["org"] = str(caller.org_id)
     if caller.driver_id:
@@ -47,6 +66,18 @@ def _uuid_claim(claims: dict[str, Any], key: str) -> uuid.UUID | None:
 
 def verify_access_token(token: str, settings: Settings | None = None) -> Caller:
     """Decode and check a token; any defect is Unauthorized (never a 500)."""
+    return verify_access_claims(token, settings).caller
+
+
+def _version_claim(claims: dict[str, Any]) -> int:
+    value = claims.get("ver", 0)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise Unauthorized("token claim 'ver' is malformed")
+    return value
+
+
+def verify_access_claims(token: str, settings: Settings | None = None) -> AccessClaims:
+    """The caller and session claims of a signed, unexpired token (liveness not checked)."""
     settings = settings or get_settings()
     try:
         claims = jwt.decode(
@@ -64,9 +95,10 @@ def verify_access_token(token: str, settings: Settings | None = None) -> Caller:
     role = claims.get("role")
     if role not in _ROLES:
         raise Unauthorized("token role unknown")
-    return Caller(
+    caller = Caller(
         role=cast(Role, role),
         user_id=_uuid_claim(claims, "sub"),
         org_id=_uuid_claim(claims, "org"),
         driver_id=_uuid_claim(claims, "drv"),
     )
+    return AccessClaims(caller, _version_claim(claims), _uuid_claim(claims, "sid"))

@@ -1,4 +1,5 @@
-"""Use cases for drivers: the roster, hire, edit, and remove (retire when referenced)."""
+"""Use cases for drivers: the roster, hire, edit, and remove (retired when referenced;
+the account of a removed driver is deactivated, so their sessions end)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from dispatch.fleet.schemas import (
 from dispatch.kit.geo import point_geography, point_of
 from dispatch.kit.pagination import Page, PageParams, fetch_page
 from dispatch.kit.sorting import apply_sort
+from dispatch.users.service import end_sessions
 from persistence.models import Driver
 from persistence.repositories.fleet import DriverRepository
 from persistence.repositories.users import UserRepository
@@ -92,5 +94,11 @@ async def edit(session: AsyncSession, driver_id: uuid.UUID, changes: DriverUpdat
 
 
 async def remove(session: AsyncSession, driver_id: uuid.UUID) -> FleetRemoval:
-    return await retire_or_delete(session, await visible_driver(session, driver_id), "driver",
-                                  "inactive")
+    """Delete (or retire) the driver; their account is deactivated, so their sessions end."""
+    driver = await visible_driver(session, driver_id)
+    user_id = driver.user_id
+    removal = await retire_or_delete(session, driver, "driver", "inactive")
+    user = await UserRepository(session).lock_by_id(user_id) if user_id else None
+    if user is not None:
+        await end_sessions(session, user)
+    return removal

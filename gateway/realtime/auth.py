@@ -1,18 +1,28 @@
 """Who is on the other end of a socket: Bearer header, the access cookie (allowed Origin
-only) or `?token=`; refusals are close codes 4401/4403 (docs/realtime-protocol.md)."""
+only) or `?token=`; refusals are close codes 4401/4403/4410 (docs/realtime-protocol.md).
+
+An accepted socket is registered with the replica's SocketSessions, which closes it with
+4410 when its user is deactivated or its sign-in revoked.
+"""
 
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from fastapi import WebSocket
+from sqlalchemy.exc import SQLAlchemyError
 
-from dispatch.auth.tokens import verify_access_token
+from dispatch.auth.revocation import revocations
+from dispatch.auth.tokens import verify_access_claims
 from dispatch.errors import Unauthorized
 from gateway.deps import ACCESS_COOKIE
 from persistence.config import Settings
 from persistence.session import Caller
+
+if TYPE_CHECKING:
+    from gateway.realtime.runtime import Realtime
 
 
 class SocketRefused(Exception):
@@ -49,23 +59,31 @@ def socket_token(websocket: WebSocket, settings: Settings) -> str:
     raise SocketRefused(4401, "authentication required")
 
 
-def authenticate(websocket: WebSocket, settings: Settings) -> Caller:
+async def authenticate(websocket: WebSocket, realtime: Realtime) -> Caller:
+    """A signed, unexpired token of a live session; the socket is then watched."""
+    settings = realtime.settings
     try:
-        return verify_access_token(socket_token(websocket, settings), settings)
+        claims = verify_access_claims(socket_token(websocket, settings), settings)
+        await revocations.check(claims, settings)
     except Unauthorized as exc:
-        raise SocketRefused(4401, exc.detail) from exc
+        code = 4410 if exc.extra.get("reason") == "session_revoked" else 4401
+        raise SocketRefused(code, exc.detail) from exc
+    except (SQLAlchemyError, OSError, TimeoutError) as exc:  # neither Redis nor the database
+        raise SocketRefused(1013, "sign-in state unavailable; retry shortly") from exc
+    realtime.sessions.register(websocket, claims)
+    return claims.caller
 
 
-def driver_caller(websocket: WebSocket, settings: Settings) -> Caller:
-    caller = authenticate(websocket, settings)
+async def driver_caller(websocket: WebSocket, realtime: Realtime) -> Caller:
+    caller = await authenticate(websocket, realtime)
     if caller.role != "driver" or caller.driver_id is None or caller.org_id is None:
         raise SocketRefused(4403, "this socket is for drivers")
     return caller
 
 
-def board_scope(websocket: WebSocket, settings: Settings) -> tuple[Caller, uuid.UUID]:
+async def board_scope(websocket: WebSocket, realtime: Realtime) -> tuple[Caller, uuid.UUID]:
     """The caller and the organization whose board it watches."""
-    caller = authenticate(websocket, settings)
+    caller = await authenticate(websocket, realtime)
     if caller.role in ("mover_admin", "dispatcher") and caller.org_id is not None:
         return caller, caller.org_id
     if caller.role == "platform_admin":

@@ -148,7 +148,7 @@ def _since(websocket: WebSocket) -> int | None:
 
 async def serve_board(websocket: WebSocket, realtime: Realtime) -> None:
     try:
-        caller, org_id = board_scope(websocket, realtime.settings)
+        caller, org_id = await board_scope(websocket, realtime)  # watched: ends with 4410
         since = _since(websocket)
     except SocketRefused as exc:
         await refuse(websocket, exc.code, exc.reason)

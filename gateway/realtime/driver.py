@@ -197,7 +197,7 @@ class DriverSession:
 
 async def serve_driver(websocket: WebSocket, realtime: Realtime) -> None:
     try:
-        caller = driver_caller(websocket, realtime.settings)
+        caller = await driver_caller(websocket, realtime)  # watched: ends with 4410
     except SocketRefused as exc:
         await refuse(websocket, exc.code, exc.reason)
         return

@@ -8,6 +8,7 @@ from typing import Any
 from gateway.realtime.batcher import PingBatcher
 from gateway.realtime.bus import PositionBus
 from gateway.realtime.hub import BoardHub
+from gateway.realtime.sessions import SocketSessions
 from gateway.realtime.snapshot import SnapshotCache
 from persistence.config import Settings
 from persistence.positions import PositionWriter
@@ -21,15 +22,17 @@ class Realtime:
         self.writer = PositionWriter(settings)
         self.snapshots = SnapshotCache(settings.board_snapshot_ttl_s)
         self.batcher = PingBatcher(settings, fleet, self.bus, self.writer)
+        self.sessions = SocketSessions(settings)  # closes sockets whose session ended
 
     def start(self) -> None:
         self.bus.start()
         self.hub.start()
         self.writer.start()
         self.batcher.start()
+        self.sessions.start()
 
     async def close(self) -> None:
-        for part in (self.batcher, self.writer, self.hub, self.bus):
+        for part in (self.sessions, self.batcher, self.writer, self.hub, self.bus):
             with contextlib.suppress(Exception):
                 await part.close()
 

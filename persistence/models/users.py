@@ -24,6 +24,7 @@ class User(Base):
             "(role IN ('mover_admin','dispatcher','driver')) = (org_id IS NOT NULL)",
             name="staff_have_org",
         ),
+        CheckConstraint("token_version >= 0", name="token_version_non_negative"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -35,6 +36,9 @@ class User(Base):
     phone: Mapped[str | None] = mapped_column(String(32), unique=True)
     full_name: Mapped[str] = mapped_column(String(200), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    # Access tokens name the version they were issued under; deactivation bumps it.
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    deactivated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     notification_preferences: Mapped[dict[str, Any]] = mapped_column(
         JSONB, default=dict, server_default="{}"
     )
