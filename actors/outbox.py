@@ -225,9 +225,19 @@ class OutboxWorkerActor:
 
     def __init__(self) -> None:
         self._stop = asyncio.Event()
+        self._running = False
 
     async def run(self) -> None:
-        await run_worker(OutboxWorker(get_settings()), self._stop)
+        self._running = True
+        try:
+            await run_worker(OutboxWorker(get_settings()), self._stop)
+        finally:
+            self._running = False
+
+    async def alive(self) -> bool:
+        """Answering is not enough: the drain loop must be running (a restarted actor
+        runs again only once Ray retries `run`)."""
+        return self._running
 
     async def stop(self) -> None:
         self._stop.set()
@@ -239,6 +249,12 @@ class OutboxHandle:
     def __init__(self, *, actor: Any = None, task: asyncio.Task[None] | None = None,
                  stop: asyncio.Event | None = None) -> None:
         self._actor, self._task, self._stop = actor, task, stop
+
+    async def alive(self) -> bool:
+        """The actor answers and its loop runs, or the in-process task has not ended."""
+        if self._actor is not None:
+            return bool(await self._actor.alive.remote())
+        return self._task is not None and not self._task.done()
 
     async def close(self) -> None:
         if self._actor is not None:

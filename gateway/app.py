@@ -40,6 +40,7 @@ from gateway.routes import (
     users,
     verification,
 )
+from gateway.startup import refuse_unworkable
 from persistence.config import Settings, get_settings
 from persistence.redis import close_redis
 from persistence.session import dispose_engine, engine
@@ -73,6 +74,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     engine()
     app.state.fleet = None
+    app.state.outbox = None  # its handle, for /readyz: the live loop depends on it
     workers: list[Any] = []
     if settings.ray_enabled:
         from actors.runtime import start_fleet
@@ -81,7 +83,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if settings.background_workers:
         from actors.outbox import start_outbox_worker
 
-        workers.append(await start_outbox_worker(settings))
+        app.state.outbox = await start_outbox_worker(settings)
+        workers.append(app.state.outbox)
         if settings.ray_enabled:
             from actors.scheduler import start_scheduler
 
@@ -111,6 +114,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    refuse_unworkable(settings)  # e.g. Ray without Redis: no event would reach a socket
     configure_logging()
     security.check_settings(settings)  # refuses insecure secrets outside development/test
     app = FastAPI(

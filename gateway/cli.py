@@ -18,8 +18,13 @@ def _bootstrap(_: argparse.Namespace) -> None:
 def _serve(args: argparse.Namespace) -> None:
     import uvicorn
 
+    from gateway.startup import event_streams_problem
     from persistence.config import get_settings
 
+    # Refused here with one line, not as a traceback from inside uvicorn's app factory.
+    problem = event_streams_problem(get_settings(), args.workers)
+    if problem is not None:
+        raise SystemExit(f"movehub serve: refusing to start: {problem}")
     # permessage-deflate off: driver pings are ~150 bytes, compressing them only costs CPU
     # (uvicorn's switch is per server, so board frames go uncompressed too). The frame limit
     # stays above MOVEHUB_WS_MAX_MESSAGE_BYTES so the app can close with 1009 and a reason.

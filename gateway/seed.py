@@ -28,6 +28,7 @@ from dispatch.bookings.service import book
 from dispatch.fleet.schemas import TruckCreate
 from dispatch.fleet.trucks import add as add_truck
 from dispatch.kit.geo import GeoJsonArea, GeoPoint, point_of
+from dispatch.lifecycle.rules import ACTIVE_JOB_STATUSES
 from dispatch.lifecycle.service import apply_transition
 from dispatch.organizations.schemas import OrganizationCreate, StaffInvite
 from dispatch.organizations.service import onboard
@@ -53,6 +54,7 @@ FIRST = ["Jonas", "Mia", "Leon", "Emma", "Paul", "Hanna", "Felix", "Lena", "Noah
          "Elias", "Marie", "Ben", "Sophie", "Finn", "Lea"]
 LAST = ["Weber", "Koch", "Schulz", "Becker", "Wolf", "Richter", "Klein", "Neumann"]
 CUSTOMERS = 10
+OPEN = ("pending", "confirmed", *sorted(ACTIVE_JOB_STATUSES))
 KM_PER_DEGREE_LAT = 111.2
 # The printed board link signs its holder in as a demo dispatcher for this long.
 DEMO_LINK_TTL_S = 12 * 3600
@@ -143,11 +145,12 @@ async def ensure_org(index: int, admin: Caller, drivers_per_org: int, center: tu
 
 async def ensure_bookings(org: Organization, customers: list[User], now: datetime,
                           report: SeedReport) -> None:
-    """Top up to three bookings in the next two days (the first one later today)."""
+    """Top up to three open bookings in the next two days (the first one later today):
+    finished ones are not work, so every `movehub up` gives the simulated crews some."""
     async with tenant_session(SYSTEM) as session:
         upcoming = await session.scalar(select(func.count()).select_from(Booking).where(
             Booking.org_id == org.id, Booking.window_start > now,
-            Booking.window_start < now + timedelta(days=2)))
+            Booking.window_start < now + timedelta(days=2), Booking.status.in_(OPEN)))
         dispatcher = await session.scalar(select(User).where(
             User.org_id == org.id, User.role == "dispatcher"))
     rng = random.Random(f"{org.code}{now.date()}")

@@ -16,6 +16,8 @@ import urllib.request
 from rich.console import Console
 
 from gateway.seed import MOVERS, demo_board_token, run_seed
+from gateway.startup import event_streams_problem
+from persistence.config import get_settings
 from persistence.session import dispose_engine
 
 READY_TIMEOUT_S = 90.0
@@ -75,6 +77,9 @@ def _stop_on_sigterm() -> None:
 
 def run_up(args: argparse.Namespace) -> None:
     console = Console()
+    problem = event_streams_problem(get_settings())
+    if problem is not None:  # before seeding: the server would refuse it anyway
+        raise SystemExit(f"movehub up: refusing to start: {problem}")
     _stop_on_sigterm()
     run_seed(args)
     base_url = f"http://127.0.0.1:{args.port}"

@@ -30,8 +30,9 @@ class Settings(BaseSettings):
     db_pool_timeout_s: float = 5.0  # waiting for a pooled connection when all are busy
     outage_retry_after_s: int = 5  # Retry-After of a 503 while PostgreSQL/Redis is unreachable
 
-    # Redis for rate limits, caches and event streams; empty means in-process defaults.
-    redis_url: str = ""
+    # Redis for rate limits, caches and event streams (the run command starts it). Empty
+    # means in-process streams, refused at start unless Ray is off (gateway/startup.py).
+    redis_url: str = "redis://127.0.0.1:6379/0"
 
     # API rate limits (gateway/ratelimit.py) in `limits` notation. Each route class has a
     # budget per signed-in user and a larger one per client IP (offices and carrier NAT share
