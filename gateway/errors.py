@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import errno
 from typing import Any
 
+import asyncpg
+import redis.exceptions
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dispatch.errors import DomainError
+from persistence.config import get_settings
 
 log = structlog.get_logger(__name__)
 PROBLEM = "application/problem+json"
@@ -30,7 +35,7 @@ def problem(status: int, title: str, detail: str, request: Request | None = None
     for key, value in extra.items():  # extension members never replace the standard ones
         body.setdefault(key, value)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    if status == 429 and "retry_after" in extra:
+    if status in (429, 503) and "retry_after" in extra:
         headers = {"Retry-After": str(extra["retry_after"])}
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
@@ -72,6 +77,56 @@ def _driver_error_attr(exc: Exception, name: str) -> str:
     return ""
 
 
+# Unreachable backing services (issue 10.5): connection-class SQLSTATEs (server gone, shutting
+# down, starting up, out of connections), refused/reset sockets, connect and pool timeouts.
+_UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
+_UNREACHABLE_ERRNOS = frozenset({
+    errno.ECONNREFUSED, errno.ECONNRESET, errno.ECONNABORTED, errno.ETIMEDOUT, errno.EPIPE,
+    errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ENETDOWN})
+_UNREACHABLE = (ConnectionError, TimeoutError, PoolTimeout, redis.exceptions.ConnectionError,
+                redis.exceptions.TimeoutError)
+
+
+def _unreachable(exc: BaseException) -> bool:
+    if isinstance(exc, _UNREACHABLE):
+        return True
+    if isinstance(exc, OSError) and exc.errno in _UNREACHABLE_ERRNOS:
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True  # SQLAlchemy recognised a disconnect
+    if isinstance(exc, asyncpg.InterfaceError) and "connection is closed" in str(exc):
+        return True
+    return str(getattr(exc, "sqlstate", "") or "").startswith(_UNAVAILABLE_SQLSTATES)
+
+
+def unavailable(exc: BaseException) -> bool:
+    """Whether an error means PostgreSQL or Redis cannot be reached: the answer is 503 (a
+    socket closes with 1013, "try again later"), not a bug's 500 (1011). Looks through
+    SQLAlchemy's wrapper (`orig`) and the exception's causes."""
+    seen: set[int] = set()
+    pending: list[object] = [exc]
+    while pending:
+        current = pending.pop()
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if _unreachable(current):
+            return True
+        pending += [getattr(current, "orig", None), current.__cause__, current.__context__]
+        if isinstance(current, BaseExceptionGroup):
+            pending += current.exceptions
+    return False
+
+
+async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+    if not unavailable(exc):
+        return await _unhandled(request, exc)
+    log.warning("service_unavailable", error=type(exc).__name__, path=request.url.path)
+    return problem(503, "Service unavailable",
+                   "a service this request needs cannot be reached right now; retry later",
+                   request, retry_after=get_settings().outage_retry_after_s)
+
+
 async def _integrity(request: Request, exc: Exception) -> JSONResponse:
     # A constraint the service did not pre-check: still the caller's conflict, not our 500.
     constraint = _driver_error_attr(exc, "constraint_name")
@@ -81,6 +136,8 @@ async def _integrity(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _dbapi(request: Request, exc: Exception) -> JSONResponse:
+    if unavailable(exc):
+        return await _unavailable(request, exc)
     sqlstate = _driver_error_attr(exc, "sqlstate")
     if str(sqlstate).startswith("22"):  # data exceptions: out-of-range values and the like
         return problem(422, "Validation failed", "a value is out of range or malformed", request)
@@ -99,6 +156,8 @@ async def _stale(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+    if unavailable(exc):  # e.g. raised by a middleware, outside the handlers below
+        return await _unavailable(request, exc)
     log.exception("unhandled_error", error=type(exc).__name__)
     return problem(500, "Internal server error", "unexpected error", request)
 
@@ -110,4 +169,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(IntegrityError, _integrity)
     app.add_exception_handler(DBAPIError, _dbapi)
     app.add_exception_handler(StaleDataError, _stale)
+    for unreachable in (OSError, PoolTimeout, asyncpg.PostgresError, asyncpg.InterfaceError,
+                        redis.exceptions.RedisError):
+        app.add_exception_handler(unreachable, _unavailable)  # 503 when an outage, else 500
     app.add_exception_handler(Exception, _unhandled)

@@ -56,6 +56,9 @@ def engine() -> AsyncEngine:
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
             pool_pre_ping=True,
+            # Bounded waits: a blackholed database fails fast (503) instead of hanging.
+            pool_timeout=settings.db_pool_timeout_s,
+            connect_args={"timeout": settings.db_connect_timeout_s},
         )
         _sessionmaker = async_sessionmaker(_engine, expire_on_commit=False)
     return _engine

@@ -13,6 +13,8 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 from persistence.config import Settings
 
 MAX_INVALID = 20  # frames failing validation before the socket is closed with 4400
+# A socket that cannot go on because PostgreSQL or Redis is unreachable (gateway.errors.unavailable).
+TRY_LATER = (1013, "a service is unavailable: try again later")
 
 
 class Closing(Exception):

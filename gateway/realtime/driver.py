@@ -14,9 +14,18 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from dispatch.errors import Conflict, DomainError, NotFound
 from dispatch.lifecycle import service as lifecycle
+from gateway.errors import unavailable
 from gateway.realtime import queries
 from gateway.realtime.auth import SocketRefused, driver_caller
-from gateway.realtime.connection import Closing, Inbox, close, gone, refuse, send_text
+from gateway.realtime.connection import (
+    TRY_LATER,
+    Closing,
+    Inbox,
+    close,
+    gone,
+    refuse,
+    send_text,
+)
 from gateway.realtime.messages import (
     DRIVER_FRAMES,
     DRIVER_TYPES,
@@ -99,6 +108,16 @@ class DriverSession:
             return
         except DomainError as exc:
             await self.send({"type": "error", "code": "invalid", "detail": exc.detail, **reply})
+            return
+        except Exception as exc:
+            if not unavailable(exc):
+                raise
+            # An outage is the server's, not this socket's: say so and stay open for a retry.
+            log.warning("driver.status_unavailable", driver_id=self.driver_id,
+                        error=type(exc).__name__)
+            await self.send({"type": "error", "code": "unavailable",
+                             "detail": "the database cannot be reached right now; retry later",
+                             **reply})
             return
         job = self.jobs.get(str(booking.id))
         if job is not None:
@@ -209,6 +228,9 @@ async def serve_driver(websocket: WebSocket, realtime: Realtime) -> None:
         await close(websocket, exc.code, exc.reason)
         return
     except Exception as exc:
+        if unavailable(exc):  # e.g. the hello's jobs could not be read
+            await close(websocket, *TRY_LATER)
+            return
         if not gone(websocket, exc):
             log.exception("driver.socket_failed", driver_id=session.driver_id)
         await close(websocket, 1011, "internal error")
