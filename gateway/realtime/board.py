@@ -12,8 +12,17 @@ from typing import Any
 import structlog
 from fastapi import WebSocket
 
+from gateway.errors import unavailable
 from gateway.realtime.auth import SocketRefused, board_scope
-from gateway.realtime.connection import Closing, Inbox, close, gone, refuse, send_text
+from gateway.realtime.connection import (
+    TRY_LATER,
+    Closing,
+    Inbox,
+    close,
+    gone,
+    refuse,
+    send_text,
+)
 from gateway.realtime.hub import BoardLink, frame, to_protocol
 from gateway.realtime.messages import (
     BOARD_FRAMES,
@@ -160,6 +169,9 @@ async def serve_board(websocket: WebSocket, realtime: Realtime) -> None:
         await close(websocket, exc.code, exc.reason)
         return
     except Exception as exc:
+        if unavailable(exc):  # e.g. no snapshot while the database is unreachable
+            await close(websocket, *TRY_LATER)
+            return
         if not gone(websocket, exc):
             log.exception("board.socket_failed", org_id=str(org_id))
         await close(websocket, 1011, "internal error")
