@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dispatch.errors import NotFound
+from dispatch.errors import NotFound, ValidationFailed
 
 # Row-level security decides who may look: the driver's org staff, the driver, platform admins.
 _DRIVER = text("SELECT id FROM drivers WHERE id = :driver")
@@ -27,6 +27,8 @@ def _number(value: float | None) -> float | None:
 
 
 async def day_trail(session: AsyncSession, driver_id: uuid.UUID, day: dt.date) -> dict[str, Any]:
+    if day >= dt.date.max:  # the day's end (the next midnight) would overflow
+        raise ValidationFailed(f"date must be before {dt.date.max.isoformat()}", field="date")
     if (await session.execute(_DRIVER, {"driver": driver_id})).first() is None:
         raise NotFound("no such driver")
     start = dt.datetime.combine(day, dt.time(), dt.UTC)

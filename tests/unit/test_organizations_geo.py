@@ -29,11 +29,23 @@ def test_polygon_becomes_multipolygon_and_round_trips() -> None:
     [[[13.0, 52.0]]],  # too few points
     [[["a", "b"], ["c", "d"], ["e", "f"], ["a", "b"]]],  # not numbers
     [[]],  # empty ring
+    [[[13.0, 52.0], [14.0, 52.0], [14.0, 53.0], [13.0, 53.0]]],  # ring not closed
+    [[[13.0, 52.0], [14.0, 52.0], [True, 53.0], [13.0, 52.0]]],  # a boolean is no number
+    [[[-180, -90], [180, -90], [180, 90], [-180, 90], [-180, -90]]],  # the whole planet
+    [[[-179, -60], [179, -60], [179, 60], [-179, 60], [-179, -60]]],  # 358 degrees wide
+    [[[0, -89.9], [0.1, -89.9], [179.9, 89.9], [179.8, 89.9], [0, -89.9]]],  # antipodal edge
+    [[[0, 80], [10, 80], [10, 90], [0, 90], [0, 80]]],  # touches a pole
 ])
 def test_bad_areas_are_rejected_naming_the_field(coordinates: list[Any]) -> None:
     with pytest.raises(ValidationFailed) as caught:
         area_shape(GeoJsonArea(type="Polygon", coordinates=coordinates))
     assert caught.value.extra["field"] == "service_area"
+
+
+@pytest.mark.parametrize("coordinates", [[{}], [[{}]], [1], [[[[1, 2]]]], [[]]])
+def test_malformed_multipolygons_are_rejected(coordinates: list[Any]) -> None:
+    with pytest.raises(ValidationFailed):
+        area_shape(GeoJsonArea(type="MultiPolygon", coordinates=coordinates))
 
 
 def test_only_polygons_and_multipolygons() -> None:
