@@ -1,10 +1,11 @@
 """`/ws/board`: a dispatcher's live view of one organization — snapshot, sequenced events
-(resumable with `since`), and coalesced position ticks."""
+(resumable with `since` and `epoch`), and coalesced position ticks."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 import uuid
 from typing import Any
@@ -39,6 +40,7 @@ from persistence.session import Caller
 
 log = structlog.get_logger("movehub.realtime.board")
 REPLAY_PAGE = 500
+EPOCH_PATTERN = re.compile(r"[0-9A-Za-z_-]{1,64}")
 TICK_FIELDS = ("id", "lat", "lon", "heading", "speed", "online", "status")
 
 
@@ -52,49 +54,62 @@ class BoardSession:
     async def send(self, text: str) -> None:
         await send_text(self.websocket, text, self.timeout_s)
 
-    async def snapshot(self, seq: int) -> dict[str, Any]:
-        snap = await build_snapshot(self.caller, self.org_id, seq, self.realtime.fleet,
+    async def snapshot(self, at: events.Head) -> dict[str, Any]:
+        snap = await build_snapshot(self.caller, self.org_id, at.seq, self.realtime.fleet,
                                     self.realtime.hub.latest_positions(self.org_id))
         if snap is None:
             raise Closing(4400, "no such organization")
-        return snap
+        return {**snap, "epoch": at.epoch}
+
+    async def head(self) -> events.Head:
+        """The stream's head, once the room follows its epoch (a stream that started again
+        resets the room first: a board live on another epoch than its room misses events)."""
+        at = await events.head(self.org_id)
+        if not await self.realtime.hub.agree(self.org_id, at.epoch):
+            log.warning("board.epoch_disagrees", org_id=str(self.org_id), epoch=at.epoch)
+        return at
 
     async def send_snapshot(self, link: BoardLink) -> None:
         # The link stays in snapshot mode (the tick offers it nothing) until its cursor is the
         # snapshot's seq: going live earlier would queue events the snapshot already holds.
         link.queue.clear()
-        seq = await events.last_seq(self.org_id)
+        at = await self.head()
 
         async def build() -> CachedSnapshot:
-            return CachedSnapshot(seq, frame(await self.snapshot(seq)), time.monotonic())
+            return CachedSnapshot(at.seq, frame(await self.snapshot(at)), time.monotonic(),
+                                  at.epoch)
 
-        cached = await self.realtime.snapshots.get(self.org_id, seq, build)
+        cached = await self.realtime.snapshots.get(self.org_id, at.seq, build, at.epoch)
         link.queue.clear()
-        link.cursor, link.mode = cached.seq, "live"  # later events queue behind the snapshot
+        # Later events queue behind the snapshot; if the room left this epoch meanwhile, the
+        # tick sends the board another snapshot.
+        link.cursor, link.epoch, link.mode = cached.seq, cached.epoch, "live"
         await self.send(cached.text)
 
     async def replay(self, link: BoardLink) -> None:
         """Exactly the events after the cursor, then a tick with every driver; a snapshot
-        instead when the stream no longer reaches back that far."""
-        if link.cursor > await events.last_seq(self.org_id):
-            link.mode = "snapshot"  # a cursor from the future: the stream was reset
+        instead when the stream no longer reaches back that far or is another epoch's."""
+        at = await self.head()
+        if link.epoch != at.epoch or link.cursor > at.seq:
+            link.mode = "snapshot"  # the stream started again since that cursor
             return
         while link.mode == "replay":
-            missed = await events.read_since(self.org_id, link.cursor, REPLAY_PAGE)
+            missed = await events.read_since(self.org_id, link.cursor, REPLAY_PAGE, at.epoch)
             if missed is None:
                 link.mode = "snapshot"
                 return
             if not missed:
                 break
-            await self.send(frame({"type": "events",
+            await self.send(frame({"type": "events", "epoch": at.epoch,
                                    "events": [to_protocol(s, e) for s, e in missed]}))
             link.cursor = missed[-1][0]
         if link.mode != "replay":
             return
         link.mode = "live"
-        drivers = (await self.snapshot(link.cursor))["drivers"]
-        await self.send(frame({"type": "tick", "seq": link.cursor, "drivers": [
-            {k: d.get(k) for k in TICK_FIELDS} for d in drivers]}))
+        drivers = (await self.snapshot(events.Head(link.cursor, at.epoch)))["drivers"]
+        await self.send(frame({"type": "tick", "seq": link.cursor, "epoch": at.epoch,
+                               "drivers": [{k: d.get(k) for k in TICK_FIELDS}
+                                           for d in drivers]}))
 
     async def send_forever(self, link: BoardLink) -> None:
         while True:
@@ -120,16 +135,16 @@ class BoardSession:
                 link.wake.set()
                 continue
             if isinstance(message, Resume):
-                link.resume(message.since)
+                link.resume(message.since, message.epoch)
             else:
                 link.queue.append('{"type":"heartbeat"}')
                 link.wake.set()
 
-    async def run(self, since: int | None) -> None:
+    async def run(self, since: int | None, epoch: str | None = None) -> None:
         hub = self.realtime.hub
         link = await hub.add_board(self.org_id)
         if since is not None:
-            link.resume(since)
+            link.resume(since, epoch)
         else:
             link.wake.set()
         tasks = [asyncio.create_task(self.send_forever(link)),
@@ -146,25 +161,30 @@ class BoardSession:
                     await task
 
 
-def _since(websocket: WebSocket) -> int | None:
+def _since(websocket: WebSocket) -> tuple[int | None, str | None]:
+    """`?since=<seq>&epoch=<epoch>`: where a board left off (a since without its epoch
+    cannot be trusted to be the same stream: it is answered with a snapshot)."""
     raw = websocket.query_params.get("since")
+    epoch = websocket.query_params.get("epoch") or None
+    if epoch is not None and not EPOCH_PATTERN.fullmatch(epoch):
+        raise SocketRefused(4400, "epoch must be the epoch of an earlier snapshot or events")
     if raw is None or raw == "":
-        return None
+        return None, None
     if not raw.isdigit():
         raise SocketRefused(4400, "since must be a non-negative integer")
-    return int(raw)
+    return int(raw), epoch
 
 
 async def serve_board(websocket: WebSocket, realtime: Realtime) -> None:
     try:
         caller, org_id = await board_scope(websocket, realtime)  # watched: ends with 4410
-        since = _since(websocket)
+        since, epoch = _since(websocket)
     except SocketRefused as exc:
         await refuse(websocket, exc.code, exc.reason)
         return
     await websocket.accept()
     try:
-        await BoardSession(websocket, caller, org_id, realtime).run(since)
+        await BoardSession(websocket, caller, org_id, realtime).run(since, epoch)
     except (Closing, BadFrame) as exc:
         await close(websocket, exc.code, exc.reason)
         return

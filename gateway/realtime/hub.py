@@ -5,6 +5,12 @@ position diffs from the bus, and the ~100 ms tick that coalesces both into frame
 A board link has a bounded queue of frames; the tick only ever appends to it, so a slow board
 never holds up the others. When the queue is full the link drops everything and is sent a
 fresh snapshot instead (the connection's sender task does the sending).
+
+Each room follows one epoch of its org's stream (persistence.events). When the stream is lost
+and starts again under a new epoch, the reader's cursor would sit above every new sequence:
+the room resets to the new epoch at cursor 0 and its boards are sent fresh snapshots. The
+reader learns of a new epoch from the entries it reads, from a check of every room's stream
+head each EPOCH_CHECK_S, or at once when a board's sender saw a head the room does not know.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from persistence import events
 log = structlog.get_logger("movehub.realtime.hub")
 RECENT_EVENTS = 2000
 READ_BLOCK_MS = 250
+EPOCH_CHECK_S = 1.0
 # Outbox topics whose protocol name differs (docs/realtime-protocol.md, board events).
 KINDS = {"booking.status_changed": "booking.status"}
 Mode = Literal["snapshot", "replay", "live"]
@@ -58,6 +65,7 @@ class BoardLink:
         self.queue: deque[str] = deque()
         self.wake = asyncio.Event()
         self.cursor = 0  # last event seq this board has been given
+        self.epoch: str | None = None  # the stream epoch that cursor belongs to
         self.mode: Mode = "snapshot"
         self.drops = 0
 
@@ -71,14 +79,18 @@ class BoardLink:
         self.wake.set()
 
     def drop_to_snapshot(self) -> None:
+        self.restart()
+        self.drops += 1
+
+    def restart(self) -> None:
+        """Queued frames are void: the board gets a fresh snapshot next."""
         self.queue.clear()
         self.mode = "snapshot"
-        self.drops += 1
         self.wake.set()
 
-    def resume(self, since: int) -> None:
+    def resume(self, since: int, epoch: str | None) -> None:
         self.queue.clear()
-        self.cursor, self.mode = since, "replay"
+        self.cursor, self.epoch, self.mode = since, epoch, "replay"
         self.wake.set()
 
 
@@ -87,6 +99,7 @@ class Room:
     org_id: uuid.UUID
     last_seq: int
     ticked: int
+    epoch: str
     boards: set[BoardLink] = field(default_factory=set)
     drivers: dict[str, set[DriverListener]] = field(default_factory=dict)
     recent: deque[ProtocolEvent] = field(default_factory=lambda: deque(maxlen=RECENT_EVENTS))
@@ -115,6 +128,9 @@ class BoardHub:
         self._tasks: list[asyncio.Task[None]] = []
         self.ticks = 0
         self.dropped = 0  # snapshot drops of boards gone since
+        self.epoch_resets = 0
+        self._check_now = asyncio.Event()  # a sender saw a stream head the room does not know
+        self._checked = 0.0
 
     # ---- membership ----------------------------------------------------------------------
     async def room(self, org_id: uuid.UUID) -> Room:
@@ -124,8 +140,8 @@ class BoardHub:
         lock = self._joining.setdefault(org_id, asyncio.Lock())
         async with lock:
             if org_id not in self.rooms:
-                seq = await events.last_seq(org_id)
-                self.rooms[org_id] = Room(org_id=org_id, last_seq=seq, ticked=seq)
+                seq, epoch = await events.head(org_id)
+                self.rooms[org_id] = Room(org_id=org_id, last_seq=seq, ticked=seq, epoch=epoch)
         return self.rooms[org_id]
 
     async def add_board(self, org_id: uuid.UUID) -> BoardLink:
@@ -164,6 +180,21 @@ class BoardHub:
         room = self.rooms.get(org_id)
         return room.latest if room else {}
 
+    def epoch_of(self, org_id: uuid.UUID) -> str | None:
+        room = self.rooms.get(org_id)
+        return room.epoch if room else None
+
+    async def agree(self, org_id: uuid.UUID, epoch: str, wait_s: float = 3.0) -> bool:
+        """Wait (briefly) until the room follows `epoch`, a head a board's sender just read:
+        a board must not go live on an epoch its room does not follow."""
+        deadline = time.monotonic() + wait_s
+        while self.epoch_of(org_id) not in (epoch, None):
+            if time.monotonic() >= deadline:
+                return False
+            self._check_now.set()
+            await asyncio.sleep(0.05)
+        return True
+
     # ---- inputs --------------------------------------------------------------------------
     def on_positions(self, org_id: uuid.UUID, diffs: list[dict[str, Any]]) -> None:
         room = self.rooms.get(org_id)
@@ -176,10 +207,28 @@ class BoardHub:
             if room.boards:
                 room.changed[diff["id"]] = merged
 
-    def on_event(self, org_id: uuid.UUID, seq: int, event: dict[str, Any]) -> None:
+    def new_epoch(self, room: Room, epoch: str) -> None:
+        """The org's stream started again: follow it from its first event; boards resnapshot."""
+        log.warning("hub.stream_epoch_changed", org_id=str(room.org_id), old=room.epoch,
+                    new=epoch, last_seq=room.last_seq)
+        room.epoch, room.last_seq, room.ticked = epoch, 0, 0
+        room.recent.clear()
+        room.fresh.clear()
+        self.epoch_resets += 1
+        for link in list(room.boards):
+            link.restart()
+
+    def on_event(self, org_id: uuid.UUID, seq: int, event: dict[str, Any],
+                 epoch: str | None = None) -> bool:
+        """Take one event; False when it belongs to a new epoch (the room restarted)."""
         room = self.rooms.get(org_id)
-        if room is None or seq <= room.last_seq:
-            return
+        if room is None:
+            return True
+        if epoch is not None and epoch != room.epoch:
+            self.new_epoch(room, epoch)
+            return False
+        if seq <= room.last_seq:
+            return True
         if seq != room.last_seq + 1:
             room.recent.clear()  # the stream was trimmed under us: boards replay or resnapshot
         proto = to_protocol(seq, event)
@@ -189,11 +238,24 @@ class BoardHub:
         for listeners in list(room.drivers.values()):
             for listener in list(listeners):
                 listener.on_event(proto)
+        return True
+
+    async def check_epochs(self) -> None:
+        """Compare every room's epoch with its stream's head (one round trip)."""
+        self._check_now.clear()
+        self._checked = time.monotonic()
+        for org_id, now in (await events.heads(list(self.rooms))).items():
+            room = self.rooms.get(org_id)
+            if room is not None and now.epoch != room.epoch:
+                self.new_epoch(room, now.epoch)
 
     async def _read_events(self) -> None:
         while True:
-            cursors = {org: room.last_seq for org, room in self.rooms.items()}
             try:
+                if (self._check_now.is_set()
+                        or time.monotonic() - self._checked >= EPOCH_CHECK_S):
+                    await self.check_epochs()
+                cursors = {org: room.last_seq for org, room in self.rooms.items()}
                 found = await events.read_new(cursors, READ_BLOCK_MS)
             except asyncio.CancelledError:
                 raise
@@ -201,8 +263,11 @@ class BoardHub:
                 log.exception("hub.read_failed")
                 await asyncio.sleep(1.0)
                 continue
-            for org_id, seq, event in found:
-                self.on_event(org_id, seq, event)
+            restarted: set[uuid.UUID] = set()
+            for entry in found:  # after a restart, the org is re-read from its new start
+                if entry.org_id not in restarted and not self.on_event(
+                        entry.org_id, entry.seq, entry.event, entry.epoch):
+                    restarted.add(entry.org_id)
 
     # ---- the tick ------------------------------------------------------------------------
     def tick(self) -> None:
@@ -216,10 +281,13 @@ class BoardHub:
 
     def _tick_room(self, room: Room, fresh: list[ProtocolEvent],
                    changed: list[dict[str, Any]]) -> None:
-        shared_events = frame({"type": "events", "events": [e for _, e in fresh]}) if fresh else ""
-        shared_tick = (frame({"type": "tick", "seq": room.last_seq, "drivers": changed})
-                       if changed else "")
+        shared_events = frame({"type": "events", "epoch": room.epoch,
+                               "events": [e for _, e in fresh]}) if fresh else ""
+        shared_tick = (frame({"type": "tick", "seq": room.last_seq, "epoch": room.epoch,
+                              "drivers": changed}) if changed else "")
         for link in list(room.boards):
+            if link.mode == "live" and link.epoch != room.epoch:
+                link.restart()  # went live on an epoch the room has left since
             if link.mode == "live" and link.cursor < room.last_seq:
                 if fresh and link.cursor == room.ticked:
                     link.offer(shared_events)
@@ -230,11 +298,13 @@ class BoardHub:
                         link.mode = "replay"  # the sender reads the gap from the stream
                         link.wake.set()
                     elif pending:
-                        link.offer(frame({"type": "events", "events": [e for _, e in pending]}))
+                        link.offer(frame({"type": "events", "epoch": room.epoch,
+                                          "events": [e for _, e in pending]}))
                         link.cursor = pending[-1][0]
             if changed and link.mode == "live":
                 link.offer(shared_tick if link.cursor == room.last_seq else frame(
-                    {"type": "tick", "seq": link.cursor, "drivers": changed}))
+                    {"type": "tick", "seq": link.cursor, "epoch": room.epoch,
+                     "drivers": changed}))
 
     async def _tick_forever(self) -> None:
         while True:
@@ -251,6 +321,7 @@ class BoardHub:
                 "drivers": sum(len(r.drivers) for r in self.rooms.values()),
                 "queued_frames_max": max((len(b.queue) for b in boards), default=0),
                 "snapshot_drops": self.dropped + sum(b.drops for b in boards),
+                "epoch_resets": self.epoch_resets,
                 "ticks": self.ticks}
 
     def start(self) -> None:

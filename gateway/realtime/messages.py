@@ -18,7 +18,11 @@ assert set(DriverJobStatus.__args__) == set(DRIVER_JOB_STATUSES)  # type: ignore
 
 
 class Frame(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    """Strict: an unknown field or a number sent as a string is a client bug to report, not to
+    guess at (an int for a float is fine; strict mode allows it). Ids stay lax below: JSON has
+    no UUID type, and the frame is validated from decoded Python values."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class Ping(Frame):
@@ -43,7 +47,7 @@ class Ping(Frame):
 
 class StatusChange(Frame):
     type: Literal["status"]
-    booking_id: uuid.UUID
+    booking_id: uuid.UUID = Field(strict=False)
     status: DriverJobStatus
     ref: str | None = Field(default=None, max_length=200)
 
@@ -55,6 +59,7 @@ class Heartbeat(Frame):
 class Resume(Frame):
     type: Literal["resume"]
     since: int = Field(ge=0)
+    epoch: str | None = Field(default=None, max_length=64)  # of the stream `since` is in
 
 
 DriverFrame = Annotated[Ping | StatusChange | Heartbeat, Field(discriminator="type")]

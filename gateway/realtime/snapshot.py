@@ -81,6 +81,7 @@ class CachedSnapshot:
     seq: int
     text: str  # the encoded frame, sent as is to every board that takes it
     built: float  # monotonic
+    epoch: str = ""  # the event stream's epoch at `seq` (persistence.events)
 
 
 class SnapshotCache:
@@ -100,10 +101,11 @@ class SnapshotCache:
         self._building: dict[uuid.UUID, asyncio.Future[CachedSnapshot]] = {}
 
     async def get(self, org_id: uuid.UUID, seq: int,
-                  build: Callable[[], Awaitable[CachedSnapshot]]) -> CachedSnapshot:
+                  build: Callable[[], Awaitable[CachedSnapshot]],
+                  epoch: str = "") -> CachedSnapshot:
         """A frame at `seq` (the org's last event) if one is fresh, else a new build."""
         cached = self._frames.get(org_id)
-        if (cached is not None and cached.seq == seq
+        if (cached is not None and cached.seq == seq and cached.epoch == epoch
                 and time.monotonic() - cached.built < self.ttl_s):
             return cached
         pending = self._building.get(org_id)

@@ -63,8 +63,9 @@ async def test_board_on_one_replica_sees_a_driver_on_the_other(
     board_headers = auth_headers(await make_user("dispatcher", org))
     async with connect(f"{replica_b}/ws/board", board_headers) as board, \
             connect(f"{replica_a}/ws/board", board_headers) as board_a:
-        seq = (await recv_json(board))["seq"]
-        await recv_json(board_a)
+        snap = await recv_json(board)
+        seq, epoch = snap["seq"], snap["epoch"]
+        assert (await recv_json(board_a))["epoch"] == epoch  # one stream, whichever replica
         async with connect(f"{replica_a}/ws/driver",
                            auth_headers(driver_user, driver)) as app_socket:
             assert (await recv_json(app_socket))["type"] == "hello"
@@ -78,8 +79,10 @@ async def test_board_on_one_replica_sees_a_driver_on_the_other(
         for socket in (board, board_a):
             message = await recv_until(socket, "events", 5)
             assert [e["seq"] for e in message["events"]] == [published] == [seq + 1]
+            assert message["epoch"] == epoch
     # A board reconnecting to the other replica resumes from its cursor.
     [later] = [await events.publish(org.id, {"type": "booking.updated", "data": {}})]
-    async with connect(f"{replica_a}/ws/board?since={seq + 1}", board_headers) as board:
+    async with connect(f"{replica_a}/ws/board?since={seq + 1}&epoch={epoch}",
+                       board_headers) as board:
         message = await recv_until(board, "events", 5)
         assert [e["seq"] for e in message["events"]] == [later]

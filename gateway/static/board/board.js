@@ -43,6 +43,7 @@
     config: { tile_url: "", board_socket: "/ws/board" },
     org: null,
     seq: null,
+    epoch: null, // the event stream's epoch: a resume names it with the seq
     serverSeq: null,
     drivers: new Map(),
     trucks: new Map(),
@@ -214,6 +215,7 @@
     const query = new URLSearchParams();
     if (board.token) query.set("token", board.token);
     if (board.seq !== null) query.set("since", String(board.seq));
+    if (board.seq !== null && board.epoch) query.set("epoch", board.epoch);
     if (board.orgParam) query.set("org_id", board.orgParam);
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     const path = board.config.board_socket || "/ws/board";
@@ -273,7 +275,7 @@
   function receive(frame) {
     board.frames[frame.type] = (board.frames[frame.type] || 0) + 1;
     if (frame.type === "snapshot") onSnapshot(frame);
-    else if (frame.type === "events") onEvents(frame.events || []);
+    else if (frame.type === "events") onEvents(frame.events || [], frame.epoch);
     else if (frame.type === "tick") onTick(frame);
     else if (frame.type === "error") feed({ kind: "error", data: frame });
     if (frame.type === "snapshot" || frame.type === "tick" || frame.type === "events") {
@@ -284,6 +286,7 @@
 
   function onSnapshot(snapshot) {
     board.seq = snapshot.seq ?? board.seq;
+    board.epoch = snapshot.epoch ?? board.epoch;
     board.org = snapshot.org || board.org;
     board.drivers = new Map((snapshot.drivers || []).map((d) => [d.id, { ...d }]));
     const trucks = new Map((snapshot.trucks || []).map((t) => [t.id, { ...t }]));
@@ -313,7 +316,9 @@
     renderStats();
   }
 
-  function onEvents(events) {
+  function onEvents(events, epoch) {
+    // Another epoch's seqs say nothing about ours (the server sends a snapshot first).
+    if (epoch && board.epoch && epoch !== board.epoch) return;
     let bookingsChanged = false;
     for (const event of events) {
       if (typeof event.seq === "number") {
