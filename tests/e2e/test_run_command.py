@@ -202,14 +202,13 @@ async def test_run_command_delivers_jobs_and_board_events(run_command: RunComman
                     f"{base_url.replace('http', 'ws', 1)}/ws/board?since=0", max_size=None,
                     additional_headers={"Authorization": f"Bearer {token}"}))
                 followers.append(asyncio.create_task(follow_board(board, started_ts, assigned)))
-            progress: dict[str, int] = {}
+            # The whole window, not until the first success: the counts are the figure a
+            # new user sees in their first two minutes.
             while time.monotonic() - ready < DEMO_WINDOW_S:
-                progress = await driver_progress(db, started_at)
-                if progress.get("completed") and assigned:
-                    break
                 for follower in followers:
                     assert not follower.done(), follower.exception()
                 await asyncio.sleep(2)
+            progress = await driver_progress(db, started_at)
             elapsed = time.monotonic() - ready
             for follower in followers:
                 follower.cancel()
