@@ -1,21 +1,33 @@
 """Sessions that end: deleting a driver, deactivating a user or replaying a refresh token
-refuses that session's access tokens (401) and closes its sockets (4410) within seconds."""
+refuses that session's access tokens (401) and closes its sockets (4410) within seconds, on
+every replica, and with that replica's Redis cut (the database answers)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
+from persistence.config import get_settings
 from persistence.models import Organization, User
 from tests.factories import auth_headers, make_driver, make_org, make_user
-from tests.integration.realtime_server import closed_with, connect, recv_json, ws_base
+from tests.integration.realtime_server import (
+    closed_with,
+    connect,
+    free_port,
+    recv_json,
+    ws_base,
+)
 from tests.integration.test_auth import assert_problem, fresh_email, ip_client, latest_code
+from tests.integration.test_ws_replicas import start_gateway, wait_ready
+from tests.proxy import TcpProxy
 
 __all__ = ["ws_base"]  # the fixture
 
@@ -197,3 +209,72 @@ async def test_reactivation_restores_sign_in_not_old_tokens(http: httpx.AsyncCli
     assert stale.status_code == 401
     assert (await http.post(f"{API}/auth/refresh",
                             json={"refresh_token": after["refresh_token"]})).status_code == 200
+
+
+# ---- across gateway processes, and with Redis cut -------------------------------------------
+@contextlib.contextmanager
+def gateway(monkeypatch: pytest.MonkeyPatch, **env: str) -> Iterator[tuple[str, str]]:
+    """A gateway process of its own (no Ray) on this suite's database: (http, ws) base URLs."""
+    with monkeypatch.context() as patched:
+        for name, value in env.items():
+            patched.setenv(f"MOVEHUB_{name.upper()}", value)
+        port = free_port()
+        process = start_gateway(port)
+    try:
+        wait_ready(port, process)
+        yield f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+async def test_a_revocation_closes_sockets_on_another_replica(
+        http: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    org = await make_org()
+    dispatcher = await make_user("dispatcher", org)
+    admin = await make_user("mover_admin", org)
+    # The sweep waits two minutes: a close within seconds can only be the pub/sub message.
+    with gateway(monkeypatch, ws_session_recheck_s="120") as (other_http, other_ws):
+        async with connect(f"{other_ws}/ws/board", auth_headers(dispatcher)) as board:
+            assert (await recv_json(board))["type"] == "snapshot"
+            answer = await http.post(f"{API}/users/{dispatcher.id}/deactivate",
+                                     headers=auth_headers(admin))  # on this replica
+            assert answer.status_code == 200
+            start = time.monotonic()
+            code, _ = await closed_with(board, SETTLE_S)
+            print(f"\n/ws/board on another replica: closed {code} after "
+                  f"{time.monotonic() - start:.3f} s")
+        assert code == SESSION_ENDED
+        async with httpx.AsyncClient(base_url=other_http) as remote:
+            await seconds_until(rest_refused(remote, auth_headers(dispatcher)),
+                                "REST on another replica")
+
+
+async def test_without_redis_checks_read_the_database(
+        http: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    org = await make_org()
+    driver_user = await make_user("driver", org)
+    driver = await make_driver(org, user=driver_user)
+    colleague = await make_user("dispatcher", org)
+    admin = await make_user("mover_admin", org)
+    redis = urlsplit(get_settings().redis_url)
+    with TcpProxy(redis.port or 6379) as proxy, gateway(
+            monkeypatch, redis_url=f"redis://127.0.0.1:{proxy.port}{redis.path}",
+            ws_session_recheck_s="1") as (cut_http, cut_ws):
+        async with httpx.AsyncClient(base_url=cut_http, timeout=30) as remote, \
+                connect(f"{cut_ws}/ws/driver", auth_headers(driver_user, driver)) as socket:
+            assert (await recv_json(socket))["type"] == "hello"
+            proxy.cut("blackhole")  # that gateway's Redis hangs; ours still works
+            for _ in range(3):  # a live session keeps working, read from PostgreSQL
+                me = await remote.get(f"{API}/auth/me", headers=auth_headers(colleague))
+                assert me.status_code == 200, me.text
+            removed = await http.delete(f"{API}/drivers/{driver.id}",
+                                        headers=auth_headers(admin))
+            assert removed.status_code == 200
+            start = time.monotonic()
+            code, _ = await closed_with(socket, SETTLE_S)  # no pub/sub there: the sweep
+            print(f"\n/ws/driver with Redis cut: closed {code} after "
+                  f"{time.monotonic() - start:.3f} s")
+            assert code == SESSION_ENDED
+            await seconds_until(rest_refused(remote, auth_headers(driver_user, driver)),
+                                "REST with Redis cut")
