@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from dispatch.notifications.catalog import EVENTS
 
@@ -10,8 +10,8 @@ from dispatch.notifications.catalog import EVENTS
 class ChannelChoice(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: bool = True
-    sms: bool = True
+    email: StrictBool = True  # strict: 0/1 or "yes" is a client bug, not a choice
+    sms: StrictBool = True
 
 
 class NotificationPreferences(BaseModel):
@@ -29,8 +29,8 @@ class NotificationPreferences(BaseModel):
         }]},
     )
 
-    email: bool = True
-    sms: bool = True
+    email: StrictBool = True
+    sms: StrictBool = True
     events: dict[str, ChannelChoice] = Field(default_factory=dict)
 
     @field_validator("events")

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from dispatch.support.rules import IssueType, Priority, TicketStatus
 
@@ -51,7 +51,7 @@ class CommentCreate(BaseModel):
         {"body": "Crew lead admits the door hit the stairwell.", "internal": True}]})
 
     body: str = Field(min_length=1, max_length=5000)
-    internal: bool = Field(default=False,
+    internal: StrictBool = Field(default=False,
                            description="an internal note, never shown to customers")
 
 

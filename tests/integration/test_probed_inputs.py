@@ -48,3 +48,17 @@ async def test_trail_of_the_last_representable_day_is_422(client: httpx.AsyncCli
                                 params={"date": "9999-12-31"},
                                 headers=auth_headers(await make_user("mover_admin", org)))
     assert _problem_422(response)["field"] == "date"
+
+
+async def test_booleans_in_bodies_are_strict(client: httpx.AsyncClient) -> None:
+    """Regression: `0`/`1` (and "yes") were taken as booleans; a UUID or date string still is
+    what it says (FastAPI validates decoded JSON, where those arrive as strings)."""
+    headers = auth_headers(await make_user())
+    url = "/api/v1/me/notification-preferences"
+    before = (await client.get(url, headers=headers)).json()
+    for bad in ({"email": 0}, {"sms": 1}, {"email": "yes"},
+                {"events": {"booking_reminder": {"email": 1, "sms": True}}}):
+        _problem_422(await client.put(url, json=bad, headers=headers))
+    assert (await client.get(url, headers=headers)).json() == before
+    saved = await client.put(url, json={"email": False, "sms": True}, headers=headers)
+    assert saved.status_code == 200 and saved.json()["email"] is False
