@@ -12,12 +12,13 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from fastapi import WebSocket
-from sqlalchemy.exc import SQLAlchemyError
 
 from dispatch.auth.revocation import revocations
 from dispatch.auth.tokens import verify_access_claims
 from dispatch.errors import Unauthorized
 from gateway.deps import ACCESS_COOKIE
+from gateway.errors import unavailable
+from gateway.realtime.connection import TRY_LATER
 from persistence.config import Settings
 from persistence.session import Caller
 
@@ -68,8 +69,10 @@ async def authenticate(websocket: WebSocket, realtime: Realtime) -> Caller:
     except Unauthorized as exc:
         code = 4410 if exc.extra.get("reason") == "session_revoked" else 4401
         raise SocketRefused(code, exc.detail) from exc
-    except (SQLAlchemyError, OSError, TimeoutError) as exc:  # neither Redis nor the database
-        raise SocketRefused(1013, "sign-in state unavailable; retry shortly") from exc
+    except Exception as exc:  # neither Redis nor the database could say: try again later
+        if not unavailable(exc):
+            raise
+        raise SocketRefused(*TRY_LATER) from exc
     realtime.sessions.register(websocket, claims)
     return claims.caller
 

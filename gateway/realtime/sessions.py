@@ -28,6 +28,7 @@ log = structlog.get_logger("movehub.realtime.sessions")
 SESSION_ENDED = 4410  # docs/realtime-protocol.md: final, sign in again
 REASON = "session ended: account deactivated or sign-in revoked; sign in again"
 RESUBSCRIBE_S = 1.0
+SUBSCRIBE_TIMEOUT_S = 5.0
 
 
 @dataclass(slots=True, eq=False)
@@ -109,7 +110,8 @@ class SocketSessions:
         while (redis := get_redis()) is not None:
             pubsub = redis.pubsub()
             try:
-                await pubsub.subscribe(CHANNEL)
+                async with asyncio.timeout(SUBSCRIBE_TIMEOUT_S):  # a blackholed Redis hangs
+                    await pubsub.subscribe(CHANNEL)
                 while True:
                     message = await pubsub.get_message(ignore_subscribe_messages=True,
                                                        timeout=1.0)
@@ -122,4 +124,5 @@ class SocketSessions:
                 await asyncio.sleep(RESUBSCRIBE_S)
             finally:
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    async with asyncio.timeout(SUBSCRIBE_TIMEOUT_S):
+                        await pubsub.aclose()  # type: ignore[no-untyped-call]
