@@ -24,6 +24,7 @@ from actors import runtime as _runtime
 from dispatch.notifications import flows
 from dispatch.notifications.backoff import gives_up, retry_delay_s
 from dispatch.notifications.delivery import OutboxItem, Ports
+from persistence.cache import org_terms_changed
 from persistence.config import Settings, get_settings
 from persistence.integrations.email import DeliveryFailed, email_port
 from persistence.integrations.sms import sms_port
@@ -60,7 +61,9 @@ async def relay_to_stream(item: OutboxItem) -> None:
 
 
 async def fleet_changed(item: OutboxItem) -> None:
-    """Let the fleet shards reload the organization when Ray runs them here."""
+    """Invalidate the org's cached terms (after commit; a Redis failure retries the row) and
+    let the fleet shards reload the organization when Ray runs them here."""
+    await org_terms_changed(uuid.UUID(str(item.payload["org_id"])))
     if _notify_fleet_changed is None or not ray.is_initialized():
         log.debug("outbox.fleet_changed_skipped", outbox_id=item.id)
         return

@@ -24,11 +24,11 @@ from dispatch.errors import Forbidden, NotFound, ValidationFailed
 from dispatch.kit.geo import GeoPoint, point_geography, point_of
 from dispatch.kit.pagination import Page, PageParams, fetch_page
 from dispatch.kit.sorting import apply_sort
+from persistence.cache import OrgTerms, distance_and_cover, org_terms
 from persistence.config import get_settings
-from persistence.models import Booking, BookingStatusHistory, Organization
+from persistence.models import Booking, BookingStatusHistory
 from persistence.outbox import enqueue
 from persistence.repositories.bookings import BookingRepository
-from persistence.repositories.organizations import OrganizationRepository, distance_km
 from persistence.session import Caller
 
 SORT_COLUMNS: dict[str, Any] = {"window_start": Booking.window_start,
@@ -54,39 +54,48 @@ def _lonlat(point: GeoPoint) -> tuple[float, float]:
     return point.lon, point.lat
 
 
-async def _bookable_org(session: AsyncSession, org_id: uuid.UUID) -> Organization:
-    org = await OrganizationRepository(session).get_by_id(org_id)
+async def _bookable_org(session: AsyncSession, org_id: uuid.UUID) -> OrgTerms:
+    # Cached in Redis (persistence/cache.py): the org's row is not read on a hit.
+    org = await org_terms(session, org_id)
     if org is None or not org.active:
         raise ValidationFailed("no such organization", field="org_id")
     return org
 
 
-async def _price(session: AsyncSession, org: Organization, pickup: GeoPoint, dropoff: GeoPoint,
-                 volume_m3: float, crew_size: int) -> pricing.Quote:
-    """The org's price for the move, over the PostGIS distance between pickup and dropoff."""
-    km = await distance_km(session, _lonlat(pickup), _lonlat(dropoff))
+async def _measure(session: AsyncSession, org: OrgTerms, pickup: GeoPoint,
+                   dropoff: GeoPoint) -> tuple[float, bool]:
+    """The PostGIS distance of the move and whether the org serves the pickup: one query."""
+    return await distance_and_cover(session, org.service_area_wkb, _lonlat(pickup),
+                                    _lonlat(dropoff))
+
+
+def _price(org: OrgTerms, km: float, volume_m3: float, crew_size: int) -> pricing.Quote:
+    """The org's price for the move over its distance."""
     rates = pricing.Pricing(hourly_rate_cents=org.hourly_rate_cents,
                             per_km_cents=org.per_km_cents,
                             minimum_charge_cents=org.minimum_charge_cents, currency=org.currency)
     return pricing.quote(rates, km, volume_m3, crew_size, get_settings().average_speed_kmh)
 
 
+async def _served_price(session: AsyncSession, org: OrgTerms, pickup: GeoPoint,
+                        dropoff: GeoPoint, volume_m3: float, crew_size: int, *,
+                        check_served: bool = True) -> pricing.Quote:
+    km, served = await _measure(session, org, pickup, dropoff)
+    if check_served and not served:
+        raise ValidationFailed(f"{org.name} does not serve the pickup location",
+                               field="pickup.location")
+    return _price(org, km, volume_m3, crew_size)
+
+
 async def quote(session: AsyncSession, request: QuoteRequest) -> QuoteOut:
     """What the organization would charge; says whether it serves the pickup at all."""
     org = await _bookable_org(session, request.org_id)
-    priced = await _price(session, org, request.pickup, request.dropoff, request.volume_m3,
-                          request.crew_size)
-    served = await OrganizationRepository(session).covers(org.id, _lonlat(request.pickup))
+    km, served = await _measure(session, org, request.pickup, request.dropoff)
+    priced = _price(org, km, request.volume_m3, request.crew_size)
     return QuoteOut(org_id=org.id, distance_km=priced.distance_km,
                     billable_hours=priced.billable_hours, labour_cents=priced.labour_cents,
                     distance_cents=priced.distance_cents, total_cents=priced.total_cents,
                     currency=priced.currency, pickup_in_service_area=served)
-
-
-async def _check_served(session: AsyncSession, org: Organization, pickup: GeoPoint) -> None:
-    if not await OrganizationRepository(session).covers(org.id, _lonlat(pickup)):
-        raise ValidationFailed(f"{org.name} does not serve the pickup location",
-                               field="pickup.location")
 
 
 async def book(session: AsyncSession, caller: Caller, payload: BookingCreate,
@@ -100,9 +109,8 @@ async def book(session: AsyncSession, caller: Caller, payload: BookingCreate,
     if not org.verified:
         raise ValidationFailed(f"{org.name} is not verified yet and takes no bookings",
                                field="org_id")
-    await _check_served(session, org, payload.pickup.location)
-    priced = await _price(session, org, payload.pickup.location, payload.dropoff.location,
-                          payload.volume_m3, payload.crew_size)
+    priced = await _served_price(session, org, payload.pickup.location,
+                                 payload.dropoff.location, payload.volume_m3, payload.crew_size)
     booking = Booking(
         org_id=org.id, customer_id=caller.user_id, pickup_address=payload.pickup.address,
         pickup_location=point_geography(payload.pickup.location),
@@ -190,10 +198,9 @@ async def _reschedule(session: AsyncSession, booking: Booking, changes: BookingU
                                     location=point_of(booking.pickup_location))
     dropoff = changes.dropoff or Stop(address=booking.dropoff_address,
                                       location=point_of(booking.dropoff_location))
-    if changes.pickup is not None:
-        await _check_served(session, org, pickup.location)
-    priced = await _price(session, org, pickup.location, dropoff.location,
-                          float(booking.volume_m3), booking.crew_size)
+    priced = await _served_price(session, org, pickup.location, dropoff.location,
+                                 float(booking.volume_m3), booking.crew_size,
+                                 check_served=changes.pickup is not None)
     booking.window_start, booking.window_end = start, end
     booking.pickup_address = pickup.address
     booking.pickup_location = point_geography(pickup.location)

@@ -26,7 +26,9 @@ from dispatch.organizations.schemas import (
     OrganizationSort,
     OrganizationUpdate,
 )
+from persistence.cache import org_terms_changing
 from persistence.models import Organization, User
+from persistence.outbox import enqueue
 from persistence.repositories.organizations import OrganizationRepository
 from persistence.repositories.users import UserRepository
 from persistence.session import Caller
@@ -145,6 +147,16 @@ async def editable(session: AsyncSession, caller: Caller, org_id: uuid.UUID) -> 
     return org
 
 
+async def _terms_changing(session: AsyncSession, org_id: uuid.UUID) -> None:
+    """Quotes and bookings read an org's terms from a cache (persistence/cache.py): mark
+    them changing before this edit commits, and raise fleet.changed, whose after-commit
+    handler invalidates them again and lets the fleet shards reload the org."""
+    await org_terms_changing(org_id)
+    await enqueue(session, "fleet.changed",
+                  {"org_id": str(org_id), "kind": "organization", "id": str(org_id),
+                   "action": "updated"}, org_id=org_id, aggregate_id=str(org_id))
+
+
 async def profile(session: AsyncSession, org_id: uuid.UUID) -> OrganizationOut:
     return organization_out(await _visible(session, org_id))
 
@@ -153,6 +165,7 @@ async def update_profile(session: AsyncSession, caller: Caller, org_id: uuid.UUI
                          changes: OrganizationUpdate) -> OrganizationOut:
     """Edit the profile and pricing; fields left out stay as they are."""
     org = await editable(session, caller, org_id)
+    await _terms_changing(session, org.id)
     for field, value in changes.model_dump(exclude_unset=True).items():
         if value is None and field not in ("contact_email", "contact_phone"):
             raise ValidationFailed(f"{field} cannot be null", field=field)
@@ -173,6 +186,7 @@ async def replace_service_area(session: AsyncSession, caller: Caller, org_id: uu
                                area: GeoJsonArea) -> GeoJsonArea:
     """Replace where the organization serves; stored as a MultiPolygon."""
     org = await editable(session, caller, org_id)
+    await _terms_changing(session, org.id)
     org.service_area = area_geography(area)
     await session.flush()
     await session.refresh(org)

@@ -13,10 +13,12 @@ from typing import Any
 import structlog
 
 from gateway.realtime.queries import ACTIVE, IN_PROGRESS, board_rows
+from persistence.cache import redis_call
 from persistence.session import Caller
 
 log = structlog.get_logger("movehub.realtime.snapshot")
 ONLINE_WITHIN_S = 60.0
+SHARED_PREFIX = "movehub:snapshot:"  # + org:epoch:seq, the frame text, for ttl_s
 
 
 def _jobs_by_driver(bookings: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -85,7 +87,9 @@ class CachedSnapshot:
 
 
 class SnapshotCache:
-    """Recent snapshot frames per organization, shared by the boards of one replica.
+    """Recent snapshot frames per organization, shared by the boards of one replica and,
+    through Redis when it is configured, by the replicas (a frame built within `ttl_s` at the
+    same stream position).
 
     A connect storm (a deploy, a network blip, a thousand boards opening at once) would
     otherwise build one snapshot per board: database queries and a shard call each. Builds for
@@ -114,7 +118,7 @@ class SnapshotCache:
         future: asyncio.Future[CachedSnapshot] = asyncio.get_running_loop().create_future()
         self._building[org_id] = future
         try:
-            fresh = await build()
+            fresh = await self._shared(org_id, seq, epoch, build)
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()  # retrieved: waiters re-raise it, nobody logs it twice
@@ -123,6 +127,35 @@ class SnapshotCache:
             self._building.pop(org_id, None)
         self._frames[org_id] = fresh
         future.set_result(fresh)
+        return fresh
+
+    async def _shared(self, org_id: uuid.UUID, seq: int, epoch: str,
+                      build: Callable[[], Awaitable[CachedSnapshot]]) -> CachedSnapshot:
+        """The frame another replica built at this very stream position within the TTL, else
+        a build here, offered to the others. The key is the position (epoch and seq), so a
+        frame is never served for a position it was not built at."""
+        ttl_ms = int(self.ttl_s * 1000)
+        if ttl_ms < 1:
+            return await build()
+        key = f"{SHARED_PREFIX}{org_id}:{epoch}:{seq}"
+
+        async def read(redis: Any) -> tuple[bytes | None, int]:
+            async with redis.pipeline(transaction=False) as pipe:
+                text, left_ms = await pipe.get(key).pttl(key).execute()
+            return text, int(left_ms)
+
+        missing: tuple[bytes | None, int] = (None, 0)
+        text, left_ms = await redis_call(read, missing)
+        if text is not None:
+            age_s = max(0.0, (ttl_ms - left_ms) / 1000)
+            return CachedSnapshot(seq, text.decode(), time.monotonic() - age_s, epoch)
+        fresh = await build()
+        if (fresh.seq, fresh.epoch) == (seq, epoch):
+
+            async def offer(redis: Any) -> None:
+                await redis.set(key, fresh.text, px=ttl_ms, nx=True)
+
+            await redis_call(offer, None)
         return fresh
 
     def forget(self, org_id: uuid.UUID) -> None:
