@@ -21,8 +21,13 @@ from persistence.config import get_settings
 from persistence.session import dispose_engine
 
 READY_TIMEOUT_S = 90.0
-# The simulator also plays the dispatcher (confirm + auto-assign) this often, so jobs flow.
+# The simulator also plays the dispatcher (confirm + auto-assign, the first pass at once)
+# this often, so jobs flow.
 AUTO_ASSIGN_EVERY_S = 20
+# Simulated seconds per real second. A job is ~30 simulated minutes (two drives across town,
+# loading, unloading): at 30x a new user sees the first ones completed within about a minute
+# (at the simulator's default 10x, none had finished two minutes after start).
+DEMO_SPEEDUP = 30
 
 
 def _wait_ready(base_url: str, server: subprocess.Popen[bytes], console: Console) -> None:
@@ -63,8 +68,8 @@ def _print_urls(base_url: str, console: Console, drivers: int) -> None:
                   f"dispatch@{code.lower()}.movehub.example, printed in this log)")
     console.print(f"  API docs     {base_url}/docs")
     console.print(f"  readiness    {base_url}/readyz")
-    console.print(f"  simulator    {drivers} drivers on /ws/driver; bookings confirmed and "
-                  f"auto-assigned every {AUTO_ASSIGN_EVERY_S} s")
+    console.print(f"  simulator    {drivers} drivers on /ws/driver at {DEMO_SPEEDUP}x; bookings "
+                  f"confirmed and auto-assigned every {AUTO_ASSIGN_EVERY_S} s")
 
 
 def _stop_on_sigterm() -> None:
@@ -94,7 +99,8 @@ def run_up(args: argparse.Namespace) -> None:
         if importlib.util.find_spec("gateway.simulator") is not None:
             simulator = subprocess.Popen(  # noqa: S603
                 [sys.executable, "-m", "gateway.cli", "simulate", "--url", base_url,
-                 "--drivers", str(args.drivers), "--auto-assign", str(AUTO_ASSIGN_EVERY_S)])
+                 "--drivers", str(args.drivers), "--auto-assign", str(AUTO_ASSIGN_EVERY_S),
+                 "--speedup", str(DEMO_SPEEDUP)])
         server.wait()
     except KeyboardInterrupt:
         console.print("stopping")
