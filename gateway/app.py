@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from gateway import errors, metrics, security
+from gateway import errors, metrics, openapi, security
 from gateway.observability import CorrelationMiddleware, configure_logging
 from gateway.ratelimit import RATE_LIMITED, TOO_MANY, app_limits, close_limits
 from gateway.routes import (
@@ -142,4 +142,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(storage.router, dependencies=RATE_LIMITED, responses=TOO_MANY)
     app.include_router(board.router)  # /ws/driver and /ws/board
     app.include_router(board_page.router)  # the fleet board page and its static assets
+    openapi.install(app)  # every operation's problem+json answers, once the routes exist
     return app

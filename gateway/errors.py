@@ -64,7 +64,9 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     title = {404: "Not found", 405: "Method not allowed", 401: "Unauthorized",
              403: "Forbidden", 413: "Payload too large"}.get(exc.status_code, "Error")
-    return problem(exc.status_code, title, str(exc.detail), request)
+    answer = problem(exc.status_code, title, str(exc.detail), request)
+    answer.headers.update(exc.headers or {})  # Starlette's own, such as a 405's Allow
+    return answer
 
 
 def _driver_error_attr(exc: Exception, name: str) -> str:

@@ -135,6 +135,28 @@ async def test_invalid_fields_get_an_error_and_the_socket_stays(ws_base: str) ->
         assert (await recv_json(ws))["type"] == "heartbeat"
 
 
+async def test_frames_are_strict(ws_base: str) -> None:
+    """Regression: `"lat": "52.5"` was coerced to a number and unknown fields were ignored."""
+    _, _, headers = await driver_account()
+    now = time.time()
+    async with connect(f"{ws_base}/ws/driver", headers) as ws:
+        await recv_json(ws)
+        for bad, field in (
+                (orjson.dumps({"type": "ping", "lat": "52.5", "lon": 13.4, "ts": now}), "lat"),
+                (orjson.dumps({"type": "ping", "lat": 52.5, "lon": 13.4, "ts": now,
+                               "teleport": True}), "teleport"),
+                (orjson.dumps({"type": "heartbeat", "extra": 1}), "extra"),
+                (orjson.dumps({"type": "ping", "lat": True, "lon": 13.4, "ts": now}), "lat")):
+            await ws.send(bad.decode())
+            error = await recv_json(ws)
+            assert error["type"] == "error" and error["code"] == "invalid", error
+            assert error["detail"].startswith(field), error
+        await ws.send(orjson.dumps({"type": "ping", "lat": 52, "lon": 13, "ts": int(now)}
+                                   ).decode())  # ints for floats are fine
+        await ws.send('{"type":"heartbeat"}')
+        assert (await recv_json(ws))["type"] == "heartbeat"
+
+
 async def test_too_many_invalid_frames_close_4400(ws_base: str) -> None:
     _, _, headers = await driver_account()
     async with connect(f"{ws_base}/ws/driver", headers) as ws:
