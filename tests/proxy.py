@@ -59,7 +59,7 @@ class TcpProxy:
         self._call(self._restore())
 
     def close(self) -> None:
-        self._call(self._cut("refuse"))
+        self._call(self._shutdown())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
 
@@ -87,6 +87,12 @@ class TcpProxy:
             _reset(writer)
         self._open.clear()
         self._held.clear()
+
+    async def _shutdown(self) -> None:
+        await self._cut("refuse")  # the reset connections' pipes end by themselves
+        pipes = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        if pipes:
+            await asyncio.wait(pipes, timeout=2)
 
     async def _restore(self) -> None:
         for writer in list(self._held):
