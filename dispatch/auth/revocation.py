@@ -39,6 +39,7 @@ OFF = b"off"  # the user is deactivated or gone: every token of theirs is refuse
 LIVE, REVOKED = b"live", b"revoked"  # a sign-in (refresh family)
 REDIS_BACKOFF_S = 5.0  # after a failed Redis call, checks go to PostgreSQL for this long
 MGET_CHUNK = 500
+DB_CHUNK = 5000
 _PENDING = "movehub.revocations"
 REDIS_ERRORS = (RedisError, OSError, TimeoutError)
 
@@ -106,14 +107,15 @@ async def _read_database(keys: list[str]) -> dict[str, bytes]:
     families = [uuid.UUID(k[len(SESSION):]) for k in keys if k.startswith(SESSION)]
     found: dict[str, bytes] = {}
     async with tenant_session(SYSTEM) as session:
-        if users:
+        for start in range(0, len(users), DB_CHUNK):  # bind parameters are limited
             rows = await session.execute(select(User.id, User.token_version, User.active)
-                                         .where(User.id.in_(users)))
+                                         .where(User.id.in_(users[start:start + DB_CHUNK])))
             found.update({user_key(i): user_state(v, a) for i, v, a in rows})
-        if families:
+        for start in range(0, len(families), DB_CHUNK):
             links = await session.execute(
                 select(RefreshToken.family_id, func.count(RefreshToken.revoked_at))
-                .where(RefreshToken.family_id.in_(families)).group_by(RefreshToken.family_id))
+                .where(RefreshToken.family_id.in_(families[start:start + DB_CHUNK]))
+                .group_by(RefreshToken.family_id))
             found.update({session_key(f): LIVE if revoked == 0 else REVOKED
                           for f, revoked in links})
     return {k: found.get(k, OFF if k.startswith(USER) else REVOKED) for k in keys}
