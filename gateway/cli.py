@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from persistence.config import Settings
 
 
 def _bootstrap(_: argparse.Namespace) -> None:
@@ -34,7 +38,15 @@ def _serve(args: argparse.Namespace) -> None:
                 workers=args.workers, loop="uvloop", ws="websockets-sansio",
                 log_level="warning",
                 ws_per_message_deflate=False,
-                ws_max_size=max(64 * 1024, 4 * get_settings().ws_max_message_bytes))
+                ws_max_size=max(64 * 1024, 4 * get_settings().ws_max_message_bytes),
+                **ws_keepalive(get_settings()))
+
+
+def ws_keepalive(settings: Settings) -> dict[str, float]:
+    """uvicorn's websocket ping options, on purpose (docs/realtime-protocol.md, slow boards);
+    every server that runs the gateway passes these."""
+    return {"ws_ping_interval": settings.ws_ping_interval_s,
+            "ws_ping_timeout": settings.ws_ping_timeout_s}
 
 
 def _seed(args: argparse.Namespace) -> None:

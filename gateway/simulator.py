@@ -47,8 +47,16 @@ TURN_DEG_PER_S = 90.0
 # Seconds of simulated time a crew spends at each stage (divided by --speedup).
 DWELL_S = {"arrived": 30.0, "loading": 180.0, "unloading": 150.0}
 FLOW = ("assigned", "en_route", "arrived", "loading", "in_transit", "unloading", "completed")
-# Fatal close codes: this driver stops rather than reconnecting.
-FATAL_CLOSES = {4403: "wrong role", 4400: "protocol error"}
+# Close codes docs/realtime-protocol.md calls final: connecting again the same way cannot
+# help, so this driver stops. After any other code (1006, 1011, 1012, 1013, 4408, 4429, ...)
+# it reconnects with backoff.
+FINAL_CLOSES = {1003: "bad frame", 1009: "message too big", 4400: "protocol error",
+                4401: "authentication refused", 4403: "wrong role", 4410: "session ended"}
+
+
+def reconnects_after(code: int) -> bool:
+    """Whether a driver whose socket closed with `code` connects again."""
+    return code not in FINAL_CLOSES
 
 
 @dataclass
@@ -229,7 +237,7 @@ class DriverSession:
             except ConnectionClosed as closed:
                 code = closed.rcvd.code if closed.rcvd else 1006
                 self.stats.errors[f"closed {code}"] += 1
-                if code in FATAL_CLOSES:
+                if not reconnects_after(code):
                     return
             except (OSError, TimeoutError, InvalidHandshake) as exc:
                 self.stats.errors[type(exc).__name__] += 1

@@ -162,6 +162,11 @@ class Settings(BaseSettings):
     ws_max_msgs_per_s: float = 20.0
     ws_allowed_origins: list[str] = []  # cookie-authenticated sockets; public_base_url always
     ws_send_timeout_s: float = 10.0
+    # Websocket keepalive (uvicorn's pings, passed by `movehub serve`): no pong within the
+    # timeout cuts the socket. Longer than ws_send_timeout_s, so a board that stalls long
+    # enough to block the server gets the documented 1013 before the keepalive gives up.
+    ws_ping_interval_s: float = 20.0
+    ws_ping_timeout_s: float = 30.0
     ingest_batch_ms: float = 50.0
     ingest_unbatched_allowed: bool = False  # the benchmark's one-call-per-ping baseline
     board_tick_ms: float = 100.0

@@ -10,9 +10,30 @@ import time
 from fastapi import WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from persistence.config import Settings
+from persistence.config import Settings, get_settings
 
-MAX_INVALID = 20  # frames failing validation before the socket is closed with 4400
+# More than MAX_INVALID frames failing validation within INVALID_WINDOW_S close the socket with
+# 4400. A leaky bucket, not a lifetime count: a driver whose clock runs near the 5 s skew limit
+# sends the odd invalid ping all day long, and that is not a broken client.
+MAX_INVALID = 20
+INVALID_WINDOW_S = 60.0
+
+
+class LeakyBucket:
+    """Counts events, forgetting them at `capacity / window_s` per second: full means more
+    than `capacity` within about one window."""
+
+    def __init__(self, capacity: float, window_s: float) -> None:
+        self.capacity, self.leak_per_s = capacity, capacity / window_s
+        self.level = 0.0
+        self.at = time.monotonic()
+
+    def add(self, now: float | None = None) -> bool:
+        """Count one; True when that overflows the bucket."""
+        now = time.monotonic() if now is None else now
+        self.level = max(0.0, self.level - (now - self.at) * self.leak_per_s) + 1
+        self.at = now
+        return self.level > self.capacity
 # A socket that cannot go on because PostgreSQL or Redis is unreachable (gateway.errors.unavailable).
 TRY_LATER = (1013, "a service is unavailable: try again later")
 
@@ -33,10 +54,11 @@ class Inbox:
         self.max_bytes = settings.ws_max_message_bytes
         self.idle_s = settings.ws_idle_timeout_s
         self.rate = settings.ws_max_msgs_per_s
-        self.burst = max(2.0, 2 * self.rate)  # two seconds' worth: jitter is not abuse
+        # Two seconds' worth (docs/realtime-protocol.md): jitter is not abuse.
+        self.burst = max(2.0, 2 * self.rate)
         self.tokens = self.burst
         self.refilled = time.monotonic()
-        self.invalid = 0
+        self.invalid = LeakyBucket(MAX_INVALID, INVALID_WINDOW_S)
 
     def _take_token(self) -> None:
         now = time.monotonic()
@@ -65,9 +87,9 @@ class Inbox:
         return text
 
     def count_invalid(self) -> None:
-        self.invalid += 1
-        if self.invalid > MAX_INVALID:
-            raise Closing(4400, "too many invalid messages")
+        if self.invalid.add():
+            raise Closing(4400, f"too many invalid messages (over {MAX_INVALID} in "
+                                f"{INVALID_WINDOW_S:g} s)")
 
 
 def gone(websocket: WebSocket, exc: BaseException) -> bool:
@@ -78,12 +100,20 @@ def gone(websocket: WebSocket, exc: BaseException) -> bool:
             or websocket.application_state == WebSocketState.DISCONNECTED)
 
 
+def close_wait_s(settings: Settings) -> float:
+    """How long a close frame may wait behind a client that does not read: by then uvicorn's
+    keepalive has given up on it (its own close is queued instead)."""
+    return settings.ws_ping_interval_s + settings.ws_ping_timeout_s + 1.0
+
+
 async def close(websocket: WebSocket, code: int, reason: str) -> None:
-    """Close once, quietly (the client may be gone already)."""
+    """Close once, quietly (the client may be gone already). A client that stopped reading
+    gets the frame when it reads again; one that never does cannot hold this task forever."""
     if websocket.application_state == WebSocketState.DISCONNECTED:
         return
     with contextlib.suppress(Exception):
-        await websocket.close(code, reason[:120])
+        async with asyncio.timeout(close_wait_s(get_settings())):
+            await websocket.close(code, reason[:120])
 
 
 async def refuse(websocket: WebSocket, code: int, reason: str) -> None:
@@ -98,4 +128,4 @@ async def send_text(websocket: WebSocket, text: str, timeout_s: float) -> None:
         async with asyncio.timeout(timeout_s):
             await websocket.send_text(text)
     except TimeoutError as exc:
-        raise Closing(1013, "slow consumer: reconnect with since") from exc
+        raise Closing(1013, "slow consumer: reconnect with since and epoch") from exc

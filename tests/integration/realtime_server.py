@@ -17,6 +17,9 @@ import websockets
 from fastapi import FastAPI
 from websockets.asyncio.client import ClientConnection
 
+from gateway.cli import ws_keepalive
+from persistence.config import get_settings
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -34,7 +37,7 @@ class _QuietServer(uvicorn.Server):
 async def ws_base(app: FastAPI) -> AsyncIterator[str]:
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off",
-                            ws="websockets-sansio",
+                            ws="websockets-sansio", **ws_keepalive(get_settings()),
                             ws_per_message_deflate=False, log_level="warning")
     server = _QuietServer(config)
     task = asyncio.create_task(server.serve())

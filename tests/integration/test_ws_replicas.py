@@ -12,16 +12,21 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from gateway.cli import ws_keepalive
 from persistence import events
+from persistence.config import get_settings
 from tests.factories import auth_headers, make_driver, make_org, make_user
 from tests.integration.realtime_server import connect, free_port, ping, recv_json, recv_until
 
 
 def start_gateway(port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "MOVEHUB_RAY_ENABLED": "false", "MOVEHUB_BACKGROUND_WORKERS": "false"}
+    keepalive = ws_keepalive(get_settings())  # as `movehub serve` runs it
     return subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "gateway.app:create_app", "--factory",
          "--host", "127.0.0.1", "--port", str(port), "--ws", "websockets-sansio",
+         "--ws-ping-interval", str(keepalive["ws_ping_interval"]),
+         "--ws-ping-timeout", str(keepalive["ws_ping_timeout"]),
          "--ws-per-message-deflate", "false", "--log-level", "warning"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
