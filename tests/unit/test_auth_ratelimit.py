@@ -50,13 +50,13 @@ async def test_a_budget_of_several_limits_answers_the_first_exceeded() -> None:
     from limits import parse_many
 
     limiter = LimitsRateLimiter("")
-    burst, sustained = parse_many("2/second;3/minute")
+    burst, sustained = parse_many("2/second;3/hour")
     who = secrets.token_hex(6)
     assert [await limiter.acquire([burst, sustained], "t", who) for _ in range(2)] == [0, 0]
-    assert 1 <= await limiter.acquire([burst, sustained], "t", who) <= 1  # the burst: 1 s
-    await asyncio.sleep(1.1)
+    assert await limiter.acquire([burst, sustained], "t", who) == 1  # the burst: retry in 1 s
+    await asyncio.sleep(2.1)  # past the next second too: the burst counts nothing anymore
     assert await limiter.acquire([burst, sustained], "t", who) == 0
-    assert 1 < await limiter.acquire([burst, sustained], "t", who) <= 60  # the minute's budget
+    assert await limiter.acquire([burst, sustained], "t", who) >= 1  # the hour's budget
 
 
 def test_without_redis_the_limiter_is_in_process() -> None:
