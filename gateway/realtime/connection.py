@@ -23,16 +23,17 @@ class LeakyBucket:
     """Counts events, forgetting them at `capacity / window_s` per second: full means more
     than `capacity` within about one window."""
 
-    def __init__(self, capacity: float, window_s: float) -> None:
+    def __init__(self, capacity: float, window_s: float, now: float | None = None) -> None:
         self.capacity, self.leak_per_s = capacity, capacity / window_s
         self.level = 0.0
-        self.at = time.monotonic()
+        self.at = time.monotonic() if now is None else now
 
     def add(self, now: float | None = None) -> bool:
         """Count one; True when that overflows the bucket."""
         now = time.monotonic() if now is None else now
-        self.level = max(0.0, self.level - (now - self.at) * self.leak_per_s) + 1
-        self.at = now
+        leaked = max(0.0, now - self.at) * self.leak_per_s
+        self.level = max(0.0, self.level - leaked) + 1
+        self.at = max(now, self.at)
         return self.level > self.capacity
 # A socket that cannot go on because PostgreSQL or Redis is unreachable (gateway.errors.unavailable).
 TRY_LATER = (1013, "a service is unavailable: try again later")
