@@ -13,6 +13,7 @@ made while Redis was down and the verification flag, which changes without this 
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
@@ -33,15 +34,26 @@ log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
 
-async def redis_call(operation: Callable[[Any], Awaitable[T]], default: T) -> T:
-    """`operation(redis)` within the cache timeout; `default` without Redis or on failure."""
+_skip_until = 0.0  # monotonic: after a failure, reads leave Redis alone for a while
+
+
+async def redis_call(operation: Callable[[Any], Awaitable[T]], default: T, *,
+                     always: bool = False) -> T:
+    """`operation(redis)` within the cache timeout; `default` without Redis or on failure.
+
+    After a failure, calls are skipped for `cache_redis_retry_s` (an outage costs one wait,
+    not one per request), except `always` ones: invalidations are always attempted.
+    """
+    global _skip_until
     redis = get_redis()
-    if redis is None:
+    if redis is None or (not always and time.monotonic() < _skip_until):
         return default
+    settings = get_settings()
     try:
-        async with asyncio.timeout(get_settings().cache_redis_timeout_s):
+        async with asyncio.timeout(settings.cache_redis_timeout_s):
             return await operation(redis)
     except (RedisError, OSError, TimeoutError) as exc:
+        _skip_until = time.monotonic() + settings.cache_redis_retry_s
         log.warning("cache_redis_unavailable", error=repr(exc))
         return default
 
@@ -135,7 +147,7 @@ async def org_terms_changing(org_id: uuid.UUID) -> None:
     """In the editing transaction, before commit: readers go to the database until well
     after it commits. If Redis is unreachable, the outbox's after-commit bump covers it."""
     dirty_ms = get_settings().org_terms_dirty_s * 1000
-    await redis_call(lambda redis: _bump(redis, org_id, dirty_ms), None)
+    await redis_call(lambda redis: _bump(redis, org_id, dirty_ms), None, always=True)
 
 
 async def org_terms_changed(org_id: uuid.UUID) -> None:

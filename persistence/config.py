@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     rate_limit_redis_retry_s: float = 5.0
     # Redis caches (persistence/cache.py): bounded Redis waits, then read through to the DB.
     cache_redis_timeout_s: float = 0.25
+    cache_redis_retry_s: float = 2.0  # after a failure, cache reads skip Redis this long
     org_terms_cache_ttl_s: int = 300
     # An organization being edited is read from the database this long after the edit began
     # (its transaction commits well within it), so no reader caches the old terms again.

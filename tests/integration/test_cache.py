@@ -5,6 +5,7 @@ snapshots: replicas share a frame built at the same stream position, and only th
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from typing import Any
@@ -128,6 +129,7 @@ async def test_without_redis_the_database_answers(client: httpx.AsyncClient,
     assert (await _quote(client, org, customer))["labour_cents"] == 4500 * 2 * 5.5
     dead = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
     monkeypatch.setattr(cache, "get_redis", lambda: dead)
+    monkeypatch.setattr(cache, "_skip_until", 0.0)  # restored afterwards: later tests use Redis
     try:
         await _set_behind_the_cache(org.id, hourly_rate_cents=7000)
         assert (await _quote(client, org, customer))["labour_cents"] == 7000 * 2 * 5.5
@@ -168,6 +170,7 @@ async def test_snapshots_are_built_locally_when_redis_is_down(
         monkeypatch: pytest.MonkeyPatch) -> None:
     dead = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
     monkeypatch.setattr(cache, "get_redis", lambda: dead)
+    monkeypatch.setattr(cache, "_skip_until", 0.0)
     try:
         org, builds = uuid.uuid4(), Builds(3, "e")
         assert (await SnapshotCache(ttl_s=30).get(org, 3, builds, "e")).seq == 3
@@ -175,3 +178,32 @@ async def test_snapshots_are_built_locally_when_redis_is_down(
         assert builds.count == 2
     finally:
         await dead.aclose()
+
+
+async def test_after_a_failure_reads_leave_redis_alone_but_invalidations_do_not(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    connections = 0
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        await reader.read()  # a blackholed Redis: accepts, never answers
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    silent_redis = Redis.from_url(f"redis://127.0.0.1:{port}/0")
+    monkeypatch.setattr(cache, "get_redis", lambda: silent_redis)
+    monkeypatch.setattr(cache, "_skip_until", 0.0)
+    org = await make_org()
+    try:
+        async with asyncio.timeout(10):  # every wait is bounded: a hang fails here
+            async with tenant_session(SYSTEM) as session:
+                assert (await cache.org_terms(session, org.id)) is not None  # the database
+                assert connections == 1
+                assert (await cache.org_terms(session, org.id)) is not None
+                assert connections == 1  # skipped: no second wait on a dead Redis
+            await cache.org_terms_changing(org.id)  # invalidations are always attempted
+        assert connections == 2
+    finally:
+        await silent_redis.aclose()
+        server.close()
