@@ -136,9 +136,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(docs.router)
     app_limits(app)  # rate limits per route class, user and IP; bad notation fails here
     for router in API_ROUTERS:
-        app.include_router(router, prefix="/api/v1", dependencies=RATE_LIMITED,
-                           responses=TOO_MANY)
-    # signed local upload/download URLs
+        app.include_router(router, prefix="/api/v1", dependencies=RATE_LIMITED)
+    # signed local upload/download URLs (limited too: declared here, outside /api/)
     app.include_router(storage.router, dependencies=RATE_LIMITED, responses=TOO_MANY)
     app.include_router(board.router)  # /ws/driver and /ws/board
     app.include_router(board_page.router)  # the fleet board page and its static assets

@@ -12,7 +12,7 @@ per-connection limits (docs/realtime-protocol.md).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 import jwt
 from fastapi import Depends, FastAPI, Request
@@ -30,7 +30,8 @@ UPLOAD_PATHS = frozenset({"/api/v1/documents", "/api/v1/documents/uploads", "/st
 # Stripe signs every webhook and retries on its own schedule; refusing one only delays money.
 EXEMPT_PATHS = frozenset({"/api/v1/payments/stripe/webhook"})
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-TOO_MANY = {429: {"description": "rate limited (problem+json, Retry-After header)"}}
+TOO_MANY: dict[int | str, dict[str, Any]] = {
+    429: {"description": "rate limited (problem+json, Retry-After header)"}}
 
 
 @dataclass(frozen=True, slots=True)
