@@ -14,14 +14,14 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from actors.outbox import fleet_changed
 from dispatch.notifications.delivery import OutboxItem
 from gateway.realtime.snapshot import CachedSnapshot, SnapshotCache
 from persistence import cache
 from persistence.config import get_settings
-from persistence.models import Organization
+from persistence.models import Organization, OutboxEvent
 from persistence.redis import get_redis
 from persistence.session import SYSTEM, tenant_session
 from tests.factories import auth_headers, make_org, make_user
@@ -75,6 +75,11 @@ async def test_a_price_edit_is_visible_on_the_next_request(client: httpx.AsyncCl
                               json={"hourly_rate_cents": 6000})
     assert edit.status_code == 200, edit.text
     assert (await _quote(client, org, customer))["labour_cents"] == 6000 * 2 * 5.5
+    # The same edit tells the fleet shards (marketplace offers price from their copy).
+    async with tenant_session(SYSTEM) as session:
+        raised = (await session.scalars(select(OutboxEvent.payload).where(
+            OutboxEvent.topic == "fleet.changed", OutboxEvent.org_id == org.id))).all()
+    assert [p["kind"] for p in raised] == ["organization"]
     booked = await client.post("/api/v1/bookings", headers=customer, json=booking_body(org.id))
     assert booked.status_code == 201, booked.text
     labour = 6000 * 2 * 5.5  # the new rate; plus 150 cents a km over about 11.13 km
