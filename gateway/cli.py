@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 if TYPE_CHECKING:
     from persistence.config import Settings
@@ -42,7 +42,12 @@ def _serve(args: argparse.Namespace) -> None:
                 **ws_keepalive(get_settings()))
 
 
-def ws_keepalive(settings: Settings) -> dict[str, float]:
+class WsKeepalive(TypedDict):
+    ws_ping_interval: float
+    ws_ping_timeout: float
+
+
+def ws_keepalive(settings: Settings) -> WsKeepalive:
     """uvicorn's websocket ping options, on purpose (docs/realtime-protocol.md, slow boards);
     every server that runs the gateway passes these."""
     return {"ws_ping_interval": settings.ws_ping_interval_s,
