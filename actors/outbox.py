@@ -61,14 +61,16 @@ async def relay_to_stream(item: OutboxItem) -> None:
 
 
 async def fleet_changed(item: OutboxItem) -> None:
-    """Invalidate the org's cached terms (after commit; a Redis failure retries the row) and
-    let the fleet shards reload the organization when Ray runs them here."""
-    await org_terms_changed(uuid.UUID(str(item.payload["org_id"])))
+    """Let the fleet shards reload the organization when Ray runs them here, then invalidate
+    its cached terms (after commit; a Redis failure retries the row, and a second reload
+    is harmless)."""
+    org_id = uuid.UUID(str(item.payload["org_id"]))
     if _notify_fleet_changed is None or not ray.is_initialized():
         log.debug("outbox.fleet_changed_skipped", outbox_id=item.id)
-        return
-    # ray.get_actor blocks on the cluster's control plane: keep it off the event loop.
-    await asyncio.to_thread(_notify_fleet_changed, uuid.UUID(str(item.payload["org_id"])))
+    else:
+        # ray.get_actor blocks on the cluster's control plane: keep it off the event loop.
+        await asyncio.to_thread(_notify_fleet_changed, org_id)
+    await org_terms_changed(org_id)
 
 
 async def alert(item: OutboxItem) -> None:
