@@ -8,10 +8,12 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import select, update
@@ -24,7 +26,7 @@ from persistence.config import get_settings
 from persistence.models import Organization, OutboxEvent
 from persistence.redis import get_redis
 from persistence.session import SYSTEM, tenant_session
-from tests.factories import auth_headers, make_org, make_user
+from tests.factories import auth_headers, make_driver, make_org, make_truck, make_user
 from tests.integration.test_bookings import booking_body
 
 QUOTE = {"pickup": {"lon": 13.4, "lat": 52.5}, "dropoff": {"lon": 13.4, "lat": 52.6},
@@ -212,3 +214,39 @@ async def test_after_a_failure_reads_leave_redis_alone_but_invalidations_do_not(
     finally:
         await silent_redis.aclose()
         server.close()
+
+
+@pytest.mark.skipif(not get_settings().ray_enabled, reason="needs the Ray fleet")
+async def test_a_price_edit_reaches_the_marketplace_through_fleet_changed(
+        app: FastAPI, client: httpx.AsyncClient) -> None:
+    org = await make_org(hourly_rate_cents=100, minimum_charge_cents=0)
+    admin = auth_headers(await make_user("mover_admin", org))
+    customer = auth_headers(await make_user())
+    await make_driver(org, lat=52.52)
+    await make_truck(org)
+    await app.state.fleet.refresh_org(org.id)
+    start = (datetime.now(UTC) + timedelta(days=40)).replace(hour=9, minute=0, second=0,
+                                                            microsecond=0)
+    spec = {"pickup_lat": 52.52, "pickup_lon": 13.41, "dropoff_lat": 52.5, "dropoff_lon": 13.38,
+            "window_start": start.isoformat(),
+            "window_end": (start + timedelta(hours=3)).isoformat(), "volume_m3": 20,
+            "crew_size": 2}
+
+    async def price() -> int:
+        offers = await client.post("/api/v1/marketplace/offers", headers=customer, json=spec)
+        assert offers.status_code == 200, offers.text
+        return int(next(o["price_cents"] for o in offers.json() if o["org_id"] == str(org.id)))
+
+    before = await price()
+    edit = await client.patch(f"/api/v1/organizations/{org.id}", headers=admin,
+                              json={"hourly_rate_cents": 10_000})
+    assert edit.status_code == 200
+    async with tenant_session(SYSTEM) as session:
+        row = (await session.execute(select(OutboxEvent.id, OutboxEvent.payload).where(
+            OutboxEvent.topic == "fleet.changed", OutboxEvent.org_id == org.id))).one()
+    await fleet_changed(OutboxItem(id=row.id, topic="fleet.changed", payload=row.payload,
+                                   org_id=org.id, attempts=1))  # what the outbox worker runs
+    async with asyncio.timeout(30):  # the shard reloads asynchronously
+        while await price() == before:
+            await asyncio.sleep(0.2)
+    assert await price() > before
