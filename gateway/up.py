@@ -20,7 +20,9 @@ from gateway.startup import event_streams_problem
 from persistence.config import get_settings
 from persistence.session import dispose_engine
 
-READY_TIMEOUT_S = 90.0
+# A first start on a busy laptop (Ray building its worker environment, the shard and outbox
+# actors' processes) took over 90 s here with other work running: wait long enough.
+READY_TIMEOUT_S = 180.0
 # The simulator also plays the dispatcher (confirm + auto-assign, the first pass at once)
 # this often, so jobs flow.
 AUTO_ASSIGN_EVERY_S = 20
