@@ -88,7 +88,7 @@ class LimitsRateLimiter:
             self.redis = _Backend(RedisStorage(
                 _storage_uri(redis_url), wrap_exceptions=True, implementation="redispy",
                 key_prefix=KEY_PREFIX, socket_timeout=timeout_s,
-                socket_connect_timeout=timeout_s))
+                socket_connect_timeout=timeout_s, retry_on_error=[RuntimeError]))
         self._redis_down_until = 0.0
 
     @property
