@@ -104,7 +104,10 @@ async def onboard(session: AsyncSession, caller: Caller,
     await session.refresh(org)
     token = None
     if admin.id == caller.user_id:
-        token = issue_access_token(Caller(role="mover_admin", user_id=admin.id, org_id=org.id))
+        # The caller's own account, now the org's admin: keep its token version, so a
+        # deactivation before this onboarding still holds.
+        token = issue_access_token(Caller(role="mover_admin", user_id=admin.id, org_id=org.id),
+                                   version=admin.token_version)
     return OnboardingResult(organization=organization_out(org), admin_user_id=admin.id,
                             access_token=token)
 
