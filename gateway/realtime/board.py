@@ -90,6 +90,8 @@ class BoardSession:
         """Exactly the events after the cursor, then a tick with every driver; a snapshot
         instead when the stream no longer reaches back that far or is another epoch's."""
         at = await self.head()
+        if link.epoch is None:  # a client from before epochs: taken as the current one
+            link.epoch = at.epoch
         if link.epoch != at.epoch or link.cursor > at.seq:
             link.mode = "snapshot"  # the stream started again since that cursor
             return
@@ -162,8 +164,8 @@ class BoardSession:
 
 
 def _since(websocket: WebSocket) -> tuple[int | None, str | None]:
-    """`?since=<seq>&epoch=<epoch>`: where a board left off (a since without its epoch
-    cannot be trusted to be the same stream: it is answered with a snapshot)."""
+    """`?since=<seq>&epoch=<epoch>`: where a board left off (without an epoch, the since is
+    taken as the current epoch's: clients from before epochs cannot tell a lost stream)."""
     raw = websocket.query_params.get("since")
     epoch = websocket.query_params.get("epoch") or None
     if epoch is not None and not EPOCH_PATTERN.fullmatch(epoch):

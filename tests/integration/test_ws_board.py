@@ -219,10 +219,15 @@ async def test_resume_too_old_gets_a_snapshot(ws_base: str, monkeypatch: pytest.
         assert snap["type"] == "snapshot" and snap["seq"] == published[-1]
         assert snap["epoch"] == epoch  # the same stream, only trimmed
         for query in (f"since={published[-1] + 50}&epoch={epoch}",  # a cursor from the future
-                      f"since={published[-5]}&epoch=0ther",  # another life of the stream
-                      f"since={published[-5]}"):  # a cursor that names no epoch
+                      f"since={published[-1] + 50}",
+                      f"since={published[-5]}&epoch=0ther"):  # another life of the stream
             async with connect(f"{ws_base}/ws/board?{query}", world["board"]) as other:
                 assert (await recv_json(other))["type"] == "snapshot", query
+        async with connect(f"{ws_base}/ws/board?since={published[-5]}",  # before epochs
+                           world["board"]) as legacy:
+            replayed = await recv_json(legacy)
+            assert replayed["type"] == "events" and replayed["epoch"] == epoch
+            assert [e["seq"] for e in replayed["events"]] == published[-4:]
         await board.send(orjson.dumps({"type": "resume", "since": published[-5],
                                        "epoch": "0ther"}).decode())
         assert (await recv_until(board, "snapshot"))["seq"] == published[-1]
