@@ -45,6 +45,11 @@ async def _check_redis() -> str:
     return OK
 
 
+async def _fleet_ping(fleet: Any) -> str:
+    await fleet.ping()
+    return OK
+
+
 async def _check_alive(component: Any) -> str:
     """A background worker's handle: the Ray actor answers and its loop runs, or the
     in-process task has not ended."""
@@ -80,10 +85,5 @@ async def readyz(request: Request) -> JSONResponse:
     ready = all(value in (OK, NO_REDIS) for value in results.values())
     return JSONResponse({"status": "ready" if ready else "not ready", "checks": results},
                         status_code=200 if ready else 503)
-
-
-async def _fleet_ping(fleet: Any) -> str:
-    await fleet.ping()
-    return OK
 
 # GET /metrics lives in gateway/metrics.py (closed to the public).
