@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from actors.outbox import start_outbox_worker
 from gateway.app import create_app
 from gateway.startup import StartupRefused
 from persistence.config import get_settings
@@ -124,3 +125,14 @@ async def test_without_redis_and_ray_a_board_sees_the_assignment(
             frame = await recv_until(board, "events", timeout=left)
             kinds += [(event["kind"], str(event["data"].get("booking_id")))
                       for event in frame["events"]]
+
+
+async def test_the_in_process_outbox_task_reports_whether_it_runs(database: str) -> None:
+    """What /readyz asks of the worker with Ray off: alive while its loop runs, not after."""
+    settings = get_settings().model_copy(update={"ray_enabled": False, "redis_url": ""})
+    handle = await start_outbox_worker(settings)
+    try:
+        assert await handle.alive()
+    finally:
+        await handle.close()
+    assert not await handle.alive()
