@@ -18,6 +18,7 @@ from limits.errors import StorageError
 from limits.util import WindowStats
 
 from persistence.config import Settings, get_settings
+from persistence.redis import CLIENT_OPTIONS
 
 log = structlog.get_logger(__name__)
 KEY_PREFIX = "movehub:ratelimit"
@@ -88,7 +89,8 @@ class LimitsRateLimiter:
             self.redis = _Backend(RedisStorage(
                 _storage_uri(redis_url), wrap_exceptions=True, implementation="redispy",
                 key_prefix=KEY_PREFIX, socket_timeout=timeout_s,
-                socket_connect_timeout=timeout_s, retry_on_error=[RuntimeError]))
+                socket_connect_timeout=timeout_s,
+                retry_on_error=CLIENT_OPTIONS["retry_on_error"]))
         self._redis_down_until = 0.0
 
     @property
