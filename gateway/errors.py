@@ -11,6 +11,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
@@ -66,7 +67,19 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
              403: "Forbidden", 413: "Payload too large"}.get(exc.status_code, "Error")
     answer = problem(exc.status_code, title, str(exc.detail), request)
     answer.headers.update(exc.headers or {})  # Starlette's own, such as a 405's Allow
+    if exc.status_code == 405:
+        answer.headers["Allow"] = _allowed_methods(request) or answer.headers.get("Allow", "")
     return answer
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method the path answers: Starlette's Allow names only the first route matching
+    the path, and GET and PUT of one path are often two routes."""
+    path = request.url.path
+    methods = {method for route in iter_route_contexts(request.app.routes)
+               if (regex := getattr(route, "path_regex", None)) is not None and regex.match(path)
+               for method in (route.methods or ())}
+    return ", ".join(sorted(methods))
 
 
 def _driver_error_attr(exc: Exception, name: str) -> str:

@@ -1,5 +1,7 @@
 """The OpenAPI document's error answers: every operation declares the problem+json statuses it
-can give (one shared Problem schema), chosen from what the operation is, not by hand per route."""
+can give (one shared Problem schema), chosen from what the operation is, not by hand per route.
+A status only some routes give (a GET's 409, an upload's 413) is declared on the route with
+`responses=`; it is answered as problem+json here like the rest."""
 
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before trying again",
                                "schema": {"type": "integer"}}}
 ANSWERS: dict[int, tuple[str, dict[str, Any]]] = {
+    400: ("the body cannot be parsed (malformed JSON or form)", {}),
     401: ("not signed in, or the token is invalid, expired or revoked",
           {"WWW-Authenticate": {"schema": {"type": "string"}}}),
     403: ("signed in, but this action is not allowed to the caller", {}),
@@ -70,12 +73,14 @@ def statuses(path: str, method: str, dependant: Dependant, openapi_extra: Any) -
         answers.add(429)  # the API-wide rate limits
     if _authenticated(dependant):
         answers |= {401, 403}
-    if dependant.path_params:
-        answers.add(404)
-    if _takes_input(dependant) or (openapi_extra or {}).get("requestBody"):
+    body = any(d.body_params for d in _dependants(dependant)) or bool(
+        (openapi_extra or {}).get("requestBody"))
+    if dependant.path_params or body:
+        answers.add(404)  # the path's resource, or one the body names
+    if _takes_input(dependant) or body:
         answers.add(422)
     if method in WRITES:
-        answers.add(409)
+        answers |= {400, 409}  # 400: a body that cannot be parsed at all
     return answers
 
 

@@ -18,12 +18,16 @@ from persistence.config import get_settings
 
 router = APIRouter(tags=["documents"])
 Paging = Annotated[PageParams, Query()]
+# Statuses only these routes give; gateway/openapi.py makes them problem+json like the rest.
+TOO_LARGE = {413: {"description": "the file (or its announced size) is over the limit"}}
+UNSUPPORTED = {415: {"description": "not a PDF, JPEG, PNG or HEIC file"}}
+NOT_STORED = {409: {"description": "the upload has not been confirmed yet"}}
 ListedPurpose = Literal["verification", "booking_photo", "support_attachment", "other",
                         "invoice_pdf"]
 
 
 @router.post("/documents/uploads", response_model=UploadTicket,
-             status_code=status.HTTP_201_CREATED)
+             status_code=status.HTTP_201_CREATED, responses={**TOO_LARGE, **UNSUPPORTED})
 async def start_upload(payload: UploadRequest, caller: CurrentCaller, session: SessionDep,
                        request: Request) -> UploadTicket:
     """A pending document and a presigned POST form for it: the store refuses another
@@ -31,7 +35,8 @@ async def start_upload(payload: UploadRequest, caller: CurrentCaller, session: S
     return await service.start_upload(session, caller, payload, storage_for(request))
 
 
-@router.post("/documents/{document_id}/confirm", response_model=DocumentOut)
+@router.post("/documents/{document_id}/confirm", response_model=DocumentOut,
+             responses={**TOO_LARGE, **UNSUPPORTED})
 async def confirm_upload(document_id: uuid.UUID, _: CurrentCaller, session: SessionDep,
                          request: Request) -> DocumentOut:
     """Check the uploaded object (size, magic bytes against the declared type), record its
@@ -49,7 +54,9 @@ UPLOAD_FORM = {"requestBody": {"required": True, "content": {"multipart/form-dat
 
 
 @router.post("/documents", response_model=DocumentOut, status_code=status.HTTP_201_CREATED,
-             openapi_extra=UPLOAD_FORM)
+             openapi_extra=UPLOAD_FORM, responses={
+                 411: {"description": "send Content-Length with the upload"},
+                 **TOO_LARGE, **UNSUPPORTED})
 async def upload_document(caller: CurrentCaller, session: SessionDep,
                           request: Request) -> DocumentOut:
     """A small file (MOVEHUB_DIRECT_UPLOAD_MAX_BYTES) as multipart/form-data with `purpose`.
@@ -85,7 +92,8 @@ async def get_document(document_id: uuid.UUID, _: CurrentCaller,
     return DocumentOut.model_validate(await service.get_document(session, document_id))
 
 
-@router.get("/documents/{document_id}/download", response_model=DownloadLink)
+@router.get("/documents/{document_id}/download", response_model=DownloadLink,
+            responses=NOT_STORED)
 async def download_document(document_id: uuid.UUID, _: CurrentCaller, session: SessionDep,
                             request: Request) -> DownloadLink:
     """A presigned GET valid for MOVEHUB_DOWNLOAD_URL_TTL_S seconds."""

@@ -1,0 +1,117 @@
+"""The API keeps its OpenAPI contract: schemathesis fuzzes every operation of a real gateway
+process (uvicorn, the test database, signed in as a test org's admin) with a fixed seed and a
+small budget, and finds no server error, no undeclared status, no wrong content type and no
+response off its schema. Plus the document's error answers and a 405's Allow header."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.factories import auth_headers, make_org, make_user
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = Path(__file__).with_name("schemathesis.toml")
+CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,"
+          "response_schema_conformance")
+SEED, MAX_EXAMPLES = 1, 5  # ~2-3 minutes on a 2-core machine
+READY_TIMEOUT_S, RUN_TIMEOUT_S = 120.0, 900.0
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_ready(base_url: str, server: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"the gateway exited with {server.returncode}")
+        try:
+            with urllib.request.urlopen(f"{base_url}/readyz", timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"the gateway was not ready in {READY_TIMEOUT_S:.0f} s")
+
+
+@pytest.fixture(scope="module")
+def gateway(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A gateway process on the test database, without Ray (see schemathesis.toml)."""
+    port = _free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    log = tmp_path_factory.mktemp("contract") / "gateway.log"
+    env = {**os.environ, "MOVEHUB_PUBLIC_BASE_URL": base_url, "MOVEHUB_RAY_ENABLED": "false",
+           "MOVEHUB_BACKGROUND_WORKERS": "false", "MOVEHUB_LOG_LEVEL": "WARNING"}
+    with log.open("wb") as sink:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "gateway.app:create_app", "--factory",
+             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+            cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT)
+    try:
+        _wait_ready(base_url, server)
+        yield base_url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+@pytest.mark.timeout(RUN_TIMEOUT_S + 60)  # over the suite's per-test default: a loaded machine
+async def test_schemathesis_finds_nothing(gateway: str) -> None:
+    token = auth_headers(await make_user("mover_admin", await make_org()))["Authorization"]
+    command = [str(Path(sys.executable).with_name("schemathesis")), "--config-file", str(CONFIG),
+               "run", f"{gateway}/openapi.json", "--header", f"Authorization: {token}",
+               "--checks", CHECKS, "--max-examples", str(MAX_EXAMPLES), "--seed", str(SEED),
+               "--workers", "1", "--no-shrink", "--continue-on-failure", "--no-color"]
+    run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
+                         timeout=RUN_TIMEOUT_S, check=False)
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-12000:]
+    assert "Tested: " in output and " passed" in output, output[-4000:]
+
+
+async def test_operations_declare_their_problem_answers(client: httpx.AsyncClient) -> None:
+    document = (await client.get("/openapi.json")).json()
+    assert set(document["components"]["schemas"]["Problem"]["properties"]) >= {
+        "type", "title", "status", "detail", "instance", "correlation_id", "errors"}
+    operations = {(path, method): operation for path, item in document["paths"].items()
+                  for method, operation in item.items()}
+    rating = operations[("/api/v1/bookings/{booking_id}/rating", "get")]["responses"]
+    assert {"401", "403", "404", "422", "429", "503"} <= set(rating)
+    assert "409" not in rating  # a read
+    assert rating["429"]["headers"]["Retry-After"]
+    write = operations[("/api/v1/bookings/{booking_id}/rating", "post")]["responses"]
+    assert {"400", "409", "422"} <= set(write)
+    for (path, method), operation in operations.items():
+        for status, answer in operation["responses"].items():
+            if int(status) >= 400:
+                assert set(answer["content"]) == {"application/problem+json"}, \
+                    (path, method, status)
+                assert answer["content"]["application/problem+json"]["schema"] == {
+                    "$ref": "#/components/schemas/Problem"}
+    assert "HTTPValidationError" not in document["components"]["schemas"]
+
+
+async def test_a_405_carries_allow(client: httpx.AsyncClient) -> None:
+    answer = await client.delete("/api/v1/me/notification-preferences")
+    assert answer.status_code == 405
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert set(answer.headers["allow"].replace(" ", "").split(",")) == {"GET", "PUT"}
