@@ -4,7 +4,7 @@ listing, and short-lived download links."""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, status
 
@@ -19,9 +19,10 @@ from persistence.config import get_settings
 router = APIRouter(tags=["documents"])
 Paging = Annotated[PageParams, Query()]
 # Statuses only these routes give; gateway/openapi.py makes them problem+json like the rest.
-TOO_LARGE = {413: {"description": "the file (or its announced size) is over the limit"}}
-UNSUPPORTED = {415: {"description": "not a PDF, JPEG, PNG or HEIC file"}}
-NOT_STORED = {409: {"description": "the upload has not been confirmed yet"}}
+Answers = dict[int | str, dict[str, Any]]
+TOO_LARGE: Answers = {413: {"description": "the file (or its announced size) is over the limit"}}
+UNSUPPORTED: Answers = {415: {"description": "not a PDF, JPEG, PNG or HEIC file"}}
+NOT_STORED: Answers = {409: {"description": "the upload has not been confirmed yet"}}
 ListedPurpose = Literal["verification", "booking_photo", "support_attachment", "other",
                         "invoice_pdf"]
 
