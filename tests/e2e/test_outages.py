@@ -15,8 +15,6 @@ import asyncio
 import contextlib
 import itertools
 import os
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -32,7 +30,6 @@ from sqlalchemy.engine import make_url
 
 from persistence.models import Booking, BookingStatusHistory, Organization, OutboxEvent, User
 from persistence.session import SYSTEM, tenant_session
-from tests.e2e.conftest import ARTIFACTS, _wait_ready, free_port
 from tests.factories import (
     auth_headers,
     make_booking,
@@ -41,6 +38,7 @@ from tests.factories import (
     make_truck,
     make_user,
 )
+from tests.gateway_process import running_gateway
 from tests.integration.realtime_server import assign, closed_with, connect, recv_json, recv_until
 from tests.proxy import CutMode, TcpProxy
 
@@ -69,10 +67,8 @@ class Stack:
 def stack(database: str) -> Iterator[Stack]:
     redis_url = make_url(os.environ["MOVEHUB_REDIS_URL"])
     with TcpProxy(5432) as pg, TcpProxy(redis_url.port or 6379) as redis:
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
         env = {
-            **os.environ, "MOVEHUB_PUBLIC_BASE_URL": url, "MOVEHUB_LOG_LEVEL": "WARNING",
+            "MOVEHUB_LOG_LEVEL": "WARNING",
             "MOVEHUB_DATABASE_URL": _through(os.environ["MOVEHUB_DATABASE_URL"], pg.port),
             "MOVEHUB_REDIS_URL": _through(os.environ["MOVEHUB_REDIS_URL"], redis.port),
             # As in production: Ray, the outbox worker relaying events to the org streams.
@@ -82,24 +78,8 @@ def stack(database: str) -> Iterator[Stack]:
             "MOVEHUB_OUTBOX_BACKOFF_BASE_S": "0.5", "MOVEHUB_OUTBOX_BACKOFF_MAX_S": "2",
             "MOVEHUB_OUTAGE_RETRY_AFTER_S": RETRY_AFTER_S,
         }
-        ARTIFACTS.mkdir(exist_ok=True)
-        log = ARTIFACTS / "outage-gateway.log"
-        with log.open("wb") as sink:
-            server = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "gateway.app:create_app", "--factory",
-                 "--host", "127.0.0.1", "--port", str(port), "--ws", "websockets-sansio",
-                 "--log-level", "warning"],
-                env=env, stdout=sink, stderr=subprocess.STDOUT)
-        try:
-            _wait_ready(url, server, log)
+        with running_gateway(env, name="outage-gateway") as url:
             yield Stack(url, pg, redis)
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
 
 
 def ws_url(stack: Stack, path: str) -> str:

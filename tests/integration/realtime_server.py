@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -19,12 +18,7 @@ from websockets.asyncio.client import ClientConnection
 
 from gateway.cli import ws_keepalive
 from persistence.config import get_settings
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.gateway_process import free_port
 
 
 class _QuietServer(uvicorn.Server):

@@ -6,6 +6,7 @@ snapshots: replicas share a frame built at the same stream position, and only th
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -219,15 +220,19 @@ async def test_after_a_failure_reads_leave_redis_alone_but_invalidations_do_not(
 @pytest.mark.skipif(not get_settings().ray_enabled, reason="needs the Ray fleet")
 async def test_a_price_edit_reaches_the_marketplace_through_fleet_changed(
         app: FastAPI, client: httpx.AsyncClient) -> None:
-    org = await make_org(hourly_rate_cents=100, minimum_charge_cents=0)
+    # A city of its own: the marketplace answers the ten best offers over every org whose
+    # area covers the pickup, so other tests' cheaper movers must not push this one out.
+    lon, lat = 20 + random.uniform(0, 60), -40 + random.uniform(0, 20)
+    org = await make_org(center=(lon, lat), hourly_rate_cents=100, minimum_charge_cents=0)
     admin = auth_headers(await make_user("mover_admin", org))
     customer = auth_headers(await make_user())
-    await make_driver(org, lat=52.52)
+    await make_driver(org, lon=lon, lat=lat)
     await make_truck(org)
     await app.state.fleet.refresh_org(org.id)
     start = (datetime.now(UTC) + timedelta(days=40)).replace(hour=9, minute=0, second=0,
                                                             microsecond=0)
-    spec = {"pickup_lat": 52.52, "pickup_lon": 13.41, "dropoff_lat": 52.5, "dropoff_lon": 13.38,
+    spec = {"pickup_lat": lat, "pickup_lon": lon, "dropoff_lat": lat - 0.02,
+            "dropoff_lon": lon - 0.03,
             "window_start": start.isoformat(),
             "window_end": (start + timedelta(hours=3)).isoformat(), "volume_m3": 20,
             "crew_size": 2}

@@ -19,6 +19,7 @@ from gateway.app import create_app
 from gateway.startup import StartupRefused
 from persistence.config import get_settings
 from tests.factories import auth_headers, make_booking, make_driver, make_org, make_truck, make_user
+from tests.gateway_process import running_gateway
 from tests.integration.realtime_server import connect, free_port, recv_json, recv_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,44 +58,13 @@ def test_create_app_refuses_ray_without_redis() -> None:
         create_app(get_settings().model_copy(update={"redis_url": "", "ray_enabled": True}))
 
 
-def _wait_ready(base_url: str, server: subprocess.Popen[bytes], log: Path) -> httpx.Response:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        assert server.poll() is None, f"exited {server.returncode}:\n{log.read_text()[-4000:]}"
-        try:
-            answer = httpx.get(f"{base_url}/readyz", timeout=2)
-            if answer.status_code == 200:
-                return answer
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise AssertionError(f"not ready in {READY_TIMEOUT_S:.0f} s:\n{log.read_text()[-4000:]}")
-
-
 @pytest.fixture
-def embedded_gateway(database: str, tmp_path: Path) -> Iterator[tuple[str, httpx.Response]]:
+def embedded_gateway(database: str) -> Iterator[tuple[str, httpx.Response]]:
     """A gateway without Redis or Ray, its background workers on, on the test database."""
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    log = tmp_path / "gateway.log"
-    env = {**os.environ, **NO_REDIS, "MOVEHUB_RAY_ENABLED": "false",
-           "MOVEHUB_BACKGROUND_WORKERS": "true", "MOVEHUB_OUTBOX_POLL_INTERVAL_S": "0.2",
-           "MOVEHUB_PUBLIC_BASE_URL": base_url}
-    with log.open("wb") as sink:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "gateway.app:create_app", "--factory",
-             "--host", "127.0.0.1", "--port", str(port), "--ws", "websockets-sansio",
-             "--log-level", "warning"],
-            cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT)
-    try:
-        yield base_url, _wait_ready(base_url, server, log)
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+    env = {**NO_REDIS, "MOVEHUB_RAY_ENABLED": "false", "MOVEHUB_BACKGROUND_WORKERS": "true",
+           "MOVEHUB_OUTBOX_POLL_INTERVAL_S": "0.2"}
+    with running_gateway(env, name="no-redis-gateway") as base_url:
+        yield base_url, httpx.get(f"{base_url}/readyz", timeout=5)
 
 
 async def test_without_redis_and_ray_a_board_sees_the_assignment(

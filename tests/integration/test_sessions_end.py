@@ -18,15 +18,15 @@ from fastapi import FastAPI
 from persistence.config import get_settings
 from persistence.models import Organization, User
 from tests.factories import auth_headers, make_driver, make_org, make_user
+from tests.gateway_process import running_gateway
 from tests.integration.realtime_server import (
     closed_with,
     connect,
-    free_port,
     recv_json,
     ws_base,
 )
 from tests.integration.test_auth import assert_problem, fresh_email, ip_client, latest_code
-from tests.integration.test_ws_replicas import start_gateway, wait_ready
+from tests.integration.test_ws_replicas import REPLICA_ENV
 from tests.proxy import TcpProxy
 
 __all__ = ["ws_base"]  # the fixture
@@ -213,19 +213,11 @@ async def test_reactivation_restores_sign_in_not_old_tokens(http: httpx.AsyncCli
 
 # ---- across gateway processes, and with Redis cut -------------------------------------------
 @contextlib.contextmanager
-def gateway(monkeypatch: pytest.MonkeyPatch, **env: str) -> Iterator[tuple[str, str]]:
+def gateway(_: pytest.MonkeyPatch, **env: str) -> Iterator[tuple[str, str]]:
     """A gateway process of its own (no Ray) on this suite's database: (http, ws) base URLs."""
-    with monkeypatch.context() as patched:
-        for name, value in env.items():
-            patched.setenv(f"MOVEHUB_{name.upper()}", value)
-        port = free_port()
-        process = start_gateway(port)
-    try:
-        wait_ready(port, process)
-        yield f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
+    settings = {f"MOVEHUB_{name.upper()}": value for name, value in env.items()}
+    with running_gateway({**REPLICA_ENV, **settings}, name="sessions-gateway") as base_url:
+        yield base_url, base_url.replace("http://", "ws://")
 
 
 async def test_a_revocation_closes_sockets_on_another_replica(

@@ -3,60 +3,24 @@ the other; the board sees the driver move (position bus) and every event (org st
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
-from gateway.cli import ws_keepalive
 from persistence import events
-from persistence.config import get_settings
 from tests.factories import auth_headers, make_driver, make_org, make_user
-from tests.integration.realtime_server import connect, free_port, ping, recv_json, recv_until
+from tests.gateway_process import running_gateway
+from tests.integration.realtime_server import connect, ping, recv_json, recv_until
 
-
-def start_gateway(port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "MOVEHUB_RAY_ENABLED": "false", "MOVEHUB_BACKGROUND_WORKERS": "false"}
-    keepalive = ws_keepalive(get_settings())  # as `movehub serve` runs it
-    return subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "gateway.app:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--ws", "websockets-sansio",
-         "--ws-ping-interval", str(keepalive["ws_ping_interval"]),
-         "--ws-ping-timeout", str(keepalive["ws_ping_timeout"]),
-         "--ws-per-message-deflate", "false", "--log-level", "warning"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-
-def wait_ready(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(process.stderr.read().decode()[-3000:] if process.stderr else "")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    raise TimeoutError(f"gateway on {port} not ready")
+# Replicas without Ray: the position bus and the org streams are what they share.
+REPLICA_ENV = {"MOVEHUB_RAY_ENABLED": "false", "MOVEHUB_BACKGROUND_WORKERS": "false"}
 
 
 @pytest.fixture(scope="module")
 def two_gateways(database: str) -> Iterator[tuple[str, str]]:
-    ports = [free_port(), free_port()]
-    processes = [start_gateway(port) for port in ports]
-    try:
-        for port, process in zip(ports, processes, strict=True):
-            wait_ready(port, process)
-        yield f"ws://127.0.0.1:{ports[0]}", f"ws://127.0.0.1:{ports[1]}"
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(timeout=20)
+    with running_gateway(REPLICA_ENV, name="replica-a") as a, \
+            running_gateway(REPLICA_ENV, name="replica-b") as b:
+        yield a.replace("http://", "ws://"), b.replace("http://", "ws://")
 
 
 async def test_board_on_one_replica_sees_a_driver_on_the_other(

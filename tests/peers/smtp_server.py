@@ -5,16 +5,11 @@ from __future__ import annotations
 import email
 import email.message
 import email.policy
-import socket
 from typing import Any
 
 from aiosmtpd.controller import Controller
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.gateway_process import free_port
 
 
 class Mailbox:

@@ -1,0 +1,88 @@
+"""A real gateway process for tests: uvicorn as `movehub serve` runs it, on a free port, its
+output in test-artifacts/<name>.log (a file, never a pipe nobody reads: a gateway logging an
+outage would block on a full pipe and never stop), ready when /readyz answers 200."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from gateway.cli import ws_keepalive
+from persistence.config import get_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"
+READY_TIMEOUT_S = 150.0
+STOP_TIMEOUT_S = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _tail(log: Path) -> str:
+    return log.read_text(errors="replace")[-4000:] if log.exists() else ""
+
+
+def wait_ready(base_url: str, server: subprocess.Popen[bytes], log: Path,
+               timeout_s: float = READY_TIMEOUT_S) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"the gateway exited with {server.returncode}:\n{_tail(log)}")
+        try:
+            with urllib.request.urlopen(f"{base_url}/readyz", timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"the gateway was not ready in {timeout_s:.0f} s:\n{_tail(log)}")
+
+
+def stop(server: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, as a service manager stops it; killed if it does not end in time."""
+    server.terminate()
+    try:
+        server.wait(timeout=STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+        raise RuntimeError(f"the gateway did not stop within {STOP_TIMEOUT_S:.0f} s of SIGTERM"
+                           ) from None
+
+
+@contextmanager
+def running_gateway(env: dict[str, str] | None = None, *, name: str = "gateway",
+                    port: int | None = None) -> Iterator[str]:
+    """A gateway with this process's environment plus `env`; yields its http base URL."""
+    port = port or free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    keepalive = ws_keepalive(get_settings())
+    ARTIFACTS.mkdir(exist_ok=True)
+    log = ARTIFACTS / f"{name}.log"
+    full_env = {**os.environ, "MOVEHUB_PUBLIC_BASE_URL": base_url, **(env or {})}
+    with log.open("wb") as sink:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "gateway.app:create_app", "--factory",
+             "--host", "127.0.0.1", "--port", str(port), "--loop", "uvloop",
+             "--ws", "websockets-sansio", "--ws-per-message-deflate", "false",
+             "--ws-ping-interval", str(keepalive["ws_ping_interval"]),
+             "--ws-ping-timeout", str(keepalive["ws_ping_timeout"]),
+             "--log-level", "warning"],
+            cwd=ROOT, env=full_env, stdout=sink, stderr=subprocess.STDOUT)
+    try:
+        wait_ready(base_url, server, log)
+        yield base_url
+    finally:
+        stop(server)
