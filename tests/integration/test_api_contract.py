@@ -5,13 +5,8 @@ response off its schema. Plus the document's error answers and a 405's Allow hea
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,59 +14,22 @@ import httpx
 import pytest
 
 from tests.factories import auth_headers, make_org, make_user
+from tests.gateway_process import ROOT, running_gateway
 
-ROOT = Path(__file__).resolve().parents[2]
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,"
           "response_schema_conformance")
 SEED, MAX_EXAMPLES = 1, 5  # ~2-3 minutes on a 2-core machine
-READY_TIMEOUT_S, RUN_TIMEOUT_S = 120.0, 900.0
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _wait_ready(base_url: str, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"the gateway exited with {server.returncode}")
-        try:
-            with urllib.request.urlopen(f"{base_url}/readyz", timeout=2) as answer:
-                if answer.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"the gateway was not ready in {READY_TIMEOUT_S:.0f} s")
+RUN_TIMEOUT_S = 900.0
 
 
 @pytest.fixture(scope="module")
-def gateway(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def gateway(database: str) -> Iterator[str]:
     """A gateway process on the test database, without Ray (see schemathesis.toml)."""
-    port = _free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    log = tmp_path_factory.mktemp("contract") / "gateway.log"
-    env = {**os.environ, "MOVEHUB_PUBLIC_BASE_URL": base_url, "MOVEHUB_RAY_ENABLED": "false",
-           "MOVEHUB_BACKGROUND_WORKERS": "false", "MOVEHUB_LOG_LEVEL": "WARNING"}
-    with log.open("wb") as sink:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "gateway.app:create_app", "--factory",
-             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-            cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT)
-    try:
-        _wait_ready(base_url, server)
+    env = {"MOVEHUB_RAY_ENABLED": "false", "MOVEHUB_BACKGROUND_WORKERS": "false",
+           "MOVEHUB_LOG_LEVEL": "WARNING"}
+    with running_gateway(env, name="contract-gateway") as base_url:
         yield base_url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
 
 
 @pytest.mark.timeout(RUN_TIMEOUT_S + 60)  # over the suite's per-test default: a loaded machine
