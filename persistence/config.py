@@ -29,6 +29,13 @@ class Settings(BaseSettings):
     db_connect_timeout_s: float = 3.0  # asyncpg connect, handshake included
     db_pool_timeout_s: float = 5.0  # waiting for a pooled connection when all are busy
     outage_retry_after_s: int = 5  # Retry-After of a 503 while PostgreSQL/Redis is unreachable
+    # Past one database machine (issue 13.5, docs/scaling.md): analytics reads through this
+    # URL (a streaming replica, app role, read-only transactions); empty: the primary.
+    analytics_database_url: str = ""
+    # The breadcrumb trail is partitioned by UTC day: the scheduler keeps this many days ahead
+    # and drops the partitions of days older than the retention.
+    positions_retention_days: int = Field(default=30, ge=1)
+    positions_partitions_ahead_days: int = Field(default=7, ge=1)
 
     # Redis for rate limits, caches and event streams (the run command starts it). Empty
     # means in-process streams, refused at start unless Ray is off (gateway/startup.py).
@@ -198,7 +205,8 @@ RELAXED_ENVIRONMENTS = frozenset({"development", "test"})
 MIN_SECRET_BYTES = 32
 # Passwords this repository has shipped in URLs (defaults, docs, the old compose file).
 SHIPPED_DB_PASSWORDS = frozenset({"movehub_app", "movehub_owner", "postgres"})
-_DATABASE_URLS = ("database_url", "owner_database_url", "admin_database_url")
+_DATABASE_URLS = ("database_url", "owner_database_url", "admin_database_url",
+                  "analytics_database_url")
 
 
 def _env_name(field: str) -> str:
