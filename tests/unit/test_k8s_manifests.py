@@ -101,6 +101,25 @@ def test_ray_pods_keep_workers_at_normal_priority() -> None:
         assert env["RAY_worker_niceness"] == "0"
 
 
+def _token_sources(env: list[dict[str, Any]]) -> tuple[str | None, str | None]:
+    by_name = {e["name"]: e for e in env}
+    token = by_name.get("RAY_AUTH_TOKEN", {}).get("valueFrom", {}).get("secretKeyRef", {})
+    return by_name.get("RAY_AUTH_MODE", {}).get("value"), token.get("name")
+
+
+def test_every_ray_process_and_client_holds_the_token() -> None:
+    """Ray runs whatever code reaches its ports: token auth everywhere, from the Secret."""
+    spec, secret = _ray_cr()["spec"], KUSTOMIZATION["secretGenerator"][0]["name"]
+    ray_envs = [group["template"]["spec"]["containers"][0]["env"]
+                for group in [spec["headGroupSpec"], *spec["workerGroupSpecs"]]]
+    for env in [*ray_envs, spec["autoscalerOptions"]["env"]]:
+        assert _token_sources(env) == ("token", secret)
+    gateway = _by_kind()["Deployment"]["spec"]["template"]["spec"]["containers"][0]
+    assert _token_sources(gateway["env"])[0] == "token"
+    assert ("secretRef", secret) in _env_sources("Deployment")  # RAY_AUTH_TOKEN comes with it
+    assert "RAY_AUTH_TOKEN" in _example_secrets()
+
+
 def test_gateway_joins_the_ray_head_service_with_the_apps_probes() -> None:
     cluster = _ray_cr()
     head = cluster["spec"]["headGroupSpec"]["template"]["spec"]["containers"][0]
