@@ -152,9 +152,10 @@ class FleetDirectory:
 
     # --- scaling ---------------------------------------------------------------------
 
-    async def scale(self, count: int) -> dict[str, Any]:
+    async def scale(self, count: int, hold_s: float = 0.0) -> dict[str, Any]:
         """Run `count` shards: new ones on the least loaded nodes, slots moved evenly; shards
-        removed hand their slots back first, then are killed."""
+        removed hand their slots back first, then are killed. `hold_s` (a test hook) keeps
+        each move's slots held that much longer, so callers are sure to meet a move."""
         if not 1 <= count <= self.slots:
             raise ValueError(f"shards must be between 1 and {self.slots}, not {count}")
         await self._ready()
@@ -162,7 +163,7 @@ class FleetDirectory:
             current = sorted(self.shards)
             added = [self._create_shard() for _ in range(count - len(current))]
             removed = self._removals(len(current) - count)
-            return await self._settle(added, removed)
+            return await self._settle(added, removed, hold_s)
 
     async def rebalance(self) -> dict[str, Any]:
         """Give every shard node without a shard (one that joined since) a new shard, then
@@ -183,13 +184,14 @@ class FleetDirectory:
             chosen.append(max(load.values(), key=lambda ids: (len(ids), max(ids)))[-1])
         return chosen
 
-    async def _settle(self, added: list[int], removed: list[int]) -> dict[str, Any]:
+    async def _settle(self, added: list[int], removed: list[int],
+                      hold_s: float = 0.0) -> dict[str, Any]:
         started = time.perf_counter()
         if added:
             await self._locate(added)
         keep = [s for s in sorted(self.shards) if s not in removed]
         counts = {s: self.owner.count(s) for s in self.shards}
-        moves = [await self._move(src, dst, slots) for src, dst, slots in
+        moves = [await self._move(src, dst, slots, hold_s) for src, dst, slots in
                  plan_moves(self.owner, even_targets(counts, keep, self.slots))]
         for shard_id in removed:
             ray.kill(self.shards.pop(shard_id), no_restart=True)
@@ -203,7 +205,8 @@ class FleetDirectory:
         log.info("fleet.scaled", **{k: v for k, v in report.items() if k != "moves"})
         return report
 
-    async def _move(self, src: int, dst: int, slots: list[int]) -> dict[str, Any]:
+    async def _move(self, src: int, dst: int, slots: list[int],
+                    hold_s: float = 0.0) -> dict[str, Any]:
         """Hand `slots` from shard src to dst. The pause, from the hold on the old owner to
         its release, is when these slots' organizations cannot be answered."""
         old, new = self.shards[src], self.shards[dst]
@@ -214,6 +217,7 @@ class FleetDirectory:
         except Exception:
             await old.call_off.remote(slots)
             raise
+        await asyncio.sleep(hold_s)
         self.version += 1
         for slot in slots:
             self.owner[slot] = dst

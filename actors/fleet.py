@@ -11,6 +11,7 @@ slot is elsewhere answers `Moved(version)` rather than raising, so Ray never ret
 from __future__ import annotations
 
 import asyncio
+import pickle
 import time
 from typing import Any
 
@@ -101,8 +102,10 @@ class FleetShard:
         state = await self._org(org_id)
         if state is None or isinstance(state, Moved):
             return state or {}
-        fleet = state.fleet
+        fleet, live = state.fleet, state.live
         return {"drivers": sorted(fleet.driver_ids), "trucks": sorted(fleet.truck_ids),
+                "live": {d: (float(fleet.lat[i]), float(fleet.lon[i]), float(live.last_seen[i]),
+                             int(live.applied[i])) for i, d in enumerate(fleet.driver_ids)},
                 "busy": sorted(zip([fleet.driver_ids[i] for i in fleet.driver_busy.owner],
                                    fleet.driver_busy.start.tolist(),
                                    fleet.driver_busy.end.tolist(), strict=True))}
@@ -229,17 +232,20 @@ class FleetShard:
     # The handover of slots, driven by the fleet directory (actors/directory.py): hand_over
     # on the old owner, take_over on the new one, the table's new version, let_go on the old.
 
-    async def hand_over(self, slots: list[int]) -> dict[str, Any]:
+    async def hand_over(self, slots: list[int]) -> bytes:
         """Hold these slots (their calls wait from now on) and export their organizations'
         live state: positions, jobs in hand, busy windows, alerts already raised."""
         await self._ready()
         moving = set(slots)
         self.slots.hold(moving)  # no await from here to the return: the export is consistent
         orgs = {o: state for o, state in self.orgs.items() if self.slots.slot(o) in moving}
-        return {"orgs": orgs, "offline": {o: self.offline[o] for o in orgs if o in self.offline}}
+        # Pickled here, not left to Ray: Ray hands NumPy arrays over zero-copy, read-only.
+        return pickle.dumps({"orgs": orgs, "offline": {o: self.offline[o] for o in orgs
+                                                       if o in self.offline}})
 
-    async def take_over(self, slots: list[int], handed: dict[str, Any], version: int) -> int:
+    async def take_over(self, slots: list[int], exported: bytes, version: int) -> int:
         await self._ready()
+        handed = pickle.loads(exported)  # noqa: S301 (from a shard of this cluster)
         self.orgs.update(handed["orgs"])
         self.offline.update(handed["offline"])
         self.slots.adopt(set(slots), version)

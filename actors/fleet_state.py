@@ -26,11 +26,13 @@ class LiveColumns:
     speed: npt.NDArray[np.float64]
     last_seen: npt.NDArray[np.float64]  # epoch seconds of the newest ping; 0 = never
     job: list[dict[str, Any] | None]  # booking id, status, pickup and dropoff of the job
+    applied: npt.NDArray[np.int64]  # pings applied per driver (a moved slot loses none)
 
     @classmethod
     def empty(cls, drivers: int) -> LiveColumns:
         return cls(heading=np.full(drivers, np.nan), speed=np.full(drivers, np.nan),
-                   last_seen=np.zeros(drivers), job=[None] * drivers)
+                   last_seen=np.zeros(drivers), job=[None] * drivers,
+                   applied=np.zeros(drivers, np.int64))
 
 
 @dataclass

@@ -43,7 +43,9 @@ def init_ray(settings: Settings) -> None:
         # gateway (inherited by the raylet this starts; ray_cluster.yaml sets it for clusters).
         os.environ.setdefault("RAY_worker_niceness", "0")
         # One machine: actor logs (the outbox's "email.logged" lines, say) reach this console.
-        ray.init(namespace=settings.ray_namespace, include_dashboard=False,
+        # address="local": always a new Ray of our own, never one that `ray start` left
+        # running on this machine (ray.init's default would join it).
+        ray.init(address="local", namespace=settings.ray_namespace, include_dashboard=False,
                  log_to_driver=True, configure_logging=False, runtime_env=runtime_env,
                  resources={SHARD_RESOURCE: LOCAL_SHARD_SLOTS})
 
@@ -239,10 +241,10 @@ class Fleet:
     async def sweep_alerts(self, late_grace_s: float) -> list[dict[str, Any]]:
         return await self._fan_out("sweep_alerts", late_grace_s, keep_partial=True)
 
-    async def scale(self, shards: int) -> dict[str, Any]:
+    async def scale(self, shards: int, hold_s: float = 0.0) -> dict[str, Any]:
         """Run `shards` shard actors (the directory moves the slots); returns each move with
-        its pause."""
-        report: dict[str, Any] = await self.directory.scale.remote(shards)
+        its pause. hold_s: a test hook stretching each move (see FleetDirectory.scale)."""
+        report: dict[str, Any] = await self.directory.scale.remote(shards, hold_s)
         await self.refresh(report["version"])
         return report
 

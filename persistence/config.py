@@ -71,7 +71,12 @@ class Settings(BaseSettings):
     ray_address: str = Field(default="", validation_alias="RAY_ADDRESS")
     ray_enabled: bool = True
     ray_namespace: str = "movehub"
-    fleet_shards: int = Field(default_factory=lambda: os.cpu_count() or 2)
+    # Fleet routing (actors/slots.py): organizations hash onto fleet_slots slots (fixed for
+    # the cluster's life); fleet_shards is the shard count a new cluster starts with (then
+    # `movehub shards scale N`); a call waits at most fleet_move_wait_s for a slot's move.
+    fleet_slots: int = Field(default=256, ge=1, le=65_536)
+    fleet_shards: int = Field(default=2, ge=1)
+    fleet_move_wait_s: float = Field(default=10.0, gt=0)
     # The outbox worker and the scheduler; tests drive them directly instead.
     background_workers: bool = True
 
