@@ -85,6 +85,14 @@ def test_shard_workers_offer_fleet_shard_and_scale_within_bounds() -> None:
     assert "RAY_worker_niceness=0" in " ".join(config["worker_start_ray_commands"])
 
 
+def test_every_node_starts_ray_with_the_auth_token() -> None:
+    config = _prepared()
+    assert config["file_mounts"]["~/.ray/auth_token"] == "~/.ray/auth_token"
+    for commands in ("head_start_ray_commands", "worker_start_ray_commands"):
+        start = next(c for c in config[commands] if " ray start" in c or "/ray start" in c)
+        assert "RAY_AUTH_MODE=token" in start  # a joining worker never turns it on by itself
+
+
 def test_node_setup_installs_only_the_python_environment() -> None:
     config = _prepared()
     # After the provider's defaults are merged: nothing of Ray's AWS defaults (pip on the
