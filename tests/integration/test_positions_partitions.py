@@ -21,7 +21,7 @@ from persistence.positions_partitions import (
     partition_days,
     partition_name,
 )
-from persistence.session import SYSTEM, tenant_session
+from persistence.session import SYSTEM, Caller, tenant_session
 from tests.factories import make_driver, make_org
 
 # A clock far in the past: the job's drops and purges reach only what these tests made.
@@ -83,6 +83,18 @@ async def test_job_creates_ahead_moves_default_rows_and_drops_expired(driver: Dr
                                     at(20): "driver_breadcrumbs_19990620"}
     again = await maintain_position_partitions(NOW, settings)
     assert (again.created, again.dropped) == ([], [])
+
+
+async def test_waiting_rows_move_whoever_the_caller_is(driver: Driver) -> None:
+    """The function runs as its owner; the caller's RLS context (here one that sees no
+    driver) must not change whether the rows' foreign keys check out."""
+    async with tenant_session(SYSTEM) as session:
+        await session.execute(_INSERT, {"driver": driver.id, "org": driver.org_id, "at": at(7, 7)})
+    async with tenant_session(Caller(role="customer", user_id=uuid.uuid4())) as session:
+        created = await session.execute(text("SELECT breadcrumb_partition_create(:day)"),
+                                        {"day": dt.date(1999, 7, 7)})
+        assert created.scalar() is True
+    assert await _where(driver) == {at(7, 7): "driver_breadcrumbs_19990707"}
 
 
 async def test_trail_for_one_day_touches_one_partition(driver: Driver) -> None:

@@ -53,9 +53,11 @@ SELECT driver_id, org_id, recorded_at, location, heading, speed, accuracy FROM {
 """
 
 # A day's partition. When the default partition already holds rows of that day (pings that
-# came before the partition), they move in the same transaction: the table is built apart,
-# filled, then attached (ATTACH clones the parent's indexes and foreign keys, and checks that
-# the default keeps no row of the new range).
+# came before the partition), they move in the same transaction: out of the default into a
+# temporary table (the default must keep no row of the new range), then into the new
+# partition. Not ATTACH: its foreign-key validation reads drivers under their forced RLS, so
+# it would depend on the caller's context; row inserts are checked by the RI triggers, which
+# do not apply forced RLS.
 CREATE_FUNCTION = """
 CREATE FUNCTION breadcrumb_partition_create(day date) RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
@@ -67,19 +69,15 @@ BEGIN
   IF to_regclass(part) IS NOT NULL THEN
     RETURN false;
   END IF;
-  IF EXISTS (SELECT 1 FROM driver_breadcrumbs_default
-             WHERE recorded_at >= lo AND recorded_at < hi) THEN
-    -- LIKE keeps the parent's column order, which the default partition has too.
-    EXECUTE format('CREATE TABLE %I (LIKE driver_breadcrumbs INCLUDING DEFAULTS)', part);
-    EXECUTE format('WITH moved AS (DELETE FROM driver_breadcrumbs_default '
-                   'WHERE recorded_at >= $1 AND recorded_at < $2 RETURNING *) '
-                   'INSERT INTO %I SELECT * FROM moved', part) USING lo, hi;
-    EXECUTE format('ALTER TABLE driver_breadcrumbs ATTACH PARTITION %I '
-                   'FOR VALUES FROM (%L) TO (%L)', part, lo, hi);
-  ELSE
-    EXECUTE format('CREATE TABLE %I PARTITION OF driver_breadcrumbs '
-                   'FOR VALUES FROM (%L) TO (%L)', part, lo, hi);
-  END IF;
+  CREATE TEMPORARY TABLE breadcrumbs_moving (LIKE driver_breadcrumbs) ON COMMIT DROP;
+  WITH moved AS (DELETE FROM driver_breadcrumbs_default
+                 WHERE recorded_at >= lo AND recorded_at < hi RETURNING *)
+  INSERT INTO breadcrumbs_moving SELECT * FROM moved;
+  EXECUTE format('CREATE TABLE %I PARTITION OF driver_breadcrumbs '
+                 'FOR VALUES FROM (%L) TO (%L)', part, lo, hi);
+  -- The default partition has the parent's column order, so * lines up.
+  EXECUTE format('INSERT INTO %I SELECT * FROM breadcrumbs_moving', part);
+  DROP TABLE breadcrumbs_moving;
   EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', part);
   RETURN true;
 END $$;
