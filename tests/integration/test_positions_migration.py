@@ -14,6 +14,17 @@ from persistence.config import get_settings
 
 WHERE = ("SELECT recorded_at, tableoid::regclass::text FROM driver_breadcrumbs "
          "ORDER BY recorded_at")
+# What the table keeps through both directions: its indexes, its policies, forced RLS.
+SHAPE = """
+SELECT (SELECT array_agg(indexname::text ORDER BY indexname) FROM pg_indexes
+         WHERE tablename = 'driver_breadcrumbs'),
+       (SELECT array_agg(policyname::text ORDER BY policyname) FROM pg_policies
+         WHERE tablename = 'driver_breadcrumbs'),
+       (SELECT relforcerowsecurity FROM pg_class WHERE relname = 'driver_breadcrumbs')
+"""
+KEPT = (["ix_driver_breadcrumbs_org_id", "pk_driver_breadcrumbs"],
+        ["driver_breadcrumbs_admin", "driver_breadcrumbs_driver", "driver_breadcrumbs_staff"],
+        True)
 
 ORG = ("INSERT INTO organizations (id, name, code, service_area, base_location, "
        "hourly_rate_cents, per_km_cents, minimum_charge_cents) VALUES (%s, 'Trail Movers', "
@@ -49,6 +60,7 @@ def test_rows_survive_upgrade_and_downgrade() -> None:
         migrate("head", owner_url=owner_url)
         with _admin(database) as conn:
             rows = conn.execute(WHERE).fetchall()
+            assert conn.execute(SHAPE).fetchone() == KEPT
         day = [f"driver_breadcrumbs_{moment:%Y%m%d}" for moment in moments]
         assert rows == [(moments[0], "driver_breadcrumbs_default"), (moments[1], day[1]),
                         (moments[2], day[2])]
@@ -57,6 +69,7 @@ def test_rows_survive_upgrade_and_downgrade() -> None:
             rows = conn.execute(WHERE).fetchall()
             kind = conn.execute("SELECT relkind FROM pg_class "
                                 "WHERE relname = 'driver_breadcrumbs'").fetchone()
+            assert conn.execute(SHAPE).fetchone() == KEPT
         assert rows == [(moment, "driver_breadcrumbs") for moment in moments]
         assert kind == ("r",)
     finally:
