@@ -110,9 +110,10 @@ def test_node_setup_installs_only_the_python_environment() -> None:
     subprocess.run(["bash", "-n", str(NODE_SETUP)], check=True)
 
 
-def _account_where_ray_ran_before(credentials: dict[str, str]) -> None:
+def _account_where_ray_ran_before(endpoint_url: str) -> None:
     """Ray's instance profile with its role, so bootstrap skips its 15 s IAM propagation waits."""
-    iam = boto3.client("iam", region_name=REGION, **credentials)
+    iam = boto3.client("iam", region_name=REGION, endpoint_url=endpoint_url,
+                       aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY)
     if any(p["InstanceProfileName"] == "ray-autoscaler-v1"
            for p in iam.list_instance_profiles()["InstanceProfiles"]):
         return
@@ -129,7 +130,7 @@ def test_aws_bootstrap_resolves_the_config(moto_endpoint: str, tmp_path: Path,
     monkeypatch.setenv("HOME", str(tmp_path))  # Ray writes the new key pair under ~/.ssh
     credentials = {"endpoint_url": moto_endpoint, "aws_access_key_id": ACCESS_KEY,
                    "aws_secret_access_key": SECRET_KEY}
-    _account_where_ray_ran_before(credentials)
+    _account_where_ray_ran_before(moto_endpoint)
     config = _raw()
     config["provider"]["region"] = REGION
     config["provider"]["aws_credentials"] = credentials

@@ -172,7 +172,7 @@ def _example_secrets() -> dict[str, str]:
 def _settings(monkeypatch: pytest.MonkeyPatch, secret_values: dict[str, str]) -> Settings:
     for name, value in {**_by_kind()["ConfigMap"]["data"], **secret_values}.items():
         monkeypatch.setenv(name, value)
-    return Settings(_env_file=None)  # type: ignore[call-arg]
+    return Settings(_env_file=None)
 
 
 def test_the_shipped_secrets_cannot_serve(monkeypatch: pytest.MonkeyPatch) -> None:
