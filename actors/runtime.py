@@ -270,6 +270,20 @@ async def start_fleet(settings: Settings) -> Fleet:
     return fleet
 
 
+async def administer_shards(settings: Settings, action: str,
+                            count: int | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`movehub shards`: scale to `count` shards, rebalance onto nodes without one, or just
+    show; returns the change's report (each move with its pause) and the table after it."""
+    await asyncio.to_thread(init_ray, settings)
+    directory = await asyncio.to_thread(directory_handle, settings)
+    report: dict[str, Any] = {}
+    if action == "scale":
+        report = await directory.scale.remote(count)
+    elif action == "rebalance":
+        report = await directory.rebalance.remote()
+    return report, await directory.describe.remote()
+
+
 _process_table: SlotTable | None = None  # the table a non-gateway process last read
 
 

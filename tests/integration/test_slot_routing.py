@@ -198,3 +198,18 @@ async def test_scale_up_and_down_under_pings_and_assignments(
             for m in report["moves"]) + f"; max pause {report['max_pause_ms']} ms, calls "
             f"that followed a move waited at most {fleet.stats.max_wait_ms:.1f} ms")
     assert sum(stream.sent.values()) > 20 * len(stream.sent)  # pings flowed through it all
+
+
+def test_shards_command_scales_the_running_cluster(app: FastAPI) -> None:
+    fleet: Fleet = app.state.fleet
+    env = {**os.environ, "RAY_ADDRESS": ray.get_runtime_context().gcs_address}
+    count = len(fleet.shards)  # the same count: nothing moves, the session's fleet stays
+    result = subprocess.run([sys.executable, "-m", "gateway.cli", "shards", "scale", str(count)],
+                            env=env, capture_output=True, text=True, timeout=180, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "0 moves" in result.stdout
+    assert result.stdout.count(" slots on node ") == count, result.stdout
+    refused = subprocess.run([sys.executable, "-m", "gateway.cli", "shards", "show"],
+                             env={**env, "RAY_ADDRESS": ""}, capture_output=True, text=True,
+                             timeout=60, check=False)
+    assert refused.returncode != 0 and "RAY_ADDRESS" in refused.stderr
