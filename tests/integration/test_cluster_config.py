@@ -18,6 +18,7 @@ import yaml
 from ray.autoscaler._private.commands import _bootstrap_config
 from ray.autoscaler._private.util import prepare_config, validate_config
 
+from actors.slots import SHARD_RESOURCE
 from tests.peers.moto_server import (
     ACCESS_KEY,
     REGION,
@@ -69,7 +70,7 @@ def test_the_head_reserves_its_cores_for_the_gateway() -> None:
     head = config["available_node_types"][config["head_node_type"]]
     # The launcher passes the node type's resources to `ray start`, over its flags: both say 0.
     assert head["resources"].get("CPU") == 0
-    assert "fleet_shard" not in head["resources"]
+    assert SHARD_RESOURCE not in head["resources"]
     assert head["max_workers"] == 0
     start = " ".join(config["head_start_ray_commands"])
     assert "--head" in start and "--num-cpus=0" in start
@@ -79,7 +80,7 @@ def test_the_head_reserves_its_cores_for_the_gateway() -> None:
 def test_shard_workers_offer_fleet_shard_and_scale_within_bounds() -> None:
     config = _prepared()
     workers = config["available_node_types"]["shard_worker"]
-    assert workers["resources"]["fleet_shard"] >= 1
+    assert workers["resources"][SHARD_RESOURCE] >= 1  # what each shard actor asks one of
     assert 1 <= workers["min_workers"] <= workers["max_workers"] <= config["max_workers"]
     assert config["idle_timeout_minutes"] > 0
     assert "RAY_worker_niceness=0" in " ".join(config["worker_start_ray_commands"])
@@ -138,7 +139,7 @@ def test_aws_bootstrap_resolves_the_config(moto_endpoint: str, tmp_path: Path,
     head = resolved["available_node_types"][resolved["head_node_type"]]
     workers = resolved["available_node_types"]["shard_worker"]
     assert head["resources"]["CPU"] == 0
-    assert workers["resources"]["fleet_shard"] == 4
+    assert workers["resources"][SHARD_RESOURCE] == 4
     assert workers["resources"]["CPU"] >= 1  # detected from the instance type
     for node_type in (head, workers):
         assert node_type["node_config"]["SecurityGroupIds"]

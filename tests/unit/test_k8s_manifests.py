@@ -17,6 +17,7 @@ from ray.autoscaler._private.kuberay.autoscaling_config import (
     _derive_autoscaling_config_from_ray_cr,
 )
 
+from actors.slots import SHARD_RESOURCE
 from gateway.routes.health import router as health_router
 from persistence.config import Settings, insecure_settings
 
@@ -78,11 +79,11 @@ def test_ray_translator_reads_the_shard_worker_group() -> None:
     assert (workers["min_workers"], workers["max_workers"]) == (group["minReplicas"],
                                                                 group["maxReplicas"])
     assert 1 <= workers["min_workers"] <= workers["max_workers"]
-    assert workers["resources"]["fleet_shard"] == 4
+    assert workers["resources"][SHARD_RESOURCE] == 4  # what each shard actor asks one of
     assert workers["resources"]["CPU"] >= 1  # from the container's limits
     head = config["available_node_types"][config["head_node_type"]]
     assert head["resources"]["CPU"] == 0  # Ray's large-cluster guide: no work on the head
-    assert "fleet_shard" not in head["resources"]
+    assert SHARD_RESOURCE not in head["resources"]
     assert config["idle_timeout_minutes"] == cr["spec"]["autoscalerOptions"]["idleTimeoutSeconds"] / 60
 
 
