@@ -35,6 +35,8 @@ _PURGE_DEFAULT = text("DELETE FROM driver_breadcrumbs WHERE recorded_at < :cutof
 # Creating or dropping a partition locks the parent; waiting long for that lock would queue
 # the position writer behind it. Give up instead: the next hourly run tries again.
 _LOCK_TIMEOUT = text("SET LOCAL lock_timeout = '5s'")
+_DATABASE_NOW = text("SELECT now()")
+MAX_CLOCK_AHEAD = timedelta(hours=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,7 @@ class PartitionReport:
     created: list[date] = field(default_factory=list)
     dropped: list[date] = field(default_factory=list)
     purged: int = 0
+    retention_skipped: bool = False  # the clock was ahead of the database's
 
 
 async def _apply(statement: TextClause, day: date) -> bool:
@@ -77,30 +80,42 @@ async def _apply(statement: TextClause, day: date) -> bool:
         return bool((await session.execute(statement, {"day": day})).scalar())
 
 
+async def _retire(plan: PartitionPlan, cutoff: datetime, report: PartitionReport) -> None:
+    for day in plan.drop:
+        if await _apply(_DROP, day):
+            report.dropped.append(day)
+    async with tenant_session(SYSTEM) as session:
+        result = await session.execute(_PURGE_DEFAULT, {"cutoff": cutoff})
+        report.purged = int(result.rowcount)  # type: ignore[attr-defined]
+
+
 async def maintain_position_partitions(now: datetime,
                                        settings: Settings | None = None) -> PartitionReport:
     """One pass: create the missing days, drop the expired ones, purge old default rows.
 
     Each partition is its own short transaction, so one lock timeout costs only that day.
+    Dropping is data loss, so it waits while `now` runs ahead of the database's own clock
+    (a host with a wrong clock, or a test's future date): only creating goes ahead then.
     """
     settings = settings or get_settings()
     today = now.astimezone(UTC).date()
     async with tenant_session(SYSTEM) as session:
-        plan = partition_plan(await partition_days(session), today,
-                              ahead_days=settings.positions_partitions_ahead_days,
-                              retention_days=settings.positions_retention_days)
+        existing = await partition_days(session)
+        database_now: datetime = (await session.execute(_DATABASE_NOW)).scalar_one()
+    plan = partition_plan(existing, today, ahead_days=settings.positions_partitions_ahead_days,
+                          retention_days=settings.positions_retention_days)
     report = PartitionReport()
     for day in plan.create:
         if await _apply(_CREATE, day):
             report.created.append(day)
-    for day in plan.drop:
-        if await _apply(_DROP, day):
-            report.dropped.append(day)
-    cutoff = datetime.combine(today - timedelta(days=settings.positions_retention_days), time(),
-                              UTC)
-    async with tenant_session(SYSTEM) as session:
-        result = await session.execute(_PURGE_DEFAULT, {"cutoff": cutoff})
-        report.purged = int(result.rowcount)  # type: ignore[attr-defined]
+    if now - database_now > MAX_CLOCK_AHEAD:
+        report.retention_skipped = True
+        log.warning("positions.retention_skipped", now=now.isoformat(),
+                    database_now=database_now.isoformat())
+    else:
+        cutoff = datetime.combine(today - timedelta(days=settings.positions_retention_days),
+                                  time(), UTC)
+        await _retire(plan, cutoff, report)
     if report.created or report.dropped or report.purged:
         log.info("positions.partitions", created=[str(d) for d in report.created],
                  dropped=[str(d) for d in report.dropped], purged=report.purged)

@@ -26,6 +26,7 @@ from tests.factories import make_driver, make_org
 
 # A clock far in the past: the job's drops and purges reach only what these tests made.
 NOW = dt.datetime(1999, 6, 15, 9, 30, tzinfo=dt.UTC)
+FUTURE = dt.date(2998, 1, 1)  # a year no other test writes in
 _INSERT = text("""
 INSERT INTO driver_breadcrumbs (driver_id, org_id, recorded_at, location)
 VALUES (:driver, :org, :at, ST_SetSRID(ST_MakePoint(13.4, 52.5), 4326)::geography)
@@ -48,11 +49,15 @@ async def _sql(statement: str, **params: Any) -> list[Any]:
 async def driver(database: str) -> AsyncIterator[Driver]:
     driver = await make_driver(await make_org())
     yield driver
-    async with tenant_session(SYSTEM) as session:
-        days = [day for day in await partition_days(session) if day.year == NOW.year]
-    for day in days:  # leave no partition of the test's year behind
-        await _sql("SELECT breadcrumb_partition_drop(:day)", day=day)
+    await _drop_year(NOW.year)  # leave no partition of the test's year behind
     await _sql("DELETE FROM driver_breadcrumbs WHERE driver_id = :d", d=driver.id)
+
+
+async def _drop_year(year: int) -> None:
+    async with tenant_session(SYSTEM) as session:
+        days = [day for day in await partition_days(session) if day.year == year]
+    for day in days:
+        await _sql("SELECT breadcrumb_partition_drop(:day)", day=day)
 
 
 async def _where(driver: Driver) -> dict[dt.datetime, str]:
@@ -83,6 +88,20 @@ async def test_job_creates_ahead_moves_default_rows_and_drops_expired(driver: Dr
                                     at(20): "driver_breadcrumbs_19990620"}
     again = await maintain_position_partitions(NOW, settings)
     assert (again.created, again.dropped) == ([], [])
+
+
+async def test_a_clock_ahead_of_the_database_creates_but_never_drops(database: str) -> None:
+    today = dt.datetime.now(dt.UTC).date()
+    await _sql("SELECT breadcrumb_partition_create(:day)", day=today)
+    future = dt.datetime(FUTURE.year, 1, 1, tzinfo=dt.UTC)
+    try:
+        report = await maintain_position_partitions(future)
+        assert report.created[0] == future.date()
+        assert (report.retention_skipped, report.dropped, report.purged) == (True, [], 0)
+        async with tenant_session(SYSTEM) as session:
+            assert today in await partition_days(session)
+    finally:
+        await _drop_year(FUTURE.year)
 
 
 async def test_waiting_rows_move_whoever_the_caller_is(driver: Driver) -> None:
