@@ -7,11 +7,12 @@ cd "$(dirname "$0")/.."
 export PATH="$HOME/.local/bin:$PATH"
 
 if ! command -v uv >/dev/null 2>&1; then
-  # uv from PyPI in a venv of its own: Ubuntu's system Python refuses `pip install --user`.
-  if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' 2>/dev/null; then
+  # uv from PyPI in a venv of its own: Ubuntu's system Python refuses `pip install --user`,
+  # and its venv needs python3-venv, which cloud images may lack.
+  if ! python3 -m venv "$HOME/.local/uv-env" >/dev/null 2>&1; then
     sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv
+    python3 -m venv --clear "$HOME/.local/uv-env"
   fi
-  python3 -m venv "$HOME/.local/uv-env"
   "$HOME/.local/uv-env/bin/pip" install --quiet uv
   mkdir -p "$HOME/.local/bin" && ln -sf "$HOME/.local/uv-env/bin/uv" "$HOME/.local/bin/uv"
 fi
