@@ -12,6 +12,7 @@ import asyncio
 import os
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,7 +71,7 @@ class RouteStats:
     moved: int = 0
     refreshes: int = 0
     max_wait_ms: float = 0.0
-    waits_ms: list[float] = field(default_factory=list)
+    waits_ms: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
 
     def waited(self, started: float) -> None:
         ms = (time.perf_counter() - started) * 1000
@@ -106,9 +107,11 @@ class Fleet:
     def shard_for(self, org_id: uuid.UUID | str) -> Any:
         return self.table.handles[self.shard_id(org_id)]
 
-    async def refresh(self, at_least: int = 0) -> bool:
+    async def refresh(self, at_least: int = 0, since: int | None = None) -> bool:
         """Read the table again (until it reaches `at_least`: a move commits its version a
-        moment after the old owner says so); whether it changed."""
+        moment after the old owner says so); whether it is now newer than `since` (the
+        version a failed call used; another call may have refreshed meanwhile)."""
+        since = self.table.version if since is None else since
         deadline = time.monotonic() + self.settings.fleet_move_wait_s
         while True:
             self.stats.refreshes += 1
@@ -116,19 +119,19 @@ class Fleet:
             if table.version >= at_least or time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.005)
-        if table.version <= self.table.version:
-            return False
-        self.table, self._route = table, {}
-        return True
+        if table.version > self.table.version:
+            self.table, self._route = table, {}
+        return self.table.version > since
 
     async def _send(self, org_id: uuid.UUID | str, method: str, *args: Any) -> Any:
         """One org-routed call, following Moved answers to the slot's new owner."""
         started = time.perf_counter()
         for _ in range(MAX_SENDS):
+            sent_with = self.version
             try:
                 answer = await getattr(self.shard_for(org_id), method).remote(str(org_id), *args)
             except RayActorError:  # a shard removed by a scale-down, or crashed for good
-                if not await self.refresh():
+                if not await self.refresh(since=sent_with):
                     raise
                 continue
             if not isinstance(answer, Moved):
@@ -143,7 +146,7 @@ class Fleet:
         (keep_partial: answers already given are kept, for calls that hand things out once)."""
         kept: list[Any] = []
         for _ in range(MAX_SENDS):
-            shards = self.shards
+            shards, sent_with = self.shards, self.version
             answers = await asyncio.gather(
                 *(getattr(s, method).remote(*args, self.version) for s in shards),
                 return_exceptions=True)
@@ -157,15 +160,16 @@ class Fleet:
             if any(not isinstance(e, RayActorError) for e in failed):
                 raise next(e for e in failed if not isinstance(e, RayActorError))
             self.stats.moved += len(moved)
-            if not await self.refresh(max(moved, default=0)) and failed:
+            if not await self.refresh(max(moved, default=0), since=sent_with) and failed:
                 raise failed[0]
         raise Unavailable("the fleet's slot table keeps changing; retry")
 
     async def ping(self) -> None:
+        sent_with = self.version
         try:
             await asyncio.gather(*(shard.ping.remote() for shard in self.shards))
         except RayActorError:
-            if not await self.refresh():
+            if not await self.refresh(since=sent_with):
                 raise
             await asyncio.gather(*(shard.ping.remote() for shard in self.shards))
 
@@ -200,6 +204,7 @@ class Fleet:
         events: list[dict[str, Any]] = []
         started = time.perf_counter()
         for _ in range(MAX_SENDS):
+            sent_with = self.version
             by_shard: dict[int, list[dict[str, Any]]] = {}
             route = self._route
             for ping in pings:
@@ -225,7 +230,7 @@ class Fleet:
             if not pings:
                 return events
             self.stats.moved += 1
-            if not await self.refresh(newest) and not newest:
+            if not await self.refresh(newest, since=sent_with) and not newest:
                 raise Unavailable("a fleet shard is gone and the slot table names no other")
             self.stats.waited(started)
         raise Unavailable("the fleet's slot table keeps changing; retry")

@@ -83,8 +83,9 @@ def _shards(args: argparse.Namespace) -> None:
     if not settings.ray_address:  # a Ray of our own would have no shards worth scaling
         raise SystemExit("movehub shards: set RAY_ADDRESS to the cluster the gateways use "
                          "(on its head node: RAY_ADDRESS=auto)")
-    if args.action == "scale" and args.count is None:
-        raise SystemExit("movehub shards scale: how many shards? e.g. `movehub shards scale 4`")
+    if args.action == "scale" and (args.count is None or args.count < 1):
+        raise SystemExit("movehub shards scale: how many shards (1 or more)? "
+                         "e.g. `movehub shards scale 4`")
     report, table = asyncio.run(administer_shards(settings, args.action, args.count))
     for move in report.get("moves", []):
         print(f"shard {move['from']} -> {move['to']}: {move['slots']} slots, "

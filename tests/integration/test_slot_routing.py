@@ -213,3 +213,20 @@ def test_shards_command_scales_the_running_cluster(app: FastAPI) -> None:
                              env={**env, "RAY_ADDRESS": ""}, capture_output=True, text=True,
                              timeout=60, check=False)
     assert refused.returncode != 0 and "RAY_ADDRESS" in refused.stderr
+
+
+async def test_a_restarted_directory_finds_its_table_again(app: FastAPI) -> None:
+    fleet: Fleet = app.state.fleet
+    before = await fleet.describe()
+    ray.kill(fleet.directory, no_restart=False)
+    deadline = time.monotonic() + 60
+    while True:  # calls fail while the actor restarts
+        try:
+            after = await fleet.describe()
+            break
+        except ray.exceptions.RayActorError:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.2)
+    assert after == before
+    org = await _org(uuid.uuid4())
+    assert (await fleet.snapshot(org.id))["drivers"]  # routed and answered as before
