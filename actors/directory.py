@@ -64,14 +64,17 @@ def plan_moves(owner: list[int], targets: dict[int, int]) -> list[tuple[int, int
 
 @ray.remote(num_cpus=0, max_restarts=-1)
 class FleetDirectory:
-    def __init__(self, slots: int, initial_shards: int, namespace: str) -> None:
+    def __init__(self, slots: int, initial_shards: int, namespace: str,
+                 rebalance_interval_s: float = 0.0) -> None:
         self.slots, self.initial_shards, self.namespace = slots, initial_shards, namespace
+        self.rebalance_interval_s = rebalance_interval_s
         self.version, self.next_id = 0, 0
         self.owner: list[int] = []  # slot -> shard id
         self.shards: dict[int, Any] = {}  # shard id -> actor handle
         self.nodes: dict[int, str] = {}  # shard id -> node id
         self._lock = asyncio.Lock()  # one change of the table at a time
         self._started: asyncio.Task[None] | None = None
+        self._watcher: asyncio.Task[None] | None = None
         self._kv_key = f"movehub:{namespace}:fleet-directory"
 
     # --- the table -------------------------------------------------------------------
@@ -79,7 +82,20 @@ class FleetDirectory:
     async def _ready(self) -> None:
         if self._started is None:
             self._started = asyncio.ensure_future(self._start())
+            if self.rebalance_interval_s > 0:  # restarted with the directory, too
+                self._watcher = asyncio.ensure_future(self._watch())
         await self._started
+
+    async def _watch(self) -> None:
+        """Rebalance whenever a shard node without a shard shows up (a node that joined)."""
+        while True:
+            await asyncio.sleep(self.rebalance_interval_s)
+            try:
+                await self._ready()
+                if set(shard_nodes()) - set(self.nodes.values()):
+                    await self.rebalance()
+            except Exception:  # a node that left mid-way: the next round tries again
+                log.exception("fleet.rebalance_failed")
 
     async def _start(self) -> None:
         saved = internal_kv._internal_kv_get(self._kv_key)
@@ -113,10 +129,12 @@ class FleetDirectory:
         return [slot for slot, s in enumerate(self.owner) if s == shard_id], self.version
 
     async def describe(self) -> dict[str, Any]:
+        """The table between changes (a scale in progress is waited out)."""
         await self._ready()
-        return {"version": self.version, "slots": self.slots,
-                "shards": {s: {"slots": self.owner.count(s), "node": self.nodes.get(s)}
-                           for s in sorted(self.shards)}}
+        async with self._lock:
+            return {"version": self.version, "slots": self.slots,
+                    "shards": {s: {"slots": self.owner.count(s), "node": self.nodes.get(s)}
+                               for s in sorted(self.shards)}}
 
     # --- shards ----------------------------------------------------------------------
 

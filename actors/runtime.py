@@ -56,7 +56,8 @@ def directory_handle(settings: Settings) -> Any:
     return FleetDirectory.options(  # type: ignore[attr-defined]
         name=DIRECTORY_NAME, namespace=settings.ray_namespace, get_if_exists=True,
         lifetime="detached",
-    ).remote(settings.fleet_slots, settings.fleet_shards, settings.ray_namespace)
+    ).remote(settings.fleet_slots, settings.fleet_shards, settings.ray_namespace,
+             settings.fleet_rebalance_interval_s)
 
 
 def _table(answer: dict[str, Any]) -> SlotTable:

@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     fleet_slots: int = Field(default=256, ge=1, le=65_536)
     fleet_shards: int = Field(default=2, ge=1)
     fleet_move_wait_s: float = Field(default=10.0, gt=0)
+    # Above 0: the directory checks this often for shard nodes without a shard (joined since)
+    # and rebalances onto them; 0: only `movehub shards rebalance` does.
+    fleet_rebalance_interval_s: float = Field(default=0.0, ge=0)
     # The outbox worker and the scheduler; tests drive them directly instead.
     background_workers: bool = True
 
