@@ -76,6 +76,14 @@ class FleetDirectory:
         self._started: asyncio.Task[None] | None = None
         self._watcher: asyncio.Task[None] | None = None
         self._kv_key = f"movehub:{namespace}:fleet-directory"
+        self.started_at = time.time()
+        # Read at once, not in _start: a shard restarting beside a restarted directory asks
+        # slots_of before anything else has woken the directory up.
+        saved = internal_kv._internal_kv_get(self._kv_key)
+        if saved:
+            state = json.loads(saved)
+            self.version, self.next_id = state["version"], state["next_id"]
+            self.owner = state["owner"]
 
     # --- the table -------------------------------------------------------------------
 
@@ -98,11 +106,7 @@ class FleetDirectory:
                 log.exception("fleet.rebalance_failed")
 
     async def _start(self) -> None:
-        saved = internal_kv._internal_kv_get(self._kv_key)
-        if saved:  # this directory restarted: the shards are still there
-            state = json.loads(saved)
-            self.version, self.next_id, self.owner = (state["version"], state["next_id"],
-                                                      state["owner"])
+        if self.owner:  # this directory restarted: the shards are still there
             for shard_id in sorted(set(self.owner)):
                 self.shards[shard_id] = ray.get_actor(shard_name(shard_id),
                                                       namespace=self.namespace)
@@ -127,6 +131,10 @@ class FleetDirectory:
         """Asked by a shard as it (re)starts; answered without waiting for _ready, since the
         first start waits for the shards themselves."""
         return [slot for slot, s in enumerate(self.owner) if s == shard_id], self.version
+
+    async def incarnation(self) -> float:
+        """When this directory process started (tests see a restart by it)."""
+        return self.started_at
 
     async def describe(self) -> dict[str, Any]:
         """The table between changes (a scale in progress is waited out)."""

@@ -54,7 +54,11 @@ class FleetShard:
     async def _ready(self) -> None:
         if self._loaded is None:
             self._loaded = asyncio.ensure_future(self._rebuild())
-        await self._loaded
+        try:
+            await self._loaded
+        except Exception:
+            self._loaded = None  # the database or the directory was away: the next call retries
+            raise
 
     async def _rebuild(self) -> None:
         # Asked on every (re)start: a restarted shard gets the slots it owns now, not the

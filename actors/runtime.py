@@ -116,7 +116,13 @@ class Fleet:
         deadline = time.monotonic() + self.settings.fleet_move_wait_s
         while True:
             self.stats.refreshes += 1
-            table = _table(await self.directory.table.remote())
+            try:
+                table = _table(await self.directory.table.remote())
+            except RayActorError:  # the directory restarting: it finds its table again
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.1)
+                continue
             if table.version >= at_least or time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.005)

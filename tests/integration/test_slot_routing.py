@@ -217,16 +217,29 @@ def test_shards_command_scales_the_running_cluster(app: FastAPI) -> None:
 
 async def test_a_restarted_directory_finds_its_table_again(app: FastAPI) -> None:
     fleet: Fleet = app.state.fleet
-    before = await fleet.describe()
+    before, born = await fleet.describe(), await fleet.directory.incarnation.remote()
     ray.kill(fleet.directory, no_restart=False)
     deadline = time.monotonic() + 60
     while True:  # calls fail while the actor restarts
         try:
-            after = await fleet.describe()
-            break
+            if await fleet.directory.incarnation.remote() != born:
+                break
         except ray.exceptions.RayActorError:
-            assert time.monotonic() < deadline
-            await asyncio.sleep(0.2)
-    assert after == before
+            pass
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.2)
+    assert await fleet.describe() == before
+    shard = fleet.shards[0]  # a shard restarting now asks the restarted directory its slots
+    owned, loaded = (await shard.ping.remote())["slots"], await shard.loaded_since.remote()
+    ray.kill(shard, no_restart=False)
+    while True:
+        try:
+            if await shard.loaded_since.remote() != loaded:  # rebuilt on a new process
+                break
+        except ray.exceptions.RayActorError:
+            pass
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.2)
+    assert (await shard.ping.remote())["slots"] == owned
     org = await _org(uuid.uuid4())
     assert (await fleet.snapshot(org.id))["drivers"]  # routed and answered as before
