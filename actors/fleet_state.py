@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import uuid
-import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,15 +12,10 @@ from shapely import wkb
 from shapely.prepared import PreparedGeometry, prep
 from sqlalchemy import text
 
+from actors.slots import slot_of
 from dispatch.assignment.scoring import FleetColumns, skill_mask
 from dispatch.pricing import Pricing
 from persistence.session import SYSTEM, tenant_session
-
-
-@functools.lru_cache(maxsize=65_536)  # asked once per ping on the ingest path
-def shard_of(org_id: uuid.UUID | str, shards: int) -> int:
-    """Stable across processes and restarts (Python's hash() is salted per process)."""
-    return zlib.crc32(uuid.UUID(str(org_id)).bytes) % shards
 
 
 @dataclass
@@ -34,11 +26,13 @@ class LiveColumns:
     speed: npt.NDArray[np.float64]
     last_seen: npt.NDArray[np.float64]  # epoch seconds of the newest ping; 0 = never
     job: list[dict[str, Any] | None]  # booking id, status, pickup and dropoff of the job
+    applied: npt.NDArray[np.int64]  # pings applied per driver (a moved slot loses none)
 
     @classmethod
     def empty(cls, drivers: int) -> LiveColumns:
         return cls(heading=np.full(drivers, np.nan), speed=np.full(drivers, np.nan),
-                   last_seen=np.zeros(drivers), job=[None] * drivers)
+                   last_seen=np.zeros(drivers), job=[None] * drivers,
+                   applied=np.zeros(drivers, np.int64))
 
 
 @dataclass
@@ -53,6 +47,14 @@ class OrgState:
     driver_row: dict[str, int] = field(default_factory=dict)
     truck_row: dict[str, int] = field(default_factory=dict)
     live: LiveColumns = field(default_factory=lambda: LiveColumns.empty(0))
+
+    # A slot handover ships the state to another shard; shapely refuses to pickle a prepared
+    # geometry, so the service area travels as WKB and is prepared again on arrival.
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "area": self.area.context.wkb}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update({**state, "area": prep(wkb.loads(state["area"]))})
 
 
 _ORGS = text("""
@@ -99,12 +101,13 @@ def _columns(drivers: list[Any], trucks: list[Any], now: float) -> FleetColumns:
     )
 
 
-async def load_orgs(shard: int, shards: int, org_id: str | None = None) -> dict[str, OrgState]:
-    """Every organization of this shard (or just one), with fleet and busy intervals."""
+async def load_orgs(owned: set[int], slots: int,
+                    org_id: str | None = None) -> dict[str, OrgState]:
+    """Every organization in these slots (or just one), with fleet and busy intervals."""
     now = datetime.now(UTC)
     async with tenant_session(SYSTEM) as session:
         orgs = [o for o in (await session.execute(_ORGS, {"org": org_id})).all()
-                if shard_of(o.id, shards) == shard]
+                if slot_of(o.id, slots) in owned]
         ids = [o.id for o in orgs]
         drivers = (await session.execute(_DRIVERS, {"orgs": ids})).all() if ids else []
         trucks = (await session.execute(_TRUCKS, {"orgs": ids})).all() if ids else []

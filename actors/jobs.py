@@ -16,6 +16,7 @@ from dispatch.refunds.service import retry_due_refunds
 from dispatch.support.scheduled import escalate_overdue
 from dispatch.verification.scheduled import run_verification_expiry
 from persistence.integrations.payments import payments_port
+from persistence.positions_partitions import maintain_position_partitions
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,4 +39,6 @@ JOBS: list[Job] = [
     Job("support_escalation", 60.0, escalate_overdue),
     # Reminders are keyed per document and threshold, so an hourly pass sends each once.
     Job("verification_expiry", 3_600.0, run_verification_expiry),
+    # Breadcrumb day partitions: a week ahead, the expired ones dropped (issue 13.5).
+    Job("positions_partitions", 3_600.0, maintain_position_partitions),
 ]

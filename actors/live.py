@@ -30,6 +30,7 @@ def apply_pings(orgs: dict[str, OrgState], pings: list[dict[str, Any]],
         live.heading[row] = np.nan if ping.get("heading") is None else ping["heading"]
         live.speed[row] = np.nan if ping.get("speed") is None else ping["speed"]
         live.last_seen[row] = ping["ts"]
+        live.applied[row] += 1
         job = live.job[row]
         if job is not None:
             events.extend(_arrivals(state, row, job, ping, geofence_m))
@@ -91,6 +92,7 @@ def carry_live_state(old: OrgState, new: OrgState) -> None:
         new.live.speed[new_row] = old.live.speed[old_row]
         new.live.last_seen[new_row] = old.live.last_seen[old_row]
         new.live.job[new_row] = old.live.job[old_row]
+        new.live.applied[new_row] = old.live.applied[old_row]
 
 
 def due_alerts(state: OrgState, now: float, late_grace_s: float,

@@ -2,20 +2,32 @@
 
 The gateway asks one question per call: a rank goes to the organization's shard; offers fan
 out to every shard at once (one call each, gathered); nothing is ever sent per driver.
+Routing goes through the fleet directory's slot table (actors/directory.py), cached here with
+its version; a shard that no longer owns a slot answers Moved and the call is sent again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import time
 import uuid
+from collections import deque
+from dataclasses import dataclass, field
 from typing import Any
 
 import ray
+import structlog
+from ray.exceptions import RayActorError
 
-from actors.fleet import FleetShard
-from actors.fleet_state import shard_of
+from actors.directory import FleetDirectory
+from actors.slots import DIRECTORY_NAME, SHARD_RESOURCE, Moved, SlotTable
+from dispatch.errors import Unavailable
 from persistence.config import Settings, get_settings, worker_environment
+
+log = structlog.get_logger("movehub.fleet")
+MAX_SENDS = 8  # a call follows at most this many Moved answers (one per table change)
+LOCAL_SHARD_SLOTS = 64  # the local Ray's fleet_shard resource: room for that many shards
 
 
 def init_ray(settings: Settings) -> None:
@@ -32,99 +44,231 @@ def init_ray(settings: Settings) -> None:
         # gateway (inherited by the raylet this starts; ray_cluster.yaml sets it for clusters).
         os.environ.setdefault("RAY_worker_niceness", "0")
         # One machine: actor logs (the outbox's "email.logged" lines, say) reach this console.
-        ray.init(namespace=settings.ray_namespace, include_dashboard=False,
-                 log_to_driver=True, configure_logging=False, runtime_env=runtime_env)
+        # address="local": always a new Ray of our own, never one that `ray start` left
+        # running on this machine (ray.init's default would join it).
+        ray.init(address="local", namespace=settings.ray_namespace, include_dashboard=False,
+                 log_to_driver=True, configure_logging=False, runtime_env=runtime_env,
+                 resources={SHARD_RESOURCE: LOCAL_SHARD_SLOTS})
 
 
-def shard_name(index: int) -> str:
-    return f"fleet-shard-{index}"
+def directory_handle(settings: Settings) -> Any:
+    """The cluster's one fleet directory, created by whichever process asks first."""
+    return FleetDirectory.options(  # type: ignore[attr-defined]
+        name=DIRECTORY_NAME, namespace=settings.ray_namespace, get_if_exists=True,
+        lifetime="detached",
+    ).remote(settings.fleet_slots, settings.fleet_shards, settings.ray_namespace,
+             settings.fleet_rebalance_interval_s)
 
 
-def _spread(index: int) -> Any:
-    """Shard i goes to alive node i mod n (soft: anywhere if that node is gone). SPREAD alone
-    is best effort and packs zero-CPU actors onto one node when the others report late."""
-    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
-    nodes = sorted(n["NodeID"] for n in ray.nodes() if n.get("Alive"))  # type: ignore[no-untyped-call]
-    if len(nodes) < 2:
-        return "SPREAD"
-    return NodeAffinitySchedulingStrategy(node_id=nodes[index % len(nodes)], soft=True)
+def _table(answer: dict[str, Any]) -> SlotTable:
+    return SlotTable(answer["version"], answer["owner"], answer["handles"])
 
 
-def shard_handles(settings: Settings) -> list[Any]:
-    """The named shard actors, created on first use and shared by every gateway replica;
-    round-robin over the cluster's nodes."""
-    return [
-        FleetShard.options(  # type: ignore[attr-defined]
-            name=shard_name(i), namespace=settings.ray_namespace, get_if_exists=True,
-            lifetime="detached", scheduling_strategy=_spread(i),
-        ).remote(i, settings.fleet_shards)
-        for i in range(settings.fleet_shards)
-    ]
+@dataclass
+class RouteStats:
+    """What routing cost the callers: Moved answers followed, table reads, and the longest
+    time one call took when it had to follow a move (the pause as a caller sees it)."""
+
+    moved: int = 0
+    refreshes: int = 0
+    max_wait_ms: float = 0.0
+    waits_ms: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
+
+    def waited(self, started: float) -> None:
+        ms = (time.perf_counter() - started) * 1000
+        self.waits_ms.append(round(ms, 2))
+        self.max_wait_ms = max(self.max_wait_ms, ms)
 
 
 class Fleet:
-    """The gateway's handle on the fleet shards."""
+    """The gateway's handle on the fleet shards, through a cached slot table."""
 
-    def __init__(self, settings: Settings, shards: list[Any]) -> None:
-        self.settings = settings
-        self.shards = shards
+    def __init__(self, settings: Settings, directory: Any, table: SlotTable) -> None:
+        self.settings, self.directory = settings, directory
+        self.table = table
+        self._route: dict[str, int] = {}  # org id -> shard id: one dict lookup per ping
         self.ingest_calls = 0  # remote ingest calls made, one per shard per batch
+        self.stats = RouteStats()
 
-    def shard_index(self, org_id: uuid.UUID | str) -> int:
-        return shard_of(org_id, len(self.shards))
+    @property
+    def version(self) -> int:
+        return self.table.version
+
+    @property
+    def shards(self) -> list[Any]:
+        return [self.table.handles[s] for s in sorted(self.table.handles)]
+
+    def shard_id(self, org_id: uuid.UUID | str) -> int:
+        key = str(org_id)
+        shard = self._route.get(key)
+        if shard is None:
+            shard = self._route[key] = self.table.shard_id(key)
+        return shard
 
     def shard_for(self, org_id: uuid.UUID | str) -> Any:
-        return self.shards[self.shard_index(org_id)]
+        return self.table.handles[self.shard_id(org_id)]
+
+    async def refresh(self, at_least: int = 0, since: int | None = None) -> bool:
+        """Read the table again (until it reaches `at_least`: a move commits its version a
+        moment after the old owner says so); whether it is now newer than `since` (the
+        version a failed call used; another call may have refreshed meanwhile)."""
+        since = self.table.version if since is None else since
+        deadline = time.monotonic() + self.settings.fleet_move_wait_s
+        while True:
+            self.stats.refreshes += 1
+            try:
+                table = _table(await self.directory.table.remote())
+            except RayActorError:  # the directory restarting: it finds its table again
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.1)
+                continue
+            if table.version >= at_least or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.005)
+        if table.version > self.table.version:
+            self.table, self._route = table, {}
+        return self.table.version > since
+
+    async def _send(self, org_id: uuid.UUID | str, method: str, *args: Any) -> Any:
+        """One org-routed call, following Moved answers to the slot's new owner."""
+        started = time.perf_counter()
+        for _ in range(MAX_SENDS):
+            sent_with = self.version
+            try:
+                answer = await getattr(self.shard_for(org_id), method).remote(str(org_id), *args)
+            except RayActorError:  # a shard removed by a scale-down, or crashed for good
+                if not await self.refresh(since=sent_with):
+                    raise
+                continue
+            if not isinstance(answer, Moved):
+                return answer
+            self.stats.moved += 1
+            await self.refresh(answer.version)
+            self.stats.waited(started)
+        raise Unavailable("the fleet's slot table keeps changing; retry")
+
+    async def _fan_out(self, method: str, *args: Any, keep_partial: bool) -> list[Any]:
+        """Every shard at once; on Moved, the table is read again and all shards asked again
+        (keep_partial: answers already given are kept, for calls that hand things out once)."""
+        kept: list[Any] = []
+        for _ in range(MAX_SENDS):
+            shards, sent_with = self.shards, self.version
+            answers = await asyncio.gather(
+                *(getattr(s, method).remote(*args, self.version) for s in shards),
+                return_exceptions=True)
+            lists = [a for a in answers if isinstance(a, list)]
+            moved = [a.version for a in answers if isinstance(a, Moved)]
+            failed = [a for a in answers if isinstance(a, BaseException)]
+            if keep_partial:
+                kept += [item for answer in lists for item in answer]
+            if not moved and not failed:
+                return kept if keep_partial else [item for answer in lists for item in answer]
+            if any(not isinstance(e, RayActorError) for e in failed):
+                raise next(e for e in failed if not isinstance(e, RayActorError))
+            self.stats.moved += len(moved)
+            if not await self.refresh(max(moved, default=0), since=sent_with) and failed:
+                raise failed[0]
+        raise Unavailable("the fleet's slot table keeps changing; retry")
 
     async def ping(self) -> None:
-        await asyncio.gather(*(shard.ping.remote() for shard in self.shards))
+        sent_with = self.version
+        try:
+            await asyncio.gather(*(shard.ping.remote() for shard in self.shards))
+        except RayActorError:
+            if not await self.refresh(since=sent_with):
+                raise
+            await asyncio.gather(*(shard.ping.remote() for shard in self.shards))
 
     async def rank(self, org_id: uuid.UUID, spec: dict[str, Any],
                    limit: int = 5) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = await self.shard_for(org_id).rank.remote(
-            str(org_id), spec, limit)
+        result: list[dict[str, Any]] = await self._send(org_id, "rank", spec, limit)
         return result
 
     async def offers(self, spec: dict[str, Any]) -> list[dict[str, Any]]:
-        answers = await asyncio.gather(*(shard.offers.remote(spec) for shard in self.shards))
-        return [offer for answer in answers for offer in answer]
+        return await self._fan_out("offers", spec, keep_partial=False)
 
     async def plan(self, org_id: uuid.UUID, specs: list[dict[str, Any]]) -> dict[str, Any]:
-        result: dict[str, Any] = await self.shard_for(org_id).plan.remote(str(org_id), specs)
+        result: dict[str, Any] = await self._send(org_id, "plan", specs)
         return result
 
     async def note_assignment(self, org_id: uuid.UUID, driver_id: uuid.UUID,
                               truck_id: uuid.UUID, start: float, end: float, end_lat: float,
                               end_lon: float) -> None:
-        await self.shard_for(org_id).note_assignment.remote(
-            str(org_id), str(driver_id), str(truck_id), start, end, end_lat, end_lon)
+        await self._send(org_id, "note_assignment", str(driver_id), str(truck_id), start, end,
+                         end_lat, end_lon)
 
     async def refresh_org(self, org_id: uuid.UUID) -> None:
-        await self.shard_for(org_id).refresh_org.remote(str(org_id))
+        await self._send(org_id, "refresh_org")
+
+    async def state_of(self, org_id: uuid.UUID) -> dict[str, Any]:
+        result: dict[str, Any] = await self._send(org_id, "state_of")
+        return result
 
     async def ingest(self, pings: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Location pings grouped by shard: one call per shard, all shards at once."""
-        by_shard: dict[int, list[dict[str, Any]]] = {}
-        for ping in pings:
-            by_shard.setdefault(self.shard_index(ping["org_id"]), []).append(ping)
-        self.ingest_calls += len(by_shard)
-        answers = await asyncio.gather(*(self.shards[i].ingest_pings.remote(batch)
-                                         for i, batch in by_shard.items()))
-        return [event for answer in answers for event in answer]
+        """Location pings grouped by shard: one call per shard, all shards at once. Pings
+        whose slot moved come back and go to the new owner, in order (the next flush waits)."""
+        events: list[dict[str, Any]] = []
+        started = time.perf_counter()
+        for _ in range(MAX_SENDS):
+            sent_with = self.version
+            by_shard: dict[int, list[dict[str, Any]]] = {}
+            route = self._route
+            for ping in pings:
+                shard = route.get(ping["org_id"])
+                if shard is None:
+                    shard = self.shard_id(ping["org_id"])
+                by_shard.setdefault(shard, []).append(ping)
+            self.ingest_calls += len(by_shard)
+            batches = list(by_shard.values())
+            answers = await asyncio.gather(
+                *(self.table.handles[s].ingest_pings.remote(b) for s, b in by_shard.items()),
+                return_exceptions=True)
+            pings, newest = [], 0
+            for batch, answer in zip(batches, answers, strict=True):
+                if isinstance(answer, RayActorError):
+                    pings += batch  # a removed shard: the table names its successor
+                elif isinstance(answer, BaseException):
+                    raise answer
+                else:
+                    events += answer["events"]
+                    pings += answer["moved"]
+                    newest = max(newest, answer["version"]) if answer["moved"] else newest
+            if not pings:
+                return events
+            self.stats.moved += 1
+            if not await self.refresh(newest, since=sent_with) and not newest:
+                raise Unavailable("a fleet shard is gone and the slot table names no other")
+            self.stats.waited(started)
+        raise Unavailable("the fleet's slot table keeps changing; retry")
 
     async def set_driver_job(self, org_id: uuid.UUID, driver_id: uuid.UUID,
                              job: dict[str, Any] | None) -> None:
-        await self.shard_for(org_id).set_driver_job.remote(str(org_id), str(driver_id), job)
+        await self._send(org_id, "set_driver_job", str(driver_id), job)
 
     async def snapshot(self, org_id: uuid.UUID) -> dict[str, Any]:
-        result: dict[str, Any] = await self.shard_for(org_id).snapshot.remote(str(org_id))
+        result: dict[str, Any] = await self._send(org_id, "snapshot")
         return result
 
     async def sweep_alerts(self, late_grace_s: float) -> list[dict[str, Any]]:
-        answers = await asyncio.gather(*(shard.sweep_alerts.remote(late_grace_s)
-                                         for shard in self.shards))
-        return [alert for answer in answers for alert in answer]
+        return await self._fan_out("sweep_alerts", late_grace_s, keep_partial=True)
+
+    async def scale(self, shards: int, hold_s: float = 0.0) -> dict[str, Any]:
+        """Run `shards` shard actors (the directory moves the slots); returns each move with
+        its pause. hold_s: a test hook stretching each move (see FleetDirectory.scale)."""
+        report: dict[str, Any] = await self.directory.scale.remote(shards, hold_s)
+        await self.refresh(report["version"])
+        return report
+
+    async def rebalance(self) -> dict[str, Any]:
+        """New shards on nodes that have none (joined since), slots evened out."""
+        report: dict[str, Any] = await self.directory.rebalance.remote()
+        await self.refresh(report["version"])
+        return report
+
+    async def describe(self) -> dict[str, Any]:
+        result: dict[str, Any] = await self.directory.describe.remote()
+        return result
 
     async def close(self) -> None:
         """Shards outlive a gateway replica (detached); they die with the Ray cluster."""
@@ -132,15 +276,44 @@ class Fleet:
 
 async def start_fleet(settings: Settings) -> Fleet:
     await asyncio.to_thread(init_ray, settings)
-    shards = await asyncio.to_thread(shard_handles, settings)
-    fleet = Fleet(settings, shards)
+    directory = await asyncio.to_thread(directory_handle, settings)
+    fleet = Fleet(settings, directory, _table(await directory.table.remote()))
     await fleet.ping()  # build every shard's state before serving
     return fleet
 
 
+async def administer_shards(settings: Settings, action: str,
+                            count: int | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`movehub shards`: scale to `count` shards, rebalance onto nodes without one, or just
+    show; returns the change's report (each move with its pause) and the table after it."""
+    await asyncio.to_thread(init_ray, settings)
+    directory = await asyncio.to_thread(directory_handle, settings)
+    report: dict[str, Any] = {}
+    if action == "scale":
+        report = await directory.scale.remote(count)
+    elif action == "rebalance":
+        report = await directory.rebalance.remote()
+    return report, await directory.describe.remote()
+
+
+_process_table: SlotTable | None = None  # the table a non-gateway process last read
+
+
 def notify_fleet_changed(org_id: uuid.UUID) -> None:
-    """From any process connected to Ray: the org's shard reloads it from the database."""
+    """From any process connected to Ray (the outbox worker, the scheduler): the org's shard
+    reloads it from the database, routed through the same slot table as the gateways."""
+    global _process_table
     settings = get_settings()
-    shard = ray.get_actor(shard_name(shard_of(org_id, settings.fleet_shards)),
-                          namespace=settings.ray_namespace)
-    shard.refresh_org.remote(str(org_id))
+    if _process_table is None:
+        _process_table = _table(ray.get(directory_handle(settings).table.remote()))
+    for _ in range(MAX_SENDS):
+        try:
+            answer = ray.get(_process_table.handle_for(org_id).refresh_org.remote(str(org_id)),
+                             timeout=settings.fleet_move_wait_s * 3)
+        except RayActorError:  # a shard removed since this process read the table
+            answer = None
+        else:
+            if not isinstance(answer, Moved):
+                return
+        _process_table = _table(ray.get(directory_handle(settings).table.remote()))
+    log.warning("fleet.refresh_not_routed", org_id=str(org_id))

@@ -1,4 +1,5 @@
-"""The `movehub` command: set up the database, seed demo data, serve, simulate, benchmark."""
+"""The `movehub` command: set up the database, seed demo data, serve, simulate, benchmark,
+and scale the fleet shards of a running Ray cluster."""
 
 from __future__ import annotations
 
@@ -72,6 +73,31 @@ def _simulate(args: argparse.Namespace) -> None:
     run_simulator(args)
 
 
+def _shards(args: argparse.Namespace) -> None:
+    import asyncio
+
+    from actors.runtime import administer_shards
+    from persistence.config import get_settings
+
+    settings = get_settings()
+    if not settings.ray_address:  # a Ray of our own would have no shards worth scaling
+        raise SystemExit("movehub shards: set RAY_ADDRESS to the cluster the gateways use "
+                         "(on its head node: RAY_ADDRESS=auto)")
+    if args.action == "scale" and (args.count is None or args.count < 1):
+        raise SystemExit("movehub shards scale: how many shards (1 or more)? "
+                         "e.g. `movehub shards scale 4`")
+    report, table = asyncio.run(administer_shards(settings, args.action, args.count))
+    for move in report.get("moves", []):
+        print(f"shard {move['from']} -> {move['to']}: {move['slots']} slots, "
+              f"{move['orgs']} orgs, paused {move['pause_ms']} ms")
+    if "moves" in report:
+        print(f"{len(report['moves'])} moves, longest pause {report['max_pause_ms']} ms, "
+              f"{report['seconds']} s in all")
+    print(f"slot table version {table['version']}, {table['slots']} slots:")
+    for shard_id, shard in table["shards"].items():
+        print(f"  shard {shard_id}: {shard['slots']} slots on node {shard['node']}")
+
+
 def _bench(args: argparse.Namespace) -> None:
     import runpy
 
@@ -111,6 +137,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="also play the dispatcher: auto-assign confirmed bookings every "
                           "SECONDS (0: off)")
     sim.add_argument("--seed", type=int, default=None, help="random seed for the routes")
+    shards = add("shards", _shards, "show or scale the fleet shards of the cluster at "
+                 "RAY_ADDRESS")
+    shards.add_argument("action", choices=["show", "scale", "rebalance"],
+                        help="scale: run COUNT shards; rebalance: new shards on nodes that "
+                             "have none")
+    shards.add_argument("count", type=int, nargs="?", default=None)
     bench = add("bench", _bench, "run a benchmark from tests/bench/")
     bench.add_argument("suite", choices=["dispatch", "realtime"])
     bench.add_argument("rest", nargs=argparse.REMAINDER)

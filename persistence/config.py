@@ -29,6 +29,13 @@ class Settings(BaseSettings):
     db_connect_timeout_s: float = 3.0  # asyncpg connect, handshake included
     db_pool_timeout_s: float = 5.0  # waiting for a pooled connection when all are busy
     outage_retry_after_s: int = 5  # Retry-After of a 503 while PostgreSQL/Redis is unreachable
+    # Past one database machine (issue 13.5, docs/scaling.md): analytics reads through this
+    # URL (a streaming replica, app role, read-only transactions); empty: the primary.
+    analytics_database_url: str = ""
+    # The breadcrumb trail is partitioned by UTC day: the scheduler keeps this many days ahead
+    # and drops the partitions of days older than the retention.
+    positions_retention_days: int = Field(default=30, ge=1)
+    positions_partitions_ahead_days: int = Field(default=7, ge=1)
 
     # Redis for rate limits, caches and event streams (the run command starts it). Empty
     # means in-process streams, refused at start unless Ray is off (gateway/startup.py).
@@ -64,7 +71,15 @@ class Settings(BaseSettings):
     ray_address: str = Field(default="", validation_alias="RAY_ADDRESS")
     ray_enabled: bool = True
     ray_namespace: str = "movehub"
-    fleet_shards: int = Field(default_factory=lambda: os.cpu_count() or 2)
+    # Fleet routing (actors/slots.py): organizations hash onto fleet_slots slots (fixed for
+    # the cluster's life); fleet_shards is the shard count a new cluster starts with (then
+    # `movehub shards scale N`); a call waits at most fleet_move_wait_s for a slot's move.
+    fleet_slots: int = Field(default=256, ge=1, le=65_536)
+    fleet_shards: int = Field(default=2, ge=1)
+    fleet_move_wait_s: float = Field(default=10.0, gt=0)
+    # Above 0: the directory checks this often for shard nodes without a shard (joined since)
+    # and rebalances onto them; 0: only `movehub shards rebalance` does.
+    fleet_rebalance_interval_s: float = Field(default=0.0, ge=0)
     # The outbox worker and the scheduler; tests drive them directly instead.
     background_workers: bool = True
 
@@ -198,7 +213,8 @@ RELAXED_ENVIRONMENTS = frozenset({"development", "test"})
 MIN_SECRET_BYTES = 32
 # Passwords this repository has shipped in URLs (defaults, docs, the old compose file).
 SHIPPED_DB_PASSWORDS = frozenset({"movehub_app", "movehub_owner", "postgres"})
-_DATABASE_URLS = ("database_url", "owner_database_url", "admin_database_url")
+_DATABASE_URLS = ("database_url", "owner_database_url", "admin_database_url",
+                  "analytics_database_url")
 
 
 def _env_name(field: str) -> str:

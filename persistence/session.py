@@ -44,33 +44,63 @@ SYSTEM = Caller(role="system")
 
 _engine: AsyncEngine | None = None
 _sessionmaker: async_sessionmaker[AsyncSession] | None = None
+# Analytics reads (MOVEHUB_ANALYTICS_DATABASE_URL, a replica); None while it is the primary.
+_analytics_engine: AsyncEngine | None = None
+_analytics_sessionmaker: async_sessionmaker[AsyncSession] | None = None
+
+
+def _create_engine(url: str) -> AsyncEngine:
+    settings = get_settings()
+    return create_async_engine(
+        url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_pre_ping=True,
+        # Bounded waits: a blackholed database fails fast (503) instead of hanging.
+        pool_timeout=settings.db_pool_timeout_s,
+        connect_args={"timeout": settings.db_connect_timeout_s},
+    )
 
 
 def engine() -> AsyncEngine:
     """The app-role engine (subject to RLS), created once per process."""
     global _engine, _sessionmaker
     if _engine is None:
-        settings = get_settings()
-        _engine = create_async_engine(
-            settings.database_url,
-            pool_size=settings.db_pool_size,
-            max_overflow=settings.db_max_overflow,
-            pool_pre_ping=True,
-            # Bounded waits: a blackholed database fails fast (503) instead of hanging.
-            pool_timeout=settings.db_pool_timeout_s,
-            connect_args={"timeout": settings.db_connect_timeout_s},
-        )
+        _engine = _create_engine(get_settings().database_url)
         _sessionmaker = async_sessionmaker(_engine, expire_on_commit=False)
     return _engine
 
 
+def _analytics_maker() -> async_sessionmaker[AsyncSession]:
+    """The analytics engine's sessions: the replica's own pool, or the primary's."""
+    global _analytics_engine, _analytics_sessionmaker
+    url = get_settings().analytics_database_url
+    if not url:
+        engine()
+        assert _sessionmaker is not None
+        return _sessionmaker
+    if _analytics_sessionmaker is None:
+        _analytics_engine = _create_engine(url)
+        _analytics_sessionmaker = async_sessionmaker(_analytics_engine, expire_on_commit=False)
+    return _analytics_sessionmaker
+
+
+async def dispose_analytics_engine() -> None:
+    global _analytics_engine, _analytics_sessionmaker
+    if _analytics_engine is not None:
+        await _analytics_engine.dispose()
+    _analytics_engine, _analytics_sessionmaker = None, None
+
+
 async def dispose_engine() -> None:
     global _engine, _sessionmaker
+    await dispose_analytics_engine()
     if _engine is not None:
         await _engine.dispose()
     _engine, _sessionmaker = None, None
 
 
+_READ_ONLY = text("SET TRANSACTION READ ONLY")
 _SET_CONTEXT = text(
     "SELECT set_config('app.role', :role, true), set_config('app.user_id', :user_id, true),"
     " set_config('app.org_id', :org_id, true), set_config('app.driver_id', :driver_id, true)"
@@ -96,5 +126,18 @@ async def tenant_session(caller: Caller) -> AsyncIterator[AsyncSession]:
     engine()
     assert _sessionmaker is not None
     async with _sessionmaker() as session, session.begin():
+        await set_caller(session, caller)
+        yield session
+
+
+@asynccontextmanager
+async def analytics_session(caller: Caller) -> AsyncIterator[AsyncSession]:
+    """One read-only transaction as `caller` on the analytics engine (a replica when set).
+
+    READ ONLY holds on the primary too, so a write slipped into analytics fails loudly here
+    instead of only once it meets a replica.
+    """
+    async with _analytics_maker()() as session, session.begin():
+        await session.execute(_READ_ONLY)
         await set_caller(session, caller)
         yield session

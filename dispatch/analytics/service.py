@@ -1,6 +1,8 @@
 """Dashboard figures computed in SQL over the caller's tenant view (RLS scopes them).
 
 Staff see their organization; platform admins see the whole platform with the same queries.
+Read-only: the gateway runs them in an analytics session (persistence.session), which may be
+a replica lagging the primary by a moment.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """The per-process ping micro-batcher: driver sockets hand in accepted pings, and every
 MOVEHUB_INGEST_BATCH_MS one flush sends them to the fleet with ONE `Fleet.ingest` call per
 shard (never one per ping), publishes arrival events on the org streams, the moved drivers on
-the position bus, and queues the pings for the position writer.
+the position bus, and queues the pings for the position writer. `Fleet.ingest` routes each ping
+with one dict lookup in its cached slot table; pings whose slot is moving come back after the
+move and go to the new owner within the same flush, so the next flush never overtakes them.
 """
 
 from __future__ import annotations

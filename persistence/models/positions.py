@@ -31,9 +31,13 @@ class DriverPosition(Base):
 
 
 class DriverBreadcrumb(Base):
-    """One point of a driver's trail (at most one per MOVEHUB_TRAIL_MIN_INTERVAL_S)."""
+    """One point of a driver's trail (at most one per MOVEHUB_TRAIL_MIN_INTERVAL_S).
+
+    Partitioned by UTC day (migration 0011; persistence/positions_partitions.py keeps them).
+    """
 
     __tablename__ = "driver_breadcrumbs"
+    __table_args__ = {"postgresql_partition_by": "RANGE (recorded_at)"}
 
     driver_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("drivers.id", ondelete="CASCADE"), primary_key=True)

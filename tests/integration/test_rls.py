@@ -24,7 +24,17 @@ SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity,
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public'
 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'org_id' AND NOT a.attisdropped
-WHERE c.relkind IN ('r', 'p')
+WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+ORDER BY c.relname
+"""
+# Partitions: queries through the parent get the parent's policies and privilege checks, so a
+# partition must be closed to the app role when named directly (and have RLS on, no policy).
+PARTITIONS = """
+SELECT c.relname, c.relrowsecurity,
+       has_table_privilege(%s, c.oid, 'SELECT, INSERT, UPDATE, DELETE') AS app_may_touch
+FROM pg_inherits i
+JOIN pg_class c ON c.oid = i.inhrelid AND c.relkind IN ('r', 'p')
+JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public'
 ORDER BY c.relname
 """
 
@@ -36,6 +46,14 @@ def test_every_org_table_forces_rls_with_a_policy(database: str) -> None:
             "users", "outbox"} <= names
     unprotected = [row for row in tables if not (row[1] and row[2] and row[3] >= 1)]
     assert unprotected == [], f"tables with org_id lacking forced RLS or a policy: {unprotected}"
+
+
+def test_partitions_are_closed_to_the_app_role(database: str) -> None:
+    role = make_url(get_settings().database_url).username
+    partitions = _catalog(PARTITIONS, role)
+    assert "driver_breadcrumbs_default" in {row[0] for row in partitions}
+    open_ones = [row for row in partitions if not row[1] or row[2]]
+    assert open_ones == [], f"partitions the app role may touch or without RLS: {open_ones}"
 
 
 def test_app_role_cannot_bypass_rls(database: str) -> None:
