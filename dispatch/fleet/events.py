@@ -9,7 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from persistence.outbox import enqueue
 
-FleetKind = Literal["driver", "truck"]
+# "assignment": a crew was released or finished early; the shards reload its busy windows.
+FleetKind = Literal["driver", "truck", "assignment"]
 
 
 async def fleet_changed(session: AsyncSession, org_id: uuid.UUID, kind: FleetKind,

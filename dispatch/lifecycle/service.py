@@ -9,6 +9,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch.errors import InvalidTransition, NotFound
+from dispatch.fleet.events import fleet_changed
 from dispatch.lifecycle.rules import Status, actor_for_role, allowed_next
 from persistence.models.bookings import Booking, BookingAssignment, BookingStatusHistory
 from persistence.outbox import enqueue
@@ -79,6 +80,23 @@ async def release_assignment(session: AsyncSession, booking: Booking, caller: Ca
             .where(BookingAssignment.booking_id == booking.id, BookingAssignment.active)
             .values(active=False, released_at=func.now())
         )
+    await fleet_changed(session, booking.org_id, "assignment", booking.id, "released")
+
+
+async def finish_assignment(session: AsyncSession, booking: Booking, caller: Caller) -> None:
+    """A completed job frees its crew from now on: the assignment stays (who did the job),
+    but its window ends now (empty when the job was done before its window began), so the
+    exclusion constraints and the shards' busy windows let the crew take the next one."""
+    held = BookingAssignment.window
+    async with acting_as_system(session, caller):
+        await session.execute(
+            update(BookingAssignment)
+            .where(BookingAssignment.booking_id == booking.id, BookingAssignment.active)
+            .values(window=func.tstzrange(
+                func.lower(held), func.greatest(func.lower(held),
+                                                func.least(func.upper(held), func.now()))))
+        )
+    await fleet_changed(session, booking.org_id, "assignment", booking.id, "finished")
 
 
 async def transition(
@@ -100,6 +118,8 @@ async def transition(
                                      metadata=metadata)
     if target in RELEASES_ASSIGNMENT:
         await release_assignment(session, booking, caller)
+    elif target == "completed":
+        await finish_assignment(session, booking, caller)
     return booking, history
 
 

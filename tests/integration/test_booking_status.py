@@ -119,3 +119,34 @@ async def test_other_tenants_get_404(client: httpx.AsyncClient) -> None:
         assert response.status_code == 404, path
     start = datetime.now(UTC) + timedelta(days=1)
     assert start > datetime.now(UTC)
+
+
+async def test_a_completed_job_frees_its_crew_from_then_on(client: httpx.AsyncClient) -> None:
+    """The demo's crews finish tomorrow's jobs today: done is done, the next job may come."""
+    org, _staff, customer, booking = await _booking("assigned")
+    driver_user = await make_user("driver", org)
+    driver, truck = await make_driver(org, user=driver_user), await make_truck(org)
+    async with tenant_session(SYSTEM) as session:
+        session.add(BookingAssignment(org_id=org.id, booking_id=booking.id, driver_id=driver.id,
+                                      truck_id=truck.id,
+                                      window=Range(booking.window_start, booking.window_end)))
+    as_driver = auth_headers(driver_user, driver)
+    for status in ("en_route", "arrived", "loading", "in_transit", "unloading", "completed"):
+        moved = await client.post(f"/api/v1/bookings/{booking.id}/status", headers=as_driver,
+                                  json={"to": status})
+        assert moved.status_code == 200, moved.text
+    async with tenant_session(SYSTEM) as session:
+        done = await session.scalar(select(BookingAssignment).where(
+            BookingAssignment.booking_id == booking.id))
+        assert done is not None and done.active  # who did the job stays on record
+        assert done.window.isempty  # finished before its window began: holds no time at all
+        changed = (await session.scalars(select(OutboxEvent.payload).where(
+            OutboxEvent.topic == "fleet.changed", OutboxEvent.org_id == org.id))).all()
+    assert {"kind": "assignment", "id": str(booking.id), "action": "finished"}.items() <= \
+        changed[-1].items()
+    # The same crew takes another job in the very window the finished one had booked.
+    following = await make_booking(org, customer, start=booking.window_start, status="assigned")
+    async with tenant_session(SYSTEM) as session:
+        session.add(BookingAssignment(org_id=org.id, booking_id=following.id,
+                                      driver_id=driver.id, truck_id=truck.id,
+                                      window=Range(following.window_start, following.window_end)))

@@ -25,8 +25,11 @@ MALFORMED_BODIES: list[tuple[str, Any]] = [
 async def _row_counts() -> dict[str, int]:
     async with tenant_session(SYSTEM) as session:
         tables = (await session.execute(text(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
-            " AND tablename NOT IN ('spatial_ref_sys', 'alembic_version')"))).scalars().all()
+            # Partitioned tables counted through their parent (the app role may not read a
+            # partition directly: see migration 0011).
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition"
+            " AND c.relname NOT IN ('spatial_ref_sys', 'alembic_version')"))).scalars().all()
         counts = {}
         for table in tables:
             counts[table] = (await session.execute(
