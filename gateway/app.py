@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from dispatch.auth.revocation import revocations
 from gateway import errors, metrics, openapi, security
 from gateway.observability import CorrelationMiddleware, configure_logging
 from gateway.ratelimit import RATE_LIMITED, TOO_MANY, app_limits, close_limits
@@ -125,6 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None, redoc_url=None,  # /docs is gateway/routes/docs.py, under its own CSP
     )
     app.state.settings = settings
+    revocations.configure(settings)  # sessions that end: announced after commit with these
     errors.install(app)
     security.install(app, settings)  # security headers on every answer, 500s included
     app.add_middleware(CorrelationMiddleware)

@@ -50,7 +50,8 @@ async def current_caller(request: Request) -> Caller:
             raise Unauthorized("authentication required")
         check_csrf(request)
     claims = verify_access_claims(token)
-    await revocations.check(claims)  # a deactivated user or revoked sign-in: 401 in seconds
+    # A deactivated user or a revoked sign-in: 401 within seconds.
+    await revocations.check(claims, request.app.state.settings)
     request.state.caller = claims.caller
     return claims.caller
 

@@ -13,9 +13,8 @@ from ipaddress import ip_address
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from starlette.exceptions import HTTPException
 
-from dispatch.errors import Unauthorized
+from dispatch.errors import NotFound, Unauthorized
 from persistence.config import RELAXED_ENVIRONMENTS, Settings
 
 router = APIRouter(tags=["health"])
@@ -42,7 +41,7 @@ def check_scrape(request: Request, settings: Settings) -> None:
         return
     client = request.client.host if request.client else ""
     if settings.environment not in RELAXED_ENVIRONMENTS or not _is_loopback(client):
-        raise HTTPException(404)  # the very answer of a path that does not exist
+        raise NotFound("Not Found")  # word for word what a path that does not exist answers
 
 
 @router.get("/metrics", include_in_schema=False)

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch.auth.tokens import AccessClaims
 from dispatch.errors import Unauthorized
-from persistence.config import Settings, get_settings
+from persistence.config import Settings
 from persistence.models import RefreshToken, User
 from persistence.redis import get_redis
 from persistence.session import SYSTEM, tenant_session
@@ -125,10 +125,15 @@ class Revocations:
     """This process's side: the memory, the Redis back-off, the announcement listeners."""
 
     def __init__(self) -> None:
+        self.settings: Settings | None = None  # given once by the app (configure)
         self.memory = _Memory()
         self.redis_down_until = 0.0
         self.listeners: list[Listener] = []
         self._tasks: set[asyncio.Task[None]] = set()
+
+    def configure(self, settings: Settings) -> None:
+        """The app's settings, for the announcements made after a commit."""
+        self.settings = settings
 
     # ---- reading -------------------------------------------------------------------------
     async def states(self, keys: list[str], settings: Settings) -> dict[str, bytes]:
@@ -148,9 +153,8 @@ class Revocations:
         self.memory.put(fetched, now + settings.session_check_cache_s)
         return states | fetched
 
-    async def check(self, claims: AccessClaims, settings: Settings | None = None) -> None:
+    async def check(self, claims: AccessClaims, settings: Settings) -> None:
         """Refuse (401) a token whose user was deactivated or whose sign-in was revoked."""
-        settings = settings or get_settings()
         if not is_live(claims, await self.states(keys_of(claims), settings)):
             raise Unauthorized("session ended: the account was deactivated or this sign-in "
                                "was revoked; sign in again", reason="session_revoked")
@@ -230,7 +234,9 @@ class Revocations:
         A failed Redis write is retried until the stale copy it would replace has expired
         by itself (session_state_ttl_s); meanwhile this process reads PostgreSQL.
         """
-        settings = get_settings()
+        settings = self.settings
+        if settings is None:
+            raise RuntimeError("revocations.configure(settings) was not called at start")
         written = await self._to_redis(values, settings, announce=True)
         await self.received(frozenset(values))
         deadline = time.monotonic() + settings.session_state_ttl_s

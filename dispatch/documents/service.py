@@ -21,7 +21,7 @@ from dispatch.documents.schemas import (
 )
 from dispatch.errors import Conflict, NotFound, Unavailable, ValidationFailed
 from dispatch.kit.pagination import PageParams, fetch_page
-from persistence.config import get_settings
+from persistence.config import Settings, get_settings
 from persistence.models import Document
 from persistence.session import Caller
 from persistence.storage import StorageError, StoragePort, new_key, upload_key
@@ -69,7 +69,7 @@ async def get_document(session: AsyncSession, document_id: uuid.UUID, *,
 
 
 async def confirm_upload(session: AsyncSession, document_id: uuid.UUID, storage: StoragePort,
-                         now: datetime | None = None) -> Document:
+                         settings: Settings, now: datetime | None = None) -> Document:
     """Use case: the client says its upload is done. We look ourselves: the object must exist,
     be within the size limit and be what its magic bytes say it is (the declared type);
     then its SHA-256 is recorded and the document is stored. A bad object is deleted, so the
@@ -85,7 +85,8 @@ async def confirm_upload(session: AsyncSession, document_id: uuid.UUID, storage:
         return document  # confirming twice is harmless
     staged = upload_key(document.storage_key)
     try:
-        content = await _checked_upload(storage, staged, document.content_type)
+        content = await _checked_upload(storage, staged, document.content_type,
+                                        settings.max_upload_bytes)
         await storage.put(document.storage_key, content,
                           document.content_type or "application/octet-stream")
         await storage.delete(staged)
@@ -97,13 +98,13 @@ async def confirm_upload(session: AsyncSession, document_id: uuid.UUID, storage:
     return document
 
 
-async def _checked_upload(storage: StoragePort, key: str, declared: str | None) -> bytes:
+async def _checked_upload(storage: StoragePort, key: str, declared: str | None,
+                          max_bytes: int) -> bytes:
     """The uploaded object's bytes once size and type check out; a bad object is deleted."""
     info = await storage.head(key)
     if info is None:
         raise Conflict("nothing has been uploaded for this document yet; POST the file to "
                        "the upload form first")
-    max_bytes = get_settings().max_upload_bytes
     try:
         # The store should have enforced the form's conditions; not every S3 look-alike
         # does, so size and type are checked again here before a byte is trusted.

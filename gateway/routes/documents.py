@@ -42,7 +42,8 @@ async def confirm_upload(document_id: uuid.UUID, _: CurrentCaller, session: Sess
                          request: Request) -> DocumentOut:
     """Check the uploaded object (size, magic bytes against the declared type), record its
     SHA-256 and mark it stored. 409 while nothing has been uploaded yet."""
-    document = await service.confirm_upload(session, document_id, storage_for(request))
+    document = await service.confirm_upload(session, document_id, storage_for(request),
+                                              request.app.state.settings)
     return DocumentOut.model_validate(document)
 
 
