@@ -43,6 +43,7 @@ from gateway.routes import (
 )
 from gateway.startup import refuse_unworkable
 from persistence.config import Settings, get_settings
+from persistence.integrations.ports import build_ports
 from persistence.redis import close_redis
 from persistence.session import dispose_engine, engine
 
@@ -126,6 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None, redoc_url=None,  # /docs is gateway/routes/docs.py, under its own CSP
     )
     app.state.settings = settings
+    app.state.ports = build_ports(settings)  # payments, storage, email, SMS: built once
     revocations.configure(settings)  # sessions that end: announced after commit with these
     errors.install(app)
     security.install(app, settings)  # security headers on every answer, 500s included

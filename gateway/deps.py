@@ -13,8 +13,11 @@ from dispatch.auth.errors import RecordedRefusal
 from dispatch.auth.revocation import revocations
 from dispatch.auth.tokens import verify_access_claims
 from dispatch.errors import Forbidden, Unauthorized
-from persistence.ratelimit import RateLimiter, get_rate_limiter
+from persistence.config import Settings
+from persistence.integrations.payments import PaymentsPort
+from persistence.integrations.ports import Ports
 from persistence.session import SYSTEM, Caller, tenant_session
+from persistence.storage import StoragePort
 
 ACCESS_COOKIE = "movehub_access"
 REFRESH_COOKIE = "movehub_refresh"
@@ -106,7 +109,32 @@ async def system_db() -> AsyncIterator[AsyncSession]:
 
 # scope="function": commit before the response is sent, so a token we hand out is stored.
 SystemSessionDep = Annotated[AsyncSession, Depends(system_db, scope="function")]
-RateLimiterDep = Annotated[RateLimiter, Depends(get_rate_limiter)]
+
+
+def app_settings(request: Request) -> Settings:
+    """The settings `create_app` was given (never the process-global ones)."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def app_ports(request: Request) -> Ports:
+    """The integration ports the lifespan built once for this app."""
+    ports: Ports = request.app.state.ports
+    return ports
+
+
+def app_payments(request: Request) -> PaymentsPort:
+    return app_ports(request).payments
+
+
+def app_storage(request: Request) -> StoragePort:
+    return app_ports(request).storage
+
+
+SettingsDep = Annotated[Settings, Depends(app_settings)]
+PortsDep = Annotated[Ports, Depends(app_ports)]
+PaymentsDep = Annotated[PaymentsPort, Depends(app_payments)]
+StorageDep = Annotated[StoragePort, Depends(app_storage)]
 
 
 def client_ip(request: Request) -> str:

@@ -21,7 +21,6 @@ from persistence.storage import (
     StorageError,
     StoragePort,
     final_key_of,
-    storage_port,
 )
 
 router = APIRouter(tags=["storage"], include_in_schema=False)
@@ -34,11 +33,8 @@ class LengthRequired(DomainError):
 
 
 def storage_for(request: Request) -> StoragePort:
-    """The app's storage port, built once (an S3 client is not free to make)."""
-    state = request.app.state
-    port: StoragePort | None = getattr(state, "storage", None)
-    if port is None:
-        port = state.storage = storage_port(state.settings)
+    """The app's storage port (built once by create_app); prefer `StorageDep` in new routes."""
+    port: StoragePort = request.app.state.ports.storage
     return port
 
 

@@ -1,0 +1,52 @@
+"""The booking status vocabulary: the one place each status is spelled (no imports of ours).
+
+Everything else derives from `BookingStatus`: the Pydantic `Literal`s at the edges, the ORM's
+CHECK constraint, the realtime queries, and the pages (which read it from the API). The state
+machine's moves live in `dispatch/lifecycle/rules.py`; this module only names the statuses and
+the groups several layers ask about.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Final
+
+
+class BookingStatus(StrEnum):
+    """A booking's status, in lifecycle order."""
+
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    ASSIGNED = "assigned"
+    EN_ROUTE = "en_route"
+    ARRIVED = "arrived"
+    LOADING = "loading"
+    IN_TRANSIT = "in_transit"
+    UNLOADING = "unloading"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    NO_SHOW = "no_show"
+    DISPUTED = "disputed"
+
+
+S = BookingStatus
+
+# Every status, in lifecycle order (what a CHECK constraint or a select list needs).
+BOOKING_STATUSES: Final[tuple[str, ...]] = tuple(status.value for status in BookingStatus)
+
+# Statuses a driver moves a job through, in order (the driver socket's `status` frames).
+DRIVER_JOB_STATUSES: Final[tuple[BookingStatus, ...]] = (
+    S.EN_ROUTE, S.ARRIVED, S.LOADING, S.IN_TRANSIT, S.UNLOADING, S.COMPLETED,
+)
+# The crew is on the job: driving to it, at it, or carrying the load.
+IN_PROGRESS_STATUSES: Final[tuple[BookingStatus, ...]] = (
+    S.EN_ROUTE, S.ARRIVED, S.LOADING, S.IN_TRANSIT, S.UNLOADING,
+)
+# A crew and truck are held for the booking (assigned and not yet finished).
+ACTIVE_JOB_STATUSES: Final[tuple[BookingStatus, ...]] = (S.ASSIGNED, *IN_PROGRESS_STATUSES)
+# Still to be carried out: booked but not finished, cancelled or disputed.
+OPEN_STATUSES: Final[tuple[BookingStatus, ...]] = (S.PENDING, S.CONFIRMED, *ACTIVE_JOB_STATUSES)
+# Nothing more happens to the job on the road.
+FINISHED_STATUSES: Final[tuple[BookingStatus, ...]] = (
+    S.COMPLETED, S.CANCELLED, S.NO_SHOW, S.DISPUTED,
+)
