@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, Field
@@ -26,6 +27,11 @@ class Page(BaseModel, Generic[ItemT]):
     total: int = Field(examples=[42])
     limit: int = Field(examples=[50])
     offset: int = Field(examples=[0])
+
+    @classmethod
+    def of(cls, items: Sequence[ItemT], total: int, params: PageParams) -> Page[ItemT]:
+        """The page of `items` the caller asked for with `params`, out of `total`."""
+        return cls(items=list(items), total=total, limit=params.limit, offset=params.offset)
 
 
 async def fetch_page(session: AsyncSession, statement: Select[Any],

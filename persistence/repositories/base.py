@@ -1,13 +1,15 @@
-"""The shared repository base: a model, the caller's session, lookups by primary key."""
+"""The shared repository base: a model, the caller's session, lookups by primary key, and the
+two things every list needs (a sorted statement, one page of it with the total)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
+from enum import StrEnum
 from typing import Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from persistence.models.base import Base
@@ -37,6 +39,32 @@ class Repository(Generic[ModelT]):
         """The visible row, locked for update until the transaction ends."""
         statement = select(self.model).where(self.model.id == row_id).with_for_update()
         return (await self.session.scalars(statement)).first()
+
+    async def page(self, statement: Select[Any], *, limit: int,
+                   offset: int) -> tuple[list[Any], int]:
+        """One page of a filtered, sorted statement and how many rows match in all."""
+        counted = select(func.count()).select_from(statement.order_by(None).subquery())
+        total = int(await self.session.scalar(counted) or 0)
+        rows = (await self.session.scalars(statement.limit(limit).offset(offset))).all()
+        return list(rows), total
+
+
+def sort_field(key: StrEnum) -> tuple[str, bool]:
+    """The field a sort key names and whether it sorts descending (`-window_start`)."""
+    value = str(key.value)
+    return (value[1:], True) if value.startswith("-") else (value, False)
+
+
+def sorted_by(statement: Select[Any], keys: Sequence[StrEnum], columns: Mapping[str, Any],
+              tiebreak: Any) -> Select[Any]:
+    """Order by the requested keys, then by a unique column so pages never overlap."""
+    clauses = []
+    for key in keys:
+        field, descending = sort_field(key)
+        column = columns[field]
+        clauses.append(column.desc() if descending else column.asc())
+    clauses.append(tiebreak.asc())
+    return statement.order_by(*clauses)
 
 
 def like_pattern(fragment: str) -> str:
