@@ -17,7 +17,7 @@ from limits.aio.strategies import MovingWindowRateLimiter, SlidingWindowCounterR
 from limits.errors import StorageError
 from limits.util import WindowStats
 
-from persistence.config import Settings, get_settings
+from persistence.config import Settings
 from persistence.redis import CLIENT_OPTIONS
 
 log = structlog.get_logger(__name__)
@@ -164,14 +164,3 @@ def build_rate_limiter(settings: Settings) -> LimitsRateLimiter:
     return LimitsRateLimiter(settings.redis_url, settings.rate_limit_redis_timeout_s,
                              settings.rate_limit_redis_retry_s)
 
-
-_process: LimitsRateLimiter | None = None
-
-
-def get_rate_limiter() -> LimitsRateLimiter:
-    """The limiter for this process's settings (apps built with their own settings keep
-    their own on app.state: see gateway/ratelimit.py)."""
-    global _process
-    if _process is None:
-        _process = build_rate_limiter(get_settings())
-    return _process
