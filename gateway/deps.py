@@ -52,9 +52,10 @@ async def current_caller(request: Request) -> Caller:
         if token is None:
             raise Unauthorized("authentication required")
         check_csrf(request)
-    claims = verify_access_claims(token)
+    settings = app_settings(request)
+    claims = verify_access_claims(token, settings)
     # A deactivated user or a revoked sign-in: 401 within seconds.
-    await revocations.check(claims, request.app.state.settings)
+    await revocations.check(claims, settings)
     request.state.caller = claims.caller
     return claims.caller
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch.auth.credentials import Channel, digest_matches, new_otp_code, secret_digest
@@ -14,6 +13,7 @@ from persistence.config import Settings
 from persistence.models import OtpCode
 from persistence.outbox import enqueue
 from persistence.ratelimit import RateLimiter
+from persistence.repositories.auth import OtpCodeRepository
 
 HOUR_S = 3600.0
 
@@ -44,7 +44,7 @@ async def issue_code(session: AsyncSession, channel: Channel, destination: str,
     """Replace any earlier code for the destination and queue the new one for delivery."""
     now = now or datetime.now(UTC)
     code = new_otp_code()
-    await session.execute(delete(OtpCode).where(OtpCode.destination == destination))
+    await OtpCodeRepository(session).forget_codes_for(destination)
     row = OtpCode(destination=destination, channel=channel,
                   code_hash=secret_digest(code, settings.digest_secret),
                   expires_at=now + timedelta(seconds=settings.otp_ttl_s))
@@ -73,10 +73,7 @@ async def accept_code(session: AsyncSession, limiter: RateLimiter, destination: 
     if not budget.allowed:
         raise RateLimited(f"too many failed sign-ins; try again in {budget.retry_after_s} s",
                           retry_after=budget.retry_after_s)
-    statement = (select(OtpCode).where(OtpCode.destination == destination,
-                                       OtpCode.consumed_at.is_(None))
-                 .order_by(OtpCode.created_at.desc()).limit(1).with_for_update())
-    row = (await session.scalars(statement)).first()
+    row = await OtpCodeRepository(session).lock_live_code(destination)
     if row is None or row.expires_at <= now:
         await limiter.hit(failures_key, settings.otp_failures_per_account_hour, HOUR_S)
         raise Unauthorized("code expired or never requested; request a new one",

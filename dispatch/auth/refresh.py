@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch.auth import revocation
@@ -14,6 +13,7 @@ from dispatch.auth.errors import RecordedRefusal
 from dispatch.errors import Unauthorized
 from persistence.config import Settings
 from persistence.models import RefreshToken
+from persistence.repositories.auth import RefreshTokenRepository
 
 
 async def issue(session: AsyncSession, user_id: uuid.UUID, settings: Settings,
@@ -31,19 +31,14 @@ async def issue(session: AsyncSession, user_id: uuid.UUID, settings: Settings,
 
 async def _find(session: AsyncSession, secret: str, settings: Settings) -> RefreshToken | None:
     """The link with this secret, locked: two refreshes with one token must not both win."""
-    statement = (select(RefreshToken)
-                 .where(RefreshToken.token_hash == secret_digest(secret, settings.digest_secret))
-                 .with_for_update())
-    return (await session.scalars(statement)).first()
+    return await RefreshTokenRepository(session).lock_by_digest(
+        secret_digest(secret, settings.digest_secret))
 
 
 async def revoke_family(session: AsyncSession, family_id: uuid.UUID,
                         now: datetime | None = None) -> None:
     """Revoke every link; after commit the family's access tokens are refused as well."""
-    await session.execute(
-        update(RefreshToken)
-        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=now or datetime.now(UTC)))
+    await RefreshTokenRepository(session).revoke_family(family_id, now or datetime.now(UTC))
     revocation.sessions_revoked(session, [family_id])
 
 

@@ -20,14 +20,15 @@ from typing import Any
 import orjson
 import structlog
 from redis.exceptions import RedisError
-from sqlalchemy import event, func, select
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch.auth.tokens import AccessClaims
 from dispatch.errors import Unauthorized
 from persistence.config import Settings
-from persistence.models import RefreshToken, User
+from persistence.models import User
 from persistence.redis import get_redis
+from persistence.repositories.auth import AccountRepository, RefreshTokenRepository
 from persistence.session import SYSTEM, tenant_session
 
 log = structlog.get_logger("movehub.auth.revocation")
@@ -107,17 +108,14 @@ async def _read_database(keys: list[str]) -> dict[str, bytes]:
     families = [uuid.UUID(k[len(SESSION):]) for k in keys if k.startswith(SESSION)]
     found: dict[str, bytes] = {}
     async with tenant_session(SYSTEM) as session:
+        accounts, links = AccountRepository(session), RefreshTokenRepository(session)
         for start in range(0, len(users), DB_CHUNK):  # bind parameters are limited
-            rows = await session.execute(select(User.id, User.token_version, User.active)
-                                         .where(User.id.in_(users[start:start + DB_CHUNK])))
+            rows = await accounts.session_states(users[start:start + DB_CHUNK])
             found.update({user_key(i): user_state(v, a) for i, v, a in rows})
         for start in range(0, len(families), DB_CHUNK):
-            links = await session.execute(
-                select(RefreshToken.family_id, func.count(RefreshToken.revoked_at))
-                .where(RefreshToken.family_id.in_(families[start:start + DB_CHUNK]))
-                .group_by(RefreshToken.family_id))
+            counts = await links.revoked_link_counts(families[start:start + DB_CHUNK])
             found.update({session_key(f): LIVE if revoked == 0 else REVOKED
-                          for f, revoked in links})
+                          for f, revoked in counts})
     return {k: found.get(k, OFF if k.startswith(USER) else REVOKED) for k in keys}
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import uuid
 from typing import cast
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch.auth import otp, refresh
@@ -18,33 +17,32 @@ from dispatch.auth.errors import RecordedRefusal
 from dispatch.auth.schemas import OtpRequest, OtpRequested, OtpVerify, TokenPair, UserOut
 from dispatch.auth.tokens import issue_access_token
 from dispatch.errors import Unauthorized
-from persistence.config import get_settings
-from persistence.models import Driver, User
+from persistence.config import Settings
+from persistence.models import User
 from persistence.ratelimit import RateLimiter
+from persistence.repositories.auth import AccountRepository
 from persistence.session import Caller, Role
 
 
 async def request_code(session: AsyncSession, limiter: RateLimiter, request: OtpRequest,
-                       client_ip: str) -> OtpRequested:
+                       client_ip: str, settings: Settings) -> OtpRequested:
     """Send a fresh code. The answer never says whether an account exists."""
-    settings = get_settings()
     await otp.check_request_limits(limiter, request.destination, client_ip, settings)
     await otp.issue_code(session, request.channel, request.destination, settings)
     return OtpRequested(expires_in=settings.otp_ttl_s)
 
 
 async def _user_by_destination(session: AsyncSession, destination: str) -> User | None:
+    accounts = AccountRepository(session)
     if channel_of(destination) == "email":
-        condition = func.lower(User.email) == destination
-    else:
-        condition = User.phone == destination
-    return (await session.scalars(select(User).where(condition).with_for_update())).first()
+        return await accounts.lock_by_email(destination)
+    return await accounts.lock_by_phone(destination)
 
 
 async def driver_id_of(session: AsyncSession, user: User) -> uuid.UUID | None:
     if user.role != "driver":
         return None
-    return await session.scalar(select(Driver.id).where(Driver.user_id == user.id))
+    return await AccountRepository(session).driver_id_of(user.id)
 
 
 def user_out(user: User, driver_id: uuid.UUID | None) -> UserOut:
@@ -53,10 +51,9 @@ def user_out(user: User, driver_id: uuid.UUID | None) -> UserOut:
                    active=user.active, created_at=user.created_at)
 
 
-async def _token_pair(session: AsyncSession, user: User,
+async def _token_pair(session: AsyncSession, user: User, settings: Settings,
                       family_id: uuid.UUID | None = None) -> TokenPair:
     """Tokens of one sign-in: the access token names the family (`sid`) and user version."""
-    settings = get_settings()
     driver_id = await driver_id_of(session, user)
     caller = Caller(role=cast(Role, user.role), user_id=user.id, org_id=user.org_id,
                     driver_id=driver_id)
@@ -70,9 +67,9 @@ async def _token_pair(session: AsyncSession, user: User,
     )
 
 
-async def sign_in(session: AsyncSession, limiter: RateLimiter, request: OtpVerify) -> TokenPair:
+async def sign_in(session: AsyncSession, limiter: RateLimiter, request: OtpVerify,
+                  settings: Settings) -> TokenPair:
     """Check the code; find the user by email/phone or open a customer account for them."""
-    settings = get_settings()
     await otp.accept_code(session, limiter, request.destination, request.code, settings)
     user = await _user_by_destination(session, request.destination)
     if user is None:
@@ -84,31 +81,30 @@ async def sign_in(session: AsyncSession, limiter: RateLimiter, request: OtpVerif
         await session.refresh(user)
     if not user.active:
         raise Unauthorized("this account is disabled", reason="account_disabled")
-    return await _token_pair(session, user)
+    return await _token_pair(session, user, settings)
 
 
-async def refresh_tokens(session: AsyncSession, secret: str) -> TokenPair:
+async def refresh_tokens(session: AsyncSession, secret: str, settings: Settings) -> TokenPair:
     """Rotate the refresh token; the new pair belongs to the same family."""
-    settings = get_settings()
     link = await refresh.rotate(session, secret, settings)
-    user = await session.get(User, link.user_id)
+    user = await AccountRepository(session).get_by_id(link.user_id)
     # A link issued before the last deactivation died with it, even after reactivation.
     if user is None or not user.active or (
             user.deactivated_at is not None and link.created_at <= user.deactivated_at):
         await refresh.revoke_family(session, link.family_id)
         raise RecordedRefusal("this account is disabled", reason="account_disabled")
-    return await _token_pair(session, user, link.family_id)
+    return await _token_pair(session, user, settings, link.family_id)
 
 
-async def sign_out(session: AsyncSession, secret: str | None) -> None:
+async def sign_out(session: AsyncSession, secret: str | None, settings: Settings) -> None:
     """Revoke the sign-in's refresh family; signing out twice is harmless."""
     if secret:
-        await refresh.revoke(session, secret, get_settings())
+        await refresh.revoke(session, secret, settings)
 
 
 async def me(session: AsyncSession, caller: Caller) -> UserOut:
     """The caller's own user row (visible to them under RLS); a disabled account is refused."""
-    user = await session.get(User, caller.user_id) if caller.user_id else None
+    user = await AccountRepository(session).get_by_id(caller.user_id) if caller.user_id else None
     if user is None or not user.active:
         raise Unauthorized("this account is disabled or gone", reason="account_disabled")
     return user_out(user, caller.driver_id)
