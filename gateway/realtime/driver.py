@@ -15,7 +15,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from dispatch.errors import Conflict, DomainError, NotFound
 from dispatch.lifecycle import service as lifecycle
 from gateway.errors import unavailable
-from gateway.realtime import queries
+from gateway.realtime import reads
 from gateway.realtime.auth import SocketRefused, driver_caller
 from gateway.realtime.connection import (
     TRY_LATER,
@@ -37,9 +37,11 @@ from gateway.realtime.messages import (
 )
 from gateway.realtime.runtime import Realtime
 from persistence.session import Caller, tenant_session
+from persistence.statuses import BookingStatus
 
 log = structlog.get_logger("movehub.realtime.driver")
-RELEASED = frozenset({"cancelled", "confirmed", "no_show"})  # the job left this driver
+# The job left this driver: called off, unassigned (back to confirmed), or a no-show.
+RELEASED = frozenset({BookingStatus.CANCELLED, BookingStatus.CONFIRMED, BookingStatus.NO_SHOW})
 
 
 def _dumps(payload: dict[str, Any]) -> str:
@@ -65,7 +67,7 @@ class DriverSession:
                             self.realtime.settings.ws_send_timeout_s)
 
     def status(self) -> str:
-        job = queries.current_job(list(self.jobs.values()))
+        job = reads.current_job(list(self.jobs.values()))
         return job["status"] if job else "idle"
 
     async def sync_shard_job(self) -> None:
@@ -73,10 +75,10 @@ class DriverSession:
         fleet = self.realtime.fleet
         if fleet is None:
             return
-        job = queries.current_job(list(self.jobs.values()))
+        job = reads.current_job(list(self.jobs.values()))
         try:
             await fleet.set_driver_job(self.org_id, uuid.UUID(self.driver_id),
-                                       queries.shard_job(job) if job else None)
+                                       reads.shard_job(job) if job else None)
         except Exception:
             log.warning("driver.shard_job_failed", driver_id=self.driver_id)
 
@@ -122,7 +124,7 @@ class DriverSession:
         job = self.jobs.get(str(booking.id))
         if job is not None:
             job["status"] = booking.status
-            if booking.status == "completed":
+            if booking.status == BookingStatus.COMPLETED:
                 self.jobs.pop(str(booking.id))
         self._status = self.status()
         await self.sync_shard_job()
@@ -152,7 +154,7 @@ class DriverSession:
                         error=repr(task.exception()))
 
     async def _assigned(self, booking_id: str) -> None:
-        jobs = await queries.driver_jobs(self.caller, uuid.UUID(booking_id))
+        jobs = await reads.driver_jobs(self.caller, uuid.UUID(booking_id))
         if jobs:
             self.jobs[booking_id] = jobs[0]
             self._status = self.status()
@@ -164,7 +166,7 @@ class DriverSession:
         if job is None or job["status"] == to:
             return  # our own change, already answered with status.ok
         job["status"] = to
-        if to in RELEASED or to == "completed":
+        if to in RELEASED or to == BookingStatus.COMPLETED:
             self.jobs.pop(booking_id, None)
             kind = "job.cancelled" if to in RELEASED else "job.changed"
         else:
@@ -181,7 +183,7 @@ class DriverSession:
         # Listen first, then read the jobs: an assignment committed in between is not lost.
         await realtime.hub.add_driver(self.org_id, self.driver_id, self)
         try:
-            jobs = await queries.driver_jobs(self.caller)
+            jobs = await reads.driver_jobs(self.caller)
             self.jobs = {job["booking_id"]: job for job in jobs}
             self._status = self.status()
             await self.send({"type": "hello", "driver_id": self.driver_id,

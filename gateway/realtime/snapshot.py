@@ -12,9 +12,10 @@ from typing import Any
 
 import structlog
 
-from gateway.realtime.queries import ACTIVE, IN_PROGRESS, board_rows
+from gateway.realtime.reads import board_rows
 from persistence.cache import redis_call
 from persistence.session import Caller
+from persistence.statuses import ACTIVE_JOB_STATUSES, IN_PROGRESS_STATUSES
 
 log = structlog.get_logger("movehub.realtime.snapshot")
 ONLINE_WITHIN_S = 60.0
@@ -26,10 +27,11 @@ def _jobs_by_driver(bookings: list[dict[str, Any]]) -> dict[str, dict[str, Any]]
     jobs: dict[str, dict[str, Any]] = {}
     for booking in bookings:  # ordered by window start
         driver = booking["driver_id"]
-        if driver is None or booking["status"] not in ACTIVE:
+        if driver is None or booking["status"] not in ACTIVE_JOB_STATUSES:
             continue
         held = jobs.get(driver)
-        if held is None or (held["status"] not in IN_PROGRESS and booking["status"] in IN_PROGRESS):
+        if held is None or (held["status"] not in IN_PROGRESS_STATUSES
+                            and booking["status"] in IN_PROGRESS_STATUSES):
             jobs[driver] = {"booking_id": booking["id"], "status": booking["status"]}
     return jobs
 

@@ -6,20 +6,10 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch.errors import NotFound, ValidationFailed
-
-# Row-level security decides who may look: the driver's org staff, the driver, platform admins.
-_DRIVER = text("SELECT id FROM drivers WHERE id = :driver")
-_POINTS = text("""
-SELECT recorded_at, ST_X(location::geometry) AS lon, ST_Y(location::geometry) AS lat,
-       heading, speed, accuracy
-FROM driver_breadcrumbs
-WHERE driver_id = :driver AND recorded_at >= :start AND recorded_at < :end
-ORDER BY recorded_at LIMIT 20000
-""")
+from persistence.repositories.positions import PositionRepository
 
 
 def _number(value: float | None) -> float | None:
@@ -27,13 +17,15 @@ def _number(value: float | None) -> float | None:
 
 
 async def day_trail(session: AsyncSession, driver_id: uuid.UUID, day: dt.date) -> dict[str, Any]:
+    """The day's path and breadcrumbs as a GeoJSON FeatureCollection (404 if the driver is
+    not the caller's to see)."""
     if day >= dt.date.max:  # the day's end (the next midnight) would overflow
         raise ValidationFailed(f"date must be before {dt.date.max.isoformat()}", field="date")
-    if (await session.execute(_DRIVER, {"driver": driver_id})).first() is None:
+    positions = PositionRepository(session)
+    if not await positions.driver_visible(driver_id):
         raise NotFound("no such driver")
     start = dt.datetime.combine(day, dt.time(), dt.UTC)
-    rows = (await session.execute(_POINTS, {"driver": driver_id, "start": start,
-                                            "end": start + dt.timedelta(days=1)})).all()
+    rows = await positions.breadcrumbs_between(driver_id, start, start + dt.timedelta(days=1))
     points = [{"type": "Feature",
                "geometry": {"type": "Point", "coordinates": [r.lon, r.lat]},
                "properties": {"recorded_at": r.recorded_at.isoformat(),

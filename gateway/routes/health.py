@@ -8,9 +8,9 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
 from persistence.redis import get_redis
+from persistence.repositories.health import round_trip
 from persistence.session import engine
 
 router = APIRouter(tags=["health"])
@@ -33,7 +33,7 @@ async def healthz() -> dict[str, str]:
 
 async def _check_database() -> str:
     async with engine().connect() as connection:
-        await connection.execute(text("SELECT 1"))
+        await round_trip(connection)
     return OK
 
 

@@ -2,7 +2,7 @@
 breadcrumb table of a few million rows, before (migration 0010) and after (0011) partitioning.
 
 Measures in one run: the trail query of one driver for one day (the query of
-gateway/realtime/trail.py, as a dispatcher under RLS; warm cache, median and p95), retiring
+persistence/repositories/positions.py, as a dispatcher under RLS; warm cache, median and p95), retiring
 one day of rows (DELETE on the plain table vs dropping its partition), the migration's move of
 every row, and the maintenance job (create a day ahead; create a day whose pings wait in the
 default partition). Writes bench-results/trail_partitions.json.
@@ -38,10 +38,10 @@ from typing import Any  # noqa: E402
 import psycopg  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from gateway.realtime.trail import _POINTS  # noqa: E402
 from persistence.bootstrap import drop_database, migrate, recreate_database  # noqa: E402
 from persistence.config import get_settings  # noqa: E402
 from persistence.positions_partitions import maintain_position_partitions  # noqa: E402
+from persistence.repositories.positions import DAY_BREADCRUMBS  # noqa: E402
 from persistence.session import dispose_engine  # noqa: E402
 
 ORG = ("INSERT INTO organizations (id, name, code, service_area, base_location, "
@@ -58,7 +58,7 @@ SELECT d.id, d.org_id, %(day)s::timestamptz + make_interval(secs => i * 86400.0 
        random() * 360, random() * 20, 5
 FROM drivers d, generate_series(0, %(per_day)s - 1) AS i
 """
-QUERY = _POINTS.text.replace(":driver", "%(driver)s").replace(":start", "%(start)s").replace(
+QUERY = DAY_BREADCRUMBS.text.replace(":driver", "%(driver)s").replace(":start", "%(start)s").replace(
     ":end", "%(end)s")
 
 

@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from gateway.realtime.trail import _POINTS
 from persistence.config import get_settings
 from persistence.models import Driver
 from persistence.positions_partitions import (
@@ -21,6 +20,7 @@ from persistence.positions_partitions import (
     partition_days,
     partition_name,
 )
+from persistence.repositories.positions import DAY_BREADCRUMBS
 from persistence.session import SYSTEM, Caller, tenant_session
 from tests.factories import make_driver, make_org
 
@@ -123,7 +123,7 @@ async def test_trail_for_one_day_touches_one_partition(driver: Driver) -> None:
     start = dt.datetime.combine(day, dt.time(), dt.UTC)
     async with tenant_session(SYSTEM) as session:
         plan = (await session.execute(
-            text(f"EXPLAIN (FORMAT JSON) {_POINTS.text}"),
+            text(f"EXPLAIN (FORMAT JSON) {DAY_BREADCRUMBS.text}"),
             {"driver": driver.id, "start": start, "end": start + dt.timedelta(days=1)},
         )).scalar_one()
     scanned = set(_relations(plan if isinstance(plan, list) else json.loads(plan)))
