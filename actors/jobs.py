@@ -15,6 +15,7 @@ from dispatch.notifications.scheduled import enqueue_booking_reminders
 from dispatch.refunds.service import retry_due_refunds
 from dispatch.support.scheduled import escalate_overdue
 from dispatch.verification.scheduled import run_verification_expiry
+from persistence.config import get_settings
 from persistence.integrations.payments import payments_port
 from persistence.positions_partitions import maintain_position_partitions
 
@@ -30,9 +31,13 @@ async def _retry_refunds(now: datetime) -> int:
     return await retry_due_refunds(payments_port(), now)
 
 
+async def _booking_reminders(now: datetime) -> int:
+    return await enqueue_booking_reminders(now, get_settings())
+
+
 JOBS: list[Job] = [
     Job("refund_retry", 30.0, _retry_refunds),
-    Job("booking_reminders", 300.0, enqueue_booking_reminders),
+    Job("booking_reminders", 300.0, _booking_reminders),
     # A daily rule (overdue the day after the due date, in the org's zone), checked hourly so
     # each organization's midnight is caught within the hour rather than within the day.
     Job("invoices_overdue", 3_600.0, mark_overdue_invoices),

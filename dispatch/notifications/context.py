@@ -7,11 +7,10 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch.notifications.rendering import when
-from persistence.models import Booking, Organization, User
+from persistence.repositories.notifications import NotificationRepository
 
 
 def _local(moment: datetime, timezone: str) -> datetime:
@@ -28,12 +27,7 @@ def booking_reference(booking_id: uuid.UUID) -> str:
 
 async def booking_context(session: AsyncSession, booking_id: uuid.UUID) -> dict[str, Any] | None:
     """booking, org_name and customer_name for a booking's messages; None when it is gone."""
-    row = (await session.execute(
-        select(Booking, Organization.name, Organization.timezone, User.full_name)
-        .join(Organization, Organization.id == Booking.org_id)
-        .join(User, User.id == Booking.customer_id)
-        .where(Booking.id == booking_id)
-    )).first()
+    row = await NotificationRepository(session).booking_for_messages(booking_id)
     if row is None:
         return None
     booking, org_name, timezone, customer_name = row

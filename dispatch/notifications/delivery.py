@@ -7,38 +7,20 @@ failed re-sends only what is missing.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 
 from dispatch.notifications.rendering import MissingContext, render_email, render_sms
-from persistence.integrations.email import DeliveryFailed, EmailMessage, EmailPort
-from persistence.integrations.sms import SmsMessage, SmsPort
-from persistence.models import NotificationDelivery
+from persistence.integrations.email import DeliveryFailed, EmailMessage
+from persistence.integrations.ports import Ports
+from persistence.integrations.sms import SmsMessage
+from persistence.outbox import OutboxItem
+from persistence.repositories.notifications import NotificationRepository
 from persistence.session import SYSTEM, tenant_session
 
 log = structlog.get_logger("movehub.notifications")
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxItem:
-    """One claimed outbox row as the handlers see it."""
-
-    id: int
-    topic: str
-    payload: dict[str, Any]
-    org_id: uuid.UUID | None
-    attempts: int
-
-
-@dataclass(frozen=True, slots=True)
-class Ports:
-    email: EmailPort
-    sms: SmsPort
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,19 +35,15 @@ class Recipient:
 
 async def _already_sent(outbox_id: int) -> set[str]:
     async with tenant_session(SYSTEM) as session:
-        rows = await session.scalars(
-            select(NotificationDelivery.channel).where(NotificationDelivery.outbox_id == outbox_id))
-        return set(rows)
+        return await NotificationRepository(session).channels_sent(outbox_id)
 
 
 async def _record(item: OutboxItem, channel: str, template: str, destination: str,
                   provider: str, message_id: str) -> None:
     async with tenant_session(SYSTEM) as session:
-        await session.execute(
-            insert(NotificationDelivery)
-            .values(outbox_id=item.id, org_id=item.org_id, channel=channel, template=template,
-                    destination=destination, provider=provider, provider_message_id=message_id)
-            .on_conflict_do_nothing(constraint="uq_notification_deliveries_outbox_channel"))
+        await NotificationRepository(session).record_sent(
+            outbox_id=item.id, org_id=item.org_id, channel=channel, template=template,
+            destination=destination, provider=provider, message_id=message_id)
 
 
 async def _send(ports: Ports, channel: str, template: str, destination: str,

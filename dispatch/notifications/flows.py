@@ -9,11 +9,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch.notifications.catalog import EVENTS
 from dispatch.notifications.context import booking_context
-from dispatch.notifications.delivery import OutboxItem, Ports, Recipient, deliver
+from dispatch.notifications.delivery import Recipient, deliver
 from dispatch.notifications.preferences import channels_for, parse_preferences
 from persistence.integrations.email import DeliveryFailed
-from persistence.models import Driver, User
+from persistence.integrations.ports import Ports
+from persistence.outbox import OutboxItem
+from persistence.repositories.fleet import DriverRepository
+from persistence.repositories.users import UserRepository
 from persistence.session import SYSTEM, tenant_session
+from persistence.statuses import BookingStatus
 
 
 def _uuid(value: Any, what: str) -> uuid.UUID:
@@ -25,7 +29,7 @@ def _uuid(value: Any, what: str) -> uuid.UUID:
 
 async def _user_recipient(session: AsyncSession, user_id: uuid.UUID, template: str, *,
                           email: str | None = None, phone: str | None = None) -> Recipient:
-    user = await session.get(User, user_id)
+    user = await UserRepository(session).get_by_id(user_id)
     if user is None or not user.active:
         return Recipient(email=None, phone=None, channels=())
     preferences = parse_preferences(user.notification_preferences)
@@ -74,7 +78,8 @@ async def handle_notify(ports: Ports, item: OutboxItem) -> None:
 async def handle_booking_status_changed(ports: Ports, item: OutboxItem) -> None:
     """Tell the customer: booking_confirmation when confirmed, booking_update otherwise."""
     payload = item.payload
-    template = "booking_confirmation" if payload.get("to") == "confirmed" else "booking_update"
+    confirmed = payload.get("to") == BookingStatus.CONFIRMED
+    template = "booking_confirmation" if confirmed else "booking_update"
     async with tenant_session(SYSTEM) as session:
         context = await booking_context(session, _uuid(payload.get("booking_id"), "booking_id"))
         if context is None:
@@ -90,7 +95,8 @@ async def handle_assignment_created(ports: Ports, item: OutboxItem) -> None:
     payload = item.payload
     async with tenant_session(SYSTEM) as session:
         context = await booking_context(session, _uuid(payload.get("booking_id"), "booking_id"))
-        driver = await session.get(Driver, _uuid(payload.get("driver_id"), "driver_id"))
+        driver = await DriverRepository(session).get_by_id(
+            _uuid(payload.get("driver_id"), "driver_id"))
         if context is None or driver is None:
             return
         context["driver_name"] = driver.full_name

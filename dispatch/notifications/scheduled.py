@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
-
-from persistence.config import get_settings
-from persistence.models import Booking, OutboxEvent
+from persistence.config import Settings
+from persistence.models import Booking
 from persistence.outbox import enqueue
+from persistence.repositories.notifications import NotificationRepository
 from persistence.session import SYSTEM, tenant_session
+from persistence.statuses import BookingStatus
 
-REMINDED_STATUSES = ("confirmed", "assigned")
+REMINDED_STATUSES = (BookingStatus.CONFIRMED, BookingStatus.ASSIGNED)
 
 
 def reminder_key(booking: Booking) -> str:
@@ -19,18 +19,16 @@ def reminder_key(booking: Booking) -> str:
     return f"notify.booking_reminder:{booking.id}:{booking.window_start.isoformat()}"
 
 
-async def enqueue_booking_reminders(now: datetime) -> int:
+async def enqueue_booking_reminders(now: datetime, settings: Settings) -> int:
     """Bookings starting within the lead time and not reminded yet; returns how many now."""
-    lead = timedelta(hours=get_settings().booking_reminder_lead_h)
+    lead = timedelta(hours=settings.booking_reminder_lead_h)
     async with tenant_session(SYSTEM) as session:
-        bookings = list(await session.scalars(
-            select(Booking).where(Booking.status.in_(REMINDED_STATUSES),
-                                  Booking.window_start > now, Booking.window_start <= now + lead)))
+        notifications = NotificationRepository(session)
+        bookings = await notifications.bookings_starting(now, now + lead, REMINDED_STATUSES)
         keys = {reminder_key(booking): booking for booking in bookings}
         if not keys:
             return 0
-        reminded = set(await session.scalars(
-            select(OutboxEvent.idempotency_key).where(OutboxEvent.idempotency_key.in_(keys))))
+        reminded = await notifications.enqueued_keys(keys)
         due = [(key, booking) for key, booking in keys.items() if key not in reminded]
         for key, booking in due:
             await enqueue(

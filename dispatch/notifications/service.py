@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch.errors import NotFound
 from dispatch.notifications.preferences import parse_preferences
 from dispatch.notifications.schemas import NotificationPreferences
 from persistence.models import User
+from persistence.repositories.users import UserRepository
 from persistence.session import Caller
 
 
 async def _own_user(session: AsyncSession, caller: Caller) -> User:
     user = None
     if caller.user_id is not None:
-        user = await session.scalar(select(User).where(User.id == caller.user_id))
+        user = await UserRepository(session).get_by_id(caller.user_id)
     if user is None:
         raise NotFound("no user account behind this token")
     return user

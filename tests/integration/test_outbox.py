@@ -12,6 +12,7 @@ from actors.jobs import JOBS
 from actors.outbox import start_outbox_worker
 from actors.runtime import init_ray
 from dispatch.notifications.scheduled import enqueue_booking_reminders
+from persistence.config import get_settings
 from persistence.integrations.email.log import LogEmail
 from persistence.integrations.sms.log import LogSms
 from persistence.models import Booking
@@ -166,15 +167,15 @@ async def test_booking_reminder_job_enqueues_once_per_booking(parked_outbox: Non
     await make_booking(org, customer, start=now + timedelta(hours=30))
     await make_booking(org, customer, start=now + timedelta(hours=10), status="cancelled")
 
-    assert await enqueue_booking_reminders(now) == 1
-    assert await enqueue_booking_reminders(now + timedelta(minutes=5)) == 0
+    assert await enqueue_booking_reminders(now, get_settings()) == 1
+    assert await enqueue_booking_reminders(now + timedelta(minutes=5), get_settings()) == 0
     async with tenant_session(SYSTEM) as session:
         booking = await session.get_one(Booking, soon.id)
         booking.window_start += timedelta(hours=1)
         booking.window_end += timedelta(hours=1)
-    assert await enqueue_booking_reminders(now) == 1  # rescheduled: a fresh reminder
-    assert [job.name for job in JOBS if job.run is enqueue_booking_reminders] == [
-        "booking_reminders"]
+    # Through the scheduler's job (settings from its caller): rescheduled, a fresh reminder.
+    [job] = [job for job in JOBS if job.name == "booking_reminders"]
+    assert await job.run(now) == 1
 
 
 async def test_loop_wakes_on_notify_and_stops(parked_outbox: None) -> None:
