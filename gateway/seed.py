@@ -28,7 +28,6 @@ from dispatch.bookings.service import book
 from dispatch.fleet.schemas import TruckCreate
 from dispatch.fleet.trucks import add as add_truck
 from dispatch.kit.geo import GeoJsonArea, GeoPoint, point_of
-from dispatch.lifecycle.rules import ACTIVE_JOB_STATUSES
 from dispatch.lifecycle.service import apply_transition
 from dispatch.organizations.schemas import OrganizationCreate, StaffInvite
 from dispatch.organizations.service import onboard
@@ -36,6 +35,7 @@ from dispatch.organizations.staff import invite
 from persistence.config import get_settings
 from persistence.models import Booking, Driver, Organization, Truck, User
 from persistence.session import SYSTEM, Caller, dispose_engine, tenant_session
+from persistence.statuses import OPEN_STATUSES
 
 CENTER = (13.405, 52.52)
 DOMAIN = "movehub.example"
@@ -54,7 +54,6 @@ FIRST = ["Jonas", "Mia", "Leon", "Emma", "Paul", "Hanna", "Felix", "Lena", "Noah
          "Elias", "Marie", "Ben", "Sophie", "Finn", "Lea"]
 LAST = ["Weber", "Koch", "Schulz", "Becker", "Wolf", "Richter", "Klein", "Neumann"]
 CUSTOMERS = 10
-OPEN = ("pending", "confirmed", *sorted(ACTIVE_JOB_STATUSES))
 KM_PER_DEGREE_LAT = 111.2
 # The printed board link signs its holder in as a demo dispatcher for this long.
 DEMO_LINK_TTL_S = 12 * 3600
@@ -150,7 +149,7 @@ async def ensure_bookings(org: Organization, customers: list[User], now: datetim
     async with tenant_session(SYSTEM) as session:
         upcoming = await session.scalar(select(func.count()).select_from(Booking).where(
             Booking.org_id == org.id, Booking.window_start > now,
-            Booking.window_start < now + timedelta(days=2), Booking.status.in_(OPEN)))
+            Booking.window_start < now + timedelta(days=2), Booking.status.in_(OPEN_STATUSES)))
         dispatcher = await session.scalar(select(User).where(
             User.org_id == org.id, User.role == "dispatcher"))
     rng = random.Random(f"{org.code}{now.date()}")

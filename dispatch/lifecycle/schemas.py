@@ -1,4 +1,4 @@
-"""Status change payloads and the audit trail."""
+"""Status change payloads, the audit trail, and the lifecycle vocabulary the pages read."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from dispatch.lifecycle.rules import Status
+from dispatch.lifecycle.rules import Actor
+from persistence.statuses import BookingStatus
 
 
 class StatusChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    to: Status = Field(examples=["en_route"])
+    to: BookingStatus = Field(examples=["en_route"])
     reason: str = Field(default="", max_length=2000)
     metadata: dict[str, Any] = Field(default_factory=dict)
 
@@ -33,3 +34,21 @@ class HistoryEntry(BaseModel):
     reason: str
     metadata: dict[str, Any]
     created_at: datetime
+
+
+class StatusGroups(BaseModel):
+    """The status groups several layers ask about (persistence/statuses.py), each in order."""
+    driver_job: list[BookingStatus]
+    in_progress: list[BookingStatus]
+    active: list[BookingStatus]
+    open: list[BookingStatus]
+    finished: list[BookingStatus]
+
+
+class Lifecycle(BaseModel):
+    """The booking statuses (lifecycle order), their groups, and every allowed move:
+    `moves[from][to]` lists the actors that may make it (platform admins may make any listed
+    move); every status is a key of `moves`, `{}` when nothing follows it."""
+    statuses: list[BookingStatus]
+    groups: StatusGroups
+    moves: dict[BookingStatus, dict[BookingStatus, list[Actor]]]

@@ -3,18 +3,39 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch.errors import InvalidTransition, NotFound
 from dispatch.fleet.events import fleet_changed
-from dispatch.lifecycle.rules import Status, actor_for_role, allowed_next
+from dispatch.lifecycle.rules import actor_for_role, allowed_next, moves
+from dispatch.lifecycle.schemas import Lifecycle, StatusGroups
 from persistence.models.bookings import Booking, BookingAssignment, BookingStatusHistory
 from persistence.outbox import enqueue
 from persistence.repositories.base import acting_as_system
 from persistence.session import Caller
+from persistence.statuses import (
+    ACTIVE_JOB_STATUSES,
+    DRIVER_JOB_STATUSES,
+    FINISHED_STATUSES,
+    IN_PROGRESS_STATUSES,
+    OPEN_STATUSES,
+    BookingStatus,
+)
+
+
+def vocabulary() -> Lifecycle:
+    """The statuses, their groups and the allowed moves, for pages that must not keep a copy."""
+    return Lifecycle(
+        statuses=list(BookingStatus),
+        groups=StatusGroups(driver_job=list(DRIVER_JOB_STATUSES),
+                            in_progress=list(IN_PROGRESS_STATUSES),
+                            active=list(ACTIVE_JOB_STATUSES), open=list(OPEN_STATUSES),
+                            finished=list(FINISHED_STATUSES)),
+        moves=moves(),
+    )
 
 
 async def apply_transition(
@@ -29,7 +50,7 @@ async def apply_transition(
     """Change status in the caller's transaction; the caller must hold the row lock or rely on
     the booking's version column (a concurrent change then fails with StaleDataError -> 409).
     """
-    current = cast(Status, booking.status)
+    current = booking.status
     allowed = allowed_next(current, actor_for_role(caller.role))
     if target not in allowed:
         raise InvalidTransition(

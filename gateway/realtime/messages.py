@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
-from dispatch.lifecycle.rules import DRIVER_JOB_STATUSES
+from persistence.statuses import DRIVER_JOB_STATUSES
 
 FUTURE_SKEW_S = 5.0
 MAX_AGE_S = 3600.0
-DriverJobStatus = Literal["en_route", "arrived", "loading", "in_transit", "unloading", "completed"]
-assert set(DriverJobStatus.__args__) == set(DRIVER_JOB_STATUSES)  # type: ignore[attr-defined]
+# A Literal built from the group, so a frame's schema and its errors name exactly the statuses
+# a driver may send; a type checker cannot read a computed Literal, so it sees a string.
+if TYPE_CHECKING:
+    DriverJobStatus = str
+else:
+    DriverJobStatus = Literal[tuple(status.value for status in DRIVER_JOB_STATUSES)]
 
 
 class Frame(BaseModel):

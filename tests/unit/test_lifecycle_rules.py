@@ -5,12 +5,15 @@ import itertools
 import pytest
 
 from dispatch.lifecycle.rules import (
-    STATUSES,
     TRANSITIONS,
     actor_for_role,
     allowed_next,
     can_transition,
+    moves,
 )
+from persistence.statuses import BookingStatus
+
+STATUSES = tuple(BookingStatus)
 
 ACTORS = ("customer", "driver", "mover_staff", "platform_admin", "system")
 
@@ -47,3 +50,13 @@ def test_roles_map_onto_actors() -> None:
     assert actor_for_role("dispatcher") == actor_for_role("mover_admin") == "mover_staff"
     with pytest.raises(ValueError):
         actor_for_role("janitor")
+
+
+def test_moves_list_every_status_and_exactly_the_table() -> None:
+    table = moves()
+    assert list(table) == list(BookingStatus)
+    listed = {(current, target): set(actors)
+              for current, targets in table.items() for target, actors in targets.items()}
+    assert listed == {pair: set(actors) for pair, actors in TRANSITIONS.items()}
+    assert table[BookingStatus.CANCELLED] == {}
+    assert table[BookingStatus.PENDING][BookingStatus.CONFIRMED] == ["mover_staff", "system"]

@@ -1,4 +1,4 @@
-"""Routes: moving a booking through its lifecycle, and its audit trail."""
+"""Routes: the lifecycle vocabulary, moving a booking through its lifecycle, and its audit trail."""
 
 from __future__ import annotations
 
@@ -10,21 +10,30 @@ from fastapi import APIRouter, Body
 from dispatch.bookings.schemas import BookingOut
 from dispatch.bookings.service import booking_out
 from dispatch.lifecycle import service
-from dispatch.lifecycle.schemas import HistoryEntry, Reason, StatusChange
+from dispatch.lifecycle.schemas import HistoryEntry, Lifecycle, Reason, StatusChange
 from gateway.deps import CurrentCaller, SessionDep
+from persistence.statuses import BookingStatus
 
-router = APIRouter(prefix="/bookings/{booking_id}", tags=["booking status"])
+router = APIRouter(tags=["lifecycle"])
+BOOKING = "/bookings/{booking_id}"
 OptionalReason = Annotated[Reason | None, Body()]
 
 
-async def _move(session: SessionDep, caller: CurrentCaller, booking_id: uuid.UUID, target: str,
-                reason: Reason | None) -> BookingOut:
+async def _move(session: SessionDep, caller: CurrentCaller, booking_id: uuid.UUID,
+                target: BookingStatus, reason: Reason | None) -> BookingOut:
     booking, _ = await service.transition(session, booking_id, target, caller,
                                           reason=reason.reason if reason else "")
     return booking_out(booking)
 
 
-@router.post("/status", response_model=BookingOut)
+@router.get("/lifecycle", response_model=Lifecycle)
+async def lifecycle() -> Lifecycle:
+    """The booking statuses in lifecycle order, their groups, and who may make each move
+    (public vocabulary: the pages read it instead of keeping a copy)."""
+    return service.vocabulary()
+
+
+@router.post(f"{BOOKING}/status", response_model=BookingOut)
 async def change_status(booking_id: uuid.UUID, change: StatusChange, caller: CurrentCaller,
                         session: SessionDep) -> BookingOut:
     """Any allowed move; an invalid one is 409 with the moves allowed from here."""
@@ -33,38 +42,38 @@ async def change_status(booking_id: uuid.UUID, change: StatusChange, caller: Cur
     return booking_out(booking)
 
 
-@router.post("/confirm", response_model=BookingOut)
+@router.post(f"{BOOKING}/confirm", response_model=BookingOut)
 async def confirm(booking_id: uuid.UUID, caller: CurrentCaller, session: SessionDep,
                   reason: OptionalReason = None) -> BookingOut:
-    return await _move(session, caller, booking_id, "confirmed", reason)
+    return await _move(session, caller, booking_id, BookingStatus.CONFIRMED, reason)
 
 
-@router.post("/start", response_model=BookingOut)
+@router.post(f"{BOOKING}/start", response_model=BookingOut)
 async def start(booking_id: uuid.UUID, caller: CurrentCaller, session: SessionDep,
                 reason: OptionalReason = None) -> BookingOut:
     """The crew is on its way (en_route)."""
-    return await _move(session, caller, booking_id, "en_route", reason)
+    return await _move(session, caller, booking_id, BookingStatus.EN_ROUTE, reason)
 
 
-@router.post("/arrive", response_model=BookingOut)
+@router.post(f"{BOOKING}/arrive", response_model=BookingOut)
 async def arrive(booking_id: uuid.UUID, caller: CurrentCaller, session: SessionDep,
                  reason: OptionalReason = None) -> BookingOut:
-    return await _move(session, caller, booking_id, "arrived", reason)
+    return await _move(session, caller, booking_id, BookingStatus.ARRIVED, reason)
 
 
-@router.post("/complete", response_model=BookingOut)
+@router.post(f"{BOOKING}/complete", response_model=BookingOut)
 async def complete(booking_id: uuid.UUID, caller: CurrentCaller, session: SessionDep,
                    reason: OptionalReason = None) -> BookingOut:
-    return await _move(session, caller, booking_id, "completed", reason)
+    return await _move(session, caller, booking_id, BookingStatus.COMPLETED, reason)
 
 
-@router.post("/no-show", response_model=BookingOut)
+@router.post(f"{BOOKING}/no-show", response_model=BookingOut)
 async def no_show(booking_id: uuid.UUID, caller: CurrentCaller, session: SessionDep,
                   reason: OptionalReason = None) -> BookingOut:
-    return await _move(session, caller, booking_id, "no_show", reason)
+    return await _move(session, caller, booking_id, BookingStatus.NO_SHOW, reason)
 
 
-@router.get("/history", response_model=list[HistoryEntry])
+@router.get(f"{BOOKING}/history", response_model=list[HistoryEntry])
 async def history(booking_id: uuid.UUID, _: CurrentCaller,
                   session: SessionDep) -> list[HistoryEntry]:
     """Every status change: from, to, by whom, why, and its metadata (e.g. the score)."""

@@ -7,8 +7,17 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import Range
 
+from dispatch.lifecycle.rules import ACTORS, TRANSITIONS
 from persistence.models import BookingAssignment, OutboxEvent
 from persistence.session import SYSTEM, tenant_session
+from persistence.statuses import (
+    ACTIVE_JOB_STATUSES,
+    DRIVER_JOB_STATUSES,
+    FINISHED_STATUSES,
+    IN_PROGRESS_STATUSES,
+    OPEN_STATUSES,
+    BookingStatus,
+)
 from tests.factories import (
     auth_headers,
     make_booking,
@@ -150,3 +159,23 @@ async def test_a_completed_job_frees_its_crew_from_then_on(client: httpx.AsyncCl
         session.add(BookingAssignment(org_id=org.id, booking_id=following.id,
                                       driver_id=driver.id, truck_id=truck.id,
                                       window=Range(following.window_start, following.window_end)))
+
+
+async def test_lifecycle_vocabulary_is_public_and_matches_the_rules(
+        client: httpx.AsyncClient) -> None:
+    answer = await client.get("/api/v1/lifecycle")  # no token: public vocabulary
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["statuses"] == [status.value for status in BookingStatus]
+    assert body["groups"] == {
+        name: [status.value for status in group] for name, group in (
+            ("driver_job", DRIVER_JOB_STATUSES), ("in_progress", IN_PROGRESS_STATUSES),
+            ("active", ACTIVE_JOB_STATUSES), ("open", OPEN_STATUSES),
+            ("finished", FINISHED_STATUSES))}
+    assert list(body["moves"]) == body["statuses"]  # every status a key, in lifecycle order
+    listed = {(current, target): actors for current, targets in body["moves"].items()
+              for target, actors in targets.items()}
+    assert listed == {(current.value, target.value): [a for a in ACTORS if a in allowed]
+                      for (current, target), allowed in TRANSITIONS.items()}
+    assert body["moves"]["cancelled"] == {}
+    assert body["moves"]["pending"]["confirmed"] == ["mover_staff", "system"]
