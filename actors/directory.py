@@ -21,7 +21,7 @@ import ray
 import structlog
 from ray.experimental import internal_kv
 
-from actors.fleet import FleetShard
+from actors.fleet import FleetShard, ShardConfig
 from actors.slots import SHARD_RESOURCE, shard_name
 
 log = structlog.get_logger("movehub.fleet.directory")
@@ -65,8 +65,9 @@ def plan_moves(owner: list[int], targets: dict[int, int]) -> list[tuple[int, int
 @ray.remote(num_cpus=0, max_restarts=-1)
 class FleetDirectory:
     def __init__(self, slots: int, initial_shards: int, namespace: str,
-                 rebalance_interval_s: float = 0.0) -> None:
+                 rebalance_interval_s: float = 0.0, *, shard_config: ShardConfig) -> None:
         self.slots, self.initial_shards, self.namespace = slots, initial_shards, namespace
+        self.shard_config = shard_config  # what every shard it creates is given
         self.rebalance_interval_s = rebalance_interval_s
         self.version, self.next_id = 0, 0
         self.owner: list[int] = []  # slot -> shard id
@@ -156,7 +157,7 @@ class FleetDirectory:
         self.shards[shard_id] = FleetShard.options(  # type: ignore[attr-defined]
             name=shard_name(shard_id), namespace=self.namespace, get_if_exists=True,
             lifetime="detached", resources={SHARD_RESOURCE: 1}, scheduling_strategy=strategy,
-        ).remote(shard_id, self.slots)
+        ).remote(shard_id, self.slots, self.shard_config)
         if node:
             self.nodes[shard_id] = node  # provisional, confirmed by _locate
         return shard_id

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import pickle
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import ray
@@ -24,7 +25,7 @@ from actors.slots import DIRECTORY_NAME, Moved, SlotOwnership
 from dispatch.assignment.chaining import plan_jobs
 from dispatch.assignment.scoring import Job, Weights, haversine_km, rank, skill_mask
 from dispatch.pricing import quote
-from persistence.config import get_settings
+from persistence.config import Settings
 
 
 def job_from(spec: dict[str, Any]) -> Job:
@@ -34,19 +35,38 @@ def job_from(spec: dict[str, Any]) -> Job:
                dropoff_lat=spec.get("dropoff_lat"), dropoff_lon=spec.get("dropoff_lon"))
 
 
-def weights_from_settings() -> Weights:
-    s = get_settings()
-    return Weights(distance=s.weight_distance, rating=s.weight_rating,
-                   fairness=s.weight_fairness, idle=s.weight_idle, speed_kmh=s.average_speed_kmh)
+@dataclass(frozen=True, slots=True)
+class ShardConfig:
+    """The settings a shard works with, handed in at construction: a shard process has no app
+    to ask, and Ray gives a restarted shard the same arguments again."""
+
+    namespace: str
+    move_wait_s: float
+    weights: Weights
+    geofence_m: float
+    plan_chain_max_drivers: int
+    plan_chain_time_limit_s: float
+
+    @classmethod
+    def of(cls, settings: Settings) -> ShardConfig:
+        s = settings
+        return cls(namespace=s.ray_namespace, move_wait_s=s.fleet_move_wait_s,
+                   weights=Weights(distance=s.weight_distance, rating=s.weight_rating,
+                                   fairness=s.weight_fairness, idle=s.weight_idle,
+                                   speed_kmh=s.average_speed_kmh),
+                   geofence_m=s.geofence_radius_m,
+                   plan_chain_max_drivers=s.plan_chain_max_drivers,
+                   plan_chain_time_limit_s=s.plan_chain_time_limit_s)
 
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=3)
 class FleetShard:
-    def __init__(self, shard_id: int, slots: int) -> None:
+    def __init__(self, shard_id: int, slots: int, config: ShardConfig) -> None:
         self.shard_id = shard_id
-        self.slots = SlotOwnership(slots, get_settings().fleet_move_wait_s)
+        self.config = config
+        self.slots = SlotOwnership(slots, config.move_wait_s)
         self.orgs: dict[str, OrgState] = {}
-        self.weights = weights_from_settings()
+        self.weights = config.weights
         self._loaded: asyncio.Task[None] | None = None
         self.loaded_at = 0.0
         self.offline: dict[str, set[str]] = {}  # drivers already reported offline, per org
@@ -63,7 +83,7 @@ class FleetShard:
     async def _rebuild(self) -> None:
         # Asked on every (re)start: a restarted shard gets the slots it owns now, not the
         # ones it was created with.
-        directory = ray.get_actor(DIRECTORY_NAME, namespace=get_settings().ray_namespace)
+        directory = ray.get_actor(DIRECTORY_NAME, namespace=self.config.namespace)
         owned, version = await directory.slots_of.remote(self.shard_id)
         self.slots.adopt(set(owned), version)
         self.orgs = await load_orgs(self.slots.owned, self.slots.slots)
@@ -169,10 +189,9 @@ class FleetShard:
             return {"pairs": [], "deadhead_km": 0.0, "greedy_deadhead_km": 0.0,
                     "method": "matching", "greedy_assigned": 0,
                     "unassigned": list(range(len(specs)))}
-        settings = get_settings()
         day = plan_jobs(state.fleet, [job_from(s) for s in specs], self.weights,
-                        max_drivers=settings.plan_chain_max_drivers,
-                        time_limit_s=settings.plan_chain_time_limit_s)
+                        max_drivers=self.config.plan_chain_max_drivers,
+                        time_limit_s=self.config.plan_chain_time_limit_s)
         fleet = state.fleet
         return {"pairs": [{"job": p.job, "driver_id": fleet.driver_ids[p.driver],
                            "truck_id": fleet.truck_ids[p.truck], "deadhead_km": p.deadhead_km}
@@ -188,7 +207,7 @@ class FleetShard:
         await self._ready()
         for org_id in {str(p["org_id"]) for p in pings} - self.orgs.keys():
             await self._org(org_id)
-        geofence_m = get_settings().geofence_radius_m
+        geofence_m = self.config.geofence_m
         events, held = self._apply_owned(pings, geofence_m)
         if held:
             await asyncio.gather(*(self.slots.check(o) for o in {str(p["org_id"]) for p in held}))

@@ -10,11 +10,11 @@ import numpy as np
 import numpy.typing as npt
 from shapely import wkb
 from shapely.prepared import PreparedGeometry, prep
-from sqlalchemy import text
 
 from actors.slots import slot_of
 from dispatch.assignment.scoring import FleetColumns, skill_mask
 from dispatch.pricing import Pricing
+from persistence.repositories.fleet_state import FleetStateRepository
 from persistence.session import SYSTEM, tenant_session
 
 
@@ -57,32 +57,6 @@ class OrgState:
         self.__dict__.update({**state, "area": prep(wkb.loads(state["area"]))})
 
 
-_ORGS = text("""
-SELECT id::text, name, verified AND active AS verified, rating_avg::float8,
-       ST_AsBinary(service_area::geometry) AS area, hourly_rate_cents, per_km_cents,
-       minimum_charge_cents, currency
-FROM organizations WHERE (CAST(:org AS uuid) IS NULL OR id = CAST(:org AS uuid))
-""")
-_DRIVERS = text("""
-SELECT d.id::text, d.org_id::text, d.status = 'active' AND d.verified AS eligible,
-       d.skills, ST_Y(d.home_base::geometry) AS lat, ST_X(d.home_base::geometry) AS lon,
-       d.rating_avg::float8 AS rating
-FROM drivers d WHERE d.org_id = ANY(CAST(:orgs AS uuid[])) ORDER BY d.id
-""")
-_TRUCKS = text("""
-SELECT id::text, org_id::text, capacity_m3::float8, status = 'active' AS active
-FROM trucks WHERE org_id = ANY(CAST(:orgs AS uuid[])) ORDER BY id
-""")
-_BUSY = text("""
-SELECT a.org_id::text, a.driver_id::text, a.truck_id::text,
-       extract(epoch FROM lower(a."window"))::float8 AS s,
-       extract(epoch FROM upper(a."window"))::float8 AS e,
-       ST_Y(b.dropoff_location::geometry) AS lat, ST_X(b.dropoff_location::geometry) AS lon
-FROM booking_assignments a JOIN bookings b ON b.id = a.booking_id
-WHERE a.active AND a.org_id = ANY(CAST(:orgs AS uuid[])) AND upper(a."window") > :since
-""")
-
-
 def _columns(drivers: list[Any], trucks: list[Any], now: float) -> FleetColumns:
     n = len(drivers)
     return FleetColumns(
@@ -106,13 +80,12 @@ async def load_orgs(owned: set[int], slots: int,
     """Every organization in these slots (or just one), with fleet and busy intervals."""
     now = datetime.now(UTC)
     async with tenant_session(SYSTEM) as session:
-        orgs = [o for o in (await session.execute(_ORGS, {"org": org_id})).all()
-                if slot_of(o.id, slots) in owned]
+        stored = FleetStateRepository(session)
+        orgs = [o for o in await stored.organizations(org_id) if slot_of(o.id, slots) in owned]
         ids = [o.id for o in orgs]
-        drivers = (await session.execute(_DRIVERS, {"orgs": ids})).all() if ids else []
-        trucks = (await session.execute(_TRUCKS, {"orgs": ids})).all() if ids else []
-        busy = (await session.execute(
-            _BUSY, {"orgs": ids, "since": now - timedelta(days=1)})).all() if ids else []
+        drivers = await stored.drivers_of(ids) if ids else []
+        trucks = await stored.trucks_of(ids) if ids else []
+        busy = await stored.busy_windows_of(ids, now - timedelta(days=1)) if ids else []
     states: dict[str, OrgState] = {}
     for o in orgs:
         own_drivers = [d for d in drivers if d.org_id == o.id]

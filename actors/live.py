@@ -9,8 +9,13 @@ import numpy as np
 
 from actors.fleet_state import OrgState
 from dispatch.assignment.scoring import haversine_km
+from persistence.statuses import BookingStatus
 
 ONLINE_WITHIN_S = 60.0
+# The stop a driver is heading for, by its job's status (arrival there is what the geofence sees).
+HEADING_FOR = {BookingStatus.EN_ROUTE: "pickup", BookingStatus.IN_TRANSIT: "dropoff"}
+# A job whose crew should be at the pickup once its window started (else: running late).
+DUE_AT_PICKUP = (BookingStatus.ASSIGNED, BookingStatus.EN_ROUTE)
 
 
 def apply_pings(orgs: dict[str, OrgState], pings: list[dict[str, Any]],
@@ -39,7 +44,7 @@ def apply_pings(orgs: dict[str, OrgState], pings: list[dict[str, Any]],
 
 def _arrivals(state: OrgState, row: int, job: dict[str, Any], ping: dict[str, Any],
               geofence_m: float) -> list[dict[str, Any]]:
-    stop = {"en_route": "pickup", "in_transit": "dropoff"}.get(job["status"])
+    stop = HEADING_FOR.get(job["status"])
     if stop is None or job.get(f"arrived_{stop}"):
         return []
     distance_m = 1000 * float(haversine_km(ping["lat"], ping["lon"], job[f"{stop}_lat"],
@@ -111,7 +116,7 @@ def due_alerts(state: OrgState, now: float, late_grace_s: float,
     offline.difference_update([ids[i] for i in np.flatnonzero(~silent)])
     for i, job in enumerate(live.job):
         if (job is None or job.get("alerted_late") or job.get("status") not in
-                ("assigned", "en_route") or now < float(job.get("window_start") or now) +
+                DUE_AT_PICKUP or now < float(job.get("window_start") or now) +
                 late_grace_s):
             continue
         job["alerted_late"] = True

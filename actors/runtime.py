@@ -21,6 +21,7 @@ import structlog
 from ray.exceptions import RayActorError
 
 from actors.directory import FleetDirectory
+from actors.fleet import ShardConfig
 from actors.slots import DIRECTORY_NAME, SHARD_RESOURCE, Moved, SlotTable
 from dispatch.errors import Unavailable
 from persistence.config import Settings, get_settings, worker_environment
@@ -57,7 +58,7 @@ def directory_handle(settings: Settings) -> Any:
         name=DIRECTORY_NAME, namespace=settings.ray_namespace, get_if_exists=True,
         lifetime="detached",
     ).remote(settings.fleet_slots, settings.fleet_shards, settings.ray_namespace,
-             settings.fleet_rebalance_interval_s)
+             settings.fleet_rebalance_interval_s, shard_config=ShardConfig.of(settings))
 
 
 def _table(answer: dict[str, Any]) -> SlotTable:
