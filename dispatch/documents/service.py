@@ -8,7 +8,6 @@ import hashlib
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch.documents import rules
@@ -20,9 +19,10 @@ from dispatch.documents.schemas import (
     UploadTicket,
 )
 from dispatch.errors import Conflict, NotFound, Unavailable, ValidationFailed
-from dispatch.kit.pagination import PageParams, fetch_page
-from persistence.config import Settings, get_settings
+from dispatch.kit.pagination import Page, PageParams
+from persistence.config import Settings
 from persistence.models import Document
+from persistence.repositories.documents import DocumentRepository
 from persistence.session import Caller
 from persistence.storage import StorageError, StoragePort, new_key, upload_key
 
@@ -37,11 +37,11 @@ def _new_document(caller: Caller, purpose: rules.DocumentPurpose, content_type: 
 
 
 async def start_upload(session: AsyncSession, caller: Caller, request: UploadRequest,
-                       storage: StoragePort, now: datetime | None = None) -> UploadTicket:
+                       storage: StoragePort, settings: Settings,
+                       now: datetime | None = None) -> UploadTicket:
     """Use case: a pending document and a presigned POST limited to its upload key (never the
     final key the checked file will live at), its declared type and the size limit."""
     now = now or datetime.now(UTC)
-    settings = get_settings()
     content_type = rules.check_declared_type(request.content_type)
     if request.size_bytes is not None:
         rules.check_size(request.size_bytes, settings.max_upload_bytes)
@@ -59,10 +59,7 @@ async def start_upload(session: AsyncSession, caller: Caller, request: UploadReq
 
 async def get_document(session: AsyncSession, document_id: uuid.UUID, *,
                        lock: bool = False) -> Document:
-    statement = select(Document).where(Document.id == document_id, Document.status != "deleted")
-    if lock:
-        statement = statement.with_for_update()
-    document = await session.scalar(statement)
+    document = await DocumentRepository(session).get_live(document_id, lock=lock)
     if document is None:
         raise NotFound("no such document")
     return document
@@ -121,11 +118,12 @@ async def _checked_upload(storage: StoragePort, key: str, declared: str | None,
 
 async def upload_small(session: AsyncSession, caller: Caller, purpose: rules.DocumentPurpose,
                        filename: str | None, declared_type: str | None, content: bytes,
-                       storage: StoragePort, now: datetime | None = None) -> Document:
+                       storage: StoragePort, max_bytes: int,
+                       now: datetime | None = None) -> Document:
     """Use case: a small file through the API: checked, stored under a generated key, recorded.
     The row is written first, so a failed store rolls it back (never a row without a file)."""
     now = now or datetime.now(UTC)
-    rules.check_size(len(content), get_settings().direct_upload_max_bytes)
+    rules.check_size(len(content), max_bytes)
     content_type = rules.check_content(content[:rules.SNIFF_BYTES], declared_type)
     document = _new_document(caller, purpose, content_type, rules.display_name(filename), now)
     document.size_bytes, document.sha256 = len(content), hashlib.sha256(content).hexdigest()
@@ -140,24 +138,22 @@ async def upload_small(session: AsyncSession, caller: Caller, purpose: rules.Doc
 
 
 async def list_documents(session: AsyncSession, purpose: str | None, status: str | None,
-                         page: PageParams) -> tuple[list[Document], int]:
-    statement = (select(Document).where(Document.status != "deleted")
-                 .order_by(Document.created_at.desc(), Document.id.desc()))
-    if purpose:
-        statement = statement.where(Document.purpose == purpose)
-    if status:
-        statement = statement.where(Document.status == status)
-    return await fetch_page(session, statement, page)
+                         params: PageParams) -> Page[DocumentOut]:
+    """Live documents the caller may see, newest first."""
+    documents = DocumentRepository(session)
+    rows, total = await documents.page(documents.listing(purpose=purpose, status=status),
+                                       limit=params.limit, offset=params.offset)
+    return Page.of([DocumentOut.model_validate(row) for row in rows], total, params)
 
 
 async def download_link(session: AsyncSession, document_id: uuid.UUID, storage: StoragePort,
-                        now: datetime | None = None) -> DownloadLink:
-    """A download URL valid for a couple of minutes, for a caller who can see the document."""
+                        ttl: int, now: datetime | None = None) -> DownloadLink:
+    """A download URL valid for `ttl` seconds (a couple of minutes), for a caller who can see
+    the document."""
     now = now or datetime.now(UTC)
     document = await get_document(session, document_id)
     if document.status != "stored":
         raise Conflict("the document is not stored yet; confirm its upload first")
-    ttl = get_settings().download_url_ttl_s
     url = storage.presigned_get(document.storage_key, ttl,
                                 filename=document.original_name or "document",
                                 content_type=document.content_type or "application/octet-stream")

@@ -11,12 +11,9 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Select, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
 
 from dispatch.errors import InvalidTransition, NotFound, ValidationFailed
 from dispatch.invoices import rules
@@ -24,31 +21,28 @@ from dispatch.invoices.rules import InvoiceStatus, LineInput, PricedLine
 from dispatch.invoices.schemas import (
     InvoiceCreate,
     InvoiceOut,
+    InvoiceSummary,
     InvoiceUpdate,
     LineItemIn,
     LineItemOut,
     PaymentIn,
     PaymentOut,
 )
-from dispatch.kit.pagination import PageParams, fetch_page
-from persistence.config import get_settings
+from dispatch.kit.pagination import Page, PageParams
 from persistence.models import (
     Booking,
     Invoice,
     InvoiceLineItem,
     InvoicePayment,
-    Organization,
     User,
 )
 from persistence.outbox import enqueue
 from persistence.repositories.base import acting_as_system
+from persistence.repositories.bookings import BookingRepository
+from persistence.repositories.invoices import InvoiceRepository
+from persistence.repositories.organizations import OrganizationRepository
+from persistence.repositories.users import UserRepository
 from persistence.session import Caller
-
-_NEXT_NUMBER = text("""
-INSERT INTO invoice_counters (org_id, year, last_number) VALUES (:org_id, :year, 1)
-ON CONFLICT (org_id, year) DO UPDATE SET last_number = invoice_counters.last_number + 1
-RETURNING last_number
-""")
 
 
 def invoice_out(invoice: Invoice) -> InvoiceOut:
@@ -61,18 +55,11 @@ def invoice_out(invoice: Invoice) -> InvoiceOut:
         payments=[PaymentOut.model_validate(payment) for payment in invoice.payments])
 
 
-def _with_children(statement: Select[Any]) -> Select[Any]:
-    return statement.options(selectinload(Invoice.line_items), selectinload(Invoice.payments))
-
-
 async def get_invoice(session: AsyncSession, invoice_id: uuid.UUID, *,
                       lock: bool = False) -> Invoice:
     """An invoice the caller may see (RLS: its org's staff, its customer once issued, admins)
     with lines and payments; optionally row-locked for a change."""
-    statement = _with_children(select(Invoice).where(Invoice.id == invoice_id))
-    if lock:
-        statement = statement.with_for_update(of=Invoice)
-    invoice: Invoice | None = await session.scalar(statement)
+    invoice = await InvoiceRepository(session).get_with_children(invoice_id, lock=lock)
     if invoice is None:
         raise NotFound("no such invoice")
     return invoice
@@ -80,15 +67,12 @@ async def get_invoice(session: AsyncSession, invoice_id: uuid.UUID, *,
 
 async def list_invoices(session: AsyncSession, status: str | None, customer_id: uuid.UUID | None,
                         booking_id: uuid.UUID | None,
-                        page: PageParams) -> tuple[list[Invoice], int]:
-    statement = select(Invoice).order_by(Invoice.created_at.desc(), Invoice.id.desc())
-    if status:
-        statement = statement.where(Invoice.status == status)
-    if customer_id:
-        statement = statement.where(Invoice.customer_id == customer_id)
-    if booking_id:
-        statement = statement.where(Invoice.booking_id == booking_id)
-    return await fetch_page(session, statement, page)
+                        params: PageParams) -> Page[InvoiceSummary]:
+    """Invoices the caller may see, newest first."""
+    invoices = InvoiceRepository(session)
+    statement = invoices.listing(status=status, customer_id=customer_id, booking_id=booking_id)
+    rows, total = await invoices.page(statement, limit=params.limit, offset=params.offset)
+    return Page.of([InvoiceSummary.model_validate(row) for row in rows], total, params)
 
 
 def _price(lines: list[LineItemIn]) -> list[PricedLine]:
@@ -121,12 +105,10 @@ async def _customer_of_org(session: AsyncSession, caller: Caller, org_id: uuid.U
                            customer_id: uuid.UUID) -> User:
     """A customer the organization has served (a booking the caller can see says so); their
     user row is hidden from staff by RLS, so it is read as the system once that holds."""
-    served = await session.scalar(select(Booking.id).where(
-        Booking.org_id == org_id, Booking.customer_id == customer_id).limit(1))
-    if served is None:
+    if not await InvoiceRepository(session).has_served(org_id, customer_id):
         raise NotFound("no such customer of this organization", field="customer_id")
     async with acting_as_system(session, caller):
-        customer = await session.get(User, customer_id)
+        customer = await UserRepository(session).get_by_id(customer_id)
     if customer is None or customer.role != "customer":
         raise NotFound("no such customer of this organization", field="customer_id")
     return customer
@@ -149,7 +131,7 @@ async def create_draft(session: AsyncSession, caller: Caller, request: InvoiceCr
     now = now or datetime.now(UTC)
     booking = None
     if request.booking_id is not None:
-        booking = await session.get(Booking, request.booking_id)
+        booking = await BookingRepository(session).get_by_id(request.booking_id)
         if booking is None:
             raise NotFound("no such booking", field="booking_id")
         if request.customer_id and request.customer_id != booking.customer_id:
@@ -165,7 +147,7 @@ async def create_draft(session: AsyncSession, caller: Caller, request: InvoiceCr
         raise ValidationFailed("an invoice without a booking needs line_items",
                                field="line_items")
     org_id = _org_for(caller, request, booking)
-    org = await session.get(Organization, org_id)
+    org = await OrganizationRepository(session).get_by_id(org_id)
     if org is None:
         raise NotFound("no such organization", field="org_id")
     customer_id = booking.customer_id if booking else request.customer_id
@@ -231,19 +213,19 @@ def download_path(invoice_id: uuid.UUID) -> str:
 
 
 async def issue(session: AsyncSession, caller: Caller, invoice_id: uuid.UUID,
-                now: datetime | None = None) -> Invoice:
-    """Use case: number the draft, date it, and queue its email, in one transaction."""
+                public_base_url: str, now: datetime | None = None) -> Invoice:
+    """Use case: number the draft, date it, and queue its email (linking to the PDF under
+    `public_base_url`), in one transaction."""
     now = now or datetime.now(UTC)
     invoice = await get_invoice(session, invoice_id, lock=True)
     rules.check_transition(invoice.status, InvoiceStatus.ISSUED)
     if invoice.total_cents <= 0:
         raise ValidationFailed("an invoice needs a positive total to be issued",
                                field="line_items")
-    org = await session.get(Organization, invoice.org_id)
+    org = await OrganizationRepository(session).get_by_id(invoice.org_id)
     assert org is not None  # the invoice's org is visible to whoever sees the invoice
     issue_date = local_date(now, org.timezone)
-    sequence = int((await session.execute(
-        _NEXT_NUMBER, {"org_id": org.id, "year": issue_date.year})).scalar_one())
+    sequence = await InvoiceRepository(session).next_number(org.id, issue_date.year)
     invoice.number = rules.invoice_number(issue_date.year, org.code, sequence)
     invoice.year, invoice.sequence = issue_date.year, sequence
     invoice.status = InvoiceStatus.ISSUED.value
@@ -258,7 +240,7 @@ async def issue(session: AsyncSession, caller: Caller, invoice_id: uuid.UUID,
                      "currency": invoice.currency, "org_name": org.name,
                      "customer_name": invoice.bill_to_name,
                      "due_date": invoice.due_date.isoformat(),
-                     "download_url": get_settings().public_base_url.rstrip("/")
+                     "download_url": public_base_url.rstrip("/")
                      + download_path(invoice.id)}},
         idempotency_key=f"notify.invoice_delivery:{invoice.id}", org_id=invoice.org_id,
         aggregate_id=str(invoice.id))

@@ -5,12 +5,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from persistence.models.support import SupportTicket
-from persistence.models.users import User
 from persistence.outbox import enqueue
+from persistence.repositories.support import SupportTicketRepository
 
 TOPIC = "notify.support_ticket_update"
 
@@ -30,8 +29,7 @@ async def notify(session: AsyncSession, ticket: SupportTicket, recipients: Itera
 
 async def platform_admins(session: AsyncSession) -> list[uuid.UUID]:
     """Who hears about an unassigned ticket's escalation: every active platform admin."""
-    return list(await session.scalars(
-        select(User.id).where(User.role == "platform_admin", User.active).order_by(User.id)))
+    return await SupportTicketRepository(session).platform_admins()
 
 
 def support_side(ticket: SupportTicket) -> list[uuid.UUID]:

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
-
 from dispatch.support import messaging, rules
 from dispatch.support.rules import Priority
-from persistence.models.support import SupportTicket
+from persistence.repositories.support import SupportTicketRepository
 from persistence.session import SYSTEM, tenant_session
 
 BATCH = 200
@@ -18,12 +16,8 @@ BATCH = 200
 async def escalate_overdue(now: datetime) -> int:
     """One pass; returns how many tickets escalated. Rows another pass holds are skipped."""
     async with tenant_session(SYSTEM) as session:
-        tickets = list(await session.scalars(
-            select(SupportTicket)
-            .where(SupportTicket.status.in_([s.value for s in rules.ACTIVE_STATUSES]),
-                   SupportTicket.sla_due_at <= now)
-            .order_by(SupportTicket.sla_due_at, SupportTicket.id).limit(BATCH)
-            .with_for_update(skip_locked=True)))
+        tickets = await SupportTicketRepository(session).overdue_for_escalation(
+            [s.value for s in rules.ACTIVE_STATUSES], now, BATCH)
         admins = await messaging.platform_admins(session) if tickets else []
         for ticket in tickets:
             escalation = rules.escalate(Priority(ticket.priority), ticket.escalation_level, now)

@@ -10,11 +10,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from dispatch.kit.pagination import Page, PageParams, fetch_page
+from dispatch.kit.pagination import Page, PageParams
 from dispatch.refunds.rules import ReasonCode
 from dispatch.refunds.service import issue_refund
 from dispatch.support import messaging, rules
@@ -27,9 +26,10 @@ from dispatch.support.schemas import (
     TicketDetail,
     TicketOut,
 )
-from persistence.models.bookings import Booking
 from persistence.models.support import SupportComment, SupportTicket
-from persistence.models.users import User
+from persistence.repositories.bookings import BookingRepository
+from persistence.repositories.support import SupportTicketRepository
+from persistence.repositories.users import UserRepository
 from persistence.session import Caller
 
 OPENER_ROLES = frozenset({"customer", "mover_admin", "dispatcher"})
@@ -44,10 +44,8 @@ def ticket_out(ticket: SupportTicket) -> TicketOut:
 
 
 async def _earlier_tickets(session: AsyncSession, customer_id: uuid.UUID, now: datetime) -> int:
-    return int(await session.scalar(
-        select(func.count()).select_from(SupportTicket)
-        .where(SupportTicket.customer_id == customer_id,
-               SupportTicket.created_at >= now - rules.REPEAT_WINDOW)) or 0)
+    return await SupportTicketRepository(session).opened_by_customer_since(
+        customer_id, now - rules.REPEAT_WINDOW)
 
 
 async def open_ticket(session: AsyncSession, caller: Caller, request: TicketCreate,
@@ -58,7 +56,7 @@ async def open_ticket(session: AsyncSession, caller: Caller, request: TicketCrea
         raise Forbidden("support tickets are opened by customers and mover staff")
     booking = None
     if request.booking_id is not None:
-        booking = await session.get(Booking, request.booking_id)  # RLS: only visible ones
+        booking = await BookingRepository(session).get_by_id(request.booking_id)  # RLS
         if booking is None or (caller.role == "customer"
                                and booking.customer_id != caller.user_id):
             raise NotFound("no such booking", field="booking_id")
@@ -87,10 +85,7 @@ async def open_ticket(session: AsyncSession, caller: Caller, request: TicketCrea
 
 async def _ticket(session: AsyncSession, ticket_id: uuid.UUID, *,
                   lock: bool = False) -> SupportTicket:
-    statement = select(SupportTicket).where(SupportTicket.id == ticket_id)
-    if lock:
-        statement = statement.with_for_update().execution_options(populate_existing=True)
-    ticket = await session.scalar(statement)
+    ticket = await SupportTicketRepository(session).find(ticket_id, lock=lock)
     if ticket is None:
         raise NotFound("no such support ticket")
     return ticket
@@ -100,9 +95,7 @@ async def get_ticket(session: AsyncSession, ticket_id: uuid.UUID) -> TicketDetai
     """The ticket and its comments as far as the caller may see them (RLS hides internal
     notes from customers in the database itself)."""
     ticket = await _ticket(session, ticket_id)
-    comments = await session.scalars(
-        select(SupportComment).where(SupportComment.ticket_id == ticket.id)
-        .order_by(SupportComment.created_at, SupportComment.id))
+    comments = await SupportTicketRepository(session).comments(ticket.id)
     return TicketDetail(**ticket_out(ticket).model_dump(),
                         comments=[CommentOut.model_validate(c) for c in comments])
 
@@ -112,18 +105,13 @@ async def list_tickets(session: AsyncSession, caller: Caller, params: PageParams
                        issue_type: IssueType | None = None,
                        assigned_to_me: bool = False) -> Page[TicketOut]:
     """Tickets the caller can see, most urgent deadline first among the open ones."""
-    statement = select(SupportTicket).order_by(SupportTicket.sla_due_at, SupportTicket.id)
-    if status is not None:
-        statement = statement.where(SupportTicket.status == status.value)
-    if priority is not None:
-        statement = statement.where(SupportTicket.priority == priority.value)
-    if issue_type is not None:
-        statement = statement.where(SupportTicket.issue_type == issue_type.value)
-    if assigned_to_me:
-        statement = statement.where(SupportTicket.assignee_id == caller.user_id)
-    rows, total = await fetch_page(session, statement, params)
-    return Page[TicketOut](items=[ticket_out(row) for row in rows], total=total,
-                           limit=params.limit, offset=params.offset)
+    tickets = SupportTicketRepository(session)
+    statement = tickets.listing(
+        status=status.value if status else None, priority=priority.value if priority else None,
+        issue_type=issue_type.value if issue_type else None,
+        assignee_id=caller.user_id if assigned_to_me else None)
+    rows, total = await tickets.page(statement, limit=params.limit, offset=params.offset)
+    return Page.of([ticket_out(row) for row in rows], total, params)
 
 
 async def add_comment(session: AsyncSession, caller: Caller, ticket_id: uuid.UUID,
@@ -157,7 +145,7 @@ async def assign(session: AsyncSession, caller: Caller, ticket_id: uuid.UUID,
                  assignee_id: uuid.UUID, now: datetime | None = None) -> TicketOut:
     """A platform admin hands the ticket to a platform admin; an open ticket is now in progress."""
     now = now or datetime.now(UTC)
-    assignee = await session.get(User, assignee_id)
+    assignee = await UserRepository(session).get_by_id(assignee_id)
     if assignee is None or assignee.role != "platform_admin" or not assignee.active:
         raise ValidationFailed("the assignee must be an active platform admin",
                                field="assignee_id")

@@ -7,23 +7,16 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from dispatch.verification import rules
-from dispatch.verification.rules import DocumentKind, SubjectType, SubmissionStatus
+from dispatch.verification.rules import DocumentKind, SubjectType
 from dispatch.verification.schemas import ExpiryRun
 from dispatch.verification.service import load_subject, refresh_subject, today_of
-from persistence.models.fleet import Driver
 from persistence.models.organizations import Organization
-from persistence.models.outbox import OutboxEvent
-from persistence.models.users import User
-from persistence.models.verification import VerificationSubmission
 from persistence.outbox import enqueue
+from persistence.repositories.verification import VerificationRepository
 from persistence.session import SYSTEM, tenant_session
 
 TOPIC = "notify.insurance_expiry"
-APPROVED = SubmissionStatus.APPROVED.value
 
 
 def reminder_key(submission_id: uuid.UUID, threshold_days: int) -> str:
@@ -36,36 +29,26 @@ async def expire_due(now: datetime) -> tuple[int, int]:
     Returns (documents expired, subjects that lost their verified flag)."""
     today = today_of(now)
     async with tenant_session(SYSTEM) as session:
-        subjects = (await session.execute(
-            select(VerificationSubmission.subject_type, VerificationSubmission.subject_id)
-            .where(VerificationSubmission.status == APPROVED,
-                   VerificationSubmission.expires_on <= today).distinct())).all()
+        subjects = await VerificationRepository(session).subjects_with_expired_approvals(today)
     expired = unverified = 0
     for subject_type, subject_id in subjects:
         async with tenant_session(SYSTEM) as session:
             subject = await load_subject(session, SYSTEM, SubjectType(subject_type), subject_id,
                                          lock=True)
             was_verified = subject.verified
-            ids = (await session.scalars(
-                update(VerificationSubmission)
-                .where(VerificationSubmission.subject_id == subject_id,
-                       VerificationSubmission.status == APPROVED,
-                       VerificationSubmission.expires_on <= today)
-                .values(status=SubmissionStatus.EXPIRED.value, expired_at=now, updated_at=now)
-                .returning(VerificationSubmission.id))).all()
+            ids = await VerificationRepository(session).expire_approvals(subject_id, today, now)
             await refresh_subject(session, subject, today)
             expired += len(ids)
             unverified += int(was_verified and not subject.verified)
     return expired, unverified
 
 
-async def _recipient(session: AsyncSession, org: Organization) -> dict[str, Any]:
+async def _recipient(submissions: VerificationRepository,
+                     org: Organization) -> dict[str, Any]:
     """The organization's contact address, else its longest-serving active admin."""
     if org.contact_email or org.contact_phone:
         return {"email": org.contact_email, "phone": org.contact_phone}
-    admin_id = await session.scalar(
-        select(User.id).where(User.org_id == org.id, User.role == "mover_admin", User.active)
-        .order_by(User.created_at, User.id).limit(1))
+    admin_id = await submissions.reminder_admin(org.id)
     return {"user_id": str(admin_id)} if admin_id else {}
 
 
@@ -74,13 +57,8 @@ async def send_reminders(now: datetime) -> int:
     today = today_of(now)
     horizon = today + timedelta(days=max(rules.REMINDER_DAYS))
     async with tenant_session(SYSTEM) as session:
-        rows = (await session.execute(
-            select(VerificationSubmission, Organization, Driver.full_name)
-            .join(Organization, Organization.id == VerificationSubmission.org_id)
-            .outerjoin(Driver, Driver.id == VerificationSubmission.driver_id)
-            .where(VerificationSubmission.status == APPROVED,
-                   VerificationSubmission.expires_on > today,
-                   VerificationSubmission.expires_on <= horizon))).all()
+        submissions = VerificationRepository(session)
+        rows = await submissions.approvals_expiring(today, horizon)
         due = {}
         for submission, org, driver_name in rows:
             threshold = rules.due_reminder(submission.expires_on, today)
@@ -88,11 +66,10 @@ async def send_reminders(now: datetime) -> int:
                 due[reminder_key(submission.id, threshold)] = (submission, org, driver_name)
         if not due:
             return 0
-        sent = set(await session.scalars(
-            select(OutboxEvent.idempotency_key).where(OutboxEvent.idempotency_key.in_(list(due)))))
+        sent = await submissions.queued_reminders(list(due))
         new = 0
         for key, (submission, org, driver_name) in due.items():
-            recipient = await _recipient(session, org)
+            recipient = await _recipient(submissions, org)
             if key in sent or not recipient:
                 continue
             assert submission.expires_on is not None

@@ -11,13 +11,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import TypeVar
 
-from sqlalchemy import Select, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch.errors import Conflict, NotFound
-from dispatch.kit.pagination import Page, PageParams, fetch_page
+from dispatch.kit.pagination import Page, PageParams
 from dispatch.verification import rules
 from dispatch.verification.rules import DocumentKind, SubjectType, SubmissionStatus
 from dispatch.verification.schemas import (
@@ -30,9 +28,9 @@ from persistence.models.fleet import Driver
 from persistence.models.organizations import Organization
 from persistence.models.verification import VerificationSubmission
 from persistence.outbox import enqueue
+from persistence.repositories.documents import DocumentRepository
+from persistence.repositories.verification import VerificationRepository, VerificationSubjects
 from persistence.session import Caller
-
-RowT = TypeVar("RowT")
 
 
 def today_of(now: datetime) -> date:
@@ -54,13 +52,6 @@ class Subject:
         return bool(self.row.verified)
 
 
-def _maybe_locked(statement: Select[RowT], lock: bool) -> Select[RowT]:
-    """Locked rows are read afresh, even if this session has loaded them before."""
-    if not lock:
-        return statement
-    return statement.with_for_update().execution_options(populate_existing=True)
-
-
 async def load_subject(session: AsyncSession, caller: Caller, subject_type: SubjectType,
                        subject_id: uuid.UUID, *, lock: bool = False) -> Subject:
     """The subject if the caller may act on it; another tenant's subject is NotFound.
@@ -72,13 +63,11 @@ async def load_subject(session: AsyncSession, caller: Caller, subject_type: Subj
     if subject_type is SubjectType.ORGANIZATION:
         if not caller.is_admin and not (caller.is_staff and caller.org_id == subject_id):
             raise NotFound("no such organization")
-        org = await session.scalar(_maybe_locked(
-            select(Organization).where(Organization.id == subject_id), lock))
+        org = await VerificationSubjects(session).organization(subject_id, lock=lock)
         if org is None:
             raise NotFound("no such organization")
         return Subject(subject_type, org.id, org.id, org.name, org)
-    driver = await session.scalar(_maybe_locked(select(Driver).where(Driver.id == subject_id),
-                                                lock))
+    driver = await VerificationSubjects(session).driver(subject_id, lock=lock)
     if driver is None:
         raise NotFound("no such driver")
     return Subject(subject_type, driver.id, driver.org_id, driver.full_name, driver)
@@ -87,9 +76,7 @@ async def load_subject(session: AsyncSession, caller: Caller, subject_type: Subj
 async def _check_document(session: AsyncSession, document_id: uuid.UUID,
                           org_id: uuid.UUID) -> None:
     """The document must be one the caller can see (RLS) and belong to the subject's org."""
-    row = (await session.execute(text("SELECT org_id FROM documents WHERE id = :id"),
-                                 {"id": document_id})).first()
-    if row is None or row.org_id != org_id:
+    if await DocumentRepository(session).org_of(document_id) != org_id:
         raise NotFound("no such document", field="document_id")
 
 
@@ -106,13 +93,8 @@ async def submit(session: AsyncSession, caller: Caller, request: SubmissionCreat
     rules.check_expiry(request.kind, request.expires_on, today_of(now))
     subject = await load_subject(session, caller, request.subject_type, request.subject_id)
     await _check_document(session, request.document_id, subject.org_id)
-    await session.execute(
-        update(VerificationSubmission)
-        .where(VerificationSubmission.subject_id == subject.id,
-               VerificationSubmission.kind == request.kind.value,
-               VerificationSubmission.status.in_(list(rules.OPEN_STATUSES)))
-        .values(status=SubmissionStatus.SUPERSEDED.value, updated_at=now)
-        .execution_options(synchronize_session=False))
+    await VerificationRepository(session).supersede_open(
+        subject.id, request.kind.value, [s.value for s in rules.OPEN_STATUSES], now)
     submission = VerificationSubmission(
         org_id=subject.org_id, subject_type=subject.type.value, subject_id=subject.id,
         driver_id=subject.id if subject.type is SubjectType.DRIVER else None,
@@ -125,7 +107,7 @@ async def submit(session: AsyncSession, caller: Caller, request: SubmissionCreat
 
 
 async def get_submission(session: AsyncSession, submission_id: uuid.UUID) -> SubmissionOut:
-    submission = await session.get(VerificationSubmission, submission_id)
+    submission = await VerificationRepository(session).get_by_id(submission_id)
     if submission is None:
         raise NotFound("no such verification submission")
     return submission_out(submission)
@@ -137,23 +119,17 @@ async def review_queue(session: AsyncSession, params: PageParams, *,
                        status: SubmissionStatus | None = None) -> Page[SubmissionOut]:
     """Undecided submissions, oldest first (platform admins)."""
     statuses = [status.value] if status else [s.value for s in rules.OPEN_STATUSES]
-    statement = (select(VerificationSubmission)
-                 .where(VerificationSubmission.status.in_(statuses))
-                 .order_by(VerificationSubmission.created_at, VerificationSubmission.id))
-    if kind is not None:
-        statement = statement.where(VerificationSubmission.kind == kind.value)
-    if subject_type is not None:
-        statement = statement.where(VerificationSubmission.subject_type == subject_type.value)
-    rows, total = await fetch_page(session, statement, params)
-    return Page[SubmissionOut](items=[submission_out(row) for row in rows], total=total,
-                          limit=params.limit, offset=params.offset)
+    submissions = VerificationRepository(session)
+    statement = submissions.review_queue(
+        statuses, kind=kind.value if kind else None,
+        subject_type=subject_type.value if subject_type else None)
+    rows, total = await submissions.page(statement, limit=params.limit, offset=params.offset)
+    return Page.of([submission_out(row) for row in rows], total, params)
 
 
 async def _locked_submission(session: AsyncSession,
                              submission_id: uuid.UUID) -> VerificationSubmission:
-    submission = await session.scalar(
-        _maybe_locked(select(VerificationSubmission)
-                      .where(VerificationSubmission.id == submission_id), True))
+    submission = await VerificationRepository(session).lock_for_decision(submission_id)
     if submission is None:
         raise NotFound("no such verification submission")
     return submission
@@ -163,7 +139,7 @@ async def _decide(session: AsyncSession, caller: Caller, submission_id: uuid.UUI
                   target: SubmissionStatus, now: datetime,
                   reason: str = "") -> VerificationSubmission:
     """Lock the subject, then the submission; move it; recompute the subject's flag."""
-    found = await session.get(VerificationSubmission, submission_id)
+    found = await VerificationRepository(session).get_by_id(submission_id)
     if found is None:
         raise NotFound("no such verification submission")
     subject = await load_subject(session, caller, SubjectType(found.subject_type),
@@ -179,14 +155,8 @@ async def _decide(session: AsyncSession, caller: Caller, submission_id: uuid.UUI
     submission.decided_at, submission.updated_at = now, now
     submission.rejection_reason = reason
     if target is SubmissionStatus.APPROVED:
-        await session.execute(
-            update(VerificationSubmission)
-            .where(VerificationSubmission.subject_id == subject.id,
-                   VerificationSubmission.kind == submission.kind,
-                   VerificationSubmission.status == SubmissionStatus.APPROVED.value,
-                   VerificationSubmission.id != submission.id)
-            .values(status=SubmissionStatus.SUPERSEDED.value, updated_at=now)
-            .execution_options(synchronize_session=False))
+        await VerificationRepository(session).supersede_other_approved(
+            subject.id, submission.kind, submission.id, now)
     await session.flush()
     await refresh_subject(session, subject, today)
     return submission
@@ -220,10 +190,7 @@ async def reject(session: AsyncSession, caller: Caller, submission_id: uuid.UUID
 
 
 async def _facts(session: AsyncSession, subject_id: uuid.UUID) -> list[rules.SubmissionFact]:
-    rows = await session.scalars(
-        select(VerificationSubmission).where(
-            VerificationSubmission.subject_id == subject_id,
-            VerificationSubmission.status != SubmissionStatus.SUPERSEDED.value))
+    rows = await VerificationRepository(session).standing(subject_id)
     return [rules.SubmissionFact(kind=row.kind, status=row.status, expires_on=row.expires_on,
                                  submission_id=str(row.id), submitted_at=row.created_at)
             for row in rows]

@@ -12,9 +12,8 @@ from dispatch.documents import rules, service
 from dispatch.documents.schemas import DocumentOut, DownloadLink, UploadRequest, UploadTicket
 from dispatch.errors import ValidationFailed
 from dispatch.kit.pagination import Page, PageParams
-from gateway.deps import CurrentCaller, SessionDep
-from gateway.routes.storage import parse_upload_form, read_capped, storage_for
-from persistence.config import get_settings
+from gateway.deps import CurrentCaller, SessionDep, SettingsDep, StorageDep
+from gateway.routes.storage import parse_upload_form, read_capped
 
 router = APIRouter(tags=["documents"])
 Paging = Annotated[PageParams, Query()]
@@ -30,20 +29,19 @@ ListedPurpose = Literal["verification", "booking_photo", "support_attachment", "
 @router.post("/documents/uploads", response_model=UploadTicket,
              status_code=status.HTTP_201_CREATED, responses={**TOO_LARGE, **UNSUPPORTED})
 async def start_upload(payload: UploadRequest, caller: CurrentCaller, session: SessionDep,
-                       request: Request) -> UploadTicket:
+                       storage: StorageDep, settings: SettingsDep) -> UploadTicket:
     """A pending document and a presigned POST form for it: the store refuses another
     Content-Type or a body over the limit. Upload the file, then POST .../confirm."""
-    return await service.start_upload(session, caller, payload, storage_for(request))
+    return await service.start_upload(session, caller, payload, storage, settings)
 
 
 @router.post("/documents/{document_id}/confirm", response_model=DocumentOut,
              responses={**TOO_LARGE, **UNSUPPORTED})
 async def confirm_upload(document_id: uuid.UUID, _: CurrentCaller, session: SessionDep,
-                         request: Request) -> DocumentOut:
+                         storage: StorageDep, settings: SettingsDep) -> DocumentOut:
     """Check the uploaded object (size, magic bytes against the declared type), record its
     SHA-256 and mark it stored. 409 while nothing has been uploaded yet."""
-    document = await service.confirm_upload(session, document_id, storage_for(request),
-                                              request.app.state.settings)
+    document = await service.confirm_upload(session, document_id, storage, settings)
     return DocumentOut.model_validate(document)
 
 
@@ -59,12 +57,12 @@ UPLOAD_FORM = {"requestBody": {"required": True, "content": {"multipart/form-dat
              openapi_extra=UPLOAD_FORM, responses={
                  411: {"description": "send Content-Length with the upload"},
                  **TOO_LARGE, **UNSUPPORTED})
-async def upload_document(caller: CurrentCaller, session: SessionDep,
-                          request: Request) -> DocumentOut:
+async def upload_document(caller: CurrentCaller, session: SessionDep, storage: StorageDep,
+                          settings: SettingsDep, request: Request) -> DocumentOut:
     """A small file (MOVEHUB_DIRECT_UPLOAD_MAX_BYTES) as multipart/form-data with `purpose`.
     Its type comes from its content (PDF, JPEG, PNG, HEIC); a header saying otherwise, a
     filename with a path, or a body over the limit is refused."""
-    limit = get_settings().direct_upload_max_bytes
+    limit = settings.direct_upload_max_bytes
     form, upload = await parse_upload_form(request, limit)
     try:
         purpose = rules.DocumentPurpose(str(form.get("purpose", "")))
@@ -73,7 +71,7 @@ async def upload_document(caller: CurrentCaller, session: SessionDep,
             p.value for p in rules.DocumentPurpose), field="purpose") from exc
     content = await read_capped(upload, limit)
     document = await service.upload_small(session, caller, purpose, upload.filename,
-                                          upload.content_type, content, storage_for(request))
+                                          upload.content_type, content, storage, limit)
     return DocumentOut.model_validate(document)
 
 
@@ -83,9 +81,7 @@ async def list_documents(_: CurrentCaller, session: SessionDep, paging: Paging,
                          status: Annotated[str | None, Query(pattern="^(pending|stored)$")] = None,
                          ) -> Page[DocumentOut]:
     """Documents the caller may see: their own uploads, their organization's, or (admins) all."""
-    rows, total = await service.list_documents(session, purpose, status, paging)
-    return Page(items=[DocumentOut.model_validate(r) for r in rows], total=total,
-                limit=paging.limit, offset=paging.offset)
+    return await service.list_documents(session, purpose, status, paging)
 
 
 @router.get("/documents/{document_id}", response_model=DocumentOut)
@@ -97,6 +93,7 @@ async def get_document(document_id: uuid.UUID, _: CurrentCaller,
 @router.get("/documents/{document_id}/download", response_model=DownloadLink,
             responses=NOT_STORED)
 async def download_document(document_id: uuid.UUID, _: CurrentCaller, session: SessionDep,
-                            request: Request) -> DownloadLink:
+                            storage: StorageDep, settings: SettingsDep) -> DownloadLink:
     """A presigned GET valid for MOVEHUB_DOWNLOAD_URL_TTL_S seconds."""
-    return await service.download_link(session, document_id, storage_for(request))
+    return await service.download_link(session, document_id, storage,
+                                       settings.download_url_ttl_s)

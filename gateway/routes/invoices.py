@@ -20,7 +20,7 @@ from dispatch.invoices.schemas import (
     VoidIn,
 )
 from dispatch.kit.pagination import Page, PageParams
-from gateway.deps import CurrentCaller, SessionDep, StaffCaller
+from gateway.deps import CurrentCaller, SessionDep, SettingsDep, StaffCaller
 from gateway.routes.storage import storage_for
 
 router = APIRouter(tags=["invoices"])
@@ -42,9 +42,7 @@ async def list_invoices(_: CurrentCaller, session: SessionDep, paging: Paging,
                         booking_id: Annotated[uuid.UUID | None, Query()] = None,
                         ) -> Page[InvoiceSummary]:
     """Staff: their organization's invoices; customers: their own issued ones; admins: all."""
-    rows, total = await service.list_invoices(session, status, customer_id, booking_id, paging)
-    return Page(items=[InvoiceSummary.model_validate(r) for r in rows], total=total,
-                limit=paging.limit, offset=paging.offset)
+    return await service.list_invoices(session, status, customer_id, booking_id, paging)
 
 
 @router.get("/invoices/{invoice_id}", response_model=InvoiceOut)
@@ -62,10 +60,11 @@ async def update_invoice(invoice_id: uuid.UUID, payload: InvoiceUpdate, _: Staff
 
 @router.post("/invoices/{invoice_id}/issue", response_model=InvoiceOut)
 async def issue_invoice(invoice_id: uuid.UUID, caller: StaffCaller, session: SessionDep,
-                        background: BackgroundTasks, request: Request) -> InvoiceOut:
+                        settings: SettingsDep, background: BackgroundTasks,
+                        request: Request) -> InvoiceOut:
     """Number it (`INV-<year>-<org code>-<5 digits>`, gapless per org and year), date it, and
     email it to the customer; the PDF is rendered and stored after the commit."""
-    invoice = await service.issue(session, caller, invoice_id)
+    invoice = await service.issue(session, caller, invoice_id, settings.public_base_url)
     background.add_task(flows.render_after_commit, invoice.id, storage_for(request))
     return service.invoice_out(invoice)
 

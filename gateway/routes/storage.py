@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from starlette.datastructures import FormData, UploadFile
 
 from dispatch.errors import Conflict, DomainError, Forbidden, NotFound, TooLarge, ValidationFailed
+from gateway.deps import SettingsDep, StorageDep
 from persistence.storage import (
     LocalStorage,
     ObjectMissing,
@@ -76,8 +77,7 @@ async def read_capped(upload: UploadFile, max_bytes: int) -> bytes:
     return content
 
 
-def _local(request: Request) -> LocalStorage:
-    port = storage_for(request)
+def _local(port: StoragePort) -> LocalStorage:
     if not isinstance(port, LocalStorage):
         raise NotFound("signed local URLs are served only by the local storage backend")
     return port
@@ -85,11 +85,12 @@ def _local(request: Request) -> LocalStorage:
 
 @router.post("/storage/upload", status_code=status.HTTP_204_NO_CONTENT,
              response_class=Response)
-async def signed_upload(request: Request) -> Response:
+async def signed_upload(request: Request, storage: StorageDep,
+                        settings: SettingsDep) -> Response:
     """The local twin of S3's presigned POST: the policy's key, Content-Type, size range and
     expiry are enforced here, before anything is written."""
-    local = _local(request)
-    max_body = request.app.state.settings.max_upload_bytes
+    local = _local(storage)
+    max_body = settings.max_upload_bytes
     form, upload = await parse_upload_form(request, max_body)
     fields = {name: value for name, value in form.items() if isinstance(value, str)}
     try:
@@ -115,13 +116,13 @@ def _disposition(name: str) -> str:
 
 
 @router.get("/storage/download", response_class=Response)
-async def signed_download(request: Request, key: Annotated[str, Query(max_length=512)],
+async def signed_download(storage: StorageDep, key: Annotated[str, Query(max_length=512)],
                           name: Annotated[str, Query(max_length=255)],
                           type: Annotated[str, Query(max_length=100)],
                           expires: Annotated[int, Query()],
                           signature: Annotated[str, Query(max_length=128)]) -> Response:
     """The local twin of S3's presigned GET."""
-    local = _local(request)
+    local = _local(storage)
     try:
         local.verify_get(key, name, type, expires, signature)
         content = await local.get(key)

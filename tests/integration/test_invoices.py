@@ -177,7 +177,8 @@ async def test_a_rolled_back_issue_leaves_no_gap(client: httpx.AsyncClient) -> N
     caller = caller_for(staff)
     with pytest.raises(Conflict):
         async with tenant_session(caller) as session:
-            numbered = await issue(session, caller, uuid.UUID(first["id"]))
+            numbered = await issue(session, caller, uuid.UUID(first["id"]),
+                                   "http://invoices.test")
             assert numbered.number is not None and numbered.number.endswith("-00001")
             raise Conflict("the rest of the use case failed")  # the transaction rolls back
     issued = _ok(await client.post(f"{API}/{second['id']}/issue", headers=auth_headers(staff)))

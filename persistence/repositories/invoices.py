@@ -1,0 +1,83 @@
+"""Invoice queries: one invoice with its lines and payments, filtered lists, the gapless number
+counter, whether an organization has served a customer, and the overdue sweep."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, select, text
+from sqlalchemy.orm import selectinload
+
+from persistence.models import Booking, Invoice
+from persistence.repositories.base import Repository
+
+# Concurrent issuers of one org queue on the counter row's lock until the holder commits; a
+# rolled-back issue rolls its number back with it: sequential, no gaps, no duplicates.
+_NEXT_NUMBER = text("""
+INSERT INTO invoice_counters (org_id, year, last_number) VALUES (:org_id, :year, 1)
+ON CONFLICT (org_id, year) DO UPDATE SET last_number = invoice_counters.last_number + 1
+RETURNING last_number
+""")
+
+# The due date is a calendar day of the organization: overdue from the next local day on
+# (an unknown zone name counts as UTC rather than failing the whole batch).
+_MARK_OVERDUE = text("""
+UPDATE invoices AS i SET status = 'overdue', overdue_at = :now, updated_at = :now,
+  version = i.version + 1
+FROM organizations AS o
+WHERE o.id = i.org_id AND i.status = 'issued' AND i.due_date IS NOT NULL
+  AND i.due_date < (:now AT TIME ZONE (CASE WHEN EXISTS (
+        SELECT 1 FROM pg_timezone_names z WHERE z.name = o.timezone) THEN o.timezone
+      ELSE 'UTC' END))::date
+""")
+
+
+def _with_children(statement: Select[Any]) -> Select[Any]:
+    return statement.options(selectinload(Invoice.line_items), selectinload(Invoice.payments))
+
+
+class InvoiceRepository(Repository[Invoice]):
+    model = Invoice
+
+    async def get_with_children(self, invoice_id: uuid.UUID, *,
+                                lock: bool = False) -> Invoice | None:
+        """An invoice the caller may see with its lines and payments (what every answer shows);
+        its row alone locked when the caller will change it."""
+        statement = _with_children(select(Invoice).where(Invoice.id == invoice_id))
+        if lock:
+            statement = statement.with_for_update(of=Invoice)
+        invoice: Invoice | None = await self.session.scalar(statement)
+        return invoice
+
+    def listing(self, *, status: str | None = None, customer_id: uuid.UUID | None = None,
+                booking_id: uuid.UUID | None = None) -> Select[Any]:
+        """Invoices the caller may see (RLS decides whose), newest first."""
+        statement = select(Invoice).order_by(Invoice.created_at.desc(), Invoice.id.desc())
+        if status:
+            statement = statement.where(Invoice.status == status)
+        if customer_id:
+            statement = statement.where(Invoice.customer_id == customer_id)
+        if booking_id:
+            statement = statement.where(Invoice.booking_id == booking_id)
+        return statement
+
+    async def next_number(self, org_id: uuid.UUID, year: int) -> int:
+        """The organization's next invoice number of the year, its counter row locked until
+        this transaction ends (the gapless numbering rests on that lock)."""
+        result = await self.session.execute(_NEXT_NUMBER, {"org_id": org_id, "year": year})
+        return int(result.scalar_one())
+
+    async def has_served(self, org_id: uuid.UUID, customer_id: uuid.UUID) -> bool:
+        """Whether the caller can see a booking of this customer with this organization: only
+        a customer the organization has served can be invoiced by it."""
+        served = await self.session.scalar(select(Booking.id).where(
+            Booking.org_id == org_id, Booking.customer_id == customer_id).limit(1))
+        return served is not None
+
+    async def mark_overdue(self, now: datetime) -> int:
+        """Every issued invoice past its due date where its organization is becomes overdue;
+        returns how many did."""
+        result = await self.session.execute(_MARK_OVERDUE, {"now": now})
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
