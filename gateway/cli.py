@@ -68,7 +68,7 @@ def _up(args: argparse.Namespace) -> None:
 
 
 def _simulate(args: argparse.Namespace) -> None:
-    from gateway.simulator import run_simulator
+    from gateway.simulator.cli import run_simulator
 
     run_simulator(args)
 

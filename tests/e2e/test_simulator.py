@@ -12,7 +12,8 @@ import httpx
 import pytest
 from rich.console import Console
 
-from gateway.simulator import Stats, simulate
+from gateway.simulator.cli import simulate
+from gateway.simulator.session import Stats
 from persistence.models import Booking
 from persistence.session import SYSTEM, tenant_session
 from tests.factories import auth_headers, make_booking, make_driver, make_org, make_truck, make_user

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.simulator import FINAL_CLOSES, reconnects_after
+from gateway.simulator.session import FINAL_CLOSES, reconnects_after
 
 DOC = Path(__file__).parents[2] / "docs" / "realtime-protocol.md"
 

@@ -1,0 +1,1 @@
+"""The driver simulator (`movehub simulate`): motion, driver sessions, roster, dispatcher, cli."""
