@@ -20,7 +20,6 @@ from rich.progress import Progress
 from rich.table import Table
 from shapely.affinity import scale
 from shapely.geometry import Point, mapping
-from sqlalchemy import func, select, update
 
 from dispatch.auth.tokens import issue_access_token
 from dispatch.bookings.schemas import BookingCreate, Stop
@@ -33,9 +32,12 @@ from dispatch.organizations.schemas import OrganizationCreate, StaffInvite
 from dispatch.organizations.service import onboard
 from dispatch.organizations.staff import invite
 from persistence.config import get_settings
-from persistence.models import Booking, Driver, Organization, Truck, User
+from persistence.models import Organization, User
+from persistence.repositories.bookings import BookingRepository
+from persistence.repositories.organizations import OrganizationRepository
+from persistence.repositories.seed import SeedRepository
+from persistence.repositories.users import UserRepository
 from persistence.session import SYSTEM, Caller, dispose_engine, tenant_session
-from persistence.statuses import OPEN_STATUSES
 
 CENTER = (13.405, 52.52)
 DOMAIN = "movehub.example"
@@ -85,7 +87,7 @@ def near(rng: random.Random, lon: float, lat: float, km: float) -> GeoPoint:
 
 async def user_by_email(email: str) -> User | None:
     async with tenant_session(SYSTEM) as session:
-        return await session.scalar(select(User).where(User.email == email))
+        return await UserRepository(session).get_by_email(email)
 
 
 async def ensure_user(email: str, role: str, full_name: str) -> User:
@@ -93,17 +95,14 @@ async def ensure_user(email: str, role: str, full_name: str) -> User:
     if existing is not None:
         return existing
     async with tenant_session(SYSTEM) as session:
-        user = User(role=role, email=email, full_name=full_name)
-        session.add(user)
-        await session.flush()
-        return user
+        return await SeedRepository(session).add_user(role, email, full_name)
 
 
 async def ensure_org(index: int, admin: Caller, drivers_per_org: int, center: tuple[float, float],
                      report: SeedReport) -> Organization:
     name, code, (dlon, dlat), radius = MOVERS[index]
     async with tenant_session(SYSTEM) as session:
-        existing = await session.scalar(select(Organization).where(Organization.code == code))
+        existing = await SeedRepository(session).organization_by_code(code)
     if existing is not None:
         return existing
     lon, lat = center[0] + dlon, center[1] + dlat
@@ -115,7 +114,7 @@ async def ensure_org(index: int, admin: Caller, drivers_per_org: int, center: tu
             per_km_cents=120 + 10 * index, minimum_charge_cents=15000, currency="EUR",
             timezone="Europe/Berlin", contact_email=f"office@{slug}.{DOMAIN}",
             admin_email=f"admin@{slug}.{DOMAIN}"))
-        org = await session.get(Organization, onboarded.organization.id)
+        org = await OrganizationRepository(session).get_by_id(onboarded.organization.id)
         assert org is not None
         org.verified = True
     owner = Caller(role="mover_admin", user_id=onboarded.admin_user_id, org_id=org.id)
@@ -137,7 +136,7 @@ async def ensure_org(index: int, admin: Caller, drivers_per_org: int, center: tu
                 home_base=GeoPoint(lon=lon, lat=lat)))
     async with tenant_session(SYSTEM) as session:
         # Demo movers count as vetted: their drivers' documents are taken as approved.
-        await session.execute(update(Driver).where(Driver.org_id == org.id).values(verified=True))
+        await SeedRepository(session).vet_drivers(org.id)
     report.created_orgs += 1
     return org
 
@@ -147,17 +146,15 @@ async def ensure_bookings(org: Organization, customers: list[User], now: datetim
     """Top up to three open bookings in the next two days (the first one later today):
     finished ones are not work, so every `movehub up` gives the simulated crews some."""
     async with tenant_session(SYSTEM) as session:
-        upcoming = await session.scalar(select(func.count()).select_from(Booking).where(
-            Booking.org_id == org.id, Booking.window_start > now,
-            Booking.window_start < now + timedelta(days=2), Booking.status.in_(OPEN_STATUSES)))
-        dispatcher = await session.scalar(select(User).where(
-            User.org_id == org.id, User.role == "dispatcher"))
+        demo = SeedRepository(session)
+        upcoming = await demo.open_bookings_starting_between(org.id, now, now + timedelta(days=2))
+        dispatcher = await demo.dispatcher_of(org.id)
     rng = random.Random(f"{org.code}{now.date()}")
     next_hour = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     tomorrow = (now + timedelta(days=1)).replace(hour=7, minute=0, second=0, microsecond=0)
     starts = [next_hour, tomorrow, tomorrow + timedelta(hours=5)]
     base = point_of(org.base_location)
-    for number, start in enumerate(starts[int(upcoming or 0):]):
+    for number, start in enumerate(starts[upcoming:]):
         customer = customers[rng.randrange(len(customers))]
         caller = Caller(role="customer", user_id=customer.id)
         async with tenant_session(caller) as session:
@@ -173,7 +170,7 @@ async def ensure_bookings(org: Organization, customers: list[User], now: datetim
         if number % 2 == 0 and dispatcher is not None:
             staff = Caller(role="dispatcher", user_id=dispatcher.id, org_id=org.id)
             async with tenant_session(staff) as session:
-                booking = await session.get(Booking, booking_id)
+                booking = await BookingRepository(session).get_by_id(booking_id)
                 assert booking is not None
                 await apply_transition(session, booking, "confirmed", staff, reason="demo")
         report.created_bookings += 1
@@ -206,18 +203,8 @@ async def seed(drivers_total: int, console: Console,
 
 async def _summarize(report: SeedReport, customer: User) -> None:
     async with tenant_session(SYSTEM) as session:
-        rows = (await session.execute(
-            select(Organization.name, Organization.code,
-                   select(func.count()).where(User.org_id == Organization.id,
-                                              User.role == "driver").scalar_subquery(),
-                   select(func.count()).where(Truck.org_id == Organization.id)
-                   .scalar_subquery(),
-                   select(func.count()).where(Booking.org_id == Organization.id)
-                   .scalar_subquery())
-            .where(Organization.code.in_([code for _, code, _, _ in MOVERS]))
-            .order_by(Organization.name))).all()
-    for name, code, drivers, trucks, bookings in rows:
-        report.organizations.append((name, code, int(drivers), int(trucks), int(bookings)))
+        report.organizations = await SeedRepository(session).fleet_summary(
+            [code for _, code, _, _ in MOVERS])
     slug = MOVERS[0][1].lower()
     report.logins = {
         "platform admin": f"admin@{DOMAIN}",
