@@ -1,7 +1,8 @@
 """The periodic jobs the scheduler actor runs: (name, interval in seconds, job(now)).
 
 Each job is an async function of the current time (so tests drive it with a fixed clock),
-opening its own transactions; add one line here per job.
+opening its own transactions; add one line here per job. Retrying work after a commit is not
+a job: the outbox worker does it for every topic (refund sends included).
 """
 
 from __future__ import annotations
@@ -12,11 +13,9 @@ from datetime import datetime
 
 from dispatch.invoices.scheduled import mark_overdue_invoices
 from dispatch.notifications.scheduled import enqueue_booking_reminders
-from dispatch.refunds.service import retry_due_refunds
 from dispatch.support.scheduled import escalate_overdue
 from dispatch.verification.scheduled import run_verification_expiry
 from persistence.config import get_settings
-from persistence.integrations.payments import payments_port
 from persistence.positions_partitions import maintain_position_partitions
 
 
@@ -27,16 +26,11 @@ class Job:
     run: Callable[[datetime], Awaitable[object]]
 
 
-async def _retry_refunds(now: datetime) -> int:
-    return await retry_due_refunds(payments_port(), now)
-
-
 async def _booking_reminders(now: datetime) -> int:
     return await enqueue_booking_reminders(now, get_settings())
 
 
 JOBS: list[Job] = [
-    Job("refund_retry", 30.0, _retry_refunds),
     Job("booking_reminders", 300.0, _booking_reminders),
     # A daily rule (overdue the day after the due date, in the org's zone), checked hourly so
     # each organization's midnight is caught within the hour rather than within the day.

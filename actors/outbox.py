@@ -1,9 +1,13 @@
 """The outbox worker: claims due outbox rows, routes them by topic, retries, dead-letters.
 
-Claiming is a short transaction (SELECT ... FOR UPDATE SKIP LOCKED as SYSTEM) that counts
-the attempt and leases the row by pushing next_attempt_at past the send, so several workers
-never take the same row and a worker that dies mid-send only delays it until the lease ends.
-Delivery is at least once; notification channels are de-duplicated per row (deliveries table).
+The one way MoveHub runs work after a commit: notifications, refund sends, invoice PDFs, fleet
+shard updates and live-stream relays are all topics here, delivered with one retry policy
+(persistence/outbox.RetryPolicy, from the MOVEHUB_OUTBOX_* settings). Claiming is a short
+transaction (SELECT ... FOR UPDATE SKIP LOCKED as SYSTEM) that counts the attempt and leases the
+row by pushing next_attempt_at past the send, so several workers never take the same row and a
+worker that dies mid-send only delays it until the lease ends. Delivery is at least once; each
+handler makes a repeat harmless (notification channels recorded per row, idempotency keys at
+the payment provider, PDF keys per invoice version, stream consumers deduping by outbox_id).
 """
 
 from __future__ import annotations
@@ -18,36 +22,27 @@ from typing import Any
 
 import ray
 import structlog
-from sqlalchemy import text, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from actors import runtime as _runtime
+from actors.runtime import notify_assignment, notify_fleet_changed
+from dispatch.invoices import flows as invoice_flows
 from dispatch.notifications import flows
-from dispatch.notifications.backoff import gives_up, retry_delay_s
-from dispatch.notifications.delivery import OutboxItem, Ports
+from dispatch.refunds import flows as refund_flows
 from persistence.cache import org_terms_changed
-from persistence.config import Settings, get_settings
-from persistence.integrations.email import DeliveryFailed, email_port
-from persistence.integrations.sms import sms_port
-from persistence.models import OutboxEvent
+from persistence.config import Settings
+from persistence.integrations.email import DeliveryFailed
+from persistence.integrations.ports import Ports, build_ports
+from persistence.outbox import OutboxItem, RetryPolicy, claim_due, settle
 from persistence.session import SYSTEM, tenant_session
 
 log = structlog.get_logger("movehub.outbox")
 
-# The fleet runtime may not offer fleet-change notifications (yet); decided once, here.
-_notify_fleet_changed: Callable[[uuid.UUID], Any] | None = getattr(
-    _runtime, "notify_fleet_changed", None)
-
 WAKE_CHANNEL = "movehub_outbox"
 RELAYED_PREFIXES = ("booking.", "assignment.", "driver.")
 Handler = Callable[[OutboxItem], Awaitable[None]]
-
-_CLAIM = text("""
-UPDATE outbox SET attempts = attempts + 1, next_attempt_at = :lease_until
-WHERE id IN (
-  SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= :now
-  ORDER BY next_attempt_at, id LIMIT :limit FOR UPDATE SKIP LOCKED)
-RETURNING id, topic, payload, org_id, attempts
-""")
+# Runs in the transaction that marks a row dead: what giving up means for the row's subject.
+DeadHook = Callable[[AsyncSession, OutboxItem, str], Awaitable[None]]
+DEAD_HOOKS: dict[str, DeadHook] = {refund_flows.REFUND_SEND: refund_flows.refund_dead}
 
 
 async def relay_to_stream(item: OutboxItem) -> None:
@@ -60,17 +55,35 @@ async def relay_to_stream(item: OutboxItem) -> None:
     await publish(org_id, {"type": item.topic, "outbox_id": item.id, "data": item.payload})
 
 
+def _fleet_reachable(item: OutboxItem) -> bool:
+    """Shards exist only where Ray runs; elsewhere (Ray off) there is nothing to tell."""
+    if ray.is_initialized():
+        return True
+    log.debug("outbox.fleet_skipped", outbox_id=item.id, topic=item.topic)
+    return False
+
+
 async def fleet_changed(item: OutboxItem) -> None:
     """Let the fleet shards reload the organization when Ray runs them here, then invalidate
     its cached terms (after commit; a Redis failure retries the row, and a second reload
     is harmless)."""
     org_id = uuid.UUID(str(item.payload["org_id"]))
-    if _notify_fleet_changed is None or not ray.is_initialized():
-        log.debug("outbox.fleet_changed_skipped", outbox_id=item.id)
-    else:
+    if _fleet_reachable(item):
         # ray.get_actor blocks on the cluster's control plane: keep it off the event loop.
-        await asyncio.to_thread(_notify_fleet_changed, org_id)
+        await asyncio.to_thread(notify_fleet_changed, org_id)
     await org_terms_changed(org_id)
+
+
+async def assignment_noted(item: OutboxItem) -> None:
+    """Tell the organization's shard of a committed assignment, so it stops offering the crew
+    for that window (the exclusion constraint stays the real guard; noting twice is harmless)."""
+    if not _fleet_reachable(item):
+        return
+    p = item.payload
+    await asyncio.to_thread(
+        notify_assignment, uuid.UUID(str(p["org_id"])), uuid.UUID(str(p["driver_id"])),
+        uuid.UUID(str(p["truck_id"])), float(p["start"]), float(p["end"]),
+        float(p["end_lat"]), float(p["end_lon"]))
 
 
 async def alert(item: OutboxItem) -> None:
@@ -87,10 +100,11 @@ class DrainResult:
 class OutboxWorker:
     """Delivers outbox rows in process; `drain_once` is one claim-and-deliver pass."""
 
-    def __init__(self, settings: Settings | None = None, *, ports: Ports | None = None,
+    def __init__(self, settings: Settings, *, ports: Ports | None = None,
                  rng: random.Random | None = None) -> None:
-        self.settings = settings or get_settings()
-        self.ports = ports or Ports(email=email_port(self.settings), sms=sms_port(self.settings))
+        self.settings = settings
+        self.ports = ports or build_ports(settings)
+        self.policy = RetryPolicy.from_settings(settings)
         self._rng = rng or random.Random()
         self.last = DrainResult()
 
@@ -106,6 +120,12 @@ class OutboxWorker:
             chain.append(lambda item: flows.handle_assignment_created(ports, item))
         elif topic == "fleet.changed":
             chain.append(fleet_changed)
+        elif topic == "fleet.assignment_noted":
+            chain.append(assignment_noted)
+        elif topic == refund_flows.REFUND_SEND:
+            chain.append(lambda item: refund_flows.send_refund(ports.payments, item))
+        elif topic == invoice_flows.RENDER_PDF:
+            chain.append(lambda item: invoice_flows.render_pdf(ports.storage, item))
         elif topic.startswith("alert."):
             chain.append(alert)
         if topic.startswith(RELAYED_PREFIXES):
@@ -115,17 +135,11 @@ class OutboxWorker:
     async def _claim(self, now: datetime) -> list[OutboxItem]:
         lease_until = now + timedelta(seconds=self.settings.outbox_lease_s)
         async with tenant_session(SYSTEM) as session:
-            rows = (await session.execute(_CLAIM, {
-                "now": now, "lease_until": lease_until, "limit": self.settings.outbox_batch_size,
-            })).all()
-        return sorted((OutboxItem(id=row.id, topic=row.topic, payload=row.payload or {},
-                                  org_id=row.org_id, attempts=row.attempts) for row in rows),
-                      key=lambda item: item.id)
+            return await claim_due(session, now, lease_until, self.settings.outbox_batch_size)
 
     async def _finish(self, item: OutboxItem, values: dict[str, Any]) -> None:
         async with tenant_session(SYSTEM) as session:
-            await session.execute(update(OutboxEvent).where(OutboxEvent.id == item.id)
-                                  .values(**values))
+            await settle(session, item, values)
 
     async def _run_handlers(self, item: OutboxItem) -> tuple[str, bool] | None:
         """Run every handler even if one fails (a slow SMS provider must not hold back the live
@@ -160,20 +174,32 @@ class OutboxWorker:
 
     async def _failed(self, item: OutboxItem, now: datetime, error: str, retryable: bool,
                       result: DrainResult) -> None:
-        settings = self.settings
-        if gives_up(item.attempts, settings.outbox_max_attempts, retryable=retryable):
-            await self._finish(item, {"status": "dead", "last_error": error[:2000]})
-            log.error("outbox.dead", outbox_id=item.id, topic=item.topic,
-                      attempts=item.attempts, error=error)
+        if self.policy.gives_up(item.attempts, retryable=retryable):
+            await self._dead(item, error)
             result.dead += 1
             return
-        delay = retry_delay_s(item.attempts, base_s=settings.outbox_backoff_base_s,
-                              cap_s=settings.outbox_backoff_max_s, rng=self._rng)
+        delay = self.policy.delay_s(item.attempts, self._rng)
         await self._finish(item, {"next_attempt_at": now + timedelta(seconds=delay),
                                   "last_error": error[:2000]})
         log.warning("outbox.retry", outbox_id=item.id, topic=item.topic, attempts=item.attempts,
                     delay_s=round(delay, 1), error=error)
         result.retried += 1
+
+    async def _dead(self, item: OutboxItem, error: str) -> None:
+        """Dead-letter the row and, in the same transaction, run its topic's dead hook."""
+        values = {"status": "dead", "last_error": error[:2000]}
+        log.error("outbox.dead", outbox_id=item.id, topic=item.topic, attempts=item.attempts,
+                  error=error)
+        hook = DEAD_HOOKS.get(item.topic)
+        if hook is not None:
+            try:
+                async with tenant_session(SYSTEM) as session:
+                    await settle(session, item, values)
+                    await hook(session, item, error)
+                return
+            except Exception:  # the row is dead all the same; the hook's failure is logged
+                log.exception("outbox.dead_hook_failed", outbox_id=item.id, topic=item.topic)
+        await self._finish(item, values)
 
     async def drain_once(self, now: datetime | None = None) -> int:
         """Claim the rows due at `now` and deliver them; returns how many were claimed."""
@@ -228,14 +254,15 @@ async def _listen(settings: Settings, wake: asyncio.Event) -> Any:
 class OutboxWorkerActor:
     """The Ray-hosted worker: one long-lived process looping `drain_once`."""
 
-    def __init__(self) -> None:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings  # given again to a restarted actor, with the same ports
         self._stop = asyncio.Event()
         self._running = False
 
     async def run(self) -> None:
         self._running = True
         try:
-            await run_worker(OutboxWorker(get_settings()), self._stop)
+            await run_worker(OutboxWorker(self._settings), self._stop)
         finally:
             self._running = False
 
@@ -275,7 +302,8 @@ async def start_outbox_worker(settings: Settings) -> OutboxHandle:
     if settings.ray_enabled and ray.is_initialized():
         actor_class = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)(
             OutboxWorkerActor)
-        actor: Any = actor_class.options(name="outbox-worker", get_if_exists=True).remote()
+        actor: Any = actor_class.options(name="outbox-worker",
+                                         get_if_exists=True).remote(settings)
         actor.run.remote()
         return OutboxHandle(actor=actor)
     stop = asyncio.Event()

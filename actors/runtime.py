@@ -300,16 +300,17 @@ async def administer_shards(settings: Settings, action: str,
 _process_table: SlotTable | None = None  # the table a non-gateway process last read
 
 
-def notify_fleet_changed(org_id: uuid.UUID) -> None:
-    """From any process connected to Ray (the outbox worker, the scheduler): the org's shard
-    reloads it from the database, routed through the same slot table as the gateways."""
+def _tell_shard(org_id: uuid.UUID, method: str, *args: Any) -> None:
+    """From any process connected to Ray (the outbox worker): one call to the org's shard,
+    routed through the same slot table as the gateways, following Moved answers."""
     global _process_table
     settings = get_settings()
     if _process_table is None:
         _process_table = _table(ray.get(directory_handle(settings).table.remote()))
     for _ in range(MAX_SENDS):
+        shard = _process_table.handle_for(org_id)
         try:
-            answer = ray.get(_process_table.handle_for(org_id).refresh_org.remote(str(org_id)),
+            answer = ray.get(getattr(shard, method).remote(str(org_id), *args),
                              timeout=settings.fleet_move_wait_s * 3)
         except RayActorError:  # a shard removed since this process read the table
             answer = None
@@ -317,4 +318,17 @@ def notify_fleet_changed(org_id: uuid.UUID) -> None:
             if not isinstance(answer, Moved):
                 return
         _process_table = _table(ray.get(directory_handle(settings).table.remote()))
-    log.warning("fleet.refresh_not_routed", org_id=str(org_id))
+    log.warning("fleet.call_not_routed", org_id=str(org_id), method=method)
+
+
+def notify_fleet_changed(org_id: uuid.UUID) -> None:
+    """The outbox's `fleet.changed`: the org's shard reloads it from the database."""
+    _tell_shard(org_id, "refresh_org")
+
+
+def notify_assignment(org_id: uuid.UUID, driver_id: uuid.UUID, truck_id: uuid.UUID,
+                      start: float, end: float, end_lat: float, end_lon: float) -> None:
+    """The outbox's `fleet.assignment_noted`: the org's shard marks the crew busy for the
+    window (cheaper than a reload; the database's exclusion constraint stays the guard)."""
+    _tell_shard(org_id, "note_assignment", str(driver_id), str(truck_id), start, end,
+                end_lat, end_lon)

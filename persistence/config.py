@@ -130,7 +130,6 @@ class Settings(BaseSettings):
     stripe_webhook_secret: str = "whsec_dev"
     stripe_api_base: str = ""
     stripe_webhook_tolerance_s: int = 300
-    refund_max_attempts: int = 6
     twilio_account_sid: str = ""
     twilio_auth_token: str = ""
     twilio_from_number: str = "+15550000000"
@@ -162,13 +161,16 @@ class Settings(BaseSettings):
     upload_url_ttl_s: int = 600
     download_url_ttl_s: int = 120
 
-    # Ratings and the outbox worker
+    # Ratings and the outbox worker. One retry policy for every topic (notifications, refund
+    # sends, invoice PDFs, fleet updates): a failed row waits base * 2^(tries-1) capped at max,
+    # jittered, and is dead after max_attempts tries (a permanent failure at once). A claimed
+    # row is leased: a worker that died mid-send gives its rows back after outbox_lease_s.
     rating_edit_window_days: int = 7
     outbox_batch_size: int = 50
-    outbox_max_attempts: int = 8
-    outbox_backoff_base_s: float = 5.0
-    outbox_backoff_max_s: float = 3600.0
-    outbox_lease_s: float = 300.0
+    outbox_max_attempts: int = Field(default=8, ge=1)
+    outbox_backoff_base_s: float = Field(default=5.0, gt=0)
+    outbox_backoff_max_s: float = Field(default=3600.0, gt=0)
+    outbox_lease_s: float = Field(default=300.0, gt=0)
     outbox_poll_interval_s: float = 2.0
     booking_reminder_lead_h: int = 24
 

@@ -1,8 +1,9 @@
 """The invoice PDF: rendered from the invoice as it is now, stored through the storage port,
 recorded as a document, and re-rendered only when the invoice has changed since.
 
-Runs outside any request transaction: a short read, then rendering and the upload with no
-transaction open, then a short write. Keys are derived from the invoice version, so two
+Runs outside any request transaction (the outbox's `invoice.render_pdf` topic after issuing,
+or a download): a short read, then rendering and the upload with no transaction open, then a
+short write. Keys are derived from the invoice version, so two
 renders of the same version write the same object and one document row.
 """
 
@@ -17,16 +18,20 @@ from datetime import UTC, datetime
 import structlog
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from dispatch.errors import Unavailable
 from dispatch.invoices.pdf import InvoicePdf, PdfLine, render_invoice_pdf
+from persistence.integrations.email import DeliveryFailed
 from persistence.models import Document, Invoice, Organization
+from persistence.outbox import OutboxItem, enqueue
 from persistence.session import SYSTEM, tenant_session
 from persistence.storage import ObjectMissing, StorageError, StoragePort
 
 log = structlog.get_logger("movehub.invoices")
 PDF = "application/pdf"
+RENDER_PDF = "invoice.render_pdf"
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,9 +113,25 @@ async def ensure_pdf(invoice_id: uuid.UUID, storage: StoragePort,
     return RenderedPdf(content, pdf_filename(invoice))
 
 
-async def render_after_commit(invoice_id: uuid.UUID, storage: StoragePort) -> None:
-    """Background step after issuing: a failure only logs, the download renders on demand."""
+async def enqueue_render(session: AsyncSession, invoice: Invoice) -> None:
+    """Queue the PDF of this version in the transaction that made it (issuing); the outbox
+    renders and stores it after the commit, retrying while storage is away."""
+    await enqueue(session, RENDER_PDF, {"invoice_id": str(invoice.id), "version": invoice.version},
+                  idempotency_key=f"{RENDER_PDF}:{invoice.id}:{invoice.version}",
+                  org_id=invoice.org_id, aggregate_id=str(invoice.id))
+
+
+async def render_pdf(storage: StoragePort, item: OutboxItem) -> None:
+    """The `invoice.render_pdf` handler: render and store the current version (a no-op when it
+    is stored already); a download renders on demand meanwhile."""
+    try:
+        invoice_id = uuid.UUID(str(item.payload["invoice_id"]))
+    except (KeyError, ValueError) as exc:
+        raise DeliveryFailed(f"invoice.render_pdf without an invoice id: {item.payload!r}",
+                             retryable=False) from exc
     try:
         await ensure_pdf(invoice_id, storage)
-    except Exception:
-        log.exception("invoice_pdf_failed", invoice_id=str(invoice_id))
+    except LookupError as exc:
+        raise DeliveryFailed(str(exc), retryable=False) from exc
+    except Unavailable as exc:
+        raise DeliveryFailed(f"invoice {invoice_id}: {exc}", retryable=True) from exc

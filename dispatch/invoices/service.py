@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch.errors import InvalidTransition, NotFound, ValidationFailed
-from dispatch.invoices import rules
+from dispatch.invoices import flows, rules
 from dispatch.invoices.rules import InvoiceStatus, LineInput, PricedLine
 from dispatch.invoices.schemas import (
     InvoiceCreate,
@@ -245,6 +245,7 @@ async def issue(session: AsyncSession, caller: Caller, invoice_id: uuid.UUID,
         idempotency_key=f"notify.invoice_delivery:{invoice.id}", org_id=invoice.org_id,
         aggregate_id=str(invoice.id))
     await session.flush()
+    await flows.enqueue_render(session, invoice)
     return invoice
 
 

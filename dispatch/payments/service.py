@@ -1,5 +1,14 @@
 """Paying for a booking, and applying the payment provider's webhook events.
 
+Starting a payment must answer the caller with the provider's client secret, so the provider
+is called during the request, but never while we hold a row lock: the booking is checked
+without a lock, the PaymentIntent is created, and only then is the booking locked, checked
+again and the payment recorded (a short critical section). The idempotency key names the
+booking and its attempt number (how many payments it had), and the payment id derives from
+the same pair, so two concurrent requests, or a retry after a crash between the provider's
+answer and our commit, ask for the same intent and record it once. Work that follows a state
+change (refund sends, notifications) goes through the outbox.
+
 Webhook events are applied at most once (payment_events keeps every event id) and in any
 order: a payment that succeeded never regresses, and an older event never overwrites what a
 newer one said.
@@ -12,51 +21,71 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch.errors import Conflict, NotFound, Unavailable
-from persistence.integrations.payments import PaymentProviderError, PaymentsPort
-from persistence.models import Booking, Payment, PaymentEvent, Refund
+from dispatch.refunds.flows import enqueue_send
+from persistence.integrations.payments import IntentResult, PaymentProviderError, PaymentsPort
+from persistence.models import Booking, Payment
 from persistence.outbox import enqueue
+from persistence.repositories.payments import PaymentRepository
+from persistence.repositories.refunds import RefundRepository
 from persistence.session import Caller
 
 log = structlog.get_logger("movehub.payments")
 PAYABLE = frozenset({"pending", "confirmed", "assigned"})
+# Payment ids derive from (booking, attempt), so a replayed intent maps to the same row.
+PAYMENT_ID_NAMESPACE = uuid.UUID("6f1d3c52-5a0e-4f43-9a3e-2f7d0c7b9e11")
 
 
-async def start_payment(session: AsyncSession, booking_id: uuid.UUID, caller: Caller,
-                        port: PaymentsPort) -> Payment:
-    """Use case: the customer pays the booking's price; one open attempt per booking."""
-    booking = await session.scalar(select(Booking).where(Booking.id == booking_id)
-                                   .with_for_update())
+async def _payable(session: AsyncSession, booking_id: uuid.UUID, caller: Caller, *,
+                   lock: bool) -> tuple[Booking, Payment | None]:
+    """The caller's payable booking and its open payment (returned as is; paid: 409); with
+    `lock`, the booking is read again under a row lock held to the commit."""
+    booking = await session.get(Booking, booking_id)
+    if booking is not None and lock:
+        await session.refresh(booking, with_for_update=True)
     if booking is None or booking.customer_id != caller.user_id:
         raise NotFound("no such booking")
     if booking.status not in PAYABLE:
         raise Conflict(f"a {booking.status} booking cannot be paid",
                        booking_status=booking.status)
-    existing = await session.scalar(select(Payment).where(
-        Payment.booking_id == booking.id,
-        Payment.status.in_(("requires_payment", "processing", "succeeded"))))
-    if existing is not None:
-        if existing.status == "succeeded":
-            raise Conflict("the booking is already paid", payment_id=str(existing.id))
-        return existing
-    payment = Payment(org_id=booking.org_id, booking_id=booking.id,
-                      customer_id=booking.customer_id, amount_cents=booking.price_cents,
-                      currency=booking.currency, provider=port.name)
-    session.add(payment)
-    await session.flush()
+    existing = await PaymentRepository(session).open_for_booking(booking.id)
+    if existing is not None and existing.status == "succeeded":
+        raise Conflict("the booking is already paid", payment_id=str(existing.id))
+    return booking, existing
+
+
+async def _create_intent(port: PaymentsPort, booking: Booking, payment_id: uuid.UUID,
+                         attempt: int) -> IntentResult:
     try:
-        intent = await port.create_intent(
-            payment.amount_cents, payment.currency, f"movehub-payment-{payment.id}",
-            {"booking_id": str(booking.id), "payment_id": str(payment.id)})
+        return await port.create_intent(
+            booking.price_cents, booking.currency,
+            f"movehub-payment-{booking.id}-{attempt}",
+            {"booking_id": str(booking.id), "payment_id": str(payment_id)})
     except PaymentProviderError as exc:
         raise Unavailable("the payment provider did not answer; try again") from exc
-    payment.provider_payment_id = intent.provider_payment_id
-    payment.client_secret = intent.client_secret
-    payment.status = intent.status
+
+
+async def start_payment(session: AsyncSession, booking_id: uuid.UUID, caller: Caller,
+                        port: PaymentsPort) -> Payment:
+    """Use case: the customer pays the booking's price; one open attempt per booking."""
+    booking, existing = await _payable(session, booking_id, caller, lock=False)
+    if existing is not None:
+        return existing
+    attempt = await PaymentRepository(session).attempts_for_booking(booking.id)
+    payment_id = uuid.uuid5(PAYMENT_ID_NAMESPACE, f"{booking.id}:{attempt}")
+    intent = await _create_intent(port, booking, payment_id, attempt)  # no lock held here
+    booking, existing = await _payable(session, booking_id, caller, lock=True)
+    if existing is not None:
+        return existing  # a concurrent request recorded it first (the same intent, same key)
+    payment = Payment(id=payment_id, org_id=booking.org_id, booking_id=booking.id,
+                      customer_id=booking.customer_id, amount_cents=booking.price_cents,
+                      currency=booking.currency, provider=port.name,
+                      provider_payment_id=intent.provider_payment_id,
+                      client_secret=intent.client_secret, status=intent.status)
+    session.add(payment)
+    await session.flush()
     if intent.status == "succeeded":
         await _paid(session, payment)
     return payment
@@ -72,19 +101,14 @@ async def _paid(session: AsyncSession, payment: Payment) -> None:
 
 async def _record_event(session: AsyncSession, event: dict[str, Any]) -> bool:
     """True if this event id is new (and now recorded); False for a duplicate delivery."""
-    inserted = await session.execute(
-        insert(PaymentEvent).values(
-            id=event["id"], type=event["type"],
-            object_id=str(event["data"]["object"].get("id", "")),
-            created_at=datetime.fromtimestamp(int(event["created"]), UTC))
-        .on_conflict_do_nothing().returning(PaymentEvent.id))
-    return inserted.first() is not None
+    return await PaymentRepository(session).record_event(
+        event["id"], event["type"], str(event["data"]["object"].get("id", "")),
+        datetime.fromtimestamp(int(event["created"]), UTC))
 
 
 async def _apply_intent(session: AsyncSession, obj: dict[str, Any], succeeded: bool,
                         at: datetime) -> None:
-    payment = await session.scalar(select(Payment).where(
-        Payment.provider_payment_id == obj.get("id")).with_for_update())
+    payment = await PaymentRepository(session).lock_by_provider_id(obj.get("id"))
     if payment is None:
         log.warning("webhook_unknown_payment", provider_payment_id=obj.get("id"))
         return
@@ -97,18 +121,18 @@ async def _apply_intent(session: AsyncSession, obj: dict[str, Any], succeeded: b
 
 
 async def _apply_refund(session: AsyncSession, obj: dict[str, Any], at: datetime) -> None:
-    refund = await session.scalar(select(Refund).where(
-        Refund.provider_refund_id == obj.get("id")).with_for_update())
+    refund = await RefundRepository(session).lock_by_provider_id(obj.get("id"))
     if refund is None:
         return
     status = obj.get("status")
     if status == "succeeded" and refund.status in ("sending", "pending", "failed"):
         refund.status = "succeeded"
     elif status in ("failed", "canceled") and refund.status in ("sending", "succeeded"):
-        # The provider gave up on a refund it had accepted: retry it, with a new key.
-        refund.status, refund.provider_refund_id, refund.next_attempt_at = "failed", None, at
+        # The provider gave up on a refund it had accepted: send it again, with a new key.
+        refund.status, refund.provider_refund_id = "failed", None
         refund.key_generation += 1
         refund.last_error = f"provider reported the refund {status}"
+        await enqueue_send(session, refund)
         await enqueue(session, "alert.refund_failed_later",
                       {"refund_id": str(refund.id), "booking_id": str(refund.booking_id)},
                       idempotency_key=f"alert.refund_failed_later:{refund.id}:{obj.get('id')}",
@@ -134,5 +158,4 @@ async def apply_webhook_event(session: AsyncSession, event: dict[str, Any]) -> b
 async def get_payments(session: AsyncSession, booking_id: uuid.UUID) -> list[Payment]:
     if await session.get(Booking, booking_id) is None:
         raise NotFound("no such booking")
-    return list(await session.scalars(select(Payment).where(Payment.booking_id == booking_id)
-                                      .order_by(Payment.created_at)))
+    return await PaymentRepository(session).of_booking(booking_id)

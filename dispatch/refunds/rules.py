@@ -1,8 +1,7 @@
-"""Refund policy as pure functions: tiers by notice given, caps, and retry backoff."""
+"""Refund policy as pure functions: tiers by notice given and caps (retries are the outbox's)."""
 
 from __future__ import annotations
 
-import random
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from enum import StrEnum
@@ -50,10 +49,3 @@ def refundable_cents(price_paid: int, already_refunded: int, percent: int) -> in
     """The tier's share of what was paid, never more than what is still unrefunded."""
     share = price_paid * percent // 100
     return max(0, min(share, price_paid - already_refunded))
-
-
-def retry_delay_s(attempts: int, base_s: float = 30.0, cap_s: float = 3600.0,
-                  rng: random.Random | None = None) -> float:
-    """Exponential backoff with jitter: uniform in [c/2, c], c = min(cap, base * 2**(n-1))."""
-    ceiling = min(cap_s, base_s * 2 ** max(0, attempts - 1))
-    return (rng or random).uniform(ceiling / 2, ceiling)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Query, Request, status
+from fastapi import APIRouter, Query, status
 from fastapi.responses import Response
 
 from dispatch.errors import NotFound
@@ -20,8 +20,7 @@ from dispatch.invoices.schemas import (
     VoidIn,
 )
 from dispatch.kit.pagination import Page, PageParams
-from gateway.deps import CurrentCaller, SessionDep, SettingsDep, StaffCaller
-from gateway.routes.storage import storage_for
+from gateway.deps import CurrentCaller, SessionDep, SettingsDep, StaffCaller, StorageDep
 
 router = APIRouter(tags=["invoices"])
 Paging = Annotated[PageParams, Query()]
@@ -60,12 +59,10 @@ async def update_invoice(invoice_id: uuid.UUID, payload: InvoiceUpdate, _: Staff
 
 @router.post("/invoices/{invoice_id}/issue", response_model=InvoiceOut)
 async def issue_invoice(invoice_id: uuid.UUID, caller: StaffCaller, session: SessionDep,
-                        settings: SettingsDep, background: BackgroundTasks,
-                        request: Request) -> InvoiceOut:
+                        settings: SettingsDep) -> InvoiceOut:
     """Number it (`INV-<year>-<org code>-<5 digits>`, gapless per org and year), date it, and
-    email it to the customer; the PDF is rendered and stored after the commit."""
+    email it to the customer; the outbox renders and stores the PDF after the commit."""
     invoice = await service.issue(session, caller, invoice_id, settings.public_base_url)
-    background.add_task(flows.render_after_commit, invoice.id, storage_for(request))
     return service.invoice_out(invoice)
 
 
@@ -89,12 +86,12 @@ async def void_invoice(invoice_id: uuid.UUID, payload: VoidIn, _: StaffCaller,
 @router.get("/invoices/{invoice_id}/pdf", response_class=Response,
             responses={200: {"content": {"application/pdf": {}}}})
 async def invoice_pdf(invoice_id: uuid.UUID, caller: CurrentCaller, session: SessionDep,
-                      request: Request) -> Response:
+                      storage: StorageDep) -> Response:
     """The PDF, for the invoice's customer, its organization's staff and platform admins."""
     invoice = await service.get_invoice(session, invoice_id)  # RLS decides who sees it
     if caller.role not in ("customer", "mover_admin", "dispatcher", "platform_admin"):
         raise NotFound("no such invoice")
-    pdf = await flows.ensure_pdf(invoice.id, storage_for(request))
+    pdf = await flows.ensure_pdf(invoice.id, storage)
     return Response(pdf.content, media_type="application/pdf", headers={
         "Content-Disposition": f'attachment; filename="{pdf.filename}"',
         "Cache-Control": "private, no-store"})

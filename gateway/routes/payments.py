@@ -11,8 +11,7 @@ from fastapi import APIRouter, Request, status
 from dispatch.errors import DomainError, ValidationFailed
 from dispatch.payments import service
 from dispatch.payments.schemas import PaymentOut, WebhookAck
-from gateway.deps import CurrentCaller, CustomerCaller, SessionDep
-from persistence.integrations.payments import payments_port
+from gateway.deps import CurrentCaller, CustomerCaller, PaymentsDep, SessionDep, SettingsDep
 from persistence.session import SYSTEM, tenant_session
 
 router = APIRouter(tags=["payments"])
@@ -22,10 +21,9 @@ MAX_WEBHOOK_BYTES = 256 * 1024
 @router.post("/bookings/{booking_id}/payments", response_model=PaymentOut,
              status_code=status.HTTP_201_CREATED)
 async def pay(booking_id: uuid.UUID, caller: CustomerCaller, session: SessionDep,
-              request: Request) -> PaymentOut:
+              payments: PaymentsDep) -> PaymentOut:
     """Start paying the booking's price (Stripe PaymentIntent, or the local ledger)."""
-    payment = await service.start_payment(session, booking_id, caller,
-                                          payments_port(request.app.state.settings))
+    payment = await service.start_payment(session, booking_id, caller, payments)
     return PaymentOut.model_validate(payment)
 
 
@@ -36,9 +34,8 @@ async def payments(booking_id: uuid.UUID, _: CurrentCaller,
 
 
 @router.post("/payments/stripe/webhook", response_model=WebhookAck)
-async def stripe_webhook(request: Request) -> WebhookAck:
+async def stripe_webhook(request: Request, settings: SettingsDep) -> WebhookAck:
     """Stripe events, signature-checked (with a tolerance window) and applied at most once."""
-    settings = request.app.state.settings
     body = await request.body()
     if len(body) > MAX_WEBHOOK_BYTES:
         raise ValidationFailed("webhook body too large")

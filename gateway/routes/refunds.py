@@ -5,12 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, BackgroundTasks, Query, Request
+from fastapi import APIRouter, Query
 
 from dispatch.refunds import service
 from dispatch.refunds.schemas import CancellationOut, CancellationPreview, CancelRequest, RefundOut
 from gateway.deps import CurrentCaller, PlatformAdmin, SessionDep
-from persistence.integrations.payments import payments_port
 
 router = APIRouter(tags=["refunds"])
 RefundStatus = Literal["pending", "sending", "succeeded", "failed", "dead"]
@@ -26,15 +25,11 @@ async def preview(booking_id: uuid.UUID, caller: CurrentCaller,
 
 @router.post("/bookings/{booking_id}/cancel", response_model=CancellationOut)
 async def cancel(booking_id: uuid.UUID, payload: CancelRequest, caller: CurrentCaller,
-                 session: SessionDep, background: BackgroundTasks,
-                 request: Request) -> CancellationOut:
-    """Cancel and write the refund in one transaction; the refund is sent after the commit
-    (and retried by the scheduler until it succeeds or is declared dead)."""
+                 session: SessionDep) -> CancellationOut:
+    """Cancel and write the refund in one transaction; the outbox sends the refund after the
+    commit (retried with backoff until it succeeds or is declared dead)."""
     booking, refund = await service.cancel(session, booking_id, caller, payload.reason_code,
                                            payload.note)
-    if refund is not None:
-        background.add_task(service.send_refund, refund.id,
-                            payments_port(request.app.state.settings))
     return CancellationOut(booking_id=booking.id, status=booking.status,
                            refund=RefundOut.model_validate(refund) if refund else None)
 

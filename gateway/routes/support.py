@@ -6,11 +6,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Query, Request, status
+from fastapi import APIRouter, Query, status
 from pydantic import AwareDatetime
 
 from dispatch.kit.pagination import Page, PageParams
-from dispatch.refunds.service import send_refund
 from dispatch.support import service, stats
 from dispatch.support.rules import IssueType, Priority, TicketStatus
 from dispatch.support.schemas import (
@@ -25,7 +24,6 @@ from dispatch.support.schemas import (
     TicketStats,
 )
 from gateway.deps import CurrentCaller, PlatformAdmin, SessionDep
-from persistence.integrations.payments import payments_port
 
 router = APIRouter(prefix="/support", tags=["support"])
 Paging = Annotated[PageParams, Query()]
@@ -73,14 +71,11 @@ async def assign(caller: PlatformAdmin, session: SessionDep, ticket_id: uuid.UUI
 
 @router.post("/tickets/{ticket_id}/resolve", response_model=TicketOut)
 async def resolve(caller: PlatformAdmin, session: SessionDep, ticket_id: uuid.UUID,
-                  payload: ResolveRequest, background: BackgroundTasks,
-                  request: Request) -> TicketOut:
+                  payload: ResolveRequest) -> TicketOut:
     """Resolve with a resolution; `refund_cents` refunds that much of the booking's payment
-    (written with the resolution, sent after the commit and retried until it succeeds)."""
+    (written with the resolution, sent by the outbox after the commit and retried until it
+    succeeds)."""
     resolution = await service.resolve(session, caller, ticket_id, payload)
-    if resolution.refund_id is not None:
-        background.add_task(send_refund, resolution.refund_id,
-                            payments_port(request.app.state.settings))
     return resolution.ticket
 
 
