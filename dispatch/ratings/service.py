@@ -7,13 +7,17 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from dispatch.ratings import aggregates
-from dispatch.ratings.rules import STARS, average, counter_delta, editable_until, within_edit_window
+from dispatch.ratings.rules import (
+    STARS,
+    CounterDelta,
+    average,
+    counter_delta,
+    editable_until,
+    within_edit_window,
+)
 from dispatch.ratings.schemas import (
     RatingCreate,
     RatingOut,
@@ -22,33 +26,34 @@ from dispatch.ratings.schemas import (
     Review,
     ReviewPage,
 )
-from persistence.config import get_settings
-from persistence.models import (
-    Booking,
-    BookingAssignment,
-    Organization,
-    OrganizationRatingStats,
-    Rating,
-)
+from persistence.config import Settings
+from persistence.models import Organization, Rating
 from persistence.repositories.base import acting_as_system
+from persistence.repositories.organizations import OrganizationRepository
+from persistence.repositories.ratings import RatingRepository, RatingStatsRepository
 from persistence.session import Caller
+from persistence.statuses import BookingStatus
 
 
-def _window() -> timedelta:
-    return timedelta(days=get_settings().rating_edit_window_days)
+def _window(settings: Settings) -> timedelta:
+    return timedelta(days=settings.rating_edit_window_days)
 
 
-def rating_out(rating: Rating) -> RatingOut:
+def rating_out(rating: Rating, settings: Settings) -> RatingOut:
     return RatingOut.model_validate(
         {**{c: getattr(rating, c) for c in RatingOut.model_fields if c != "editable_until"},
-         "editable_until": editable_until(rating.created_at, _window())})
+         "editable_until": editable_until(rating.created_at, _window(settings))})
 
 
-async def _booking_driver(session: AsyncSession, booking_id: uuid.UUID) -> uuid.UUID | None:
-    """The driver who did the move: the active assignment, else the latest one."""
-    return await session.scalar(
-        select(BookingAssignment.driver_id).where(BookingAssignment.booking_id == booking_id)
-        .order_by(BookingAssignment.active.desc(), BookingAssignment.created_at.desc()).limit(1))
+async def _add_to_counters(session: AsyncSession, rating: Rating, overall: CounterDelta,
+                           driver: CounterDelta) -> None:
+    stats = RatingStatsRepository(session)
+    if not overall.is_zero:
+        await stats.add_to_organization(rating.org_id, rating_sum=overall.rating_sum,
+                                        rating_count=overall.rating_count, stars=overall.stars)
+    if rating.driver_id is not None and not driver.is_zero:
+        await stats.add_to_driver(rating.driver_id, rating.org_id, rating_sum=driver.rating_sum,
+                                  rating_count=driver.rating_count)
 
 
 async def _apply_counters(session: AsyncSession, caller: Caller, rating: Rating,
@@ -61,9 +66,8 @@ async def _apply_counters(session: AsyncSession, caller: Caller, rating: Rating,
     """
     await session.flush()
     async with acting_as_system(session, caller):
-        await aggregates.add_to_organization(session, rating.org_id, counter_delta(old[0], new[0]))
-        await aggregates.add_to_driver(session, rating.driver_id, rating.org_id,
-                                       counter_delta(old[1], new[1]))
+        await _add_to_counters(session, rating, counter_delta(old[0], new[0]),
+                               counter_delta(old[1], new[1]))
 
 
 def _counted(rating: Rating) -> tuple[int | None, int | None]:
@@ -71,66 +75,67 @@ def _counted(rating: Rating) -> tuple[int | None, int | None]:
 
 
 async def create_rating(session: AsyncSession, caller: Caller, booking_id: uuid.UUID,
-                        request: RatingCreate) -> RatingOut:
+                        request: RatingCreate, settings: Settings) -> RatingOut:
     if caller.role != "customer":
         raise Forbidden("only the booking's customer can rate it")
-    booking = await session.scalar(select(Booking).where(Booking.id == booking_id))
+    ratings = RatingRepository(session)
+    booking = await ratings.visible_booking(booking_id)
     if booking is None or booking.customer_id != caller.user_id:
         raise NotFound(f"booking {booking_id} not found")
-    if booking.status != "completed":
+    if booking.status != BookingStatus.COMPLETED:
         raise Conflict("only a completed booking can be rated", booking_status=booking.status)
     async with acting_as_system(session, caller):
-        driver_id = await _booking_driver(session, booking.id)
+        driver_id = await ratings.driver_of_booking(booking.id)
     if request.driver_rating is not None and driver_id is None:
         raise ValidationFailed("this booking had no driver to rate", field="driver_rating")
-    rating_id = await session.scalar(
-        insert(Rating).values(org_id=booking.org_id, booking_id=booking.id,
-                              customer_id=booking.customer_id, driver_id=driver_id,
-                              overall=request.overall, driver_rating=request.driver_rating,
-                              comment=request.comment)
-        .on_conflict_do_nothing(index_elements=["booking_id"]).returning(Rating.id))
-    if rating_id is None:
+    rating = await ratings.add_once(
+        org_id=booking.org_id, booking_id=booking.id, customer_id=booking.customer_id,
+        driver_id=driver_id, overall=request.overall, driver_rating=request.driver_rating,
+        comment=request.comment)
+    if rating is None:
         raise Conflict("this booking is already rated; edit the rating instead")
-    rating = await session.get_one(Rating, rating_id)
     await _apply_counters(session, caller, rating, (None, None), _counted(rating))
-    return rating_out(rating)
+    return rating_out(rating, settings)
 
 
-async def get_booking_rating(session: AsyncSession, booking_id: uuid.UUID) -> RatingOut:
+async def get_booking_rating(session: AsyncSession, booking_id: uuid.UUID,
+                             settings: Settings) -> RatingOut:
     """The rating of a booking the caller can see (row-level security on bookings decides).
 
     The ratings table alone cannot answer this: its public-read policy lets anyone read a
     visible review (the reviews list needs that), so without this check any caller could read
     any booking's rating with its org and driver."""
-    if await session.scalar(select(Booking.id).where(Booking.id == booking_id)) is None:
+    ratings = RatingRepository(session)
+    if await ratings.visible_booking(booking_id) is None:
         raise NotFound(f"booking {booking_id} not found")
-    rating = await session.scalar(select(Rating).where(Rating.booking_id == booking_id))
+    rating = await ratings.of_booking(booking_id)
     if rating is None:
         raise NotFound(f"booking {booking_id} has no rating")
-    return rating_out(rating)
+    return rating_out(rating, settings)
 
 
 async def _locked(session: AsyncSession, rating_id: uuid.UUID) -> Rating:
     """The rating row locked for this transaction; RLS hides it unless the caller may write it."""
-    rating = await session.scalar(select(Rating).where(Rating.id == rating_id).with_for_update())
+    rating = await RatingRepository(session).lock_by_id(rating_id)
     if rating is None:
         raise NotFound(f"rating {rating_id} not found")
     return rating
 
 
-async def _owned_in_window(session: AsyncSession, caller: Caller, rating_id: uuid.UUID) -> Rating:
+async def _owned_in_window(session: AsyncSession, caller: Caller, rating_id: uuid.UUID,
+                           window: timedelta) -> Rating:
     rating = await _locked(session, rating_id)
     if caller.role != "customer" or rating.customer_id != caller.user_id:
         raise Forbidden("only the customer who wrote a rating can change it")
-    if not within_edit_window(rating.created_at, datetime.now(UTC), _window()):
+    if not within_edit_window(rating.created_at, datetime.now(UTC), window):
         raise Conflict("the edit window of this rating has closed",
-                       editable_until=editable_until(rating.created_at, _window()).isoformat())
+                       editable_until=editable_until(rating.created_at, window).isoformat())
     return rating
 
 
 async def update_rating(session: AsyncSession, caller: Caller, rating_id: uuid.UUID,
-                        request: RatingUpdate) -> RatingOut:
-    rating = await _owned_in_window(session, caller, rating_id)
+                        request: RatingUpdate, settings: Settings) -> RatingOut:
+    rating = await _owned_in_window(session, caller, rating_id, _window(settings))
     changes = request.model_dump(exclude_unset=True)
     if changes.get("overall", rating.overall) is None:
         raise ValidationFailed("overall cannot be removed", field="overall")
@@ -141,35 +146,36 @@ async def update_rating(session: AsyncSession, caller: Caller, rating_id: uuid.U
         setattr(rating, name, "" if name == "comment" and value is None else value)
     rating.updated_at = datetime.now(UTC)
     await _apply_counters(session, caller, rating, before, _counted(rating))
-    return rating_out(rating)
+    return rating_out(rating, settings)
 
 
-async def delete_rating(session: AsyncSession, caller: Caller, rating_id: uuid.UUID) -> None:
-    rating = await _owned_in_window(session, caller, rating_id)
+async def delete_rating(session: AsyncSession, caller: Caller, rating_id: uuid.UUID,
+                        settings: Settings) -> None:
+    rating = await _owned_in_window(session, caller, rating_id, _window(settings))
     await _apply_counters(session, caller, rating, _counted(rating), (None, None))
     await session.delete(rating)
     await session.flush()
 
 
-async def set_hidden(session: AsyncSession, caller: Caller, rating_id: uuid.UUID, *,
-                     hidden: bool, reason: str = "") -> RatingOut:
+async def set_hidden(session: AsyncSession, caller: Caller, rating_id: uuid.UUID,
+                     settings: Settings, *, hidden: bool, reason: str = "") -> RatingOut:
     """Platform admins hide a review (it leaves the public list and the averages) or restore it."""
     if not caller.is_admin:
         raise Forbidden("only platform admins hide or restore reviews")
     rating = await _locked(session, rating_id)
     if rating.hidden == hidden:
-        return rating_out(rating)
+        return rating_out(rating, settings)
     before = _counted(rating)
     rating.hidden = hidden
     rating.hidden_reason = reason if hidden else ""
     rating.hidden_by = caller.user_id if hidden else None
     rating.hidden_at = datetime.now(UTC) if hidden else None
     await _apply_counters(session, caller, rating, before, _counted(rating))
-    return rating_out(rating)
+    return rating_out(rating, settings)
 
 
 async def _organization(session: AsyncSession, org_id: uuid.UUID) -> Organization:
-    org = await session.get(Organization, org_id)
+    org = await OrganizationRepository(session).get_by_id(org_id)
     if org is None:
         raise NotFound(f"organization {org_id} not found")
     return org
@@ -179,11 +185,8 @@ async def list_reviews(session: AsyncSession, org_id: uuid.UUID, *, limit: int,
                        offset: int) -> ReviewPage:
     """Newest visible reviews first (staff and admins see hidden rows, the list never does)."""
     await _organization(session, org_id)
-    visible = (Rating.org_id == org_id, Rating.hidden.is_(False))
-    total = int(await session.scalar(select(func.count()).where(*visible)) or 0)
-    rows = await session.scalars(select(Rating).where(*visible)
-                                 .order_by(Rating.created_at.desc(), Rating.id.desc())
-                                 .limit(limit).offset(offset))
+    ratings = RatingRepository(session)
+    rows, total = await ratings.page(ratings.public_reviews(org_id), limit=limit, offset=offset)
     items = [Review.model_validate(row) for row in rows]
     next_offset = offset + limit if offset + limit < total else None
     return ReviewPage(items=items, total=total, limit=limit, offset=offset,
@@ -192,7 +195,7 @@ async def list_reviews(session: AsyncSession, org_id: uuid.UUID, *, limit: int,
 
 async def rating_summary(session: AsyncSession, org_id: uuid.UUID) -> RatingSummary:
     await _organization(session, org_id)
-    stats = await session.get(OrganizationRatingStats, org_id)
+    stats = await RatingStatsRepository(session).of_organization(org_id)
     if stats is None:
         return RatingSummary(org_id=org_id, average=0.0, count=0,
                              breakdown={str(star): 0 for star in STARS})

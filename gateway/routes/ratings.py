@@ -16,53 +16,54 @@ from dispatch.ratings.schemas import (
     RatingUpdate,
     ReviewPage,
 )
-from gateway.deps import CurrentCaller, CustomerCaller, PlatformAdmin, SessionDep
+from gateway.deps import CurrentCaller, CustomerCaller, PlatformAdmin, SessionDep, SettingsDep
 
 router = APIRouter(tags=["ratings"])
 
 
 @router.post("/bookings/{booking_id}/rating", response_model=RatingOut,
              status_code=status.HTTP_201_CREATED)
-async def rate_booking(caller: CustomerCaller, session: SessionDep, booking_id: uuid.UUID,
-                       body: RatingCreate) -> RatingOut:
+async def rate_booking(caller: CustomerCaller, session: SessionDep, settings: SettingsDep,
+                       booking_id: uuid.UUID, body: RatingCreate) -> RatingOut:
     """The customer rates their completed booking (once): overall, driver, comment."""
-    return await service.create_rating(session, caller, booking_id, body)
+    return await service.create_rating(session, caller, booking_id, body, settings)
 
 
 @router.get("/bookings/{booking_id}/rating", response_model=RatingOut)
-async def booking_rating(_: CurrentCaller, session: SessionDep,
+async def booking_rating(_: CurrentCaller, session: SessionDep, settings: SettingsDep,
                          booking_id: uuid.UUID) -> RatingOut:
     """The rating of a booking, as far as the caller may see it."""
-    return await service.get_booking_rating(session, booking_id)
+    return await service.get_booking_rating(session, booking_id, settings)
 
 
 @router.patch("/ratings/{rating_id}", response_model=RatingOut)
-async def edit_rating(caller: CustomerCaller, session: SessionDep, rating_id: uuid.UUID,
-                      body: RatingUpdate) -> RatingOut:
+async def edit_rating(caller: CustomerCaller, session: SessionDep, settings: SettingsDep,
+                      rating_id: uuid.UUID, body: RatingUpdate) -> RatingOut:
     """The customer changes their rating within the edit window."""
-    return await service.update_rating(session, caller, rating_id, body)
+    return await service.update_rating(session, caller, rating_id, body, settings)
 
 
 @router.delete("/ratings/{rating_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def withdraw_rating(caller: CustomerCaller, session: SessionDep,
+async def withdraw_rating(caller: CustomerCaller, session: SessionDep, settings: SettingsDep,
                           rating_id: uuid.UUID) -> Response:
     """The customer withdraws their rating within the edit window."""
-    await service.delete_rating(session, caller, rating_id)
+    await service.delete_rating(session, caller, rating_id, settings)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/ratings/{rating_id}/hide", response_model=RatingOut)
-async def hide_rating(caller: PlatformAdmin, session: SessionDep, rating_id: uuid.UUID,
-                      body: HideRequest) -> RatingOut:
+async def hide_rating(caller: PlatformAdmin, session: SessionDep, settings: SettingsDep,
+                      rating_id: uuid.UUID, body: HideRequest) -> RatingOut:
     """A platform admin hides a review: gone from the public list and from the averages."""
-    return await service.set_hidden(session, caller, rating_id, hidden=True, reason=body.reason)
+    return await service.set_hidden(session, caller, rating_id, settings, hidden=True,
+                                    reason=body.reason)
 
 
 @router.post("/ratings/{rating_id}/unhide", response_model=RatingOut)
-async def unhide_rating(caller: PlatformAdmin, session: SessionDep,
+async def unhide_rating(caller: PlatformAdmin, session: SessionDep, settings: SettingsDep,
                         rating_id: uuid.UUID) -> RatingOut:
     """A platform admin restores a hidden review."""
-    return await service.set_hidden(session, caller, rating_id, hidden=False)
+    return await service.set_hidden(session, caller, rating_id, settings, hidden=False)
 
 
 @router.get("/organizations/{org_id}/reviews", response_model=ReviewPage)
