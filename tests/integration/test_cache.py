@@ -20,11 +20,11 @@ from redis.exceptions import RedisError
 from sqlalchemy import select, update
 
 from actors.outbox import fleet_changed
-from dispatch.notifications.delivery import OutboxItem
 from gateway.realtime.snapshot import CachedSnapshot, SnapshotCache
 from persistence import cache
 from persistence.config import get_settings
 from persistence.models import Organization, OutboxEvent
+from persistence.outbox import OutboxItem
 from persistence.redis import get_redis
 from persistence.session import SYSTEM, tenant_session
 from tests.factories import auth_headers, make_driver, make_org, make_truck, make_user

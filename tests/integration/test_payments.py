@@ -3,6 +3,7 @@ out-of-order delivery, and a refund the provider fails after accepting it."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Iterator
@@ -14,12 +15,16 @@ from sqlalchemy import func, select
 
 from dispatch.payments.service import start_payment
 from dispatch.refunds.rules import ReasonCode
-from dispatch.refunds.service import cancel, send_refund
+from dispatch.refunds.service import cancel
 from persistence.config import get_settings
+from persistence.integrations.email.log import LogEmail
+from persistence.integrations.payments.port import IntentResult, RefundResult
 from persistence.integrations.payments.stripe_gateway import StripeGateway
-from persistence.models import Payment, PaymentEvent, Refund
+from persistence.integrations.sms.log import LogSms
+from persistence.models import Booking, Payment, PaymentEvent, Refund
 from persistence.session import SYSTEM, tenant_session
 from tests.factories import auth_headers, caller_for, make_booking, make_org, make_user
+from tests.peers.harness import make_worker, parked_outbox_fixture  # noqa: F401 - fixture
 from tests.peers.stripe_peer import StripePeer, signed_event
 
 WEBHOOK = "/api/v1/payments/stripe/webhook"
@@ -121,27 +126,87 @@ async def test_forged_and_stale_webhooks_have_no_effect(client: httpx.AsyncClien
     assert seen == 0 and (await _payment(payment.id)).status == "requires_payment"
 
 
-async def test_refund_failing_later_is_retried_with_a_new_key(client: httpx.AsyncClient,
-                                                              peer: StripePeer) -> None:
+async def test_refund_failing_later_is_retried_with_a_new_key(
+        client: httpx.AsyncClient, peer: StripePeer, parked_outbox: None) -> None:
     customer, payment = await _stripe_payment(peer)
     await _post(client, _event("payment_intent.succeeded", {"id": payment.provider_payment_id}))
     async with tenant_session(customer) as session:
         _, refund = await cancel(session, payment.booking_id, customer,
                                  ReasonCode.CHANGE_OF_PLANS, "")
     assert refund is not None
-    gateway = StripeGateway("sk_test_peer", peer.base_url)
-    assert await send_refund(refund.id, gateway) == "succeeded"
+    worker = make_worker(LogEmail(), LogSms(), payments=StripeGateway("sk_test_peer",
+                                                                     peer.base_url))
+    await worker.drain_once()
     async with tenant_session(SYSTEM) as session:
         first = await session.get(Refund, refund.id)
-    assert first is not None and first.provider_refund_id
+    assert first is not None and first.status == "succeeded" and first.provider_refund_id
     failed_later = _event("refund.updated", {"id": first.provider_refund_id, "status": "failed"})
     assert (await _post(client, failed_later)).status_code == 200
     async with tenant_session(SYSTEM) as session:
         reopened = await session.get(Refund, refund.id)
     assert reopened is not None and reopened.status == "failed"
     assert reopened.key_generation == 1
-    assert await send_refund(refund.id, gateway) == "succeeded"
+    await worker.drain_once()  # the webhook queued a new send, with the new key
+    async with tenant_session(SYSTEM) as session:
+        resent = await session.get(Refund, refund.id)
+    assert resent is not None and resent.status == "succeeded"
+    assert resent.provider_refund_id not in (None, first.provider_refund_id)
     assert len(peer.refunds) == 2  # the failed one and its replacement
     keys = [r.headers.get("Idempotency-Key") for r in peer.requests
             if r.path.startswith("/v1/refunds")]
     assert len(set(keys)) == 2
+
+
+class LockProbe:
+    """A provider that, while it is being asked for an intent, checks from another transaction
+    that nobody holds the booking's row lock (NOWAIT fails at once if someone does)."""
+
+    name = "probe"
+
+    def __init__(self, booking_id: uuid.UUID) -> None:
+        self.booking_id, self.keys = booking_id, []  # type: list[str]
+
+    async def create_intent(self, amount_cents: int, currency: str, idempotency_key: str,
+                            metadata: dict[str, str]) -> IntentResult:
+        async with tenant_session(SYSTEM) as session:
+            await session.scalar(select(Booking.id).where(Booking.id == self.booking_id)
+                                 .with_for_update(nowait=True))
+        self.keys.append(idempotency_key)
+        return IntentResult(f"pi_probe_{idempotency_key}", "requires_payment", "secret")
+
+    async def refund(self, provider_payment_id: str, amount_cents: int,
+                     idempotency_key: str) -> RefundResult:
+        raise NotImplementedError
+
+
+async def test_provider_is_asked_without_the_booking_locked_and_once_per_attempt() -> None:
+    org, user = await make_org(), await make_user("customer")
+    customer = caller_for(user)
+    booking = await make_booking(org, user, status="confirmed", price_cents=12_000)
+    probe = LockProbe(booking.id)
+    async with tenant_session(customer) as session:
+        payment = await start_payment(session, booking.id, customer, probe)  # type: ignore[arg-type]
+    async with tenant_session(customer) as session:
+        again = await start_payment(session, booking.id, customer, probe)  # type: ignore[arg-type]
+    assert again.id == payment.id and payment.provider_payment_id == f"pi_probe_{probe.keys[0]}"
+    assert probe.keys == [f"movehub-payment-{booking.id}-0"]  # the open attempt is reused
+
+
+async def test_concurrent_starts_record_one_payment(peer: StripePeer) -> None:
+    org, user = await make_org(), await make_user("customer")
+    customer = caller_for(user)
+    booking = await make_booking(org, user, status="confirmed", price_cents=9_000)
+    gateway = StripeGateway("sk_test_peer", peer.base_url)
+
+    async def start() -> Payment:
+        async with tenant_session(customer) as session:
+            return await start_payment(session, booking.id, customer, gateway)
+
+    payments = await asyncio.gather(*(start() for _ in range(4)))
+    assert len({p.id for p in payments}) == 1
+    assert len({p.provider_payment_id for p in payments}) == 1
+    assert len(peer.intents) == 1  # one key for the attempt: the provider made one intent
+    async with tenant_session(SYSTEM) as session:
+        rows = await session.scalar(select(func.count()).select_from(Payment).where(
+            Payment.booking_id == booking.id))
+    assert rows == 1

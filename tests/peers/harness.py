@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import uuid
 from collections.abc import Iterator
@@ -11,11 +12,12 @@ import pytest
 from sqlalchemy import select, text, update
 
 from actors.outbox import OutboxWorker
-from dispatch.notifications.delivery import Ports
 from persistence.config import Settings, get_settings
 from persistence.integrations.email.port import EmailPort
 from persistence.integrations.email.sendgrid import SendGridEmail
 from persistence.integrations.email.smtp import SmtpEmail
+from persistence.integrations.payments import PaymentsPort
+from persistence.integrations.ports import build_ports
 from persistence.integrations.sms.port import SmsPort
 from persistence.integrations.sms.twilio import TwilioSms
 from persistence.models import NotificationDelivery, OutboxEvent
@@ -74,9 +76,14 @@ def twilio_port(peer: TwilioPeer) -> SmsPort:
                                    twilio_api_base=peer.base_url))
 
 
-def make_worker(email: EmailPort, sms: SmsPort, **overrides: Any) -> OutboxWorker:
-    return OutboxWorker(settings_with(**overrides), ports=Ports(email=email, sms=sms),
-                        rng=random.Random(42))
+def make_worker(email: EmailPort, sms: SmsPort, payments: PaymentsPort | None = None,
+                **overrides: Any) -> OutboxWorker:
+    """A worker with the app's ports but these email/SMS (and payments) peers."""
+    settings = settings_with(**overrides)
+    ports = dataclasses.replace(build_ports(settings), email=email, sms=sms)
+    if payments is not None:
+        ports = dataclasses.replace(ports, payments=payments)
+    return OutboxWorker(settings, ports=ports, rng=random.Random(42))
 
 
 async def enqueue_event(topic: str, payload: dict[str, Any],

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import threading
 import time
 import uuid
 from typing import Any
@@ -24,6 +25,7 @@ class StripePeer(HttpPeer):
         self.by_key: dict[str, Reply] = {}
         self.refunds: dict[str, dict[str, Any]] = {}
         self.intents: dict[str, dict[str, Any]] = {}
+        self._keys_lock = threading.Lock()  # one answer per key, even for concurrent requests
 
     def failure(self, status: int) -> Reply:
         if status == HANG:
@@ -34,6 +36,10 @@ class StripePeer(HttpPeer):
         return Reply(status, {"error": {"type": "api_error", "message": f"injected {status}"}})
 
     def answer(self, request: Recorded) -> Reply:
+        with self._keys_lock:
+            return self._answer(request)
+
+    def _answer(self, request: Recorded) -> Reply:
         key = request.headers.get("Idempotency-Key") or request.headers.get("idempotency-key")
         if key and key in self.by_key:
             return self.by_key[key]  # Stripe replays the first result for a key

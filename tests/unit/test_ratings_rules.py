@@ -1,11 +1,9 @@
-"""Pure rating rules: counter deltas, the edit window boundary, averages; retry backoff."""
+"""Pure rating rules: counter deltas, the edit window boundary, averages."""
 
 from __future__ import annotations
 
-import random
 from datetime import UTC, datetime, timedelta
 
-from dispatch.notifications.backoff import gives_up, retry_delay_s
 from dispatch.ratings.rules import average, counter_delta, editable_until, within_edit_window
 
 
@@ -36,17 +34,3 @@ def test_edit_window_includes_its_last_instant() -> None:
 def test_average_rounds_to_cents_of_a_star() -> None:
     assert average(0, 0) == 0.0
     assert average(14, 3) == 4.67
-
-
-def test_backoff_doubles_with_jitter_in_the_upper_half_and_caps() -> None:
-    rng = random.Random(7)
-    for attempts, ceiling in [(1, 5), (2, 10), (3, 20), (4, 40), (12, 600)]:
-        for _ in range(50):
-            delay = retry_delay_s(attempts, base_s=5, cap_s=600, rng=rng)
-            assert ceiling / 2 <= delay <= ceiling
-
-
-def test_gives_up_after_max_attempts_or_at_once_when_permanent() -> None:
-    assert not gives_up(7, 8, retryable=True)
-    assert gives_up(8, 8, retryable=True)
-    assert gives_up(1, 8, retryable=False)

@@ -1,6 +1,5 @@
-"""Refund tiers at their exact boundaries, per-org overrides, caps and backoff."""
+"""Refund tiers at their exact boundaries, per-org overrides, and caps."""
 
-import random
 from datetime import timedelta
 
 import pytest
@@ -9,7 +8,6 @@ from dispatch.refunds.rules import (
     DEFAULT_TIERS,
     refund_percent,
     refundable_cents,
-    retry_delay_s,
     tiers_for,
 )
 
@@ -39,9 +37,3 @@ def test_refund_never_exceeds_what_is_unrefunded() -> None:
     assert refundable_cents(10_001, 0, 75) == 7_500
     assert refundable_cents(10_000, 9_000, 50) == 1_000
     assert refundable_cents(10_000, 10_000, 100) == 0
-
-
-def test_backoff_grows_and_is_capped() -> None:
-    rng = random.Random(7)
-    delays = [retry_delay_s(n, 10, 100, rng) for n in range(1, 8)]
-    assert 5 <= delays[0] <= 10 and all(50 <= d <= 100 for d in delays[4:])
