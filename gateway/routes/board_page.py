@@ -1,4 +1,4 @@
-"""Routes: the live fleet board page (static HTML, JS and CSS; no build step, no CDN)."""
+"""Routes: the live fleet board page (static HTML, ES modules and CSS; no build step, no CDN)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,12 @@ from dispatch.errors import NotFound
 
 router = APIRouter(tags=["board"])
 BOARD_DIR = Path(__file__).resolve().parent.parent / "static" / "board"
-# The only files the page is made of; anything else under /board/ is a 404.
+JAVASCRIPT = "text/javascript; charset=utf-8"  # browsers load module scripts only with this
+# The only files the page is made of (main.js imports the other modules); anything else under
+# /board/ is a 404.
+MODULES = ("main", "state", "lifecycle", "api", "socket", "map", "panels", "signin")
 ASSETS = {
-    "board.js": "text/javascript; charset=utf-8",
+    **{f"{module}.js": JAVASCRIPT for module in MODULES},
     "board.css": "text/css; charset=utf-8",
 }
 # The page changes with the code, never with the data: revalidate instead of caching blindly.
@@ -39,6 +42,7 @@ async def board_config(request: Request) -> JSONResponse:
 
 @router.get("/board/{asset}", include_in_schema=False)
 async def board_asset(asset: str) -> FileResponse:
+    """One of the page's files, by name from the allow-list (never a path into the disk)."""
     media_type = ASSETS.get(asset)
     if media_type is None:
         raise NotFound(f"no board asset named {asset!r}")

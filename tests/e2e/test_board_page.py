@@ -24,6 +24,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from dispatch.auth.tokens import issue_access_token
 from persistence.models import Booking, Driver, Organization, Truck, User
+from persistence.statuses import ACTIVE_JOB_STATUSES, FINISHED_STATUSES, BookingStatus
 from tests.e2e.conftest import ARTIFACTS
 from tests.factories import (
     auth_headers,
@@ -213,6 +214,17 @@ async def test_demo_link_signs_in_with_a_token_and_drops_it_from_the_address(
     await page.goto(f"{gateway_url}/board?token={token}")
     await wait_live(page)
     assert "token=" not in page.url
+    # The page's status words came from GET /api/v1/lifecycle, none from a copy of its own.
+    derived = await board_state(page, """(({done, assignable, released, assigned, unassigned,
+        legend}) => ({done: [...done].sort(), assignable: [...assignable].sort(),
+        released: [...released].sort(), assigned, unassigned, legend}))(window.__board.lifecycle)""")
+    assert derived == {
+        "done": sorted(FINISHED_STATUSES), "assignable": ["confirmed", "pending"],
+        "released": ["cancelled", "confirmed", "no_show"], "assigned": BookingStatus.ASSIGNED,
+        "unassigned": BookingStatus.CONFIRMED,
+        "legend": ["idle", *ACTIVE_JOB_STATUSES, "offline"]}
+    legend = await page.locator("#legend li").all_inner_texts()
+    assert legend == [status.replace("_", " ") for status in derived["legend"]]
     assert await page.locator(f'[data-driver-id="{fleet.driver.id}"]').count() == 1
     assert await page.locator(f'.pin[data-booking-id="{fleet.booking.id}"]').count() == 2
     assert await board_state(page, "window.__board.drivers.size") == 2

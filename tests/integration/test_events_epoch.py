@@ -27,7 +27,8 @@ STATUSES = ("pending", "confirmed", "cancelled")
 
 @dataclass
 class BoardView:
-    """What a board client knows, kept as board.js keeps it, checking the stream as it goes."""
+    """What a board client knows, kept as the board's socket.js keeps it, checking the stream
+    as it goes."""
 
     statuses: dict[str, str] = field(default_factory=dict)
     seq: int | None = None
