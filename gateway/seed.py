@@ -166,7 +166,8 @@ async def ensure_bookings(org: Organization, customers: list[User], now: datetim
                              location=near(rng, base.lon, base.lat, 9)),
                 window_start=start, window_end=start + timedelta(hours=rng.choice([3, 4, 5])),
                 volume_m3=rng.choice([8, 12, 20, 30]), crew_size=rng.choice([2, 2, 3]),
-                notes="demo booking"), now=now)).id
+                notes="demo booking"), average_speed_kmh=get_settings().average_speed_kmh,
+                now=now)).id
         if number % 2 == 0 and dispatcher is not None:
             staff = Caller(role="dispatcher", user_id=dispatcher.id, org_id=org.id)
             async with tenant_session(staff) as session:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch.assignment.schemas import PlannedJob, PlanOut
@@ -17,7 +16,7 @@ from dispatch.assignment.service import (
     try_assign,
 )
 from dispatch.errors import ValidationFailed
-from persistence.models import Booking, BookingAssignment
+from persistence.repositories.assignments import AssignmentRepository
 from persistence.session import Caller
 
 
@@ -29,15 +28,8 @@ async def plan_day(session: AsyncSession, caller: Caller, org_id: uuid.UUID | No
     await serialize_org_assignments(session, org)
     start = datetime.combine(day, time.min, UTC)
     now = now or datetime.now(UTC)
-    bookings = list(await session.scalars(
-        select(Booking)
-        .outerjoin(BookingAssignment, and_(BookingAssignment.booking_id == Booking.id,
-                                           BookingAssignment.active))
-        .where(Booking.org_id == org, Booking.status == "confirmed",
-               Booking.window_start >= max(start, now),
-               Booking.window_start < start + timedelta(days=1),
-               BookingAssignment.id.is_(None))
-        .order_by(Booking.window_start).with_for_update(of=Booking)))
+    bookings = await AssignmentRepository(session).lock_plannable(
+        org, max(start, now), start + timedelta(days=1))
     result = await fleet.plan(org, [booking_spec(b) for b in bookings])
     assigned: list[PlannedJob] = []
     for pair in result["pairs"]:

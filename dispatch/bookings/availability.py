@@ -10,7 +10,6 @@ from dispatch.bookings.rules import check_window
 from dispatch.bookings.schemas import AvailabilitySort, AvailableOrganization
 from dispatch.kit.geo import GeoPoint
 from dispatch.kit.pagination import Page, PageParams
-from dispatch.kit.sorting import apply_sort
 from persistence.models import Organization
 from persistence.repositories.base import acting_as_system
 from persistence.repositories.organizations import OrganizationRepository
@@ -34,16 +33,8 @@ async def available_organizations(session: AsyncSession, caller: Caller, pickup:
     one query runs as system and answers only with directory facts, never fleet rows.
     """
     check_window(start, end, now or datetime.now(UTC))
-    statement = OrganizationRepository(session).available_for(
-        (pickup.lon, pickup.lat), start, end, volume_m3)
-    columns = {"distance_km": statement.selected_columns.distance_m,
-               "rating_avg": Organization.rating_avg,
-               "hourly_rate_cents": Organization.hourly_rate_cents}
-    statement = apply_sort(statement, sort, columns, Organization.id)
     async with acting_as_system(session, caller):
-        rows = (await session.execute(
-            statement.limit(params.limit).offset(params.offset))).all()
-    items = [_offer(row[0], float(row.distance_m)) for row in rows]
-    total = int(rows[0].total) if rows else 0
-    return Page[AvailableOrganization](items=items, total=total, limit=params.limit,
-                                       offset=params.offset)
+        found, total = await OrganizationRepository(session).available_for(
+            (pickup.lon, pickup.lat), start, end, volume_m3, sort=sort, limit=params.limit,
+            offset=params.offset)
+    return Page.of([_offer(org, distance_m) for org, distance_m in found], total, params)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from dispatch.errors import Conflict, ValidationFailed
+from persistence.statuses import BookingStatus
 
 MAX_WINDOW = timedelta(hours=14)
 MAX_ADVANCE = timedelta(days=365)
-RESCHEDULABLE = frozenset({"pending", "confirmed"})
+RESCHEDULABLE = frozenset({BookingStatus.PENDING, BookingStatus.CONFIRMED})
 
 
 def check_window(start: datetime, end: datetime, now: datetime) -> None:

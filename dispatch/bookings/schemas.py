@@ -10,14 +10,12 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from dispatch.kit.geo import GeoPoint
+from persistence.statuses import BookingStatus
 
 Volume = Annotated[float, Field(gt=0, le=200, allow_inf_nan=False, examples=[18.5],
                                 description="cubic metres of goods")]
 CrewSize = Annotated[int, Field(ge=1, le=12, examples=[2])]
 Skill = Literal["driver", "foreman", "packer"]
-BookingStatus = Literal["pending", "confirmed", "assigned", "en_route", "arrived", "loading",
-                        "in_transit", "unloading", "completed", "cancelled", "no_show",
-                        "disputed"]
 
 
 def _distinct(skills: list[Skill]) -> list[Skill]:
@@ -135,7 +133,7 @@ class BookingOut(BaseModel):
     distance_km: float
     price_cents: int
     currency: str
-    status: str
+    status: BookingStatus
     notes: str
     version: int
     created_at: datetime

@@ -22,14 +22,14 @@ from dispatch.bookings.schemas import (
 )
 from dispatch.errors import Forbidden, NotFound, ValidationFailed
 from dispatch.kit.geo import GeoPoint, point_geography, point_of
-from dispatch.kit.pagination import Page, PageParams, fetch_page
-from dispatch.kit.sorting import apply_sort
+from dispatch.kit.pagination import Page, PageParams
 from persistence.cache import OrgTerms, distance_and_cover, org_terms
-from persistence.config import get_settings
 from persistence.models import Booking, BookingStatusHistory
 from persistence.outbox import enqueue
+from persistence.repositories.base import sorted_by
 from persistence.repositories.bookings import BookingRepository
 from persistence.session import Caller
+from persistence.statuses import BookingStatus
 
 SORT_COLUMNS: dict[str, Any] = {"window_start": Booking.window_start,
                                 "created_at": Booking.created_at,
@@ -69,37 +69,39 @@ async def _measure(session: AsyncSession, org: OrgTerms, pickup: GeoPoint,
                                     _lonlat(dropoff))
 
 
-def _price(org: OrgTerms, km: float, volume_m3: float, crew_size: int) -> pricing.Quote:
-    """The org's price for the move over its distance."""
+def _price(org: OrgTerms, km: float, volume_m3: float, crew_size: int,
+           average_speed_kmh: float) -> pricing.Quote:
+    """The org's price for the move over its distance (driven at `average_speed_kmh`)."""
     rates = pricing.Pricing(hourly_rate_cents=org.hourly_rate_cents,
                             per_km_cents=org.per_km_cents,
                             minimum_charge_cents=org.minimum_charge_cents, currency=org.currency)
-    return pricing.quote(rates, km, volume_m3, crew_size, get_settings().average_speed_kmh)
+    return pricing.quote(rates, km, volume_m3, crew_size, average_speed_kmh)
 
 
 async def _served_price(session: AsyncSession, org: OrgTerms, pickup: GeoPoint,
                         dropoff: GeoPoint, volume_m3: float, crew_size: int, *,
-                        check_served: bool = True) -> pricing.Quote:
+                        average_speed_kmh: float, check_served: bool = True) -> pricing.Quote:
     km, served = await _measure(session, org, pickup, dropoff)
     if check_served and not served:
         raise ValidationFailed(f"{org.name} does not serve the pickup location",
                                field="pickup.location")
-    return _price(org, km, volume_m3, crew_size)
+    return _price(org, km, volume_m3, crew_size, average_speed_kmh)
 
 
-async def quote(session: AsyncSession, request: QuoteRequest) -> QuoteOut:
+async def quote(session: AsyncSession, request: QuoteRequest, *,
+                average_speed_kmh: float) -> QuoteOut:
     """What the organization would charge; says whether it serves the pickup at all."""
     org = await _bookable_org(session, request.org_id)
     km, served = await _measure(session, org, request.pickup, request.dropoff)
-    priced = _price(org, km, request.volume_m3, request.crew_size)
+    priced = _price(org, km, request.volume_m3, request.crew_size, average_speed_kmh)
     return QuoteOut(org_id=org.id, distance_km=priced.distance_km,
                     billable_hours=priced.billable_hours, labour_cents=priced.labour_cents,
                     distance_cents=priced.distance_cents, total_cents=priced.total_cents,
                     currency=priced.currency, pickup_in_service_area=served)
 
 
-async def book(session: AsyncSession, caller: Caller, payload: BookingCreate,
-               now: datetime | None = None) -> Booking:
+async def book(session: AsyncSession, caller: Caller, payload: BookingCreate, *,
+               average_speed_kmh: float, now: datetime | None = None) -> Booking:
     """Validate, price and write the booking, its first history row and `booking.created`
     in the caller's one transaction."""
     if caller.role != "customer" or caller.user_id is None:
@@ -110,7 +112,8 @@ async def book(session: AsyncSession, caller: Caller, payload: BookingCreate,
         raise ValidationFailed(f"{org.name} is not verified yet and takes no bookings",
                                field="org_id")
     priced = await _served_price(session, org, payload.pickup.location,
-                                 payload.dropoff.location, payload.volume_m3, payload.crew_size)
+                                 payload.dropoff.location, payload.volume_m3, payload.crew_size,
+                                 average_speed_kmh=average_speed_kmh)
     booking = Booking(
         org_id=org.id, customer_id=caller.user_id, pickup_address=payload.pickup.address,
         pickup_location=point_geography(payload.pickup.location),
@@ -119,13 +122,14 @@ async def book(session: AsyncSession, caller: Caller, payload: BookingCreate,
         window_start=payload.window_start, window_end=payload.window_end,
         volume_m3=payload.volume_m3, crew_size=payload.crew_size,
         required_skills=list(payload.required_skills), distance_km=priced.distance_km,
-        price_cents=priced.total_cents, currency=priced.currency, status="pending",
-        notes=payload.notes)
+        price_cents=priced.total_cents, currency=priced.currency,
+        status=BookingStatus.PENDING.value, notes=payload.notes)
     session.add(booking)
     await session.flush()
     session.add(BookingStatusHistory(
-        booking_id=booking.id, org_id=org.id, from_status=None, to_status="pending",
-        actor_user_id=caller.user_id, actor_role=caller.role, reason="booked",
+        booking_id=booking.id, org_id=org.id, from_status=None,
+        to_status=BookingStatus.PENDING.value, actor_user_id=caller.user_id,
+        actor_role=caller.role, reason="booked",
         metadata_={"price_cents": priced.total_cents, "distance_km": priced.distance_km}))
     await session.flush()
     await enqueue(session, "booking.created",
@@ -146,12 +150,12 @@ async def listing(session: AsyncSession, params: PageParams, sort: list[BookingS
     """Bookings the caller may see: a customer's own, an org's for its staff, all for admins."""
     if window_from and window_to and window_to <= window_from:
         raise ValidationFailed("window_to must be after window_from", field="window_to")
-    statement = BookingRepository(session).visible(
-        statuses=statuses, org_id=org_id, window_from=window_from, window_to=window_to)
-    rows, total = await fetch_page(
-        session, apply_sort(statement, sort, SORT_COLUMNS, Booking.id), params)
-    return Page[BookingOut](items=[booking_out(b) for b in rows], total=total,
-                            limit=params.limit, offset=params.offset)
+    bookings = BookingRepository(session)
+    statement = bookings.visible(statuses=statuses, org_id=org_id, window_from=window_from,
+                                 window_to=window_to)
+    rows, total = await bookings.page(sorted_by(statement, sort, SORT_COLUMNS, Booking.id),
+                                      limit=params.limit, offset=params.offset)
+    return Page.of([booking_out(b) for b in rows], total, params)
 
 
 async def visible_booking(session: AsyncSession, booking_id: uuid.UUID, *,
@@ -165,7 +169,8 @@ async def visible_booking(session: AsyncSession, booking_id: uuid.UUID, *,
 
 
 async def amend(session: AsyncSession, caller: Caller, booking_id: uuid.UUID,
-                changes: BookingUpdate, now: datetime | None = None) -> Booking:
+                changes: BookingUpdate, *, average_speed_kmh: float,
+                now: datetime | None = None) -> Booking:
     """Edit notes any time; move the window or addresses only before assignment (re-priced)."""
     booking = await visible_booking(session, booking_id, lock=True)
     sent = changes.model_dump(exclude_unset=True)
@@ -177,7 +182,7 @@ async def amend(session: AsyncSession, caller: Caller, booking_id: uuid.UUID,
         booking.notes = sent["notes"]
     now = now or datetime.now(UTC)
     if set(sent) - {"notes"}:
-        await _reschedule(session, booking, changes, now)
+        await _reschedule(session, booking, changes, now, average_speed_kmh)
     booking.updated_at = now
     await session.flush()
     await enqueue(session, "booking.updated",
@@ -189,7 +194,7 @@ async def amend(session: AsyncSession, caller: Caller, booking_id: uuid.UUID,
 
 
 async def _reschedule(session: AsyncSession, booking: Booking, changes: BookingUpdate,
-                      now: datetime) -> None:
+                      now: datetime, average_speed_kmh: float) -> None:
     start = changes.window_start or booking.window_start
     end = changes.window_end or booking.window_end
     check_window(start, end, now)
@@ -200,6 +205,7 @@ async def _reschedule(session: AsyncSession, booking: Booking, changes: BookingU
                                       location=point_of(booking.dropoff_location))
     priced = await _served_price(session, org, pickup.location, dropoff.location,
                                  float(booking.volume_m3), booking.crew_size,
+                                 average_speed_kmh=average_speed_kmh,
                                  check_served=changes.pickup is not None)
     booking.window_start, booking.window_end = start, end
     booking.pickup_address = pickup.address

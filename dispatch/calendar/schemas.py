@@ -7,10 +7,12 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from persistence.statuses import BookingStatus
+
 
 class CalendarEntry(BaseModel):
     booking_id: uuid.UUID
-    status: str
+    status: BookingStatus
     start: datetime
     end: datetime
     pickup_address: str

@@ -1,6 +1,7 @@
 """Use cases behind the calendar: schedules, free time, utilization and conflict checks.
 
-All queries run in the caller's tenant session, so RLS limits them to the caller's org.
+All queries (persistence/repositories/calendar.py) run in the caller's tenant session, so RLS
+limits them to the caller's org.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ import uuid
 from collections import defaultdict
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch.calendar.rules import Interval, free_gaps, utilization
@@ -23,10 +23,10 @@ from dispatch.calendar.schemas import (
     UtilizationRow,
 )
 from dispatch.errors import NotFound, ValidationFailed
-from persistence.models import Booking, BookingAssignment, Driver, Truck
+from persistence.repositories.calendar import CalendarRepository
+from persistence.repositories.fleet import DriverRepository, TruckRepository
 
 MAX_RANGE = timedelta(days=62)
-_ACTIVE_BOOKING = ("cancelled", "no_show")
 
 
 def checked_range(start: datetime, end: datetime) -> Interval:
@@ -42,19 +42,8 @@ def checked_range(start: datetime, end: datetime) -> Interval:
 
 async def _entries(session: AsyncSession, bounds: Interval, *, driver_id: uuid.UUID | None = None,
                    truck_id: uuid.UUID | None = None) -> list[CalendarEntry]:
-    statement = (
-        select(Booking, BookingAssignment.driver_id, BookingAssignment.truck_id)
-        .outerjoin(BookingAssignment, and_(BookingAssignment.booking_id == Booking.id,
-                                           BookingAssignment.active))
-        .where(Booking.window_start < bounds.end, Booking.window_end > bounds.start,
-               Booking.status.not_in(_ACTIVE_BOOKING))
-        .order_by(Booking.window_start)
-    )
-    if driver_id is not None:
-        statement = statement.where(BookingAssignment.driver_id == driver_id)
-    if truck_id is not None:
-        statement = statement.where(BookingAssignment.truck_id == truck_id)
-    rows = (await session.execute(statement)).all()
+    rows = await CalendarRepository(session).entries(bounds.start, bounds.end,
+                                                     driver_id=driver_id, truck_id=truck_id)
     return [
         CalendarEntry(booking_id=b.id, status=b.status, start=b.window_start, end=b.window_end,
                       pickup_address=b.pickup_address, dropoff_address=b.dropoff_address,
@@ -73,8 +62,9 @@ async def fleet_calendar(session: AsyncSession, start: datetime, end: datetime) 
 async def resource_schedule(session: AsyncSession, resource_type: str, resource_id: uuid.UUID,
                             start: datetime, end: datetime) -> ResourceSchedule:
     bounds = checked_range(start, end)
-    model = Driver if resource_type == "driver" else Truck
-    if await session.get(model, resource_id) is None:
+    repository = (DriverRepository(session) if resource_type == "driver"
+                  else TruckRepository(session))
+    if await repository.get_by_id(resource_id) is None:
         raise NotFound(f"no such {resource_type}")
     key = "driver_id" if resource_type == "driver" else "truck_id"
     entries = await _entries(session, bounds, **{key: resource_id})
@@ -96,10 +86,8 @@ async def utilization_report(session: AsyncSession, start: datetime,
             busy_by[("driver", e.driver_id)].append(Interval(e.start, e.end))
         if e.truck_id:
             busy_by[("truck", e.truck_id)].append(Interval(e.start, e.end))
-    drivers = (await session.execute(
-        select(Driver.id, Driver.full_name).where(Driver.status == "active"))).all()
-    trucks = (await session.execute(
-        select(Truck.id, Truck.plate).where(Truck.status == "active"))).all()
+    calendar = CalendarRepository(session)
+    drivers, trucks = await calendar.active_drivers(), await calendar.active_trucks()
 
     def rows(kind: str, resources: list[tuple[uuid.UUID, str]]) -> list[UtilizationRow]:
         out = []
@@ -112,10 +100,10 @@ async def utilization_report(session: AsyncSession, start: datetime,
                 utilization=round(share, 4)))
         return sorted(out, key=lambda r: -r.utilization)
 
-    driver_rows = rows("driver", [(r[0], r[1]) for r in drivers])
+    driver_rows = rows("driver", drivers)
     fleet = sum(r.utilization for r in driver_rows) / len(driver_rows) if driver_rows else 0.0
     return UtilizationReport(start=start, end=end, drivers=driver_rows,
-                             trucks=rows("truck", [(r[0], r[1]) for r in trucks]),
+                             trucks=rows("truck", trucks),
                              fleet_utilization=round(fleet, 4))
 
 
@@ -126,16 +114,6 @@ async def check_availability(session: AsyncSession, start: datetime, end: dateti
     window = checked_range(start, end)
     if driver_id is None and truck_id is None:
         raise ValidationFailed("give a driver_id, a truck_id or both", field="driver_id")
-    resource = []
-    if driver_id is not None:
-        resource.append(BookingAssignment.driver_id == driver_id)
-    if truck_id is not None:
-        resource.append(BookingAssignment.truck_id == truck_id)
-    # The same test the exclusion constraints apply: active and overlapping ([) ranges).
-    clashing = (await session.scalars(
-        select(BookingAssignment.booking_id)
-        .where(BookingAssignment.active, or_(*resource),
-               BookingAssignment.window.overlaps(func.tstzrange(window.start, window.end)))
-        .order_by(func.lower(BookingAssignment.window))
-    )).all()
-    return AvailabilityAnswer(available=not clashing, conflicting_booking_ids=list(clashing))
+    clashing = await CalendarRepository(session).clashing_bookings(window.start, window.end,
+                                                                   driver_id, truck_id)
+    return AvailabilityAnswer(available=not clashing, conflicting_booking_ids=clashing)

@@ -19,10 +19,10 @@ from dispatch.fleet.schemas import (
     FleetRemoval,
 )
 from dispatch.kit.geo import point_geography, point_of
-from dispatch.kit.pagination import Page, PageParams, fetch_page
-from dispatch.kit.sorting import apply_sort
+from dispatch.kit.pagination import Page, PageParams
 from dispatch.users.service import end_sessions
 from persistence.models import Driver
+from persistence.repositories.base import sorted_by
 from persistence.repositories.fleet import DriverRepository
 from persistence.repositories.users import UserRepository
 from persistence.session import Caller
@@ -51,12 +51,11 @@ async def roster(session: AsyncSession, params: PageParams, sort: list[DriverSor
                  org_id: uuid.UUID | None = None, status: str | None = None,
                  skill: str | None = None, name: str | None = None) -> Page[DriverOut]:
     """The caller's drivers (RLS limits staff to their org; admins may filter by org)."""
-    statement = DriverRepository(session).roster(org_id=org_id, status=status, skill=skill,
-                                                 name=name)
-    rows, total = await fetch_page(
-        session, apply_sort(statement, sort, SORT_COLUMNS, Driver.id), params)
-    return Page[DriverOut](items=[driver_out(d) for d in rows], total=total,
-                           limit=params.limit, offset=params.offset)
+    repository = DriverRepository(session)
+    statement = sorted_by(repository.roster(org_id=org_id, status=status, skill=skill,
+                                            name=name), sort, SORT_COLUMNS, Driver.id)
+    rows, total = await repository.page(statement, limit=params.limit, offset=params.offset)
+    return Page.of([driver_out(d) for d in rows], total, params)
 
 
 async def visible_driver(session: AsyncSession, driver_id: uuid.UUID) -> Driver:

@@ -12,9 +12,9 @@ from dispatch.fleet.common import apply_changes, owning_org, retire_or_delete
 from dispatch.fleet.events import fleet_changed
 from dispatch.fleet.schemas import FleetRemoval, TruckCreate, TruckOut, TruckSort, TruckUpdate
 from dispatch.kit.geo import point_geography, point_of
-from dispatch.kit.pagination import Page, PageParams, fetch_page
-from dispatch.kit.sorting import apply_sort
+from dispatch.kit.pagination import Page, PageParams
 from persistence.models import Truck
+from persistence.repositories.base import sorted_by
 from persistence.repositories.fleet import TruckRepository
 from persistence.session import Caller
 
@@ -34,12 +34,12 @@ async def yard(session: AsyncSession, params: PageParams, sort: list[TruckSort],
                org_id: uuid.UUID | None = None, status: str | None = None,
                min_capacity_m3: float | None = None) -> Page[TruckOut]:
     """The caller's trucks (RLS limits staff to their org; admins may filter by org)."""
-    statement = TruckRepository(session).yard(org_id=org_id, status=status,
-                                              min_capacity_m3=min_capacity_m3)
-    rows, total = await fetch_page(
-        session, apply_sort(statement, sort, SORT_COLUMNS, Truck.id), params)
-    return Page[TruckOut](items=[truck_out(t) for t in rows], total=total,
-                          limit=params.limit, offset=params.offset)
+    repository = TruckRepository(session)
+    statement = sorted_by(repository.yard(org_id=org_id, status=status,
+                                          min_capacity_m3=min_capacity_m3),
+                          sort, SORT_COLUMNS, Truck.id)
+    rows, total = await repository.page(statement, limit=params.limit, offset=params.offset)
+    return Page.of([truck_out(t) for t in rows], total, params)
 
 
 async def visible_truck(session: AsyncSession, truck_id: uuid.UUID) -> Truck:

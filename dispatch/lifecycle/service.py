@@ -5,16 +5,18 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch.errors import InvalidTransition, NotFound
 from dispatch.fleet.events import fleet_changed
 from dispatch.lifecycle.rules import actor_for_role, allowed_next, moves
 from dispatch.lifecycle.schemas import Lifecycle, StatusGroups
-from persistence.models.bookings import Booking, BookingAssignment, BookingStatusHistory
+from persistence.models.bookings import Booking, BookingStatusHistory
 from persistence.outbox import enqueue
+from persistence.repositories.assignments import AssignmentRepository
 from persistence.repositories.base import acting_as_system
+from persistence.repositories.bookings import BookingRepository
+from persistence.repositories.lifecycle import StatusHistoryRepository
 from persistence.session import Caller
 from persistence.statuses import (
     ACTIVE_JOB_STATUSES,
@@ -57,6 +59,7 @@ async def apply_transition(
             f"cannot move booking from {current} to {target} as {caller.role}",
             current=current, requested=target, allowed=allowed,
         )
+    target = BookingStatus(target).value  # the row and the event hold the plain string
     booking.status = target
     history = BookingStatusHistory(
         booking_id=booking.id, org_id=booking.org_id, from_status=current, to_status=target,
@@ -75,15 +78,14 @@ async def apply_transition(
     return history
 
 
-# Leaving these statuses frees the driver and truck for other work.
-RELEASES_ASSIGNMENT = frozenset({"cancelled", "no_show", "confirmed"})
+# Moving to these statuses frees the driver and truck for other work.
+RELEASES_ASSIGNMENT = frozenset({BookingStatus.CANCELLED, BookingStatus.NO_SHOW,
+                                 BookingStatus.CONFIRMED})
 
 
 async def lock_booking(session: AsyncSession, booking_id: uuid.UUID) -> Booking:
     """The booking, row-locked for this transaction; another tenant's booking is NotFound."""
-    booking = await session.scalar(
-        select(Booking).where(Booking.id == booking_id).with_for_update()
-    )
+    booking = await BookingRepository(session).lock_by_id(booking_id)
     if booking is None:
         raise NotFound("no such booking")
     return booking
@@ -96,11 +98,7 @@ async def release_assignment(session: AsyncSession, booking: Booking, caller: Ca
     so this one statement runs as the system, scoped to that booking's active assignment.
     """
     async with acting_as_system(session, caller):
-        await session.execute(
-            update(BookingAssignment)
-            .where(BookingAssignment.booking_id == booking.id, BookingAssignment.active)
-            .values(active=False, released_at=func.now())
-        )
+        await AssignmentRepository(session).release_active(booking.id)
     await fleet_changed(session, booking.org_id, "assignment", booking.id, "released")
 
 
@@ -108,15 +106,8 @@ async def finish_assignment(session: AsyncSession, booking: Booking, caller: Cal
     """A completed job frees its crew from now on: the assignment stays (who did the job),
     but its window ends now (empty when the job was done before its window began), so the
     exclusion constraints and the shards' busy windows let the crew take the next one."""
-    held = BookingAssignment.window
     async with acting_as_system(session, caller):
-        await session.execute(
-            update(BookingAssignment)
-            .where(BookingAssignment.booking_id == booking.id, BookingAssignment.active)
-            .values(window=func.tstzrange(
-                func.lower(held), func.greatest(func.lower(held),
-                                                func.least(func.upper(held), func.now()))))
-        )
+        await AssignmentRepository(session).end_active_window_now(booking.id)
     await fleet_changed(session, booking.org_id, "assignment", booking.id, "finished")
 
 
@@ -139,17 +130,14 @@ async def transition(
                                      metadata=metadata)
     if target in RELEASES_ASSIGNMENT:
         await release_assignment(session, booking, caller)
-    elif target == "completed":
+    elif target == BookingStatus.COMPLETED:
         await finish_assignment(session, booking, caller)
     return booking, history
 
 
 async def history_of(session: AsyncSession,
                      booking_id: uuid.UUID) -> list[BookingStatusHistory]:
-    if await session.get(Booking, booking_id) is None:
+    """The booking's status changes, oldest first; a booking the caller cannot see is NotFound."""
+    if await BookingRepository(session).get_by_id(booking_id) is None:
         raise NotFound("no such booking")
-    rows = await session.scalars(
-        select(BookingStatusHistory).where(BookingStatusHistory.booking_id == booking_id)
-        .order_by(BookingStatusHistory.id)
-    )
-    return list(rows)
+    return await StatusHistoryRepository(session).trail_of(booking_id)

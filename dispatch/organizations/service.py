@@ -17,8 +17,7 @@ from dispatch.kit.geo import (
     point_geography,
     point_of,
 )
-from dispatch.kit.pagination import Page, PageParams, fetch_page
-from dispatch.kit.sorting import apply_sort
+from dispatch.kit.pagination import Page, PageParams
 from dispatch.organizations.schemas import (
     OnboardingResult,
     OrganizationCreate,
@@ -29,6 +28,7 @@ from dispatch.organizations.schemas import (
 from persistence.cache import org_terms_changing
 from persistence.models import Organization, User
 from persistence.outbox import enqueue
+from persistence.repositories.base import sorted_by
 from persistence.repositories.organizations import OrganizationRepository
 from persistence.repositories.users import UserRepository
 from persistence.session import Caller
@@ -116,13 +116,14 @@ async def directory(session: AsyncSession, params: PageParams, sort: list[Organi
                     *, name: str | None = None, verified: bool | None = None,
                     serves: GeoPoint | None = None) -> Page[OrganizationOut]:
     """The public directory of active organizations, optionally those serving a point."""
-    statement = OrganizationRepository(session).directory(
+    organizations = OrganizationRepository(session)
+    statement = organizations.directory(
         name=name, verified=verified,
         covering=(serves.lon, serves.lat) if serves is not None else None)
-    rows, total = await fetch_page(
-        session, apply_sort(statement, sort, SORT_COLUMNS, Organization.id), params)
-    return Page[OrganizationOut](items=[organization_out(org) for org in rows], total=total,
-                                 limit=params.limit, offset=params.offset)
+    rows, total = await organizations.page(
+        sorted_by(statement, sort, SORT_COLUMNS, Organization.id),
+        limit=params.limit, offset=params.offset)
+    return Page.of([organization_out(org) for org in rows], total, params)
 
 
 async def _visible(session: AsyncSession, org_id: uuid.UUID) -> Organization:

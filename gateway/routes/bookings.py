@@ -15,15 +15,15 @@ from dispatch.bookings.schemas import (
     BookingCreate,
     BookingOut,
     BookingSort,
-    BookingStatus,
     BookingUpdate,
     QuoteOut,
     QuoteRequest,
 )
 from dispatch.kit.geo import GeoPoint
 from dispatch.kit.pagination import Page, PageParams
-from gateway.deps import CurrentCaller, CustomerCaller, SessionDep, require_role
+from gateway.deps import CurrentCaller, CustomerCaller, SessionDep, SettingsDep, require_role
 from persistence.session import Caller
+from persistence.statuses import BookingStatus
 
 router = APIRouter(tags=["bookings"])
 Paging = Annotated[PageParams, Query()]
@@ -31,15 +31,18 @@ Participant = Annotated[Caller, Depends(require_role("customer", "mover_admin", 
 
 
 @router.post("/bookings/quote", response_model=QuoteOut)
-async def quote(_: CurrentCaller, session: SessionDep, request: QuoteRequest) -> QuoteOut:
+async def quote(_: CurrentCaller, session: SessionDep, settings: SettingsDep,
+                request: QuoteRequest) -> QuoteOut:
     """The organization's price for a move, over the real distance between the two points."""
-    return await service.quote(session, request)
+    return await service.quote(session, request, average_speed_kmh=settings.average_speed_kmh)
 
 
 @router.post("/bookings", response_model=BookingOut, status_code=status.HTTP_201_CREATED)
-async def book(caller: CustomerCaller, session: SessionDep, payload: BookingCreate) -> BookingOut:
+async def book(caller: CustomerCaller, session: SessionDep, settings: SettingsDep,
+               payload: BookingCreate) -> BookingOut:
     """Book a move: the pickup must lie in the org's service area; priced on creation."""
-    return service.booking_out(await service.book(session, caller, payload))
+    return service.booking_out(await service.book(
+        session, caller, payload, average_speed_kmh=settings.average_speed_kmh))
 
 
 @router.get("/bookings", response_model=Page[BookingOut])
@@ -64,10 +67,11 @@ async def booking(_: CurrentCaller, session: SessionDep, booking_id: uuid.UUID) 
 
 
 @router.patch("/bookings/{booking_id}", response_model=BookingOut)
-async def amend(caller: Participant, session: SessionDep, booking_id: uuid.UUID,
-                changes: BookingUpdate) -> BookingOut:
+async def amend(caller: Participant, session: SessionDep, settings: SettingsDep,
+                booking_id: uuid.UUID, changes: BookingUpdate) -> BookingOut:
     """Change notes; while pending or confirmed also the window and addresses (re-priced)."""
-    return service.booking_out(await service.amend(session, caller, booking_id, changes))
+    return service.booking_out(await service.amend(
+        session, caller, booking_id, changes, average_speed_kmh=settings.average_speed_kmh))
 
 
 @router.get("/availability", response_model=Page[AvailableOrganization])

@@ -43,7 +43,3 @@ def tenant_table(table: str, *, driver_reads: str | None = None) -> list[str]:
     if driver_reads:
         statements.append(policy(table, "driver", driver_reads, command="SELECT"))
     return statements
-
-
-def drop_policies(table: str, names: list[str]) -> list[str]:
-    return [f"DROP POLICY IF EXISTS {table}_{name} ON {table}" for name in names]

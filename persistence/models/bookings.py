@@ -21,17 +21,16 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSTZRANGE, UUID, Range
 from sqlalchemy.orm import Mapped, mapped_column
 
 from persistence.models.base import Base, point, timestamp_column, uuid_pk
+from persistence.statuses import BOOKING_STATUSES, BookingStatus
 
-BOOKING_STATUSES = (
-    "pending", "confirmed", "assigned", "en_route", "arrived", "loading", "in_transit",
-    "unloading", "completed", "cancelled", "no_show", "disputed",
-)
+# Built from the vocabulary: the statuses migration 0001 lists, in its order and quoting.
+STATUS_KNOWN = "status IN ({})".format(",".join(f"'{status}'" for status in BOOKING_STATUSES))
 
 
 class Booking(Base):
     __tablename__ = "bookings"
     __table_args__ = (
-        CheckConstraint(f"status IN {BOOKING_STATUSES}", name="status_known"),
+        CheckConstraint(STATUS_KNOWN, name="status_known"),
         CheckConstraint("window_end > window_start", name="window_ordered"),
         CheckConstraint("volume_m3 > 0", name="volume_positive"),
         CheckConstraint("crew_size BETWEEN 1 AND 12", name="crew_size_range"),
@@ -59,7 +58,8 @@ class Booking(Base):
     distance_km: Mapped[float] = mapped_column(Numeric(8, 2))
     price_cents: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
-    status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
+    status: Mapped[str] = mapped_column(String(16), default=BookingStatus.PENDING.value,
+                                        server_default=BookingStatus.PENDING.value)
     notes: Mapped[str] = mapped_column(Text, default="", server_default="")
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[datetime] = timestamp_column()

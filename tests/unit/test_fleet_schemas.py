@@ -8,8 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql
 
 from dispatch.fleet.schemas import DriverCreate, DriverSort, TruckCreate
-from dispatch.kit.sorting import apply_sort, sort_field
 from persistence.models import Driver
+from persistence.repositories.base import sort_field, sorted_by
 
 HOME = {"lon": 13.4, "lat": 52.5}
 
@@ -37,8 +37,8 @@ def test_bad_trucks(body: dict[str, object]) -> None:
 def test_sort_keys_map_to_order_by_with_a_tiebreak() -> None:
     assert sort_field(DriverSort.rating_desc) == ("rating_avg", True)
     assert sort_field(DriverSort.full_name) == ("full_name", False)
-    statement = apply_sort(select(Driver), [DriverSort.rating_desc, DriverSort.full_name],
-                           {"rating_avg": Driver.rating_avg, "full_name": Driver.full_name},
-                           Driver.id)
+    statement = sorted_by(select(Driver), [DriverSort.rating_desc, DriverSort.full_name],
+                          {"rating_avg": Driver.rating_avg, "full_name": Driver.full_name},
+                          Driver.id)
     sql = str(statement.compile(dialect=postgresql.dialect()))
     assert sql.endswith("ORDER BY drivers.rating_avg DESC, drivers.full_name ASC, drivers.id ASC")
