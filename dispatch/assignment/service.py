@@ -11,19 +11,20 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from geoalchemy2.shape import to_shape
-from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import Range
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch.assignment.schemas import AssignmentOut
 from dispatch.errors import Conflict, NotFound, ValidationFailed
+from dispatch.fleet.events import assignment_noted
 from dispatch.lifecycle.service import apply_transition, lock_booking, transition
-from persistence.models import Booking, BookingAssignment, Driver, Organization, Truck
+from persistence.models import Booking, BookingAssignment
 from persistence.outbox import enqueue
+from persistence.repositories.assignments import AssignmentRepository
+from persistence.repositories.fleet import DriverRepository, TruckRepository
+from persistence.repositories.organizations import OrganizationRepository
 from persistence.session import Caller
-
-OVERLAP_CONSTRAINTS = ("ex_assignments_driver_overlap", "ex_assignments_truck_overlap")
+from persistence.statuses import BookingStatus
 
 
 class FleetPort(Protocol):
@@ -46,17 +47,12 @@ def booking_spec(booking: Booking) -> dict[str, Any]:
 
 
 async def serialize_org_assignments(session: AsyncSession, org_id: uuid.UUID) -> None:
-    """One assigner per organization at a time (transaction-scoped advisory lock).
-
-    Concurrent inserts checked by the same exclusion constraint can deadlock each other;
-    queueing an org's assigners avoids that while other orgs proceed in parallel.
-    """
-    await session.execute(select(func.pg_advisory_xact_lock(
-        func.hashtextextended(f"assign:{org_id}", 0))))
+    """One assigner per organization at a time (until this transaction ends)."""
+    await AssignmentRepository(session).lock_org_assigner(org_id)
 
 
 def _assignable(booking: Booking, now: datetime) -> None:
-    if booking.status != "confirmed":
+    if booking.status != BookingStatus.CONFIRMED:
         raise Conflict(f"only confirmed bookings can be assigned; this one is {booking.status}",
                        booking_status=booking.status)
     if booking.window_start <= now:
@@ -71,21 +67,14 @@ async def try_assign(session: AsyncSession, booking: Booking, driver_id: uuid.UU
         org_id=booking.org_id, booking_id=booking.id, driver_id=driver_id, truck_id=truck_id,
         window=Range(booking.window_start, booking.window_end), method=method, score=score,
         assigned_by=caller.user_id)
-    try:
-        async with session.begin_nested():
-            session.add(assignment)
-            await session.flush()
-    except IntegrityError as exc:
-        if any(name in str(exc.orig) for name in OVERLAP_CONSTRAINTS):
-            return None
-        raise
-    return assignment
+    added = await AssignmentRepository(session).add_unless_overlapping(assignment)
+    return assignment if added else None
 
 
 async def record_assignment(session: AsyncSession, booking: Booking, assignment: BookingAssignment,
                      caller: Caller, tried: int) -> AssignmentOut:
     score = assignment.score or {}
-    await apply_transition(session, booking, "assigned", caller,
+    await apply_transition(session, booking, BookingStatus.ASSIGNED, caller,
                            reason=f"{assignment.method} assignment",
                            metadata={"driver_id": str(assignment.driver_id),
                                      "truck_id": str(assignment.truck_id), "score": score})
@@ -100,6 +89,8 @@ async def record_assignment(session: AsyncSession, booking: Booking, assignment:
                   {"driver_id": str(assignment.driver_id), "context": event},
                   idempotency_key=f"notify.driver_assignment:{assignment.id}",
                   org_id=booking.org_id, aggregate_id=str(booking.id))
+    await assignment_noted(session, booking.org_id, assignment.id, assignment.driver_id,
+                           assignment.truck_id, booking_spec(booking))
     return AssignmentOut(id=assignment.id, booking_id=booking.id,
                          driver_id=assignment.driver_id, truck_id=assignment.truck_id,
                          window_start=booking.window_start, window_end=booking.window_end,
@@ -110,9 +101,7 @@ async def auto_assign(session: AsyncSession, booking_id: uuid.UUID, caller: Call
                       fleet: FleetPort, now: datetime | None = None) -> AssignmentOut:
     booking = await lock_booking(session, booking_id)
     _assignable(booking, now or datetime.now(UTC))
-    org_verified = await session.scalar(
-        select(Organization.verified).where(Organization.id == booking.org_id))
-    if not org_verified:
+    if not await OrganizationRepository(session).is_verified(booking.org_id):
         raise Conflict("the organization is not verified: every required document must be "
                        "approved and unexpired before dispatch assigns automatically",
                        org_id=str(booking.org_id))
@@ -128,22 +117,14 @@ async def auto_assign(session: AsyncSession, booking_id: uuid.UUID, caller: Call
                    candidates_tried=len(candidates))
 
 
-async def _conflicting_booking(session: AsyncSession, column: Any, resource_id: uuid.UUID,
-                               booking: Booking) -> uuid.UUID | None:
-    return await session.scalar(
-        select(BookingAssignment.booking_id).where(
-            BookingAssignment.active, column == resource_id,
-            BookingAssignment.window.overlaps(
-                func.tstzrange(booking.window_start, booking.window_end))).limit(1))
-
-
 async def manual_assign(session: AsyncSession, booking_id: uuid.UUID, caller: Caller,
                         driver_id: uuid.UUID, truck_id: uuid.UUID,
                         now: datetime | None = None) -> AssignmentOut:
     booking = await lock_booking(session, booking_id)
     _assignable(booking, now or datetime.now(UTC))
     await serialize_org_assignments(session, booking.org_id)
-    driver, truck = await session.get(Driver, driver_id), await session.get(Truck, truck_id)
+    driver = await DriverRepository(session).get_by_id(driver_id)
+    truck = await TruckRepository(session).get_by_id(truck_id)
     if driver is None or driver.org_id != booking.org_id:
         raise NotFound("no such driver in this booking's organization")
     if truck is None or truck.org_id != booking.org_id:
@@ -156,10 +137,11 @@ async def manual_assign(session: AsyncSession, booking_id: uuid.UUID, caller: Ca
                        truck_status=truck.status, capacity_m3=float(truck.capacity_m3))
     assignment = await try_assign(session, booking, driver_id, truck_id, caller, "manual", None)
     if assignment is None:
-        clash = (await _conflicting_booking(session, BookingAssignment.driver_id, driver_id,
-                                            booking)
-                 or await _conflicting_booking(session, BookingAssignment.truck_id, truck_id,
-                                               booking))
+        assignments = AssignmentRepository(session)
+        start, end = booking.window_start, booking.window_end
+        clash = (await assignments.first_clash(BookingAssignment.driver_id, driver_id, start, end)
+                 or await assignments.first_clash(BookingAssignment.truck_id, truck_id, start,
+                                                  end))
         raise Conflict(f"the driver or truck is already booked (booking {clash})",
                        conflicting_booking_id=str(clash) if clash else None)
     return await record_assignment(session, booking, assignment, caller, 1)
@@ -168,13 +150,6 @@ async def manual_assign(session: AsyncSession, booking_id: uuid.UUID, caller: Ca
 async def unassign(session: AsyncSession, booking_id: uuid.UUID, caller: Caller,
                    reason: str = "") -> Booking:
     """Back to confirmed; the crew is released in the same transaction."""
-    booking, _ = await transition(session, booking_id, "confirmed", caller,
+    booking, _ = await transition(session, booking_id, BookingStatus.CONFIRMED, caller,
                                   reason=reason or "unassigned")
-    return booking
-
-
-async def assigned_booking(session: AsyncSession, booking_id: uuid.UUID) -> Booking:
-    booking = await session.get(Booking, booking_id)
-    if booking is None:
-        raise NotFound("no such booking")
     return booking
