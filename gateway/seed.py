@@ -113,7 +113,7 @@ async def ensure_org(index: int, admin: Caller, drivers_per_org: int, center: tu
             base_location=GeoPoint(lon=lon, lat=lat), hourly_rate_cents=4000 + 250 * index,
             per_km_cents=120 + 10 * index, minimum_charge_cents=15000, currency="EUR",
             timezone="Europe/Berlin", contact_email=f"office@{slug}.{DOMAIN}",
-            admin_email=f"admin@{slug}.{DOMAIN}"))
+            admin_email=f"admin@{slug}.{DOMAIN}"), get_settings())
         org = await OrganizationRepository(session).get_by_id(onboarded.organization.id)
         assert org is not None
         org.verified = True

@@ -1,19 +1,25 @@
-"""Test data builders: organizations, users, drivers, trucks, bookings, and tokens for them.
+"""Test data builders: organizations, users, drivers, trucks, bookings, tokens and clients for them.
 
 They write as the system caller (RLS lets it), so a test can set up any tenant it needs.
 """
 
 from __future__ import annotations
 
+import random
 import secrets
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
+from fastapi import FastAPI
 from geoalchemy2.shape import from_shape
 from shapely.geometry import MultiPolygon, Point, box
 
 from dispatch.auth.tokens import issue_access_token
+from persistence.config import get_settings
 from persistence.models import Booking, Driver, Organization, Truck, User
 from persistence.session import SYSTEM, Caller, tenant_session
 
@@ -113,4 +119,13 @@ def caller_for(user: User, driver: Driver | None = None) -> Caller:
 
 
 def auth_headers(user: User, driver: Driver | None = None) -> dict[str, str]:
-    return {"Authorization": f"Bearer {issue_access_token(caller_for(user, driver))}"}
+    return {"Authorization": f"Bearer {issue_access_token(caller_for(user, driver), get_settings())}"}
+
+
+@asynccontextmanager
+async def ip_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A client from its own random address, so per-IP limits never leak between tests."""
+    address = f"10.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(1, 255)}"
+    transport = httpx.ASGITransport(app=app, client=(address, 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client

@@ -15,7 +15,7 @@ from typing import Any, cast
 import jwt
 
 from dispatch.errors import Unauthorized
-from persistence.config import Settings, get_settings
+from persistence.config import Settings
 from persistence.session import Caller, Role
 
 _ROLES = {"customer", "driver", "mover_admin", "dispatcher", "platform_admin"}
@@ -30,10 +30,9 @@ class AccessClaims:
     session_id: uuid.UUID | None = None  # the refresh family; None for tokens minted directly
 
 
-def issue_access_token(caller: Caller, settings: Settings | None = None,
-                       now: float | None = None, *, version: int = 0,
-                       session_id: uuid.UUID | None = None) -> str:
-    settings = settings or get_settings()
+def issue_access_token(caller: Caller, settings: Settings, now: float | None = None, *,
+                       version: int = 0, session_id: uuid.UUID | None = None) -> str:
+    """A signed access token for the caller, valid for `access_token_ttl_s` from `now`."""
     issued = int(now if now is not None else time.time())
     claims: dict[str, Any] = {
         "sub": str(caller.user_id),
@@ -64,7 +63,7 @@ def _uuid_claim(claims: dict[str, Any], key: str) -> uuid.UUID | None:
         raise Unauthorized(f"token claim '{key}' is malformed") from exc
 
 
-def verify_access_token(token: str, settings: Settings | None = None) -> Caller:
+def verify_access_token(token: str, settings: Settings) -> Caller:
     """Decode and check a token; any defect is Unauthorized (never a 500)."""
     return verify_access_claims(token, settings).caller
 
@@ -76,9 +75,8 @@ def _version_claim(claims: dict[str, Any]) -> int:
     return value
 
 
-def verify_access_claims(token: str, settings: Settings | None = None) -> AccessClaims:
+def verify_access_claims(token: str, settings: Settings) -> AccessClaims:
     """The caller and session claims of a signed, unexpired token (liveness not checked)."""
-    settings = settings or get_settings()
     try:
         claims = jwt.decode(
             token,

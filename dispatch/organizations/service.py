@@ -26,6 +26,7 @@ from dispatch.organizations.schemas import (
     OrganizationUpdate,
 )
 from persistence.cache import org_terms_changing
+from persistence.config import Settings
 from persistence.models import Organization, User
 from persistence.outbox import enqueue
 from persistence.repositories.base import sorted_by
@@ -76,8 +77,8 @@ async def _future_admin(session: AsyncSession, caller: Caller,
     return user
 
 
-async def onboard(session: AsyncSession, caller: Caller,
-                  payload: OrganizationCreate) -> OnboardingResult:
+async def onboard(session: AsyncSession, caller: Caller, payload: OrganizationCreate,
+                  settings: Settings) -> OnboardingResult:
     """Create an unverified organization and make its first admin (the caller, by default)."""
     organizations = OrganizationRepository(session)
     if await organizations.code_taken(payload.code):
@@ -107,7 +108,7 @@ async def onboard(session: AsyncSession, caller: Caller,
         # The caller's own account, now the org's admin: keep its token version, so a
         # deactivation before this onboarding still holds.
         token = issue_access_token(Caller(role="mover_admin", user_id=admin.id, org_id=org.id),
-                                   version=admin.token_version)
+                                   settings, version=admin.token_version)
     return OnboardingResult(organization=organization_out(org), admin_user_id=admin.id,
                             access_token=token)
 

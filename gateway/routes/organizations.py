@@ -19,21 +19,21 @@ from dispatch.organizations.schemas import (
     StaffInvite,
     StaffMember,
 )
-from gateway.deps import CurrentCaller, SessionDep
+from gateway.deps import CurrentCaller, SessionDep, SettingsDep
 
 router = APIRouter(prefix="/organizations", tags=["organizations"])
 Paging = Annotated[PageParams, Query()]
 
 
 @router.post("", response_model=OnboardingResult, status_code=status.HTTP_201_CREATED)
-async def onboard(caller: CurrentCaller, session: SessionDep,
+async def onboard(caller: CurrentCaller, session: SessionDep, settings: SettingsDep,
                   payload: OrganizationCreate) -> OnboardingResult:
     """Onboard a mover organization (unverified until a platform admin reviews it).
 
     The caller becomes its mover_admin (a customer who already booked moves cannot: 409); a
     platform admin onboards for someone else by `admin_email`.
     """
-    return await service.onboard(session, caller, payload)
+    return await service.onboard(session, caller, payload, settings)
 
 
 @router.get("", response_model=Page[OrganizationOut])

@@ -323,10 +323,11 @@ def main() -> None:
     with console.status("building the fleet database"):
         orgs, fleet = build_fleet(args.drivers)
     tokens = [issue_access_token(Caller(role="driver", user_id=uuid.uuid4(),
-                                        org_id=uuid.UUID(org), driver_id=uuid.UUID(driver)))
+                                        org_id=uuid.UUID(org), driver_id=uuid.UUID(driver)),
+                                 get_settings())
               for driver, org in fleet]
     board_token = issue_access_token(Caller(role="dispatcher", user_id=uuid.uuid4(),
-                                            org_id=uuid.UUID(orgs[0])))
+                                            org_id=uuid.UUID(orgs[0])), get_settings())
     server = start_server(args.port)
     results: dict[str, Any] = {}
     try:

@@ -12,6 +12,7 @@ import pytest
 from playwright.async_api import Browser
 
 from dispatch.auth.tokens import issue_access_token
+from persistence.config import get_settings
 from tests.factories import caller_for, make_driver, make_org, make_user
 
 pytestmark = [pytest.mark.e2e, pytest.mark.ray]
@@ -44,7 +45,7 @@ async def test_the_board_goes_live_without_a_csp_violation(gateway_url: str,
         page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
         page.on("pageerror", lambda e: console.append(f"pageerror: {e}"))
         response = await page.goto(f"{gateway_url}/board?token="
-                                   f"{issue_access_token(caller_for(dispatcher))}")
+                                   f"{issue_access_token(caller_for(dispatcher), get_settings())}")
         assert response is not None
         assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
         await page.wait_for_function(

@@ -23,6 +23,7 @@ from playwright.async_api import Browser, Page
 from websockets.asyncio.client import ClientConnection, connect
 
 from dispatch.auth.tokens import issue_access_token
+from persistence.config import get_settings
 from persistence.models import Booking, Driver, Organization, Truck, User
 from persistence.statuses import ACTIVE_JOB_STATUSES, FINISHED_STATUSES, BookingStatus
 from tests.e2e.conftest import ARTIFACTS
@@ -150,7 +151,7 @@ async def test_board_follows_driver_pings_and_assigns_from_the_page(
     assert before["x"] is not None
     assert float(str(before["lon"])) == pytest.approx(HOME[0], abs=1e-6)
 
-    token = issue_access_token(caller_for(fleet.driver_user, fleet.driver))
+    token = issue_access_token(caller_for(fleet.driver_user, fleet.driver), get_settings())
     async with connect(ws_url(gateway_url, "/ws/driver"),
                        additional_headers={"Authorization": f"Bearer {token}"},
                        compression=None) as driver_socket:
@@ -210,7 +211,7 @@ async def test_board_follows_driver_pings_and_assigns_from_the_page(
 
 async def test_demo_link_signs_in_with_a_token_and_drops_it_from_the_address(
         gateway_url: str, page: Page, fleet: Fleet) -> None:
-    token = issue_access_token(caller_for(fleet.dispatcher))
+    token = issue_access_token(caller_for(fleet.dispatcher), get_settings())
     await page.goto(f"{gateway_url}/board?token={token}")
     await wait_live(page)
     assert "token=" not in page.url
@@ -257,7 +258,7 @@ async def test_demo_link_signs_in_with_a_token_and_drops_it_from_the_address(
 
 async def test_a_driver_token_is_not_a_board_login(gateway_url: str, page: Page,
                                                    fleet: Fleet) -> None:
-    token = issue_access_token(caller_for(fleet.driver_user, fleet.driver))
+    token = issue_access_token(caller_for(fleet.driver_user, fleet.driver), get_settings())
     await page.goto(f"{gateway_url}/board?token={token}")
     await page.locator("#signin").wait_for(state="visible")
     assert "dispatchers and mover admins" in await page.inner_text("#signin-note")

@@ -5,14 +5,10 @@ from __future__ import annotations
 import random
 import secrets
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import jwt
-import pytest
-from fastapi import FastAPI
 from sqlalchemy import select, update
 
 from dispatch.auth.tokens import issue_access_token
@@ -30,15 +26,6 @@ def fresh_email() -> str:
 
 def fresh_phone() -> str:
     return "+4915" + "".join(random.choice("0123456789") for _ in range(9))
-
-
-@asynccontextmanager
-async def ip_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """A client from its own random address, so per-IP limits never leak between tests."""
-    address = f"10.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(1, 255)}"
-    transport = httpx.ASGITransport(app=app, client=(address, 40000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        yield client
 
 
 async def latest_code(destination: str) -> str:
@@ -62,12 +49,6 @@ async def sign_in(client: httpx.AsyncClient, destination: str) -> dict[str, Any]
     assert verified.status_code == 200, verified.text
     tokens: dict[str, Any] = verified.json()
     return tokens
-
-
-@pytest.fixture
-async def http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with ip_client(app) as client:
-        yield client
 
 
 def assert_problem(response: httpx.Response, status: int) -> dict[str, object]:
@@ -163,12 +144,12 @@ def _forged(**overrides: object) -> str:
 async def test_bad_access_tokens_are_refused(http: httpx.AsyncClient) -> None:
     user = await make_user()
     caller = Caller(role="customer", user_id=user.id)
-    good = issue_access_token(caller)
+    good = issue_access_token(caller, get_settings())
     head, body, signature = good.split(".")
     unsigned = jwt.encode({"sub": str(user.id), "role": "platform_admin"}, key=None,
                           algorithm="none")
     tokens = {
-        "expired": issue_access_token(caller, now=time.time() - 3600),
+        "expired": issue_access_token(caller, get_settings(), now=time.time() - 3600),
         "tampered": f"{head}.{body}.{signature[:-2]}{'A' if signature[-2] != 'A' else 'B'}x",
         "alg_none": unsigned,
         "wrong_audience": _forged(sub=str(user.id), aud="someone-else"),

@@ -27,22 +27,24 @@ CALLER = Caller(role="dispatcher", user_id=USER, org_id=uuid.uuid4())
 
 
 def test_version_and_sign_in_round_trip() -> None:
-    claims = verify_access_claims(issue_access_token(CALLER, version=3, session_id=FAMILY))
+    settings = get_settings()
+    claims = verify_access_claims(
+        issue_access_token(CALLER, settings, version=3, session_id=FAMILY), settings)
     assert claims == AccessClaims(CALLER, 3, FAMILY)
     assert keys_of(claims) == [user_key(USER), session_key(FAMILY)]
-    bare = verify_access_claims(issue_access_token(CALLER))
+    bare = verify_access_claims(issue_access_token(CALLER, settings), settings)
     assert (bare.version, bare.session_id, keys_of(bare)) == (0, None, [user_key(USER)])
 
 
 @pytest.mark.parametrize("version", [-1, "1", True, 1.5])
 def test_a_malformed_version_is_refused(version: object) -> None:
     settings = get_settings()
-    token = issue_access_token(CALLER)
+    token = issue_access_token(CALLER, settings)
     claims = jwt.decode(token, options={"verify_signature": False})
     forged = jwt.encode({**claims, "ver": version}, settings.jwt_secret,
                         algorithm=settings.jwt_algorithm)
     with pytest.raises(Unauthorized):
-        verify_access_claims(forged)
+        verify_access_claims(forged, settings)
 
 
 @pytest.mark.parametrize("user, sign_in, live", [
