@@ -1,9 +1,10 @@
 """Invoice use cases: drafts, issuing with a gapless number, payments, voiding, overdue marking.
 
 Issuing bumps the (org, year) counter row with INSERT ... ON CONFLICT DO UPDATE ... RETURNING in
-the issuing transaction. Concurrent issuers of one org queue on that row lock until the holder
-commits; a rolled-back issue rolls its number back with it. So numbers are sequential with no
-gaps and no duplicates, without a table lock or an advisory lock.
+the issuing transaction (`InvoiceRepository.next_number`). Concurrent issuers of one org queue
+on that row lock until the holder commits; a rolled-back issue rolls its number back with it.
+So numbers are sequential with no gaps and no duplicates, without a table lock or an advisory
+lock.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from pypdf import PdfReader
 from sqlalchemy import func, select
 
@@ -237,7 +238,7 @@ async def test_pdf_shows_the_invoice_and_is_stored(client: httpx.AsyncClient) ->
 
 
 async def test_invoice_email_goes_through_the_outbox(
-        client: httpx.AsyncClient, smtp: SmtpServer, parked_outbox: None) -> None:
+        app: FastAPI, client: httpx.AsyncClient, smtp: SmtpServer, parked_outbox: None) -> None:
     org, staff, customer = await _tenant(name="Mitte Movers")
     draft = await _draft(client, org, staff, customer)
     issued = _ok(await client.post(f"{API}/{draft['id']}/issue", headers=auth_headers(staff)))
@@ -245,6 +246,9 @@ async def test_invoice_email_goes_through_the_outbox(
         event = await session.scalar(select(OutboxEvent).where(
             OutboxEvent.idempotency_key == f"notify.invoice_delivery:{draft['id']}"))
     assert event is not None and event.payload["context"]["invoice_number"] == issued["number"]
+    # The link is built from the app's own settings, handed to the service by the route.
+    assert event.payload["context"]["download_url"] == (
+        app.state.settings.public_base_url.rstrip("/") + f"/api/v1/invoices/{draft['id']}/pdf")
 
     await make_worker(smtp_port(smtp), _NoSms()).drain_once()
 

@@ -11,6 +11,7 @@ refuses the object if moto stored it: defense in depth, not trust in the store.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 from collections.abc import Iterator
@@ -86,11 +87,12 @@ async def test_presigned_post_carries_the_conditions_and_uploads(moto_s3: MotoS3
 
 @pytest.fixture
 def s3_app(app: FastAPI, moto_s3: MotoS3) -> Iterator[MotoS3]:
-    """The app with moto's S3 as its store for this test (the port is the app's own object)."""
-    previous = getattr(app.state, "storage", None)
-    app.state.storage = moto_s3.storage()
+    """The app with moto's S3 as its store for this test (the routes get it through StorageDep,
+    from the ports the app built once)."""
+    previous = app.state.ports
+    app.state.ports = dataclasses.replace(previous, storage=moto_s3.storage())
     yield moto_s3
-    app.state.storage = previous
+    app.state.ports = previous
 
 
 async def _ticket(client: httpx.AsyncClient, headers: dict[str, str]) -> tuple[str, Any]:
