@@ -33,12 +33,6 @@ class LengthRequired(DomainError):
     title = "Length required"
 
 
-def storage_for(request: Request) -> StoragePort:
-    """The app's storage port (built once by create_app); prefer `StorageDep` in new routes."""
-    port: StoragePort = request.app.state.ports.storage
-    return port
-
-
 def refuse_oversized_body(request: Request, max_bytes: int) -> None:
     """Refuse before reading: the body must announce its length, within the file limit plus
     room for the form around it (the server stops reading at that length)."""
