@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,20 +13,14 @@ from sqlalchemy import func, select, update
 from persistence.config import get_settings
 from persistence.models import OtpCode, OutboxEvent
 from persistence.session import SYSTEM, tenant_session
+from tests.factories import ip_client
 from tests.integration.test_auth import (
     AUTH,
     assert_problem,
     fresh_email,
     fresh_phone,
-    ip_client,
     latest_code,
 )
-
-
-@pytest.fixture
-async def http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with ip_client(app) as client:
-        yield client
 
 
 async def request_code(http: httpx.AsyncClient, destination: str) -> httpx.Response:

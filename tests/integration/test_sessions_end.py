@@ -7,13 +7,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
 from persistence.config import get_settings
 from persistence.models import Organization, User
@@ -25,7 +24,7 @@ from tests.integration.realtime_server import (
     recv_json,
     ws_base,
 )
-from tests.integration.test_auth import assert_problem, fresh_email, ip_client, latest_code
+from tests.integration.test_auth import assert_problem, fresh_email, latest_code
 from tests.integration.test_ws_replicas import REPLICA_ENV
 from tests.proxy import TcpProxy
 
@@ -34,12 +33,6 @@ __all__ = ["ws_base"]  # the fixture
 API = "/api/v1"
 SESSION_ENDED = 4410
 SETTLE_S = 10.0  # generous: the machine is shared; the measured figure is printed
-
-
-@pytest.fixture
-async def http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with ip_client(app) as client:
-        yield client
 
 
 async def sign_in(http: httpx.AsyncClient, email: str) -> dict[str, Any]:
