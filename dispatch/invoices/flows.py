@@ -16,16 +16,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import structlog
-from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
 
 from dispatch.errors import Unavailable
 from dispatch.invoices.pdf import InvoicePdf, PdfLine, render_invoice_pdf
 from persistence.integrations.email import DeliveryFailed
-from persistence.models import Document, Invoice, Organization
+from persistence.models import Invoice, Organization
 from persistence.outbox import OutboxItem, enqueue
+from persistence.repositories.invoices import InvoiceRepository
+from persistence.repositories.organizations import OrganizationRepository
 from persistence.session import SYSTEM, tenant_session
 from persistence.storage import ObjectMissing, StorageError, StoragePort
 
@@ -64,34 +63,23 @@ def _view(invoice: Invoice, org: Organization) -> InvoicePdf:
 
 async def _load(invoice_id: uuid.UUID) -> tuple[Invoice, Organization, str | None]:
     async with tenant_session(SYSTEM) as session:
-        invoice = await session.scalar(select(Invoice).where(Invoice.id == invoice_id)
-                                       .options(selectinload(Invoice.line_items)))
+        invoices = InvoiceRepository(session)
+        invoice = await invoices.get_with_children(invoice_id)
         if invoice is None:
             raise LookupError(f"invoice {invoice_id} is gone")
-        org = await session.get(Organization, invoice.org_id)
+        org = await OrganizationRepository(session).get_by_id(invoice.org_id)
         assert org is not None
-        stored_key = None
-        if invoice.pdf_document_id and invoice.pdf_version == invoice.version:
-            stored_key = await session.scalar(select(Document.storage_key).where(
-                Document.id == invoice.pdf_document_id, Document.status == "stored"))
-        return invoice, org, stored_key
+        return invoice, org, await invoices.stored_pdf_key(invoice)
 
 
 async def _record(invoice: Invoice, key: str, content: bytes, now: datetime) -> None:
     async with tenant_session(SYSTEM) as session:
-        await session.execute(insert(Document).values(
-            org_id=invoice.org_id, owner_user_id=None, purpose="invoice_pdf", storage_key=key,
-            content_type=PDF, size_bytes=len(content),
-            sha256=hashlib.sha256(content).hexdigest(), original_name=pdf_filename(invoice),
-            status="stored", created_at=now, stored_at=now,
-        ).on_conflict_do_nothing(index_elements=["storage_key"]))
-        document_id = await session.scalar(select(Document.id).where(Document.storage_key == key))
-        # Never point back at an older version than the one already recorded.
-        await session.execute(
-            update(Invoice).where(Invoice.id == invoice.id,
-                                  (Invoice.pdf_version.is_(None))
-                                  | (Invoice.pdf_version < invoice.version))
-            .values(pdf_document_id=document_id, pdf_version=invoice.version))
+        await InvoiceRepository(session).record_pdf(invoice, {
+            "org_id": invoice.org_id, "owner_user_id": None, "purpose": "invoice_pdf",
+            "storage_key": key, "content_type": PDF, "size_bytes": len(content),
+            "sha256": hashlib.sha256(content).hexdigest(),
+            "original_name": pdf_filename(invoice), "status": "stored", "created_at": now,
+            "stored_at": now})
 
 
 async def ensure_pdf(invoice_id: uuid.UUID, storage: StoragePort,

@@ -48,8 +48,6 @@ class Refund(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     # Bumped only when the provider fails a refund it had accepted: a new key asks anew.
     key_generation: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
-                                                      server_default=func.now())
     last_error: Mapped[str | None] = mapped_column(Text)
     requested_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     created_at: Mapped[datetime] = timestamp_column()

@@ -1,5 +1,6 @@
 """Invoice queries: one invoice with its lines and payments, filtered lists, the gapless number
-counter, whether an organization has served a customer, and the overdue sweep."""
+counter, whether an organization has served a customer, the overdue sweep, and the stored PDF
+of an invoice's version."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select, text
+from sqlalchemy import Select, select, text, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import selectinload
 
-from persistence.models import Booking, Invoice
+from persistence.models import Booking, Document, Invoice
 from persistence.repositories.base import Repository
 
 # Concurrent issuers of one org queue on the counter row's lock until the holder commits; a
@@ -81,3 +83,24 @@ class InvoiceRepository(Repository[Invoice]):
         returns how many did."""
         result = await self.session.execute(_MARK_OVERDUE, {"now": now})
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def stored_pdf_key(self, invoice: Invoice) -> str | None:
+        """Where the PDF of the invoice's current version is stored, if it has been."""
+        if not invoice.pdf_document_id or invoice.pdf_version != invoice.version:
+            return None
+        key: str | None = await self.session.scalar(select(Document.storage_key).where(
+            Document.id == invoice.pdf_document_id, Document.status == "stored"))
+        return key
+
+    async def record_pdf(self, invoice: Invoice, document: dict[str, Any]) -> None:
+        """Record a stored PDF as a document (once per storage key, so two renders of one
+        version make one row) and point the invoice at it, never back at an older version."""
+        await self.session.execute(insert(Document).values(**document)
+                                   .on_conflict_do_nothing(index_elements=["storage_key"]))
+        document_id = await self.session.scalar(select(Document.id).where(
+            Document.storage_key == document["storage_key"]))
+        await self.session.execute(
+            update(Invoice).where(Invoice.id == invoice.id,
+                                  (Invoice.pdf_version.is_(None))
+                                  | (Invoice.pdf_version < invoice.version))
+            .values(pdf_document_id=document_id, pdf_version=invoice.version))

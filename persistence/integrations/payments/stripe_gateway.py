@@ -21,7 +21,7 @@ class StripeGateway:
         self._client = stripe.StripeClient(
             api_key, base_addresses=base,  # type: ignore[arg-type]
             http_client=stripe.HTTPXClient(timeout=timeout_s),
-            max_network_retries=0,  # our retry job owns retries, with the same key
+            max_network_retries=0,  # the outbox owns retries (same key, its backoff)
         )
 
     async def create_intent(self, amount_cents: int, currency: str, idempotency_key: str,
