@@ -19,9 +19,8 @@ from persistence.models import Booking
 from persistence.redis import get_redis
 from persistence.session import SYSTEM, tenant_session
 from tests.factories import auth_headers, make_booking, make_org, make_user
-from tests.integration.realtime_server import connect, recv_json, ws_base
+from tests.integration.realtime_server import connect, recv_json
 
-__all__ = ["ws_base"]  # the fixture
 STATUSES = ("pending", "confirmed", "cancelled")
 
 

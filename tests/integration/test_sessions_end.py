@@ -22,13 +22,10 @@ from tests.integration.realtime_server import (
     closed_with,
     connect,
     recv_json,
-    ws_base,
 )
 from tests.integration.test_auth import assert_problem, fresh_email, latest_code
 from tests.integration.test_ws_replicas import REPLICA_ENV
 from tests.proxy import TcpProxy
-
-__all__ = ["ws_base"]  # the fixture
 
 API = "/api/v1"
 SESSION_ENDED = 4410

@@ -24,10 +24,7 @@ from tests.integration.realtime_server import (
     ping,
     recv_json,
     recv_until,
-    ws_base,
 )
-
-__all__ = ["ws_base"]  # the fixture
 
 
 async def fleet_org() -> dict[str, Any]:

@@ -22,10 +22,7 @@ from tests.integration.realtime_server import (
     ping,
     recv_json,
     recv_until,
-    ws_base,
 )
-
-__all__ = ["ws_base"]  # the fixture
 
 
 async def driver_account(org: Organization | None = None) -> tuple[Organization, Driver,

@@ -10,9 +10,7 @@ import pytest
 
 from gateway.realtime import connection
 from tests.factories import auth_headers, make_driver, make_org, make_user
-from tests.integration.realtime_server import closed_with, connect, ping, recv_json, ws_base
-
-__all__ = ["ws_base"]  # the fixture
+from tests.integration.realtime_server import closed_with, connect, ping, recv_json
 
 
 async def test_invalid_frames_are_forgotten_over_time_but_a_burst_closes(

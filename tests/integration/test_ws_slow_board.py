@@ -20,9 +20,7 @@ from gateway.realtime.connection import close_wait_s
 from persistence import events
 from persistence.config import get_settings
 from tests.factories import auth_headers, make_org, make_user
-from tests.integration.realtime_server import connect, recv_json, ws_base
-
-__all__ = ["ws_base"]  # the fixture
+from tests.integration.realtime_server import connect, recv_json
 
 
 class StalledClient:
