@@ -21,6 +21,7 @@ import ray
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from actors.outbox import OutboxWorker, run_worker
 from actors.runtime import Fleet, start_fleet
 from actors.slots import Moved, slot_of
 from persistence.config import get_settings
@@ -176,10 +177,13 @@ async def test_scale_up_and_down_under_pings_and_assignments(
     assigned = 0
     # Scaling up, each move holds its slots 0.4 s longer than it needs (the test hook), so
     # pings and assignments surely arrive while one is under way; scaling down, no hook: the
-    # pause printed is the real one.
+    # pause printed is the real one. The shards hear of assignments through the outbox
+    # (fleet.assignment_noted), so a worker delivers them meanwhile, as in production.
+    outbox = OutboxWorker(get_settings())
     for step, (target, hold_s) in enumerate(((start + 1, 0.4), (start, 0.0))):
         stop = asyncio.Event()
         streaming = asyncio.create_task(stream.run(fleet, stop))
+        delivering = asyncio.create_task(run_worker(outbox, stop))
         await asyncio.sleep(0.3)
         scaling = asyncio.create_task(fleet.scale(target, hold_s=hold_s))
         codes = await _assign_until(client, orgs, SOON + timedelta(days=step), scaling)
@@ -187,6 +191,9 @@ async def test_scale_up_and_down_under_pings_and_assignments(
         await asyncio.sleep(0.3)
         stop.set()
         await streaming
+        await delivering
+        while await outbox.drain_once():  # the notes still due, before the shards are checked
+            pass
         assert set(codes) <= {201, 409}, codes
         assert len(orgs) <= codes.count(201) <= 2 * len(orgs), codes
         assigned += codes.count(201)
