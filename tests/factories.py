@@ -5,7 +5,6 @@ They write as the system caller (RLS lets it), so a test can set up any tenant i
 
 from __future__ import annotations
 
-import random
 import secrets
 import uuid
 from collections.abc import AsyncIterator
@@ -124,8 +123,12 @@ def auth_headers(user: User, driver: Driver | None = None) -> dict[str, str]:
 
 @asynccontextmanager
 async def ip_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """A client from its own random address, so per-IP limits never leak between tests."""
-    address = f"10.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(1, 255)}"
+    """A client from its own random address, so per-IP limits never leak between tests.
+
+    Drawn from `secrets`, not `random`: pytest-randomly reseeds `random` per test from the
+    run's seed, so a rerun with that seed would reuse addresses whose limits Redis still holds.
+    """
+    address = f"10.{secrets.randbelow(256)}.{secrets.randbelow(256)}.{1 + secrets.randbelow(254)}"
     transport = httpx.ASGITransport(app=app, client=(address, 40000))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield client

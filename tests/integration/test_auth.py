@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import secrets
 import time
 from typing import Any
@@ -25,7 +24,7 @@ def fresh_email() -> str:
 
 
 def fresh_phone() -> str:
-    return "+4915" + "".join(random.choice("0123456789") for _ in range(9))
+    return "+4915" + "".join(secrets.choice("0123456789") for _ in range(9))  # never reseeded
 
 
 async def latest_code(destination: str) -> str:
