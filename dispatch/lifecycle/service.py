@@ -1,4 +1,5 @@
-"""Use case: move a booking to a new status, with its history row and outbox event, atomically."""
+"""Use cases of the lifecycle: the vocabulary the pages read, and moving a booking to a new
+status with its history row and outbox event, atomically."""
 
 from __future__ import annotations
 
