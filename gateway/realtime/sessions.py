@@ -66,6 +66,12 @@ class SocketSessions:
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
+            # Cancelled again until it ends: a cancel can be lost inside redis-py's timed pub/sub
+            # read (seen in the test session: the task stayed "cancelling" in get_message,
+            # looping on, and the app's shutdown waited for it forever).
+            while not task.done():
+                await asyncio.wait({task}, timeout=1.0)
+                task.cancel()
             with contextlib.suppress(BaseException):
                 await task
         self._tasks = []

@@ -5,6 +5,7 @@ response off its schema. Plus the document's error answers and a 405's Allow hea
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -39,8 +40,10 @@ async def test_schemathesis_finds_nothing(gateway: str) -> None:
                "run", f"{gateway}/openapi.json", "--header", f"Authorization: {token}",
                "--checks", CHECKS, "--max-examples", str(MAX_EXAMPLES), "--seed", str(SEED),
                "--workers", "1", "--no-shrink", "--continue-on-failure", "--no-color"]
-    run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
-                         timeout=RUN_TIMEOUT_S, check=False)
+    # In a thread: a test must not block the session's event loop for minutes (the session
+    # app's background tasks run on it too).
+    run = await asyncio.to_thread(subprocess.run, command, cwd=ROOT, capture_output=True,
+                                  text=True, timeout=RUN_TIMEOUT_S, check=False)
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-12000:]
     assert "Tested: " in output and " passed" in output, output[-4000:]
