@@ -147,14 +147,14 @@ async def list_documents(session: AsyncSession, purpose: str | None, status: str
 
 
 async def download_link(session: AsyncSession, document_id: uuid.UUID, storage: StoragePort,
-                        ttl: int, now: datetime | None = None) -> DownloadLink:
-    """A download URL valid for `ttl` seconds (a couple of minutes), for a caller who can see
-    the document."""
+                        ttl_s: int, now: datetime | None = None) -> DownloadLink:
+    """A download URL valid for `ttl_s` seconds (a couple of minutes), for a caller who can
+    see the document."""
     now = now or datetime.now(UTC)
     document = await get_document(session, document_id)
     if document.status != "stored":
         raise Conflict("the document is not stored yet; confirm its upload first")
-    url = storage.presigned_get(document.storage_key, ttl,
+    url = storage.presigned_get(document.storage_key, ttl_s,
                                 filename=document.original_name or "document",
                                 content_type=document.content_type or "application/octet-stream")
-    return DownloadLink(url=url, expires_at=now + timedelta(seconds=ttl))
+    return DownloadLink(url=url, expires_at=now + timedelta(seconds=ttl_s))
