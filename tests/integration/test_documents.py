@@ -264,3 +264,24 @@ async def test_a_confirmed_upload_cannot_be_replaced_through_its_form(
     async with tenant_session(SYSTEM) as session:
         row = await session.get_one(Document, uuid.UUID(document["id"]))
     assert form["fields"]["key"] != row.storage_key  # the form never covered the final key
+
+
+async def test_a_deleted_document_is_gone_for_everyone(client: httpx.AsyncClient) -> None:
+    org = await make_org()
+    staff, admin = await make_user("mover_admin", org), await make_user("platform_admin")
+    kept = _ok(await _upload(client, staff, PDF), 201)
+    gone = _ok(await _upload(client, staff, PNG, filename="old.png", content_type="image/png"),
+               201)
+    async with tenant_session(SYSTEM) as session:
+        (await session.get_one(Document, uuid.UUID(gone["id"]))).status = "deleted"
+
+    for user in (staff, admin):
+        headers = auth_headers(user)
+        for path in ("", "/download"):
+            _problem(await client.get(f"{API}/{gone['id']}{path}", headers=headers), 404)
+        _problem(await client.post(f"{API}/{gone['id']}/confirm", headers=headers), 404)
+        listed = _ok(await client.get(API, headers=headers, params={"limit": 200}))
+        assert gone["id"] not in {item["id"] for item in listed["items"]}
+    staff_list = _ok(await client.get(API, headers=auth_headers(staff)))
+    assert [item["id"] for item in staff_list["items"]] == [kept["id"]]
+    assert staff_list["total"] == 1
