@@ -12,10 +12,12 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     Numeric,
     String,
     Text,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSTZRANGE, UUID, Range
 from sqlalchemy.orm import Mapped, mapped_column
@@ -39,7 +41,7 @@ class Booking(Base):
 
     id: Mapped[uuid.UUID] = uuid_pk()
     org_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="RESTRICT"), index=True
+        UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="RESTRICT")
     )
     customer_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("users.id", ondelete="RESTRICT"), index=True
@@ -100,7 +102,7 @@ class BookingStatusHistory(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     booking_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("bookings.id", ondelete="CASCADE"), index=True
+        UUID(as_uuid=True), ForeignKey("bookings.id", ondelete="CASCADE")
     )
     org_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), index=True)
     from_status: Mapped[str | None] = mapped_column(String(16))
@@ -112,3 +114,15 @@ class BookingStatusHistory(Base):
         "metadata", JSONB, default=dict, server_default="{}"
     )
     created_at: Mapped[datetime] = timestamp_column()
+
+# The indexes the migrations create, declared here too: tests/integration/test_schema_drift.py
+# holds these models and the migrated schema to the same shape.
+Index("ix_bookings_org_id", Booking.org_id, Booking.window_start)
+Index("ix_booking_status_history_booking_id", BookingStatusHistory.booking_id,
+      BookingStatusHistory.id)
+Index("ix_booking_assignments_driver_active", BookingAssignment.driver_id,
+      postgresql_where=text("active"))
+Index("ix_booking_assignments_truck_active", BookingAssignment.truck_id,
+      postgresql_where=text("active"))
+Index("uq_booking_assignments_active_booking", BookingAssignment.booking_id, unique=True,
+      postgresql_where=text("active"))

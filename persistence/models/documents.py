@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, String
+from sqlalchemy import CHAR, BigInteger, DateTime, ForeignKey, Index, String, Text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -26,11 +26,16 @@ class Document(Base):
     owner_user_id: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL"))
     purpose: Mapped[str] = mapped_column(String(32))
-    storage_key: Mapped[str] = mapped_column(String, unique=True)
+    storage_key: Mapped[str] = mapped_column(Text, unique=True)
     content_type: Mapped[str | None] = mapped_column(String(64))
     size_bytes: Mapped[int | None] = mapped_column(BigInteger)
-    sha256: Mapped[str | None] = mapped_column(String(64))
+    sha256: Mapped[str | None] = mapped_column(CHAR(64))
     original_name: Mapped[str] = mapped_column(String(255), default="", server_default="")
     status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
     created_at: Mapped[datetime] = timestamp_column()
     stored_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+# The indexes the migrations create, declared here too: tests/integration/test_schema_drift.py
+# holds these models and the migrated schema to the same shape.
+Index("ix_documents_org_id", Document.org_id, Document.created_at.desc())
+Index("ix_documents_owner_user_id", Document.owner_user_id)

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Numeric, String, UniqueConstraint
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Numeric, String, UniqueConstraint
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -58,3 +58,7 @@ class Truck(Base):
     status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
     home_base: Mapped[Any | None] = mapped_column(point())
     created_at: Mapped[datetime] = timestamp_column()
+
+# The indexes the migrations create, declared here too: tests/integration/test_schema_drift.py
+# holds these models and the migrated schema to the same shape.
+Index("ix_drivers_home_base", Driver.home_base, postgresql_using="gist")

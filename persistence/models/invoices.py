@@ -7,15 +7,19 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import (
+    CHAR,
     BigInteger,
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     Numeric,
     SmallInteger,
     String,
     Text,
+    UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -39,17 +43,20 @@ class InvoiceCounter(Base):
 
 class Invoice(Base):
     __tablename__ = "invoices"
+    __table_args__ = (UniqueConstraint("org_id", "year", "sequence", name="uq_invoices_org_year_sequence"),)
 
     id: Mapped[uuid.UUID] = uuid_pk()
-    org_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("organizations.id"))
-    customer_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("users.id"))
+    org_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="RESTRICT"))
+    customer_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="RESTRICT"))
     booking_id: Mapped[uuid.UUID | None] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("bookings.id"))
+        UUID(as_uuid=True), ForeignKey("bookings.id", ondelete="RESTRICT"))
     number: Mapped[str | None] = mapped_column(String(32), unique=True)
     year: Mapped[int | None] = mapped_column(SmallInteger)
     sequence: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), default="draft", server_default="draft")
-    currency: Mapped[str] = mapped_column(String(3))
+    currency: Mapped[str] = mapped_column(CHAR(3))
     subtotal_cents: Mapped[int] = mapped_column(BigInteger, default=0)
     tax_cents: Mapped[int] = mapped_column(BigInteger, default=0)
     total_cents: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -83,11 +90,14 @@ class Invoice(Base):
 
 class InvoiceLineItem(Base):
     __tablename__ = "invoice_line_items"
+    __table_args__ = (UniqueConstraint("invoice_id", "position",
+                                       name="uq_invoice_line_items_invoice_position"),)
 
     id: Mapped[uuid.UUID] = uuid_pk()
     invoice_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("invoices.id", ondelete="CASCADE"))
-    org_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("organizations.id"))
+    org_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="CASCADE"))
     position: Mapped[int] = mapped_column(SmallInteger)
     description: Mapped[str] = mapped_column(String(500))
     quantity: Mapped[Decimal] = mapped_column(Numeric(10, 3))
@@ -103,10 +113,23 @@ class InvoicePayment(Base):
     id: Mapped[uuid.UUID] = uuid_pk()
     invoice_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("invoices.id", ondelete="CASCADE"))
-    org_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("organizations.id"))
+    org_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="CASCADE"))
     amount_cents: Mapped[int] = mapped_column(BigInteger)
     method: Mapped[str] = mapped_column(String(16))
     reference: Mapped[str] = mapped_column(String(128), default="")
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     recorded_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     created_at: Mapped[datetime] = timestamp_column()
+
+# The indexes the migrations create, declared here too: tests/integration/test_schema_drift.py
+# holds these models and the migrated schema to the same shape.
+Index("ix_invoices_booking_id", Invoice.booking_id)
+Index("ix_invoices_customer_id", Invoice.customer_id)
+Index("ix_invoices_due", Invoice.due_date, postgresql_where=text("status = 'issued'"))
+Index("ix_invoices_org_recent", Invoice.org_id, Invoice.created_at.desc(), Invoice.id.desc())
+Index("ix_invoice_line_items_org_id", InvoiceLineItem.org_id)
+Index("ix_invoice_payments_invoice_id", InvoicePayment.invoice_id)
+Index("ix_invoice_payments_org_id", InvoicePayment.org_id)
+Index("uq_invoice_payments_invoice_reference", InvoicePayment.invoice_id, InvoicePayment.reference,
+      unique=True, postgresql_where=text("reference <> ''"))

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Float, ForeignKey
+from sqlalchemy import REAL, DateTime, ForeignKey
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -23,9 +23,9 @@ class DriverPosition(Base):
     org_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
     location: Mapped[Any] = mapped_column(point())
-    heading: Mapped[float | None] = mapped_column(Float(24))
-    speed: Mapped[float | None] = mapped_column(Float(24))
-    accuracy: Mapped[float | None] = mapped_column(Float(24))
+    heading: Mapped[float | None] = mapped_column(REAL)
+    speed: Mapped[float | None] = mapped_column(REAL)
+    accuracy: Mapped[float | None] = mapped_column(REAL)
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = timestamp_column()
 
@@ -45,6 +45,6 @@ class DriverBreadcrumb(Base):
         UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     location: Mapped[Any] = mapped_column(point())
-    heading: Mapped[float | None] = mapped_column(Float(24))
-    speed: Mapped[float | None] = mapped_column(Float(24))
-    accuracy: Mapped[float | None] = mapped_column(Float(24))
+    heading: Mapped[float | None] = mapped_column(REAL)
+    speed: Mapped[float | None] = mapped_column(REAL)
+    accuracy: Mapped[float | None] = mapped_column(REAL)

@@ -35,9 +35,11 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Identity,
+    Index,
     Integer,
     String,
     Text,
+    text,
 )
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
@@ -113,3 +115,15 @@ class SupportComment(Base):
     body: Mapped[str] = mapped_column(Text)
     internal: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     created_at: Mapped[datetime] = timestamp_column()
+
+# The indexes the migrations create, declared here too: tests/integration/test_schema_drift.py
+# holds these models and the migrated schema to the same shape.
+Index("ix_support_comments_ticket", SupportComment.ticket_id, SupportComment.created_at,
+      SupportComment.id)
+Index("ix_support_tickets_active_sla", SupportTicket.sla_due_at, SupportTicket.id,
+      postgresql_where=text("status IN ('open', 'in_progress')"))
+Index("ix_support_tickets_assignee", SupportTicket.assignee_id,
+      postgresql_where=text("assignee_id IS NOT NULL"))
+Index("ix_support_tickets_booking", SupportTicket.booking_id)
+Index("ix_support_tickets_customer", SupportTicket.customer_id, SupportTicket.created_at.desc())
+Index("ix_support_tickets_org", SupportTicket.org_id, SupportTicket.created_at.desc())

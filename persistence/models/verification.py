@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, String, Text
+from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Index, String, Text, text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -36,9 +36,8 @@ class VerificationSubmission(Base):
     driver_id: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("drivers.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(32))
-    # References documents(id) in the database (ON DELETE RESTRICT); the documents model is
-    # another feature's, so the ORM side stays a plain column.
-    document_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    document_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("documents.id", ondelete="RESTRICT"))
     expires_on: Mapped[date | None] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
     rejection_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
@@ -49,3 +48,15 @@ class VerificationSubmission(Base):
     expired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = timestamp_column()
     updated_at: Mapped[datetime] = timestamp_column()
+
+# The indexes the migrations create, declared here too: tests/integration/test_schema_drift.py
+# holds these models and the migrated schema to the same shape.
+Index("ix_verification_submissions_document", VerificationSubmission.document_id)
+Index("ix_verification_submissions_expiry", VerificationSubmission.expires_on,
+      postgresql_where=text("status = 'approved'"))
+Index("ix_verification_submissions_org", VerificationSubmission.org_id)
+Index("ix_verification_submissions_queue", VerificationSubmission.created_at,
+      VerificationSubmission.id,
+      postgresql_where=text("status IN ('pending', 'under_review')"))
+Index("ix_verification_submissions_subject", VerificationSubmission.subject_id,
+      VerificationSubmission.kind)
