@@ -28,8 +28,7 @@ class AnalyticsRepository:
 
     async def bookings_by_status_and_currency(self, start: datetime, end: datetime
                                               ) -> list[tuple[str, str, int, int]]:
-        """(status, currency, bookings, summed price) of bookings starting in [start, end):
-        the booking metrics derive every rate and total from these few rows."""
+        """(status, currency, bookings, price sum) in the range: every booking metric's source."""
         rows = await self.session.execute(
             select(Booking.status, Booking.currency, func.count(), func.sum(Booking.price_cents))
             .where(_starting_in(start, end)).group_by(Booking.status, Booking.currency))
@@ -46,8 +45,7 @@ class AnalyticsRepository:
 
     async def top_drivers(self, start: datetime, end: datetime, top: int
                           ) -> list[tuple[uuid.UUID, str, float, int]]:
-        """(driver, name, rating, completed jobs) of the drivers who completed the most jobs
-        starting in [start, end), the better rated first on a tie."""
+        """(driver, name, rating, jobs) of the drivers completing most jobs in the range."""
         completed_jobs = func.count(Booking.id).label("completed_jobs")
         rows = await self.session.execute(
             select(Driver.id, Driver.full_name, Driver.rating_avg, completed_jobs)

@@ -32,8 +32,7 @@ class RefreshTokenRepository(Repository[RefreshToken]):
     model = RefreshToken
 
     async def lock_by_digest(self, token_hash: str) -> RefreshToken | None:
-        """The link with this secret digest, locked: two refreshes with one token must not both
-        win."""
+        """The link with this secret digest, locked: two refreshes with it must not both win."""
         statement = (select(RefreshToken).where(RefreshToken.token_hash == token_hash)
                      .with_for_update())
         return (await self.session.scalars(statement)).first()
@@ -59,13 +58,12 @@ class AccountRepository(Repository[User]):
     model = User
 
     async def lock_by_email(self, email: str) -> User | None:
-        """The user signing in with this (normalised) address, locked against a parallel
-        sign-in creating a second account."""
+        """The user signing in with this address, locked: a parallel sign-in waits for us."""
         statement = select(User).where(func.lower(User.email) == email).with_for_update()
         return (await self.session.scalars(statement)).first()
 
     async def lock_by_phone(self, phone: str) -> User | None:
-        """The user signing in with this (normalised) phone number, locked likewise."""
+        """The user signing in with this phone number, locked likewise."""
         statement = select(User).where(User.phone == phone).with_for_update()
         return (await self.session.scalars(statement)).first()
 

@@ -68,8 +68,7 @@ class RatingRepository(Repository[Rating]):
             .limit(1))
 
     async def add_once(self, **values: Any) -> Rating | None:
-        """The new rating, or None when the booking is already rated (one rating per booking,
-        decided by the unique index, so two parallel posts cannot both count)."""
+        """The new rating, or None if the booking is rated already (the unique index decides)."""
         rating_id = await self.session.scalar(
             insert(Rating).values(**values)
             .on_conflict_do_nothing(index_elements=["booking_id"]).returning(Rating.id))
