@@ -7,15 +7,16 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from actors.jobs import JOBS
 from actors.outbox import start_outbox_worker
 from actors.runtime import init_ray
-from dispatch.notifications.scheduled import enqueue_booking_reminders
+from dispatch.notifications.scheduled import enqueue_booking_reminders, reminder_key
 from persistence.config import get_settings
 from persistence.integrations.email.log import LogEmail
 from persistence.integrations.sms.log import LogSms
-from persistence.models import Booking
+from persistence.models import Booking, OutboxEvent
 from persistence.session import SYSTEM, tenant_session
 from tests.factories import make_booking, make_org, make_user
 from tests.peers.harness import (  # noqa: F401 - the *_fixture names register fixtures
@@ -167,15 +168,24 @@ async def test_booking_reminder_job_enqueues_once_per_booking(parked_outbox: Non
     await make_booking(org, customer, start=now + timedelta(hours=30))
     await make_booking(org, customer, start=now + timedelta(hours=10), status="cancelled")
 
-    assert await enqueue_booking_reminders(now, get_settings()) == 1
-    assert await enqueue_booking_reminders(now + timedelta(minutes=5), get_settings()) == 0
+    async def reminded() -> list[str]:  # this org's reminders only: the job scans every org
+        async with tenant_session(SYSTEM) as session:
+            return list(await session.scalars(select(OutboxEvent.idempotency_key).where(
+                OutboxEvent.topic == "notify.booking_reminder", OutboxEvent.org_id == org.id)
+                .order_by(OutboxEvent.id)))
+
+    await enqueue_booking_reminders(now, get_settings())
+    await enqueue_booking_reminders(now + timedelta(minutes=5), get_settings())
+    assert await reminded() == [reminder_key(soon)]  # the one due, once; not the cancelled one
     async with tenant_session(SYSTEM) as session:
         booking = await session.get_one(Booking, soon.id)
         booking.window_start += timedelta(hours=1)
         booking.window_end += timedelta(hours=1)
     # Through the scheduler's job (settings from its caller): rescheduled, a fresh reminder.
     [job] = [job for job in JOBS if job.name == "booking_reminders"]
-    assert await job.run(now) == 1
+    await job.run(now)
+    moved = Booking(id=soon.id, window_start=soon.window_start + timedelta(hours=1))
+    assert await reminded() == [reminder_key(soon), reminder_key(moved)]
 
 
 async def test_loop_wakes_on_notify_and_stops(parked_outbox: None) -> None:
