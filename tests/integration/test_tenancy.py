@@ -123,7 +123,8 @@ async def test_pooled_connection_carries_no_tenant_context(database: str) -> Non
             pid = await conn.scalar(text("SELECT pg_backend_pid()"))
             async with AsyncSession(bind=conn) as session:
                 await set_caller(session, caller_for(a.admin))
-                assert await session.scalar(text("SELECT count(*) FROM bookings")) >= 1
+                # Exactly its own booking: the tenant sees it, and nobody else's.
+                assert await session.scalar(text("SELECT count(*) FROM bookings")) == 1
         async with single.connect() as conn:
             assert await conn.scalar(text("SELECT pg_backend_pid()")) == pid
             assert await conn.scalar(text("SELECT current_setting('app.org_id', true)")) in ("", None)
@@ -134,7 +135,7 @@ async def test_pooled_connection_carries_no_tenant_context(database: str) -> Non
     # The app's own pool: after tenant transactions, a bare connection and a caller without
     # an organization see nothing of any tenant.
     async with tenant_session(caller_for(a.admin)) as session:
-        assert await session.scalar(text("SELECT count(*) FROM drivers")) >= 1
+        assert await session.scalar(text("SELECT count(*) FROM drivers")) == 1  # its own only
     async with engine().connect() as conn:
         assert await conn.scalar(text("SELECT current_setting('app.org_id', true)")) in ("", None)
         assert await conn.scalar(text("SELECT count(*) FROM bookings")) == 0
