@@ -31,6 +31,7 @@ os.environ.update(
 )
 
 from collections.abc import AsyncIterator  # noqa: E402
+from typing import Any  # noqa: E402
 
 import httpx  # noqa: E402
 import pytest  # noqa: E402
@@ -38,6 +39,29 @@ from fastapi import FastAPI  # noqa: E402
 
 from persistence.bootstrap import migrate, recreate_database  # noqa: E402
 from persistence.config import get_settings  # noqa: E402
+
+
+def _random_order_seed(config: pytest.Config) -> int | None:
+    """The pytest-randomly seed of this run, or None when the tests run in file order."""
+    if not config.pluginmanager.has_plugin("randomly"):
+        return None
+    seed = config.getoption("randomly_seed", default=None)
+    return seed if isinstance(seed, int) else None
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # pytest-randomly's own header line is hidden by -q: say the seed at the start in any case.
+    seed = _random_order_seed(session.config)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if seed is not None and reporter is not None:
+        reporter.write_line(f"random order, seed {seed} (this order again: -p randomly "
+                            f"--randomly-seed={seed}; file order: -p no:randomly)")
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    seed = _random_order_seed(config)
+    if seed is not None and exitstatus != 0:
+        terminalreporter.write_line(f"this order again: -p randomly --randomly-seed={seed}")
 
 
 @pytest.fixture(scope="session")
