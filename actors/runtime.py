@@ -193,13 +193,8 @@ class Fleet:
         result: dict[str, Any] = await self._send(org_id, "plan", specs)
         return result
 
-    async def note_assignment(self, org_id: uuid.UUID, driver_id: uuid.UUID,
-                              truck_id: uuid.UUID, start: float, end: float, end_lat: float,
-                              end_lon: float) -> None:
-        await self._send(org_id, "note_assignment", str(driver_id), str(truck_id), start, end,
-                         end_lat, end_lon)
-
     async def refresh_org(self, org_id: uuid.UUID) -> None:
+        """Reload the org in its shard now (tools and tests; services raise fleet.changed)."""
         await self._send(org_id, "refresh_org")
 
     async def state_of(self, org_id: uuid.UUID) -> dict[str, Any]:
