@@ -297,8 +297,9 @@ class OutboxHandle:
             await self._task
 
 
-async def start_outbox_worker(settings: Settings) -> OutboxHandle:
-    """Start the worker on Ray when Ray is running here, else as a task in this event loop."""
+async def start_outbox_worker(settings: Settings, ports: Ports | None = None) -> OutboxHandle:
+    """Start the worker on Ray when Ray is running here (its process builds its own ports),
+    else as a task in this event loop, with the app's `ports` when given."""
     if settings.ray_enabled and ray.is_initialized():
         actor_class = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)(
             OutboxWorkerActor)
@@ -307,5 +308,5 @@ async def start_outbox_worker(settings: Settings) -> OutboxHandle:
         actor.run.remote()
         return OutboxHandle(actor=actor)
     stop = asyncio.Event()
-    task = asyncio.create_task(run_worker(OutboxWorker(settings), stop))
+    task = asyncio.create_task(run_worker(OutboxWorker(settings, ports=ports), stop))
     return OutboxHandle(task=task, stop=stop)

@@ -85,7 +85,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if settings.background_workers:
         from actors.outbox import start_outbox_worker
 
-        app.state.outbox = await start_outbox_worker(settings)
+        app.state.outbox = await start_outbox_worker(settings, app.state.ports)
         workers.append(app.state.outbox)
         if settings.ray_enabled:
             from actors.scheduler import start_scheduler
