@@ -10,7 +10,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 # Features whose queries live in persistence/repositories/<feature>.py; add yours once it does.
-FEATURES = ("auth", "notifications", "ratings", "analytics")
+FEATURES = ("auth", "notifications", "ratings", "analytics", "bookings", "lifecycle", "assignment",
+            "calendar", "organizations", "marketplace", "fleet", "users")
 SQL_BUILDERS = {"select", "text", "insert", "update", "delete"}
 QUERYING = {"execute", "scalar", "scalars", "get", "get_one", "stream"}
 
