@@ -15,7 +15,6 @@ from sqlalchemy import text
 from persistence.config import get_settings
 from persistence.session import SYSTEM, tenant_session
 from tests.factories import auth_headers, make_booking, make_driver, make_org, make_truck, make_user
-from tests.peers.harness import running_outbox_fixture  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.skipif(not get_settings().ray_enabled, reason="needs the Ray fleet")
 SOON = (datetime.now(UTC) + timedelta(days=3)).replace(minute=0, second=0, microsecond=0)
@@ -103,10 +102,7 @@ async def test_bad_input(client: httpx.AsyncClient) -> None:
                               headers=auth_headers(customer))).status_code == 403
 
 
-async def test_200_concurrent_auto_assignments_never_overlap(client: httpx.AsyncClient,
-                                                            running_outbox: None) -> None:
-    # The outbox tells the shard of each assignment, as beside a server: later rankings leave
-    # out the busy crews instead of trying every candidate against the exclusion constraint.
+async def test_200_concurrent_auto_assignments_never_overlap(client: httpx.AsyncClient) -> None:
     org, staff, customer, _, _ = await _fleet(drivers=4, trucks=3)
     bookings = [await make_booking(org, customer, start=SOON + timedelta(minutes=i % 90))
                 for i in range(200)]

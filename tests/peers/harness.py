@@ -5,14 +5,13 @@ from __future__ import annotations
 import dataclasses
 import random
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import ray
 from sqlalchemy import select, text, update
 
-from actors.outbox import OutboxWorker, start_outbox_worker
+from actors.outbox import OutboxWorker
 from persistence.config import Settings, get_settings
 from persistence.integrations.email.port import EmailPort
 from persistence.integrations.email.sendgrid import SendGridEmail
@@ -56,20 +55,6 @@ async def parked_outbox_fixture(database: str) -> None:
     async with tenant_session(SYSTEM) as session:
         await session.execute(update(OutboxEvent).where(OutboxEvent.status == "pending")
                               .values(next_attempt_at=text("'infinity'::timestamptz")))
-
-
-@pytest.fixture(name="running_outbox")
-async def running_outbox_fixture(database: str) -> AsyncIterator[None]:
-    """The outbox worker running beside the test, as it runs beside a server (the suite turns
-    background workers off): the shards hear of each assignment soon after its commit. On Ray
-    when the session runs it, as in production: its own process and connection pool, so a
-    burst of requests holding the app's pool does not hold the worker back."""
-    handle = await start_outbox_worker(settings_with(ray_enabled=ray.is_initialized(),
-                                                     outbox_poll_interval_s=0.2))
-    try:
-        yield
-    finally:
-        await handle.close()
 
 
 def settings_with(**overrides: Any) -> Settings:
