@@ -12,16 +12,18 @@ from sqlalchemy.orm import Mapped, mapped_column
 from persistence.models.base import Base, timestamp_column, uuid_pk
 
 
+def _kept(target: str) -> Mapped[uuid.UUID]:
+    """A reference whose row cannot be deleted while money records point at it."""
+    return mapped_column(UUID(as_uuid=True), ForeignKey(target, ondelete="RESTRICT"))
+
+
 class Payment(Base):
     __tablename__ = "payments"
 
     id: Mapped[uuid.UUID] = uuid_pk()
-    org_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="RESTRICT"))
-    booking_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("bookings.id", ondelete="RESTRICT"))
-    customer_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("users.id", ondelete="RESTRICT"))
+    org_id: Mapped[uuid.UUID] = _kept("organizations.id")
+    booking_id: Mapped[uuid.UUID] = _kept("bookings.id")
+    customer_id: Mapped[uuid.UUID] = _kept("users.id")
     amount_cents: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     provider: Mapped[str] = mapped_column(String(16))
@@ -38,12 +40,9 @@ class Refund(Base):
     __tablename__ = "refunds"
 
     id: Mapped[uuid.UUID] = uuid_pk()
-    org_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="RESTRICT"))
-    booking_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("bookings.id", ondelete="RESTRICT"))
-    payment_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("payments.id", ondelete="RESTRICT"))
+    org_id: Mapped[uuid.UUID] = _kept("organizations.id")
+    booking_id: Mapped[uuid.UUID] = _kept("bookings.id")
+    payment_id: Mapped[uuid.UUID] = _kept("payments.id")
     customer_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     amount_cents: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))

@@ -5,17 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    CheckConstraint,
-    DateTime,
-    ForeignKey,
-    Index,
-    SmallInteger,
-    Text,
-    text,
-)
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, DateTime, ForeignKey, Index, SmallInteger, Text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -84,4 +74,4 @@ class DriverRatingStats(Base):
 # The indexes the migrations create, declared here too: tests/integration/test_schema_drift.py
 # holds these models and the migrated schema to the same shape.
 Index("ix_ratings_org_recent", Rating.org_id, Rating.created_at.desc(), Rating.id.desc(),
-      postgresql_where=text("NOT hidden"))
+      postgresql_where=~Rating.hidden)
