@@ -1,1 +1,1 @@
-"""Shared pieces for list endpoints and geometry at the edges: pagination, sorting, GeoJSON."""
+"""Shared pieces for list endpoints and geometry at the edges: pagination (Page, PageParams) and GeoJSON."""

@@ -1,13 +1,12 @@
-"""Limit/offset pagination with a total, for every list endpoint."""
+"""Limit/offset pagination with a total, for every list endpoint (the query side is
+`Repository.page` in persistence/repositories/base.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Select, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 ItemT = TypeVar("ItemT")
 MAX_LIMIT = 200
@@ -33,11 +32,3 @@ class Page(BaseModel, Generic[ItemT]):
         """The page of `items` the caller asked for with `params`, out of `total`."""
         return cls(items=list(items), total=total, limit=params.limit, offset=params.offset)
 
-
-async def fetch_page(session: AsyncSession, statement: Select[Any],
-                     params: PageParams) -> tuple[list[Any], int]:
-    """Run the count and the page of one filtered, sorted statement; returns (rows, total)."""
-    counted = select(func.count()).select_from(statement.order_by(None).subquery())
-    total = int(await session.scalar(counted) or 0)
-    rows = (await session.scalars(statement.limit(params.limit).offset(params.offset))).all()
-    return list(rows), total
