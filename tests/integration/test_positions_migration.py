@@ -6,11 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-import psycopg
-from sqlalchemy.engine import make_url
-
-from persistence.bootstrap import downgrade, drop_database, migrate, recreate_database
-from persistence.config import get_settings
+from persistence.bootstrap import downgrade, migrate
 
 WHERE = ("SELECT recorded_at, tableoid::regclass::text FROM driver_breadcrumbs "
          "ORDER BY recorded_at")
@@ -34,43 +30,33 @@ DRIVER = ("INSERT INTO drivers (id, org_id, full_name, home_base) "
           "VALUES (%s, %s, 'Trail Driver', 'POINT(13.4 52.5)')")
 
 
-def _admin(database: str) -> psycopg.Connection:
-    url = make_url(get_settings().admin_database_url).set(database=database)
-    return psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
 
-
-def test_rows_survive_upgrade_and_downgrade() -> None:
-    settings = get_settings()
-    database = f"{make_url(settings.database_url).database}_part"
-    recreate_database(database, settings)
-    owner_url = make_url(settings.owner_database_url).set(database=database).render_as_string(
-        hide_password=False)
+def test_rows_survive_upgrade_and_downgrade(scratch_database) -> None:  # type: ignore[no-untyped-def]
+    database = scratch_database("part")
+    owner_url = database.owner_url
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     moments = [now - dt.timedelta(days=400), now - dt.timedelta(days=3), now]
-    try:
-        migrate("0010", owner_url=owner_url)
-        with _admin(database) as conn:  # the superuser writes past row-level security
-            org, driver = uuid.uuid4(), uuid.uuid4()
-            conn.execute(ORG, (org,))
-            conn.execute(DRIVER, (driver, org))
-            for moment in moments:
-                conn.execute("INSERT INTO driver_breadcrumbs (driver_id, org_id, recorded_at, "
-                             "location) VALUES (%s, %s, %s, 'POINT(13.4 52.5)')",
-                             (driver, org, moment))
-        migrate("head", owner_url=owner_url)
-        with _admin(database) as conn:
-            rows = conn.execute(WHERE).fetchall()
-            assert conn.execute(SHAPE).fetchone() == KEPT
-        day = [f"driver_breadcrumbs_{moment:%Y%m%d}" for moment in moments]
-        assert rows == [(moments[0], "driver_breadcrumbs_default"), (moments[1], day[1]),
-                        (moments[2], day[2])]
-        downgrade("0010", owner_url=owner_url)
-        with _admin(database) as conn:
-            rows = conn.execute(WHERE).fetchall()
-            kind = conn.execute("SELECT relkind FROM pg_class "
-                                "WHERE relname = 'driver_breadcrumbs'").fetchone()
-            assert conn.execute(SHAPE).fetchone() == KEPT
-        assert rows == [(moment, "driver_breadcrumbs") for moment in moments]
-        assert kind == ("r",)
-    finally:
-        drop_database(database)
+    migrate("0010", owner_url=owner_url)
+    with database.admin() as conn:  # the superuser writes past row-level security
+        org, driver = uuid.uuid4(), uuid.uuid4()
+        conn.execute(ORG, (org,))
+        conn.execute(DRIVER, (driver, org))
+        for moment in moments:
+            conn.execute("INSERT INTO driver_breadcrumbs (driver_id, org_id, recorded_at, "
+                         "location) VALUES (%s, %s, %s, 'POINT(13.4 52.5)')",
+                         (driver, org, moment))
+    migrate("head", owner_url=owner_url)
+    with database.admin() as conn:
+        rows = conn.execute(WHERE).fetchall()
+        assert conn.execute(SHAPE).fetchone() == KEPT
+    day = [f"driver_breadcrumbs_{moment:%Y%m%d}" for moment in moments]
+    assert rows == [(moments[0], "driver_breadcrumbs_default"), (moments[1], day[1]),
+                    (moments[2], day[2])]
+    downgrade("0010", owner_url=owner_url)
+    with database.admin() as conn:
+        rows = conn.execute(WHERE).fetchall()
+        kind = conn.execute("SELECT relkind FROM pg_class "
+                            "WHERE relname = 'driver_breadcrumbs'").fetchone()
+        assert conn.execute(SHAPE).fetchone() == KEPT
+    assert rows == [(moment, "driver_breadcrumbs") for moment in moments]
+    assert kind == ("r",)

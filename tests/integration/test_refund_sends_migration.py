@@ -6,11 +6,7 @@ from __future__ import annotations
 
 import uuid
 
-import psycopg
-from sqlalchemy.engine import make_url
-
-from persistence.bootstrap import downgrade, drop_database, migrate, recreate_database
-from persistence.config import get_settings
+from persistence.bootstrap import downgrade, migrate
 
 # Foreign keys are triggers: replica mode lets refunds stand without their booking and payment.
 REFUND = ("INSERT INTO refunds (id, org_id, booking_id, payment_id, customer_id, amount_cents, "
@@ -18,44 +14,34 @@ REFUND = ("INSERT INTO refunds (id, org_id, booking_id, payment_id, customer_id,
           "VALUES (%s, %s, %s, %s, %s, 1000, 'EUR', 'other', %s, %s, %s)")
 
 
-def _admin(database: str) -> psycopg.Connection:
-    url = make_url(get_settings().admin_database_url).set(database=database)
-    return psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
 
-
-def test_refunds_to_send_get_their_outbox_rows() -> None:
-    settings = get_settings()
-    database = f"{make_url(settings.database_url).database}_refmig"
-    recreate_database(database, settings)
-    owner_url = make_url(settings.owner_database_url).set(database=database).render_as_string(
-        hide_password=False)
+def test_refunds_to_send_get_their_outbox_rows(scratch_database) -> None:  # type: ignore[no-untyped-def]
+    database = scratch_database("refmig")
+    owner_url = database.owner_url
     refunds = {name: uuid.uuid4() for name in ("pending", "failed", "claimed", "accepted",
                                                "succeeded", "dead")}
     rows = [(refunds["pending"], "pending", None, 0), (refunds["failed"], "failed", None, 2),
             (refunds["claimed"], "sending", None, 0), (refunds["accepted"], "sending", "re_1", 0),
             (refunds["succeeded"], "succeeded", "re_2", 0), (refunds["dead"], "dead", None, 0)]
-    try:
-        migrate("0012", owner_url=owner_url)
-        with _admin(database) as conn:
-            conn.execute("SET session_replication_role = replica")
-            for refund_id, status, provider_id, generation in rows:
-                conn.execute(REFUND, (refund_id, uuid.uuid4(), uuid.uuid4(), uuid.uuid4(),
-                                      uuid.uuid4(), status, provider_id, generation))
-        migrate("head", owner_url=owner_url)
-        with _admin(database) as conn:
-            sends = dict(conn.execute(
-                "SELECT payload->>'refund_id', idempotency_key FROM outbox "
-                "WHERE topic = 'refund.send' AND status = 'pending'").fetchall())
-            claimed = conn.execute("SELECT status FROM refunds WHERE id = %s",
-                                   (refunds["claimed"],)).fetchone()
-        assert sends == {str(refunds["pending"]): f"refund.send:{refunds['pending']}:0",
-                         str(refunds["failed"]): f"refund.send:{refunds['failed']}:2",
-                         str(refunds["claimed"]): f"refund.send:{refunds['claimed']}:0"}
-        assert claimed == ("pending",)
-        downgrade("0012", owner_url=owner_url)
-        with _admin(database) as conn:
-            due = conn.execute("SELECT count(*) FROM refunds "
-                               "WHERE next_attempt_at <= now()").fetchone()
-        assert due == (len(rows),)
-    finally:
-        drop_database(database)
+    migrate("0012", owner_url=owner_url)
+    with database.admin() as conn:
+        conn.execute("SET session_replication_role = replica")
+        for refund_id, status, provider_id, generation in rows:
+            conn.execute(REFUND, (refund_id, uuid.uuid4(), uuid.uuid4(), uuid.uuid4(),
+                                  uuid.uuid4(), status, provider_id, generation))
+    migrate("head", owner_url=owner_url)
+    with database.admin() as conn:
+        sends = dict(conn.execute(
+            "SELECT payload->>'refund_id', idempotency_key FROM outbox "
+            "WHERE topic = 'refund.send' AND status = 'pending'").fetchall())
+        claimed = conn.execute("SELECT status FROM refunds WHERE id = %s",
+                               (refunds["claimed"],)).fetchone()
+    assert sends == {str(refunds["pending"]): f"refund.send:{refunds['pending']}:0",
+                     str(refunds["failed"]): f"refund.send:{refunds['failed']}:2",
+                     str(refunds["claimed"]): f"refund.send:{refunds['claimed']}:0"}
+    assert claimed == ("pending",)
+    downgrade("0012", owner_url=owner_url)
+    with database.admin() as conn:
+        due = conn.execute("SELECT count(*) FROM refunds "
+                           "WHERE next_attempt_at <= now()").fetchone()
+    assert due == (len(rows),)
