@@ -18,7 +18,6 @@ from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dispatch.errors import DomainError
-from persistence.config import get_settings
 
 log = structlog.get_logger(__name__)
 PROBLEM = "application/problem+json"
@@ -139,7 +138,7 @@ async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
     log.warning("service_unavailable", error=type(exc).__name__, path=request.url.path)
     return problem(503, "Service unavailable",
                    "a service this request needs cannot be reached right now; retry later",
-                   request, retry_after=get_settings().outage_retry_after_s)
+                   request, retry_after=request.app.state.settings.outage_retry_after_s)
 
 
 async def _integrity(request: Request, exc: Exception) -> JSONResponse:

@@ -46,6 +46,9 @@ IN_PROGRESS_STATUSES: Final[tuple[BookingStatus, ...]] = (
 ACTIVE_JOB_STATUSES: Final[tuple[BookingStatus, ...]] = (S.ASSIGNED, *IN_PROGRESS_STATUSES)
 # Still to be carried out: booked but not finished, cancelled or disputed.
 OPEN_STATUSES: Final[tuple[BookingStatus, ...]] = (S.PENDING, S.CONFIRMED, *ACTIVE_JOB_STATUSES)
+# Moving to one of these frees the job's driver and truck (called off, unassigned, no-show).
+RELEASING_STATUSES: Final[frozenset[BookingStatus]] = frozenset(
+    {S.CANCELLED, S.CONFIRMED, S.NO_SHOW})
 # Nothing more happens to the job on the road.
 FINISHED_STATUSES: Final[tuple[BookingStatus, ...]] = (
     S.COMPLETED, S.CANCELLED, S.NO_SHOW, S.DISPUTED,

@@ -25,6 +25,7 @@ from persistence.statuses import (
     FINISHED_STATUSES,
     IN_PROGRESS_STATUSES,
     OPEN_STATUSES,
+    RELEASING_STATUSES,
     BookingStatus,
 )
 
@@ -79,9 +80,6 @@ async def apply_transition(
     return history
 
 
-# Moving to these statuses frees the driver and truck for other work.
-RELEASES_ASSIGNMENT = frozenset({BookingStatus.CANCELLED, BookingStatus.NO_SHOW,
-                                 BookingStatus.CONFIRMED})
 
 
 async def lock_booking(session: AsyncSession, booking_id: uuid.UUID) -> Booking:
@@ -129,7 +127,7 @@ async def transition(
     booking = await lock_booking(session, booking_id)
     history = await apply_transition(session, booking, target, caller, reason=reason,
                                      metadata=metadata)
-    if target in RELEASES_ASSIGNMENT:
+    if target in RELEASING_STATUSES:
         await release_assignment(session, booking, caller)
     elif target == BookingStatus.COMPLETED:
         await finish_assignment(session, booking, caller)

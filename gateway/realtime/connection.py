@@ -10,7 +10,7 @@ import time
 from fastapi import WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from persistence.config import Settings, get_settings
+from persistence.config import Settings
 
 # More than MAX_INVALID frames failing validation within INVALID_WINDOW_S close the socket with
 # 4400. A leaky bucket, not a lifetime count: a driver whose clock runs near the 5 s skew limit
@@ -113,7 +113,7 @@ async def close(websocket: WebSocket, code: int, reason: str) -> None:
     if websocket.application_state == WebSocketState.DISCONNECTED:
         return
     with contextlib.suppress(Exception):
-        async with asyncio.timeout(close_wait_s(get_settings())):
+        async with asyncio.timeout(close_wait_s(websocket.app.state.settings)):
             await websocket.close(code, reason[:120])
 
 

@@ -37,11 +37,9 @@ from gateway.realtime.messages import (
 )
 from gateway.realtime.runtime import Realtime
 from persistence.session import Caller, tenant_session
-from persistence.statuses import BookingStatus
+from persistence.statuses import RELEASING_STATUSES, BookingStatus
 
 log = structlog.get_logger("movehub.realtime.driver")
-# The job left this driver: called off, unassigned (back to confirmed), or a no-show.
-RELEASED = frozenset({BookingStatus.CANCELLED, BookingStatus.CONFIRMED, BookingStatus.NO_SHOW})
 
 
 def _dumps(payload: dict[str, Any]) -> str:
@@ -166,9 +164,9 @@ class DriverSession:
         if job is None or job["status"] == to:
             return  # our own change, already answered with status.ok
         job["status"] = to
-        if to in RELEASED or to == BookingStatus.COMPLETED:
+        if to in RELEASING_STATUSES or to == BookingStatus.COMPLETED:
             self.jobs.pop(booking_id, None)
-            kind = "job.cancelled" if to in RELEASED else "job.changed"
+            kind = "job.cancelled" if to in RELEASING_STATUSES else "job.changed"
         else:
             kind = "job.changed"
         self._status = self.status()
