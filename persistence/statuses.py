@@ -1,4 +1,4 @@
-"""The booking status vocabulary: the one place each status is spelled (no imports of ours).
+"""Status vocabularies: the one place each booking (and verification) status is spelled.
 
 Everything else derives from `BookingStatus`: the Pydantic `Literal`s at the edges, the ORM's
 CHECK constraint, the realtime queries, and the pages (which read it from the API). The state
@@ -53,3 +53,18 @@ RELEASING_STATUSES: Final[frozenset[BookingStatus]] = frozenset(
 FINISHED_STATUSES: Final[tuple[BookingStatus, ...]] = (
     S.COMPLETED, S.CANCELLED, S.NO_SHOW, S.DISPUTED,
 )
+
+
+class SubmissionStatus(StrEnum):
+    """A verification submission's status (the review rules are dispatch/verification/rules.py)."""
+
+    PENDING = "pending"
+    UNDER_REVIEW = "under_review"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    # Replaced by a newer submission of the same kind (a correction or an approved renewal).
+    SUPERSEDED = "superseded"
+
+
+SUBMISSION_STATUSES: Final[tuple[str, ...]] = tuple(status.value for status in SubmissionStatus)

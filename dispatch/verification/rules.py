@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Final
 
 from dispatch.errors import InvalidTransition, ValidationFailed
+from persistence.statuses import SubmissionStatus
 
 
 class SubjectType(StrEnum):
@@ -27,16 +28,6 @@ class DocumentKind(StrEnum):
     WORKERS_COMP = "workers_comp"
     DRIVERS_LICENSE = "drivers_license"
     BACKGROUND_CHECK = "background_check"
-
-
-class SubmissionStatus(StrEnum):
-    PENDING = "pending"
-    UNDER_REVIEW = "under_review"
-    APPROVED = "approved"
-    REJECTED = "rejected"
-    EXPIRED = "expired"
-    # Replaced by a newer submission of the same kind (a correction or an approved renewal).
-    SUPERSEDED = "superseded"
 
 
 REQUIRED: Final[Mapping[SubjectType, tuple[DocumentKind, ...]]] = {

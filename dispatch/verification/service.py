@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dispatch.errors import Conflict, NotFound
 from dispatch.kit.pagination import Page, PageParams
 from dispatch.verification import rules
-from dispatch.verification.rules import DocumentKind, SubjectType, SubmissionStatus
+from dispatch.verification.rules import DocumentKind, SubjectType
 from dispatch.verification.schemas import (
     RequirementOut,
     SubjectStatusOut,
@@ -31,6 +31,7 @@ from persistence.outbox import enqueue
 from persistence.repositories.documents import DocumentRepository
 from persistence.repositories.verification import VerificationRepository, VerificationSubjects
 from persistence.session import Caller
+from persistence.statuses import SubmissionStatus
 
 
 def today_of(now: datetime) -> date:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, status
 
 from dispatch.kit.pagination import Page, PageParams
 from dispatch.verification import service
-from dispatch.verification.rules import DocumentKind, SubjectType, SubmissionStatus
+from dispatch.verification.rules import DocumentKind, SubjectType
 from dispatch.verification.schemas import (
     RejectRequest,
     SubjectStatusOut,
@@ -18,6 +18,7 @@ from dispatch.verification.schemas import (
     SubmissionOut,
 )
 from gateway.deps import CurrentCaller, PlatformAdmin, SessionDep, StaffCaller
+from persistence.statuses import SubmissionStatus
 
 router = APIRouter(prefix="/verification", tags=["verification"])
 Paging = Annotated[PageParams, Query()]

@@ -10,8 +10,8 @@ from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from persistence.models.base import Base, timestamp_column, uuid_pk
+from persistence.statuses import SUBMISSION_STATUSES
 
-SUBMISSION_STATUSES = ("pending", "under_review", "approved", "rejected", "expired", "superseded")
 DOCUMENT_KINDS = ("business_license", "liability_insurance", "workers_comp", "drivers_license",
                   "background_check")
 

@@ -17,13 +17,11 @@ from persistence.models.outbox import OutboxEvent
 from persistence.models.users import User
 from persistence.models.verification import VerificationSubmission
 from persistence.repositories.base import Repository
+from persistence.statuses import SubmissionStatus
 
 RowT = TypeVar("RowT")
-# Submission states (dispatch/verification/rules.SubmissionStatus holds the vocabulary; the
-# values are repeated here only because persistence must not import dispatch).
-APPROVED = "approved"
-EXPIRED = "expired"
-SUPERSEDED = "superseded"
+APPROVED, EXPIRED, SUPERSEDED = (SubmissionStatus.APPROVED, SubmissionStatus.EXPIRED,
+                                 SubmissionStatus.SUPERSEDED)
 
 
 def _fresh_lock(statement: Select[RowT], lock: bool) -> Select[RowT]:

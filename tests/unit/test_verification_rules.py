@@ -11,7 +11,6 @@ from dispatch.verification.rules import (
     DocumentKind,
     SubjectType,
     SubmissionFact,
-    SubmissionStatus,
     aggregate,
     check_expiry,
     check_kind_for_subject,
@@ -19,6 +18,7 @@ from dispatch.verification.rules import (
     due_reminder,
     is_current,
 )
+from persistence.statuses import SubmissionStatus
 
 TODAY = date(2026, 11, 24)
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
