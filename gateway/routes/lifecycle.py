@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Body
@@ -17,13 +18,6 @@ from persistence.statuses import BookingStatus
 router = APIRouter(tags=["lifecycle"])
 BOOKING = "/bookings/{booking_id}"
 OptionalReason = Annotated[Reason | None, Body()]
-
-
-async def _move(session: SessionDep, caller: CurrentCaller, booking_id: uuid.UUID,
-                target: BookingStatus, reason: Reason | None) -> BookingOut:
-    booking, _ = await service.transition(session, booking_id, target, caller,
-                                          reason=reason.reason if reason else "")
-    return booking_out(booking)
 
 
 @router.get("/lifecycle", response_model=Lifecycle)
@@ -42,35 +36,32 @@ async def change_status(booking_id: uuid.UUID, change: StatusChange, caller: Cur
     return booking_out(booking)
 
 
-@router.post(f"{BOOKING}/confirm", response_model=BookingOut)
-async def confirm(booking_id: uuid.UUID, caller: CurrentCaller, session: SessionDep,
-                  reason: OptionalReason = None) -> BookingOut:
-    return await _move(session, caller, booking_id, BookingStatus.CONFIRMED, reason)
+# Named shortcuts for the everyday moves: POST {BOOKING}/<verb> is a status change to <status>.
+SHORTCUTS: tuple[tuple[str, BookingStatus, str], ...] = (
+    ("confirm", BookingStatus.CONFIRMED, "The mover takes the booking on."),
+    ("start", BookingStatus.EN_ROUTE, "The crew is on its way."),
+    ("arrive", BookingStatus.ARRIVED, "The crew is at the pickup."),
+    ("complete", BookingStatus.COMPLETED, "The move is done."),
+    ("no-show", BookingStatus.NO_SHOW, "The customer was not there."),
+)
 
 
-@router.post(f"{BOOKING}/start", response_model=BookingOut)
-async def start(booking_id: uuid.UUID, caller: CurrentCaller, session: SessionDep,
-                reason: OptionalReason = None) -> BookingOut:
-    """The crew is on its way (en_route)."""
-    return await _move(session, caller, booking_id, BookingStatus.EN_ROUTE, reason)
-
-
-@router.post(f"{BOOKING}/arrive", response_model=BookingOut)
-async def arrive(booking_id: uuid.UUID, caller: CurrentCaller, session: SessionDep,
-                 reason: OptionalReason = None) -> BookingOut:
-    return await _move(session, caller, booking_id, BookingStatus.ARRIVED, reason)
-
-
-@router.post(f"{BOOKING}/complete", response_model=BookingOut)
-async def complete(booking_id: uuid.UUID, caller: CurrentCaller, session: SessionDep,
+def _shortcut(target: BookingStatus) -> Callable[..., Awaitable[BookingOut]]:
+    async def move(booking_id: uuid.UUID, caller: CurrentCaller, session: SessionDep,
                    reason: OptionalReason = None) -> BookingOut:
-    return await _move(session, caller, booking_id, BookingStatus.COMPLETED, reason)
+        booking, _ = await service.transition(session, booking_id, target, caller,
+                                              reason=reason.reason if reason else "")
+        return booking_out(booking)
+
+    return move
 
 
-@router.post(f"{BOOKING}/no-show", response_model=BookingOut)
-async def no_show(booking_id: uuid.UUID, caller: CurrentCaller, session: SessionDep,
-                  reason: OptionalReason = None) -> BookingOut:
-    return await _move(session, caller, booking_id, BookingStatus.NO_SHOW, reason)
+for verb, target, summary in SHORTCUTS:
+    router.add_api_route(
+        f"{BOOKING}/{verb}", _shortcut(target), methods=["POST"], response_model=BookingOut,
+        name=verb.replace("-", "_"), summary=summary,
+        description=f"The same as a status change to `{target}`: 409 when that move is not "
+                    "allowed from the booking's status, with the moves that are.")
 
 
 @router.get(f"{BOOKING}/history", response_model=list[HistoryEntry])

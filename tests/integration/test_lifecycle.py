@@ -18,14 +18,7 @@ from persistence.statuses import (
     OPEN_STATUSES,
     BookingStatus,
 )
-from tests.factories import (
-    auth_headers,
-    make_booking,
-    make_driver,
-    make_org,
-    make_truck,
-    make_user,
-)
+from tests.factories import auth_headers, make_booking, make_driver, make_org, make_truck, make_user
 
 
 async def _booking(status: str = "pending"):  # type: ignore[no-untyped-def]
