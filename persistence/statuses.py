@@ -1,4 +1,5 @@
-"""Status vocabularies: the one place each booking (and verification) status is spelled.
+"""Status vocabularies: the one place each status of a booking, a verification submission,
+an invoice and a support ticket is spelled.
 
 Everything else derives from `BookingStatus`: the Pydantic `Literal`s at the edges, the ORM's
 CHECK constraint, the realtime queries, and the pages (which read it from the API). The state
@@ -68,3 +69,28 @@ class SubmissionStatus(StrEnum):
 
 
 SUBMISSION_STATUSES: Final[tuple[str, ...]] = tuple(status.value for status in SubmissionStatus)
+
+
+class InvoiceStatus(StrEnum):
+    """An invoice's status (its moves are dispatch/invoices/rules.py)."""
+
+    DRAFT = "draft"
+    ISSUED = "issued"
+    PAID = "paid"
+    OVERDUE = "overdue"
+    VOID = "void"
+
+
+INVOICE_STATUSES: Final[tuple[str, ...]] = tuple(status.value for status in InvoiceStatus)
+
+
+class TicketStatus(StrEnum):
+    """A support ticket's status (its moves are dispatch/support/rules.py)."""
+
+    OPEN = "open"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+TICKET_STATUSES: Final[tuple[str, ...]] = tuple(status.value for status in TicketStatus)

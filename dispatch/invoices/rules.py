@@ -7,21 +7,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from enum import StrEnum
 from typing import Final
 
 from dispatch.errors import Conflict, InvalidTransition
+from persistence.statuses import InvoiceStatus
 
 MAX_SEQUENCE: Final = 99_999  # five digits per org and year
 BASIS_POINTS: Final = 10_000  # 100 % = 10000 bp
-
-
-class InvoiceStatus(StrEnum):
-    DRAFT = "draft"
-    ISSUED = "issued"
-    PAID = "paid"
-    OVERDUE = "overdue"
-    VOID = "void"
 
 
 TRANSITIONS: Final[dict[InvoiceStatus, frozenset[InvoiceStatus]]] = {

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch.errors import InvalidTransition, NotFound, ValidationFailed
 from dispatch.invoices import flows, rules
-from dispatch.invoices.rules import InvoiceStatus, LineInput, PricedLine
+from dispatch.invoices.rules import LineInput, PricedLine
 from dispatch.invoices.schemas import (
     InvoiceCreate,
     InvoiceOut,
@@ -44,6 +44,7 @@ from persistence.repositories.invoices import InvoiceRepository
 from persistence.repositories.organizations import OrganizationRepository
 from persistence.repositories.users import UserRepository
 from persistence.session import Caller
+from persistence.statuses import InvoiceStatus
 
 
 def invoice_out(invoice: Invoice) -> InvoiceOut:

@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Final
 
 from dispatch.errors import InvalidTransition
+from persistence.statuses import TicketStatus
 
 
 class IssueType(StrEnum):
@@ -26,13 +27,6 @@ class Priority(StrEnum):
     NORMAL = "normal"
     HIGH = "high"
     URGENT = "urgent"
-
-
-class TicketStatus(StrEnum):
-    OPEN = "open"
-    IN_PROGRESS = "in_progress"
-    RESOLVED = "resolved"
-    CLOSED = "closed"
 
 
 LEVELS: Final[tuple[Priority, ...]] = (Priority.LOW, Priority.NORMAL, Priority.HIGH,

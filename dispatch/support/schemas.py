@@ -8,7 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from dispatch.support.rules import IssueType, Priority, TicketStatus
+from dispatch.support.rules import IssueType, Priority
+from persistence.statuses import TicketStatus
 
 _TICKET_EXAMPLE: dict[str, Any] = {
     "id": "2b1c0d9e-8f7a-4b6c-9d5e-4f3a2b1c0d9e", "reference": "SUP-000042",

@@ -17,7 +17,7 @@ from dispatch.kit.pagination import Page, PageParams
 from dispatch.refunds.rules import ReasonCode
 from dispatch.refunds.service import issue_refund
 from dispatch.support import messaging, rules
-from dispatch.support.rules import IssueType, Priority, PriorityFacts, TicketStatus
+from dispatch.support.rules import IssueType, Priority, PriorityFacts
 from dispatch.support.schemas import (
     CommentCreate,
     CommentOut,
@@ -31,6 +31,7 @@ from persistence.repositories.bookings import BookingRepository
 from persistence.repositories.support import SupportTicketRepository
 from persistence.repositories.users import UserRepository
 from persistence.session import Caller
+from persistence.statuses import TicketStatus
 
 OPENER_ROLES = frozenset({"customer", "mover_admin", "dispatcher"})
 REASONS_SEPARATOR = "; "

@@ -11,7 +11,7 @@ from pydantic import AwareDatetime
 
 from dispatch.kit.pagination import Page, PageParams
 from dispatch.support import service, stats
-from dispatch.support.rules import IssueType, Priority, TicketStatus
+from dispatch.support.rules import IssueType, Priority
 from dispatch.support.schemas import (
     AssignRequest,
     CommentCreate,
@@ -24,6 +24,7 @@ from dispatch.support.schemas import (
     TicketStats,
 )
 from gateway.deps import CurrentCaller, PlatformAdmin, SessionDep
+from persistence.statuses import TicketStatus
 
 router = APIRouter(prefix="/support", tags=["support"])
 Paging = Annotated[PageParams, Query()]

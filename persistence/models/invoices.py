@@ -9,6 +9,7 @@ from decimal import Decimal
 from sqlalchemy import (
     CHAR,
     BigInteger,
+    CheckConstraint,
     Date,
     DateTime,
     ForeignKey,
@@ -25,8 +26,8 @@ from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from persistence.models.base import Base, timestamp_column, uuid_pk
+from persistence.statuses import INVOICE_STATUSES
 
-INVOICE_STATUSES = ("draft", "issued", "paid", "overdue", "void")
 PAYMENT_METHODS = ("bank_transfer", "card", "cash", "other")
 
 
@@ -43,7 +44,10 @@ class InvoiceCounter(Base):
 
 class Invoice(Base):
     __tablename__ = "invoices"
-    __table_args__ = (UniqueConstraint("org_id", "year", "sequence", name="uq_invoices_org_year_sequence"),)
+    __table_args__ = (
+        UniqueConstraint("org_id", "year", "sequence", name="uq_invoices_org_year_sequence"),
+        CheckConstraint(f"status IN {INVOICE_STATUSES}", name="status_known"),
+    )
 
     id: Mapped[uuid.UUID] = uuid_pk()
     org_id: Mapped[uuid.UUID] = mapped_column(

@@ -45,10 +45,10 @@ from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from persistence.models.base import Base, timestamp_column, uuid_pk
+from persistence.statuses import TICKET_STATUSES
 
 ISSUE_TYPES = ("damage", "late_arrival", "no_show", "billing", "other")
 PRIORITIES = ("low", "normal", "high", "urgent")
-TICKET_STATUSES = ("open", "in_progress", "resolved", "closed")
 
 
 class SupportTicket(Base):

@@ -11,7 +11,8 @@ import pytest
 from dispatch.errors import Conflict, InvalidTransition
 from dispatch.invoices import rules
 from dispatch.invoices.pdf import InvoicePdf, PdfLine, render_invoice_pdf
-from dispatch.invoices.rules import InvoiceStatus, LineInput
+from dispatch.invoices.rules import LineInput
+from persistence.statuses import InvoiceStatus
 
 
 def test_number_format_is_year_org_code_and_five_digits() -> None:
