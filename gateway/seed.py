@@ -38,6 +38,7 @@ from persistence.repositories.organizations import OrganizationRepository
 from persistence.repositories.seed import SeedRepository
 from persistence.repositories.users import UserRepository
 from persistence.session import SYSTEM, Caller, dispose_engine, tenant_session
+from persistence.statuses import BookingStatus
 
 CENTER = (13.405, 52.52)
 DOMAIN = "movehub.example"
@@ -173,7 +174,7 @@ async def ensure_bookings(org: Organization, customers: list[User], now: datetim
             async with tenant_session(staff) as session:
                 booking = await BookingRepository(session).get_by_id(booking_id)
                 assert booking is not None
-                await apply_transition(session, booking, "confirmed", staff, reason="demo")
+                await apply_transition(session, booking, BookingStatus.CONFIRMED, staff, reason="demo")
         report.created_bookings += 1
 
 

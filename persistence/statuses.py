@@ -1,5 +1,5 @@
-"""Status vocabularies: the one place each status of a booking, a verification submission,
-an invoice and a support ticket is spelled.
+"""Status vocabularies: the one place each status of a booking, a refund, a verification
+submission, an invoice and a support ticket is spelled.
 
 Everything else derives from `BookingStatus`: the Pydantic `Literal`s at the edges, the ORM's
 CHECK constraint, the realtime queries, and the pages (which read it from the API). The state
@@ -94,3 +94,16 @@ class TicketStatus(StrEnum):
 
 
 TICKET_STATUSES: Final[tuple[str, ...]] = tuple(status.value for status in TicketStatus)
+
+
+class RefundStatus(StrEnum):
+    """A refund's business state; its delivery is the outbox's `refund.send` (dispatch/refunds)."""
+
+    PENDING = "pending"  # written, not yet answered by the provider
+    SENDING = "sending"  # the provider accepted it and has not settled it yet
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # an attempt failed; the outbox tries again
+    DEAD = "dead"  # the outbox gave up: a human must look at it
+
+
+REFUND_STATUSES: Final[tuple[str, ...]] = tuple(status.value for status in RefundStatus)

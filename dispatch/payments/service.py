@@ -31,9 +31,10 @@ from persistence.outbox import enqueue
 from persistence.repositories.payments import PaymentRepository
 from persistence.repositories.refunds import RefundRepository
 from persistence.session import Caller
+from persistence.statuses import BookingStatus, RefundStatus
 
 log = structlog.get_logger("movehub.payments")
-PAYABLE = frozenset({"pending", "confirmed", "assigned"})
+PAYABLE = frozenset({BookingStatus.PENDING, BookingStatus.CONFIRMED, BookingStatus.ASSIGNED})
 # Payment ids derive from (booking, attempt), so a replayed intent maps to the same row.
 PAYMENT_ID_NAMESPACE = uuid.UUID("6f1d3c52-5a0e-4f43-9a3e-2f7d0c7b9e11")
 
@@ -125,11 +126,13 @@ async def _apply_refund(session: AsyncSession, obj: dict[str, Any], at: datetime
     if refund is None:
         return
     status = obj.get("status")
-    if status == "succeeded" and refund.status in ("sending", "pending", "failed"):
-        refund.status = "succeeded"
-    elif status in ("failed", "canceled") and refund.status in ("sending", "succeeded"):
+    if status == "succeeded" and refund.status in (RefundStatus.SENDING, RefundStatus.PENDING,
+                                                   RefundStatus.FAILED):
+        refund.status = RefundStatus.SUCCEEDED
+    elif status in ("failed", "canceled") and refund.status in (RefundStatus.SENDING,
+                                                                RefundStatus.SUCCEEDED):
         # The provider gave up on a refund it had accepted: send it again, with a new key.
-        refund.status, refund.provider_refund_id = "failed", None
+        refund.status, refund.provider_refund_id = RefundStatus.FAILED, None
         refund.key_generation += 1
         refund.last_error = f"provider reported the refund {status}"
         await enqueue_send(session, refund)

@@ -25,11 +25,12 @@ from persistence.models import Refund
 from persistence.outbox import OutboxItem, enqueue
 from persistence.repositories.refunds import RefundRepository
 from persistence.session import SYSTEM, tenant_session
+from persistence.statuses import RefundStatus
 
 log = structlog.get_logger("movehub.refunds")
 REFUND_SEND = "refund.send"
 # Nothing left to send: the provider has (or had) it, or a human must look at it.
-SETTLED = frozenset({"succeeded", "sending", "dead"})
+SETTLED = frozenset({RefundStatus.SUCCEEDED, RefundStatus.SENDING, RefundStatus.DEAD})
 
 
 async def enqueue_send(session: AsyncSession, refund: Refund) -> None:
@@ -80,10 +81,11 @@ async def send_refund(port: PaymentsPort, item: OutboxItem) -> None:
     async with tenant_session(SYSTEM) as session:
         stored = await RefundRepository(session).lock_by_id(refund.id)
         assert stored is not None
-        if stored.provider_refund_id == answer.provider_refund_id or stored.status == "succeeded":
+        if stored.provider_refund_id == answer.provider_refund_id or stored.status == RefundStatus.SUCCEEDED:
             return  # already recorded by a webhook or an earlier attempt
         stored.provider_refund_id = answer.provider_refund_id
-        stored.status = "succeeded" if answer.status == "succeeded" else "sending"
+        stored.status = (RefundStatus.SUCCEEDED if answer.status == "succeeded"
+                         else RefundStatus.SENDING)
         stored.last_error = None
 
 
@@ -91,7 +93,7 @@ async def _record_failure(refund_id: uuid.UUID, error: str) -> None:
     async with tenant_session(SYSTEM) as session:
         refund = await RefundRepository(session).lock_by_id(refund_id)
         if refund is not None and refund.status not in SETTLED:
-            refund.status, refund.last_error = "failed", error[:2000]
+            refund.status, refund.last_error = RefundStatus.FAILED, error[:2000]
     log.warning("refund_retry_scheduled", refund_id=str(refund_id), error=error)
 
 
@@ -99,9 +101,9 @@ async def refund_dead(session: AsyncSession, item: OutboxItem, error: str) -> No
     """The outbox gave up on a send (in the transaction marking its row dead): the refund is
     dead too and needs a human, and the alert is raised once."""
     refund = await RefundRepository(session).lock_by_id(_refund_id(item))
-    if refund is None or refund.status in ("succeeded", "sending", "dead"):
+    if refund is None or refund.status in SETTLED:
         return
-    refund.status, refund.last_error = "dead", error[:2000]
+    refund.status, refund.last_error = RefundStatus.DEAD, error[:2000]
     await enqueue(session, "alert.refund_dead",
                   {"refund_id": str(refund.id), "booking_id": str(refund.booking_id),
                    "amount_cents": refund.amount_cents, "error": error[:500]},

@@ -22,6 +22,7 @@ from persistence.outbox import enqueue
 from persistence.repositories.payments import PaymentRepository
 from persistence.repositories.refunds import RefundRepository
 from persistence.session import Caller
+from persistence.statuses import BookingStatus
 
 
 async def _money(session: AsyncSession, booking: Booking) -> tuple[Payment | None, int, int]:
@@ -79,7 +80,7 @@ async def cancel(session: AsyncSession, booking_id: uuid.UUID, caller: Caller,
                  now: datetime | None = None) -> tuple[Booking, Refund | None]:
     """Use case: cancel + refund row + its send + notification, in the caller's one
     transaction."""
-    booking, _ = await transition(session, booking_id, "cancelled", caller,
+    booking, _ = await transition(session, booking_id, BookingStatus.CANCELLED, caller,
                                   reason=reason_code.value, metadata={"note": note})
     _, percent = await _percent(session, booking, caller, now or datetime.now(UTC))
     payment, paid, refunded = await _money(session, booking)

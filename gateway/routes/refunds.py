@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from dispatch.refunds import service
 from dispatch.refunds.schemas import CancellationOut, CancellationPreview, CancelRequest, RefundOut
 from gateway.deps import CurrentCaller, PlatformAdmin, SessionDep
+from persistence.statuses import RefundStatus
 
 router = APIRouter(tags=["refunds"])
-RefundStatus = Literal["pending", "sending", "succeeded", "failed", "dead"]
 
 
 @router.get("/bookings/{booking_id}/cancellation/preview", response_model=CancellationPreview)

@@ -5,11 +5,23 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, func, text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from persistence.models.base import Base, timestamp_column, uuid_pk
+from persistence.statuses import REFUND_STATUSES, RefundStatus
 
 
 def _kept(target: str) -> Mapped[uuid.UUID]:
@@ -38,6 +50,7 @@ class Payment(Base):
 
 class Refund(Base):
     __tablename__ = "refunds"
+    __table_args__ = (CheckConstraint(f"status IN {REFUND_STATUSES}", name="status_known"),)
 
     id: Mapped[uuid.UUID] = uuid_pk()
     org_id: Mapped[uuid.UUID] = _kept("organizations.id")
@@ -48,7 +61,7 @@ class Refund(Base):
     currency: Mapped[str] = mapped_column(String(3))
     reason_code: Mapped[str] = mapped_column(String(32))
     note: Mapped[str] = mapped_column(Text, default="")
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default=RefundStatus.PENDING.value)
     provider_refund_id: Mapped[str | None] = mapped_column(String(128), unique=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     # Bumped only when the provider fails a refund it had accepted: a new key asks anew.

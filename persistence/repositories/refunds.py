@@ -9,6 +9,7 @@ from sqlalchemy import Select, func, select
 
 from persistence.models import Payment, Refund
 from persistence.repositories.base import Repository
+from persistence.statuses import RefundStatus
 
 
 class RefundRepository(Repository[Refund]):
@@ -19,7 +20,7 @@ class RefundRepository(Repository[Refund]):
         a new refund never takes the total past what was paid."""
         total = await self.session.scalar(
             select(func.coalesce(func.sum(Refund.amount_cents), 0))
-            .where(Refund.payment_id == payment_id, Refund.status != "dead"))
+            .where(Refund.payment_id == payment_id, Refund.status != RefundStatus.DEAD))
         return int(total or 0)
 
     def by_status(self, status: str | None) -> Select[Any]:
