@@ -68,8 +68,6 @@ class SubmissionStatus(StrEnum):
     SUPERSEDED = "superseded"
 
 
-SUBMISSION_STATUSES: Final[tuple[str, ...]] = tuple(status.value for status in SubmissionStatus)
-
 
 class InvoiceStatus(StrEnum):
     """An invoice's status (its moves are dispatch/invoices/rules.py)."""
@@ -81,8 +79,6 @@ class InvoiceStatus(StrEnum):
     VOID = "void"
 
 
-INVOICE_STATUSES: Final[tuple[str, ...]] = tuple(status.value for status in InvoiceStatus)
-
 
 class TicketStatus(StrEnum):
     """A support ticket's status (its moves are dispatch/support/rules.py)."""
@@ -92,8 +88,6 @@ class TicketStatus(StrEnum):
     RESOLVED = "resolved"
     CLOSED = "closed"
 
-
-TICKET_STATUSES: Final[tuple[str, ...]] = tuple(status.value for status in TicketStatus)
 
 
 class RefundStatus(StrEnum):
@@ -105,5 +99,3 @@ class RefundStatus(StrEnum):
     FAILED = "failed"  # an attempt failed; the outbox tries again
     DEAD = "dead"  # the outbox gave up: a human must look at it
 
-
-REFUND_STATUSES: Final[tuple[str, ...]] = tuple(status.value for status in RefundStatus)

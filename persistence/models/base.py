@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 
 from geoalchemy2 import Geography
-from sqlalchemy import DateTime, MetaData, func, text
+from sqlalchemy import CheckConstraint, DateTime, MetaData, func, text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -39,3 +40,10 @@ def point() -> Geography:
 
 def multipolygon() -> Geography:
     return Geography(geometry_type="MULTIPOLYGON", srid=4326, spatial_index=False)
+
+
+def status_known(vocabulary: type[StrEnum]) -> CheckConstraint:
+    """The table's `status` holds a word of its vocabulary (persistence/statuses.py), listed in
+    the vocabulary's order and quoted as the migrations write it."""
+    words = ",".join(f"'{status.value}'" for status in vocabulary)
+    return CheckConstraint(f"status IN ({words})", name="status_known")

@@ -22,17 +22,14 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSTZRANGE, UUID, Range
 from sqlalchemy.orm import Mapped, mapped_column
 
-from persistence.models.base import Base, point, timestamp_column, uuid_pk
-from persistence.statuses import BOOKING_STATUSES, BookingStatus
-
-# Built from the vocabulary: the statuses migration 0001 lists, in its order and quoting.
-STATUS_KNOWN = "status IN ({})".format(",".join(f"'{status}'" for status in BOOKING_STATUSES))
+from persistence.models.base import Base, point, status_known, timestamp_column, uuid_pk
+from persistence.statuses import BookingStatus
 
 
 class Booking(Base):
     __tablename__ = "bookings"
     __table_args__ = (
-        CheckConstraint(STATUS_KNOWN, name="status_known"),
+        status_known(BookingStatus),
         CheckConstraint("window_end > window_start", name="window_ordered"),
         CheckConstraint("volume_m3 > 0", name="volume_positive"),
         CheckConstraint("crew_size BETWEEN 1 AND 12", name="crew_size_range"),

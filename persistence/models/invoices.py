@@ -9,7 +9,6 @@ from decimal import Decimal
 from sqlalchemy import (
     CHAR,
     BigInteger,
-    CheckConstraint,
     Date,
     DateTime,
     ForeignKey,
@@ -25,8 +24,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from persistence.models.base import Base, timestamp_column, uuid_pk
-from persistence.statuses import INVOICE_STATUSES
+from persistence.models.base import Base, status_known, timestamp_column, uuid_pk
+from persistence.statuses import InvoiceStatus
 
 PAYMENT_METHODS = ("bank_transfer", "card", "cash", "other")
 
@@ -46,7 +45,7 @@ class Invoice(Base):
     __tablename__ = "invoices"
     __table_args__ = (
         UniqueConstraint("org_id", "year", "sequence", name="uq_invoices_org_year_sequence"),
-        CheckConstraint(f"status IN {INVOICE_STATUSES}", name="status_known"),
+        status_known(InvoiceStatus),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()

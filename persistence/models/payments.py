@@ -7,7 +7,6 @@ from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
-    CheckConstraint,
     DateTime,
     ForeignKey,
     Index,
@@ -20,8 +19,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from persistence.models.base import Base, timestamp_column, uuid_pk
-from persistence.statuses import REFUND_STATUSES, RefundStatus
+from persistence.models.base import Base, status_known, timestamp_column, uuid_pk
+from persistence.statuses import RefundStatus
 
 
 def _kept(target: str) -> Mapped[uuid.UUID]:
@@ -50,7 +49,7 @@ class Payment(Base):
 
 class Refund(Base):
     __tablename__ = "refunds"
-    __table_args__ = (CheckConstraint(f"status IN {REFUND_STATUSES}", name="status_known"),)
+    __table_args__ = (status_known(RefundStatus),)
 
     id: Mapped[uuid.UUID] = uuid_pk()
     org_id: Mapped[uuid.UUID] = _kept("organizations.id")

@@ -44,8 +44,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from persistence.models.base import Base, timestamp_column, uuid_pk
-from persistence.statuses import TICKET_STATUSES
+from persistence.models.base import Base, status_known, timestamp_column, uuid_pk
+from persistence.statuses import TicketStatus
 
 ISSUE_TYPES = ("damage", "late_arrival", "no_show", "billing", "other")
 PRIORITIES = ("low", "normal", "high", "urgent")
@@ -56,7 +56,7 @@ class SupportTicket(Base):
     __table_args__ = (
         CheckConstraint(f"issue_type IN {ISSUE_TYPES}", name="issue_type_known"),
         CheckConstraint(f"priority IN {PRIORITIES}", name="priority_known"),
-        CheckConstraint(f"status IN {TICKET_STATUSES}", name="status_known"),
+        status_known(TicketStatus),
         CheckConstraint("customer_id IS NOT NULL OR org_id IS NOT NULL", name="has_owner"),
     )
 

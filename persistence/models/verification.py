@@ -9,8 +9,8 @@ from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Index, Strin
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from persistence.models.base import Base, timestamp_column, uuid_pk
-from persistence.statuses import SUBMISSION_STATUSES
+from persistence.models.base import Base, status_known, timestamp_column, uuid_pk
+from persistence.statuses import SubmissionStatus
 
 DOCUMENT_KINDS = ("business_license", "liability_insurance", "workers_comp", "drivers_license",
                   "background_check")
@@ -21,7 +21,7 @@ class VerificationSubmission(Base):
 
     __tablename__ = "verification_submissions"
     __table_args__ = (
-        CheckConstraint(f"status IN {SUBMISSION_STATUSES}", name="status_known"),
+        status_known(SubmissionStatus),
         CheckConstraint(f"kind IN {DOCUMENT_KINDS}", name="kind_known"),
         CheckConstraint("(subject_type = 'organization' AND driver_id IS NULL AND subject_id = org_id)"
                         " OR (subject_type = 'driver' AND driver_id = subject_id)",

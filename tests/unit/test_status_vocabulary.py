@@ -13,10 +13,19 @@ from sqlalchemy import CheckConstraint
 
 from dispatch.bookings.schemas import BookingOut
 from gateway.realtime.messages import DRIVER_FRAMES, DriverJobStatus
-from persistence.models import Booking
-from persistence.statuses import BOOKING_STATUSES, DRIVER_JOB_STATUSES, BookingStatus
+from persistence.models import Booking, Invoice, Refund, SupportTicket, VerificationSubmission
+from persistence.statuses import (
+    BOOKING_STATUSES,
+    DRIVER_JOB_STATUSES,
+    BookingStatus,
+    InvoiceStatus,
+    RefundStatus,
+    SubmissionStatus,
+    TicketStatus,
+)
 
-MIGRATION = Path(__file__).parents[2] / "persistence/migrations/versions/0001_foundation.py"
+VERSIONS = Path(__file__).parents[2] / "persistence/migrations/versions"
+MIGRATION = VERSIONS / "0001_foundation.py"
 
 
 def _quoted(sql: str) -> list[str]:
@@ -30,6 +39,21 @@ def test_the_orm_check_lists_what_migration_0001_wrote() -> None:
     check = next(c for c in Booking.__table__.constraints
                  if isinstance(c, CheckConstraint) and str(c.name).endswith("status_known"))
     assert _quoted(written.group(1)) == _quoted(str(check.sqltext)) == list(BOOKING_STATUSES)
+
+
+@pytest.mark.parametrize(("model", "vocabulary"), [
+    (Booking, BookingStatus), (Refund, RefundStatus), (Invoice, InvoiceStatus),
+    (VerificationSubmission, SubmissionStatus), (SupportTicket, TicketStatus)])
+def test_each_status_check_lists_its_vocabulary_as_the_migrations_wrote_it(
+        model: type, vocabulary: type) -> None:
+    table = model.__table__.name  # type: ignore[attr-defined]
+    pattern = rf"ck_{table}_status_known\s+CHECK\s*\(status IN\s*\((.*?)\)\)"
+    written = [m.group(1) for f in sorted(VERSIONS.glob("*.py"))
+               if (m := re.search(pattern, f.read_text(), re.S))]
+    check = next(c for c in model.__table__.constraints  # type: ignore[attr-defined]
+                 if isinstance(c, CheckConstraint) and str(c.name).endswith("status_known"))
+    assert len(written) == 1, f"{table}: {len(written)} migrations write its status CHECK"
+    assert _quoted(written[0]) == _quoted(str(check.sqltext)) == [s.value for s in vocabulary]
 
 
 def test_api_schemas_list_the_statuses() -> None:
