@@ -28,6 +28,7 @@ from dispatch.refunds.flows import enqueue_send
 from persistence.integrations.payments import IntentResult, PaymentProviderError, PaymentsPort
 from persistence.models import Booking, Payment
 from persistence.outbox import enqueue
+from persistence.repositories.bookings import BookingRepository
 from persistence.repositories.payments import PaymentRepository
 from persistence.repositories.refunds import RefundRepository
 from persistence.session import Caller
@@ -43,7 +44,7 @@ async def _payable(session: AsyncSession, booking_id: uuid.UUID, caller: Caller,
                    lock: bool) -> tuple[Booking, Payment | None]:
     """The caller's payable booking and its open payment (returned as is; paid: 409); with
     `lock`, the booking is read again under a row lock held to the commit."""
-    booking = await session.get(Booking, booking_id)
+    booking = await BookingRepository(session).get_by_id(booking_id)
     if booking is not None and lock:
         await session.refresh(booking, with_for_update=True)
     if booking is None or booking.customer_id != caller.user_id:
@@ -159,6 +160,6 @@ async def apply_webhook_event(session: AsyncSession, event: dict[str, Any]) -> b
 
 
 async def get_payments(session: AsyncSession, booking_id: uuid.UUID) -> list[Payment]:
-    if await session.get(Booking, booking_id) is None:
+    if await BookingRepository(session).get_by_id(booking_id) is None:
         raise NotFound("no such booking")
     return await PaymentRepository(session).of_booking(booking_id)

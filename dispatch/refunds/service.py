@@ -17,8 +17,10 @@ from dispatch.lifecycle.service import lock_booking, transition
 from dispatch.refunds.flows import enqueue_send
 from dispatch.refunds.rules import ReasonCode, refund_percent, refundable_cents, tiers_for
 from dispatch.refunds.schemas import CancellationPreview
-from persistence.models import Booking, Organization, Payment, Refund
+from persistence.models import Booking, Payment, Refund
 from persistence.outbox import enqueue
+from persistence.repositories.bookings import BookingRepository
+from persistence.repositories.organizations import OrganizationRepository
 from persistence.repositories.payments import PaymentRepository
 from persistence.repositories.refunds import RefundRepository
 from persistence.session import Caller
@@ -39,14 +41,14 @@ async def _percent(session: AsyncSession, booking: Booking, caller: Caller,
     notice = booking.window_start - now
     if caller.is_staff or caller.is_admin:
         return notice.total_seconds() / 3600, 100  # the mover or the platform cancels: all back
-    org = await session.get(Organization, booking.org_id)
+    org = await OrganizationRepository(session).get_by_id(booking.org_id)
     tiers = tiers_for(org.refund_policy if org else None)
     return notice.total_seconds() / 3600, refund_percent(notice, tiers)
 
 
 async def preview(session: AsyncSession, booking_id: uuid.UUID, caller: Caller,
                   now: datetime | None = None) -> CancellationPreview:
-    booking = await session.get(Booking, booking_id)
+    booking = await BookingRepository(session).get_by_id(booking_id)
     if booking is None:
         raise NotFound("no such booking")
     hours, percent = await _percent(session, booking, caller, now or datetime.now(UTC))
