@@ -18,6 +18,7 @@ from gateway.routes import (
     analytics,
     assignment,
     auth,
+    backoffice_pages,
     board,
     board_page,
     bookings,
@@ -145,5 +146,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(storage.router, dependencies=RATE_LIMITED, responses=TOO_MANY)
     app.include_router(board.router)  # /ws/driver and /ws/board
     app.include_router(board_page.router)  # the fleet board page and its static assets
+    app.include_router(backoffice_pages.router)  # calendar, analytics, invoices, verification
     openapi.install(app)  # every operation's problem+json answers, once the routes exist
     return app
