@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import pickle
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import ray
@@ -25,6 +25,7 @@ from actors.slots import DIRECTORY_NAME, Moved, SlotOwnership
 from dispatch.assignment.chaining import plan_jobs
 from dispatch.assignment.scoring import Job, Weights, haversine_km, rank, skill_mask
 from dispatch.pricing import quote
+from dispatch.tracking.rules import EtaModel
 from persistence.config import Settings
 
 
@@ -46,6 +47,7 @@ class ShardConfig:
     geofence_m: float
     plan_chain_max_drivers: int
     plan_chain_time_limit_s: float
+    eta: EtaModel = field(default_factory=EtaModel)
 
     @classmethod
     def of(cls, settings: Settings) -> ShardConfig:
@@ -56,7 +58,9 @@ class ShardConfig:
                                    speed_kmh=s.average_speed_kmh),
                    geofence_m=s.geofence_radius_m,
                    plan_chain_max_drivers=s.plan_chain_max_drivers,
-                   plan_chain_time_limit_s=s.plan_chain_time_limit_s)
+                   plan_chain_time_limit_s=s.plan_chain_time_limit_s,
+                   eta=EtaModel.of(s.eta_road_factor, s.eta_default_speed_kmh,
+                                   s.eta_notify_minutes))
 
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=3)
@@ -220,7 +224,7 @@ class FleetShard:
         """Apply the pings this shard answers for now; return their events and the others."""
         mine = [p for p in pings if self.slots.answers_for(str(p["org_id"]))]
         others = [p for p in pings if not self.slots.answers_for(str(p["org_id"]))]
-        return apply_pings(self.orgs, mine, geofence_m), others
+        return apply_pings(self.orgs, mine, geofence_m, self.config.eta), others
 
     async def set_driver_job(self, org_id: str, driver_id: str,
                              job: dict[str, Any] | None) -> Moved | None:

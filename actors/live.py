@@ -9,6 +9,7 @@ import numpy as np
 
 from actors.fleet_state import OrgState
 from dispatch.assignment.scoring import haversine_km
+from dispatch.tracking import rules as eta_rules
 from persistence.statuses import BookingStatus
 
 ONLINE_WITHIN_S = 60.0
@@ -19,9 +20,10 @@ DUE_AT_PICKUP = (BookingStatus.ASSIGNED, BookingStatus.EN_ROUTE)
 
 
 def apply_pings(orgs: dict[str, OrgState], pings: list[dict[str, Any]],
-                geofence_m: float) -> list[dict[str, Any]]:
+                geofence_m: float, eta: eta_rules.EtaModel | None = None) -> list[dict[str, Any]]:
     """Update positions in place; drop unknown drivers and out-of-order pings; return arrival
-    events when a driver enters the geofence of its current job's pickup or dropoff."""
+    events when a driver enters the geofence of its current job's pickup or dropoff, and
+    `job.eta` events when the ETA to that stop changes by a minute (given an ETA model)."""
     events: list[dict[str, Any]] = []
     for ping in pings:
         state = orgs.get(str(ping["org_id"]))
@@ -31,6 +33,7 @@ def apply_pings(orgs: dict[str, OrgState], pings: list[dict[str, Any]],
         live, fleet = state.live, state.fleet
         if ping["ts"] <= live.last_seen[row]:
             continue  # older than what we have: the network reordered it
+        before = (float(fleet.lat[row]), float(fleet.lon[row]), float(live.last_seen[row]))
         fleet.lat[row], fleet.lon[row] = ping["lat"], ping["lon"]
         live.heading[row] = np.nan if ping.get("heading") is None else ping["heading"]
         live.speed[row] = np.nan if ping.get("speed") is None else ping["speed"]
@@ -39,7 +42,36 @@ def apply_pings(orgs: dict[str, OrgState], pings: list[dict[str, Any]],
         job = live.job[row]
         if job is not None:
             events.extend(_arrivals(state, row, job, ping, geofence_m))
+            if eta is not None:
+                events.extend(_eta(state, row, job, ping, before, eta))
     return events
+
+
+def _eta(state: OrgState, row: int, job: dict[str, Any], ping: dict[str, Any],
+         before: tuple[float, float, float], model: eta_rules.EtaModel) -> list[dict[str, Any]]:
+    """Track the job's smoothed speed and ETA in the job itself (it travels with handovers
+    and reloads); one `job.eta` event per change of the minute shown, carrying `near` the
+    first time the ETA to the pickup drops below the threshold."""
+    lat, lon, seen = before
+    dt = ping["ts"] - seen if seen else 0.0
+    moved = eta_rules.great_circle_m(lat, lon, ping["lat"], ping["lon"]) if seen else 0.0
+    observed = eta_rules.observed_speed(ping.get("speed"), moved, dt)
+    job["eta_speed"] = eta_rules.smoothed_speed(job.get("eta_speed"), observed, dt, model)
+    stop = HEADING_FOR.get(job["status"])
+    if stop is None or job.get(f"arrived_{stop}"):
+        return []
+    found = eta_rules.estimate(ping["lat"], ping["lon"], job[f"{stop}_lat"], job[f"{stop}_lon"],
+                               job["eta_speed"], model)
+    job["eta_s"], job["eta_distance_m"], job["eta_stop"] = found.eta_s, found.distance_m, stop
+    near = stop == "pickup" and not job.get("near_told") and eta_rules.crew_is_near(found, model)
+    if not near and not eta_rules.worth_telling(job.get("eta_minutes"), found):
+        return []
+    job["eta_minutes"] = found.minutes
+    job["near_told"] = job.get("near_told") or near
+    return [{"type": "job.eta", "org_id": state.org_id, "ts": ping["ts"], "near": near,
+             "data": {"booking_id": job["booking_id"], "driver_id": state.fleet.driver_ids[row],
+                      "eta_s": round(found.eta_s, 1), "distance_m": round(found.distance_m, 1),
+                      "stop": stop}}]
 
 
 def _arrivals(state: OrgState, row: int, job: dict[str, Any], ping: dict[str, Any],
@@ -57,10 +89,20 @@ def _arrivals(state: OrgState, row: int, job: dict[str, Any], ping: dict[str, An
              "stop": stop, "ts": ping["ts"]}]
 
 
+# What the shard learnt about a job from the pings, kept when the driver app sends the job again.
+_LEARNT = ("eta_speed", "near_told")
+
+
 def set_job(state: OrgState, driver_id: str, job: dict[str, Any] | None) -> None:
     row = state.driver_row.get(driver_id)
     if row is not None:
-        state.live.job[row] = dict(job) if job else None
+        old = state.live.job[row] or {}
+        new = dict(job) if job else None
+        if new is not None and old.get("booking_id") == new["booking_id"]:
+            new.update({key: old[key] for key in _LEARNT if key in old})
+        elif new is not None and "eta_speed" in old:
+            new["eta_speed"] = old["eta_speed"]  # the same driver drives on at its pace
+        state.live.job[row] = new
 
 
 def snapshot(state: OrgState, now: float | None = None) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from typing import Literal
 EventName = Literal[
     "booking_confirmation", "booking_update", "booking_reminder", "driver_assignment",
     "cancellation_refund", "invoice_delivery", "insurance_expiry", "support_ticket_update", "otp",
+    "crew_near", "crew_arrived",
 ]
 
 
@@ -47,4 +48,8 @@ EVENTS: dict[str, EventTemplate] = {
         "Support ticket {{ ticket_reference }}: {{ status }}",
         ("ticket_reference", "ticket_subject", "status")),
     "otp": EventTemplate("Your MoveHub sign-in code", ("code",), mandatory=True),
+    # The customer's live view (dispatch/tracking): each once per booking, with a signed link.
+    "crew_near": EventTemplate("Your crew is about {{ minutes }} minutes away",
+                               (*_BOOKING, "minutes", "tracking_url")),
+    "crew_arrived": EventTemplate("Your crew has arrived", (*_BOOKING, "tracking_url")),
 }

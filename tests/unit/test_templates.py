@@ -35,6 +35,10 @@ CONTEXTS: dict[str, dict[str, Any]] = {
     "support_ticket_update": {"ticket_reference": "T-1001", "ticket_subject": "Broken lamp",
                               "status": "resolved", "message": "We refunded the lamp."},
     "otp": {"code": "482913"},
+    "crew_near": {"booking": BOOKING, "org_name": "Berlin Movers", "minutes": 9,
+                  "tracking_url": "https://movehub.test/track/3f0c?t=1.a.b", "driver_name": "Kai"},
+    "crew_arrived": {"booking": BOOKING, "org_name": "Berlin Movers",
+                     "tracking_url": "https://movehub.test/track/3f0c?t=1.a.b"},
 }
 
 
