@@ -193,6 +193,14 @@ class Settings(BaseSettings):
     board_snapshot_ttl_s: float = 0.5
     events_max_per_org: int = 10_000
     late_grace_s: float = 300.0
+    # ETA to a job's next stop (dispatch/tracking/rules.py): straight line x road factor over
+    # the driver's smoothed speed, the default speed until it has one; the customer is told
+    # "about N minutes away" once when it drops below eta_notify_minutes. Tracking links in
+    # notifications are signed with digest_secret and expire after tracking_link_ttl_s.
+    eta_road_factor: float = Field(default=1.3, ge=1.0)
+    eta_default_speed_kmh: float = Field(default=30.0, gt=0)
+    eta_notify_minutes: float = Field(default=10.0, gt=0)
+    tracking_link_ttl_s: int = Field(default=4 * 3600, gt=0)
     trail_flush_s: float = 1.0
     trail_min_interval_s: float = 5.0  # breadcrumb resolution per driver
     realtime_stats_enabled: bool = False  # GET /realtime/stats (benchmarks)
@@ -205,14 +213,6 @@ def get_settings() -> Settings:
     return Settings()
 
 
-    # ETA to a job's next stop (dispatch/tracking/rules.py): straight line x road factor over
-    # the driver's smoothed speed, the default speed until it has one; the customer is told
-    # "about N minutes away" once when it drops below eta_notify_minutes. Tracking links in
-    # notifications are signed with digest_secret and expire after tracking_link_ttl_s.
-    eta_road_factor: float = Field(default=1.3, ge=1.0)
-    eta_default_speed_kmh: float = Field(default=30.0, gt=0)
-    eta_notify_minutes: float = Field(default=10.0, gt=0)
-    tracking_link_ttl_s: int = Field(default=4 * 3600, gt=0)
 def worker_environment() -> dict[str, str]:
     """The MOVEHUB_* variables, for Ray worker processes to see the same settings."""
     return {k: v for k, v in os.environ.items() if k.startswith("MOVEHUB_")}
