@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import structlog
 
+from dispatch.tracking import flows as tracking_flows
 from gateway.realtime.bus import PositionBus
 from persistence import events
 from persistence.config import Settings
@@ -107,10 +108,10 @@ class PingBatcher:
         self.stats.flush_ms.append((time.perf_counter() - started) * 1000)
 
     async def _after(self, pings: list[dict[str, Any]], arrivals: list[dict[str, Any]]) -> None:
-        for arrival in arrivals:
+        for arrival in arrivals:  # driver.arrived and job.eta (its data is the board's)
             await events.publish(uuid.UUID(arrival["org_id"]), {
-                "type": "driver.arrived", "ts": arrival["ts"],
-                "data": {k: arrival[k] for k in ("driver_id", "booking_id", "stop")}})
+                "type": arrival["type"], "ts": arrival["ts"], "data": arrival.get("data") or {
+                    k: arrival[k] for k in ("driver_id", "booking_id", "stop")}})
         latest: dict[str, dict[str, Any]] = {}
         for ping in pings:
             latest[ping["driver_id"]] = ping
@@ -119,6 +120,11 @@ class PingBatcher:
             by_org.setdefault(ping["org_id"], []).append(position_diff(ping))
         await self.bus.publish(by_org)
         self.writer.add(pings)
+        if arrivals:
+            try:  # the customer's "crew near" and "crew arrived" (each once, via the outbox)
+                await tracking_flows.on_fleet_events(arrivals, self.settings)
+            except Exception:
+                log.exception("ingest.tracking_notices_failed")
 
     async def driver_gone(self, org_id: uuid.UUID, driver_id: uuid.UUID) -> None:
         """A driver's socket closed: boards show it offline at once."""
