@@ -46,3 +46,11 @@ def counter_delta(old: int | None, new: int | None) -> CounterDelta:
 
 def average(rating_sum: int, rating_count: int) -> float:
     return round(rating_sum / rating_count, 2) if rating_count else 0.0
+
+
+def score_summary(counts: dict[int, int]) -> tuple[float, int, dict[str, int]]:
+    """(average, count, 1-5 distribution) of a score from how many ratings gave each star."""
+    distribution = {str(star): int(counts.get(star, 0)) for star in STARS}
+    count = sum(distribution.values())
+    total = sum(star * int(counts.get(star, 0)) for star in STARS)
+    return average(total, count), count, distribution

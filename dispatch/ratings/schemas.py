@@ -99,3 +99,32 @@ class RatingSummary(BaseModel):
     average: float
     count: int
     breakdown: dict[str, int]
+
+
+class ScoreSummary(BaseModel):
+    """Average, count and 1-5 distribution of one score of visible ratings."""
+
+    average: float
+    count: int
+    distribution: dict[str, int]
+
+
+class DriverRatingSummary(BaseModel):
+    """A driver's visible ratings: the driver's own stars (`average`, `count`, `distribution`,
+    the same figures as the driver's rating_avg) and, in `breakdown`, each score a rating has:
+    `driver_rating` and the `overall` stars of the moves the driver did."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "driver_id": "5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d", "average": 4.5, "count": 2,
+        "distribution": {"1": 0, "2": 0, "3": 0, "4": 1, "5": 1},
+        "breakdown": {
+            "driver_rating": {"average": 4.5, "count": 2,
+                              "distribution": {"1": 0, "2": 0, "3": 0, "4": 1, "5": 1}},
+            "overall": {"average": 4.0, "count": 3,
+                        "distribution": {"1": 0, "2": 0, "3": 1, "4": 1, "5": 1}}}}]})
+
+    driver_id: uuid.UUID
+    average: float
+    count: int
+    distribution: dict[str, int]
+    breakdown: dict[str, ScoreSummary]

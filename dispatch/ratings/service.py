@@ -10,21 +10,25 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from dispatch.kit.pagination import Page, PageParams
 from dispatch.ratings.rules import (
     STARS,
     CounterDelta,
     average,
     counter_delta,
     editable_until,
+    score_summary,
     within_edit_window,
 )
 from dispatch.ratings.schemas import (
+    DriverRatingSummary,
     RatingCreate,
     RatingOut,
     RatingSummary,
     RatingUpdate,
     Review,
     ReviewPage,
+    ScoreSummary,
 )
 from persistence.config import Settings
 from persistence.models import Organization, Rating
@@ -203,3 +207,67 @@ async def rating_summary(session: AsyncSession, org_id: uuid.UUID) -> RatingSumm
         org_id=org_id, average=average(stats.rating_sum, stats.rating_count),
         count=stats.rating_count,
         breakdown={str(star): getattr(stats, f"stars_{star}") for star in STARS})
+
+
+def _may_read(caller: Caller, rating: Rating) -> bool:
+    """One rating by id: its customer, its organization's staff, platform admins."""
+    if caller.is_admin:
+        return True
+    if caller.role == "customer":
+        return rating.customer_id == caller.user_id
+    return caller.role in ("mover_admin", "dispatcher") and rating.org_id == caller.org_id
+
+
+async def get_rating(session: AsyncSession, caller: Caller, rating_id: uuid.UUID,
+                     settings: Settings) -> RatingOut:
+    """A rating by id for who may read it; everyone else gets 404, as if it did not exist.
+
+    Row-level security alone would let any signed-in caller read a visible review (the public
+    lists need that), so the reader is checked here too; hidden ratings stay visible only to
+    their customer, the organization's staff and admins (the policies on hidden rows)."""
+    rating = await RatingRepository(session).get_by_id(rating_id)
+    if rating is None or not _may_read(caller, rating):
+        raise NotFound(f"rating {rating_id} not found")
+    return rating_out(rating, settings)
+
+
+async def my_ratings(session: AsyncSession, caller: Caller, settings: Settings,
+                     params: PageParams) -> Page[RatingOut]:
+    """The ratings the calling customer wrote, hidden ones too, newest first."""
+    if caller.role != "customer" or caller.user_id is None:
+        raise Forbidden("only customers write ratings")
+    ratings = RatingRepository(session)
+    rows, total = await ratings.page(ratings.of_customer(caller.user_id), limit=params.limit,
+                                     offset=params.offset)
+    return Page.of([rating_out(row, settings) for row in rows], total, params)
+
+
+async def _visible_driver(session: AsyncSession, driver_id: uuid.UUID) -> None:
+    if await RatingRepository(session).visible_driver(driver_id) is None:
+        raise NotFound(f"driver {driver_id} not found")
+
+
+async def driver_reviews(session: AsyncSession, driver_id: uuid.UUID,
+                         params: PageParams) -> Page[Review]:
+    """Visible reviews of the moves a driver did, newest first, for who may see the driver."""
+    await _visible_driver(session, driver_id)
+    ratings = RatingRepository(session)
+    rows, total = await ratings.page(ratings.driver_reviews(driver_id), limit=params.limit,
+                                     offset=params.offset)
+    return Page.of([Review.model_validate(row) for row in rows], total, params)
+
+
+async def driver_rating_summary(session: AsyncSession, driver_id: uuid.UUID
+                                ) -> DriverRatingSummary:
+    """A driver's own stars and the overall stars of their moves, from visible ratings."""
+    await _visible_driver(session, driver_id)
+    counts: dict[str, dict[int, int]] = {"driver_rating": {}, "overall": {}}
+    for score, stars, how_many in await RatingRepository(session).driver_star_counts(driver_id):
+        counts[score][int(stars)] = int(how_many)
+    breakdown = {}
+    for score, by_star in counts.items():
+        avg, count, distribution = score_summary(by_star)
+        breakdown[score] = ScoreSummary(average=avg, count=count, distribution=distribution)
+    own = breakdown["driver_rating"]
+    return DriverRatingSummary(driver_id=driver_id, average=own.average, count=own.count,
+                               distribution=own.distribution, breakdown=breakdown)

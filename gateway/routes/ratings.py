@@ -1,4 +1,5 @@
-"""Routes: ratings of completed bookings, public reviews, rating summaries, hiding by admins."""
+"""Routes: ratings of completed bookings, public reviews, rating summaries (per organization
+and per driver), one rating by id, a customer's own ratings, hiding by admins."""
 
 from __future__ import annotations
 
@@ -7,18 +8,22 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
+from dispatch.kit.pagination import Page, PageParams
 from dispatch.ratings import service
 from dispatch.ratings.schemas import (
+    DriverRatingSummary,
     HideRequest,
     RatingCreate,
     RatingOut,
     RatingSummary,
     RatingUpdate,
+    Review,
     ReviewPage,
 )
 from gateway.deps import CurrentCaller, CustomerCaller, PlatformAdmin, SessionDep, SettingsDep
 
 router = APIRouter(tags=["ratings"])
+Paging = Annotated[PageParams, Query()]
 
 
 @router.post("/bookings/{booking_id}/rating", response_model=RatingOut,
@@ -81,3 +86,34 @@ async def organization_rating_summary(_: CurrentCaller, session: SessionDep,
                                       org_id: uuid.UUID) -> RatingSummary:
     """Average, count and 1-5 breakdown of an organization's visible ratings."""
     return await service.rating_summary(session, org_id)
+
+
+@router.get("/ratings/{rating_id}", response_model=RatingOut)
+async def rating(caller: CurrentCaller, session: SessionDep, settings: SettingsDep,
+                 rating_id: uuid.UUID) -> RatingOut:
+    """One rating: for its customer, its organization's staff and platform admins (404 to
+    anyone else, hidden or not)."""
+    return await service.get_rating(session, caller, rating_id, settings)
+
+
+@router.get("/me/ratings", response_model=Page[RatingOut])
+async def my_ratings(caller: CustomerCaller, session: SessionDep, settings: SettingsDep,
+                     paging: Paging) -> Page[RatingOut]:
+    """The ratings the calling customer wrote (hidden ones too), newest first."""
+    return await service.my_ratings(session, caller, settings, paging)
+
+
+@router.get("/drivers/{driver_id}/reviews", response_model=Page[Review])
+async def driver_reviews(_: CurrentCaller, session: SessionDep, driver_id: uuid.UUID,
+                         paging: Paging) -> Page[Review]:
+    """Visible reviews of the moves a driver did, newest first: for the driver's organization's
+    staff, the driver and platform admins (404 to anyone else)."""
+    return await service.driver_reviews(session, driver_id, paging)
+
+
+@router.get("/drivers/{driver_id}/rating-summary", response_model=DriverRatingSummary)
+async def driver_rating_summary(_: CurrentCaller, session: SessionDep,
+                                driver_id: uuid.UUID) -> DriverRatingSummary:
+    """A driver's average, count and 1-5 distribution of driver stars, and the same per score
+    (`driver_rating`, `overall`); hidden ratings do not count."""
+    return await service.driver_rating_summary(session, driver_id)

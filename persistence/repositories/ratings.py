@@ -13,10 +13,16 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import Select, select, text
+from sqlalchemy import Select, String, func, literal, select, text
 from sqlalchemy.dialects.postgresql import insert
 
-from persistence.models import Booking, BookingAssignment, OrganizationRatingStats, Rating
+from persistence.models import (
+    Booking,
+    BookingAssignment,
+    Driver,
+    OrganizationRatingStats,
+    Rating,
+)
 from persistence.repositories.base import Repository
 
 # The counters row is created empty first: a CHECK constraint judges the VALUES row of an
@@ -83,6 +89,33 @@ class RatingRepository(Repository[Rating]):
     def public_reviews(self, org_id: uuid.UUID) -> Select[Any]:
         """An organization's reviews the public list shows (never hidden ones), newest first."""
         return (select(Rating).where(Rating.org_id == org_id, Rating.hidden.is_(False))
+                .order_by(Rating.created_at.desc(), Rating.id.desc()))
+
+    async def visible_driver(self, driver_id: uuid.UUID) -> Driver | None:
+        """The driver if the caller may see them (RLS on drivers: admins, the org's staff, the
+        driver): who may read a driver's reviews and summary."""
+        return await self.session.scalar(select(Driver).where(Driver.id == driver_id))
+
+    def driver_reviews(self, driver_id: uuid.UUID) -> Select[Any]:
+        """The visible reviews of the moves a driver did, newest first."""
+        return (select(Rating).where(Rating.driver_id == driver_id, Rating.hidden.is_(False))
+                .order_by(Rating.created_at.desc(), Rating.id.desc()))
+
+    async def driver_star_counts(self, driver_id: uuid.UUID) -> list[tuple[str, int, int]]:
+        """(score, stars, how many) of a driver's visible ratings, for both scores a rating
+        has: the driver's own stars and the overall stars of the moves the driver did."""
+        visible = (Rating.driver_id == driver_id) & Rating.hidden.is_(False)
+        driver_stars = (select(literal("driver_rating", String), Rating.driver_rating, func.count())
+                        .where(visible, Rating.driver_rating.is_not(None))
+                        .group_by(Rating.driver_rating))
+        overall_stars = (select(literal("overall", String), Rating.overall, func.count())
+                         .where(visible).group_by(Rating.overall))
+        rows = await self.session.execute(driver_stars.union_all(overall_stars))
+        return [(str(score), int(stars or 0), int(count)) for score, stars, count in rows.all()]
+
+    def of_customer(self, customer_id: uuid.UUID) -> Select[Any]:
+        """A customer's own ratings (hidden ones too: they wrote them), newest first."""
+        return (select(Rating).where(Rating.customer_id == customer_id)
                 .order_by(Rating.created_at.desc(), Rating.id.desc()))
 
 
