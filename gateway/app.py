@@ -25,6 +25,7 @@ from gateway.routes import (
     calendar,
     docs,
     documents,
+    driver_page,
     drivers,
     health,
     invoices,
@@ -37,6 +38,7 @@ from gateway.routes import (
     refunds,
     storage,
     support,
+    tracking,
     trails,
     trucks,
     users,
@@ -146,6 +148,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(storage.router, dependencies=RATE_LIMITED, responses=TOO_MANY)
     app.include_router(board.router)  # /ws/driver and /ws/board
     app.include_router(board_page.router)  # the fleet board page and its static assets
+    app.include_router(tracking.router, dependencies=RATE_LIMITED)  # tracking API + page
+    app.include_router(driver_page.router)  # the driver web app, its manifest and worker
     app.include_router(backoffice_pages.router)  # calendar, analytics, invoices, verification
     openapi.install(app)  # every operation's problem+json answers, once the routes exist
     return app
