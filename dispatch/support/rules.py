@@ -100,6 +100,13 @@ def sla_due(priority: Priority, since: datetime) -> datetime:
     return since + SLA[priority]
 
 
+def reprioritized_due(sla_due_at: datetime, old: Priority, new: Priority) -> datetime:
+    """The deadline after staff change the priority by hand: the running SLA period (it began
+    at opening, the last reopen or the last escalation) measured with the new priority's SLA.
+    A raise can put the deadline in the past: the next escalation pass then takes it."""
+    return sla_due_at - SLA[old] + SLA[new]
+
+
 def is_overdue(status: str, sla_due_at: datetime, now: datetime) -> bool:
     return status in ACTIVE_STATUSES and sla_due_at <= now
 

@@ -135,7 +135,8 @@ class TicketStats(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "open_by_priority": {"low": 3, "normal": 12, "high": 4, "urgent": 1}, "open_total": 20,
         "escalated_open": 2, "median_first_response_s": 5400.0,
-        "median_resolution_s": 86400.0, "since": "2026-10-25T00:00:00Z"}]})
+        "median_resolution_s": 86400.0, "since": "2026-10-25T00:00:00Z",
+        "org_id": "0b6f3c9d-2e11-4f0e-9a51-7d3f8c1e2b8e"}]})
 
     open_by_priority: dict[Priority, int]
     open_total: int
@@ -145,3 +146,14 @@ class TicketStats(BaseModel):
     median_resolution_s: float | None = Field(
         description="median seconds from opening to resolution, of resolved tickets")
     since: datetime | None
+    org_id: uuid.UUID | None = Field(
+        default=None, description="the organization the figures are about; null: the platform")
+
+
+class PriorityChange(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"priority": "urgent", "reason": "Customer moving abroad on Friday; the claim blocks it."}]})
+
+    priority: Priority
+    reason: str = Field(min_length=3, max_length=500,
+                        description="why; kept in the ticket's history as an internal note")

@@ -21,6 +21,7 @@ from dispatch.support.rules import IssueType, Priority, PriorityFacts
 from dispatch.support.schemas import (
     CommentCreate,
     CommentOut,
+    PriorityChange,
     ResolveRequest,
     TicketCreate,
     TicketDetail,
@@ -34,6 +35,7 @@ from persistence.session import Caller
 from persistence.statuses import TicketStatus
 
 OPENER_ROLES = frozenset({"customer", "mover_admin", "dispatcher"})
+PRIORITY_SETTERS = frozenset({"platform_admin", "mover_admin", "dispatcher"})
 REASONS_SEPARATOR = "; "
 
 
@@ -238,4 +240,34 @@ async def reopen(session: AsyncSession, caller: Caller, ticket_id: uuid.UUID, re
     recipients = [ticket.opened_by, *messaging.support_side(ticket)]
     await messaging.notify(session, ticket, [r for r in recipients if r != caller.user_id],
                            ticket.status, event=f"reopened:v{ticket.version}", message=reason)
+    return ticket_out(ticket)
+
+
+async def set_priority(session: AsyncSession, caller: Caller, ticket_id: uuid.UUID,
+                       request: PriorityChange, now: datetime | None = None) -> TicketOut:
+    """Staff (platform admins; a mover's staff for their organization's tickets, the only ones
+    they see) set an active ticket's priority by hand. The SLA deadline follows the new
+    priority, the reason joins the priority reasons, and an internal note keeps the change in
+    the ticket's history (who, from what, to what, why). The same priority again changes
+    nothing."""
+    now = now or datetime.now(UTC)
+    ticket = await _ticket(session, ticket_id, lock=True)
+    if caller.role not in PRIORITY_SETTERS or caller.user_id is None:
+        raise Forbidden("only support staff set a ticket's priority")
+    if ticket.status not in rules.ACTIVE_STATUSES:
+        raise Conflict(f"a {ticket.status} ticket has no priority to change; reopen it first",
+                       status=ticket.status)
+    old = Priority(ticket.priority)
+    if request.priority == old:
+        return ticket_out(ticket)
+    ticket.sla_due_at = rules.reprioritized_due(ticket.sla_due_at, old, request.priority)
+    ticket.priority = request.priority.value
+    change = f"set from {old.value} to {request.priority.value} by {caller.role}: {request.reason}"
+    ticket.priority_reasons = REASONS_SEPARATOR.join(
+        [r for r in ticket.priority_reasons.split(REASONS_SEPARATOR) if r] + [change])
+    ticket.updated_at = now
+    session.add(SupportComment(ticket_id=ticket.id, org_id=ticket.org_id,
+                               author_id=caller.user_id, author_role=caller.role,
+                               body=f"Priority {change}", internal=True, created_at=now))
+    await session.flush()
     return ticket_out(ticket)

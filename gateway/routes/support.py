@@ -16,6 +16,7 @@ from dispatch.support.schemas import (
     AssignRequest,
     CommentCreate,
     CommentOut,
+    PriorityChange,
     ReopenRequest,
     ResolveRequest,
     TicketCreate,
@@ -23,7 +24,7 @@ from dispatch.support.schemas import (
     TicketOut,
     TicketStats,
 )
-from gateway.deps import CurrentCaller, PlatformAdmin, SessionDep
+from gateway.deps import CurrentCaller, MoverAdmin, PlatformAdmin, SessionDep
 from persistence.statuses import TicketStatus
 
 router = APIRouter(prefix="/support", tags=["support"])
@@ -93,9 +94,21 @@ async def reopen(caller: CurrentCaller, session: SessionDep, ticket_id: uuid.UUI
     return await service.reopen(session, caller, ticket_id, payload.reason)
 
 
+@router.post("/tickets/{ticket_id}/priority", response_model=TicketOut)
+async def set_priority(caller: CurrentCaller, session: SessionDep, ticket_id: uuid.UUID,
+                       payload: PriorityChange) -> TicketOut:
+    """Staff set an open or in-progress ticket's priority by hand, saying why: platform admins
+    for any ticket, a mover's admins and dispatchers for their organization's (404 for others'
+    tickets, 403 for customers). The SLA deadline follows the new priority and an internal
+    note records the change in the ticket's history."""
+    return await service.set_priority(session, caller, ticket_id, payload)
+
+
 @router.get("/stats", response_model=TicketStats)
-async def dashboard(_: PlatformAdmin, session: SessionDep,
-                    since: AwareDatetime | None = None) -> TicketStats:
+async def dashboard(caller: MoverAdmin, session: SessionDep,
+                    since: AwareDatetime | None = None,
+                    org_id: uuid.UUID | None = None) -> TicketStats:
     """Open tickets by priority; median first-response and resolution times (seconds) of
-    tickets opened since `since`."""
-    return await stats.ticket_stats(session, since)
+    tickets opened since `since`. Platform admins: the platform, or one organization with
+    `org_id`; mover admins: their own organization (another's `org_id` is 404)."""
+    return await stats.ticket_stats(session, since, stats.scope_of(caller, org_id))

@@ -81,23 +81,31 @@ class SupportTicketRepository(Repository[SupportTicket]):
             select(User.id).where(User.role == "platform_admin", User.active).order_by(User.id)))
 
     async def open_by_priority(
-            self, active_statuses: Sequence[str]) -> list[Row[str, int, int]]:
-        """(priority, open tickets, of which escalated) for the dashboard, as of now."""
-        rows = await self.session.execute(
-            select(SupportTicket.priority, func.count(),
-                   func.count().filter(SupportTicket.escalated))
-            .where(SupportTicket.status.in_(list(active_statuses)))
-            .group_by(SupportTicket.priority))
+            self, active_statuses: Sequence[str],
+            org_id: uuid.UUID | None = None) -> list[Row[str, int, int]]:
+        """(priority, open tickets, of which escalated) for the dashboard, as of now; of one
+        organization's tickets when `org_id` is given (all the caller sees otherwise)."""
+        statement = (select(SupportTicket.priority, func.count(),
+                            func.count().filter(SupportTicket.escalated))
+                     .where(SupportTicket.status.in_(list(active_statuses)))
+                     .group_by(SupportTicket.priority))
+        if org_id is not None:
+            statement = statement.where(SupportTicket.org_id == org_id)
+        rows = await self.session.execute(statement)
         return list(rows.all())
 
     async def median_response_times(
-            self, since: datetime | None) -> tuple[float | None, float | None]:
+            self, since: datetime | None,
+            org_id: uuid.UUID | None = None) -> tuple[float | None, float | None]:
         """Median seconds to first response and to resolution of tickets opened since then
-        (all tickets if None), computed by PostgreSQL."""
+        (all tickets if None), of one organization when `org_id` is given, computed by
+        PostgreSQL."""
         medians = select(_median_seconds(SupportTicket.first_response_at),
                          _median_seconds(SupportTicket.resolved_at))
         if since is not None:
             medians = medians.where(SupportTicket.created_at >= since)
+        if org_id is not None:
+            medians = medians.where(SupportTicket.org_id == org_id)
         first_response, resolution = (await self.session.execute(medians)).one()
         return (None if first_response is None else float(first_response),
                 None if resolution is None else float(resolution))
