@@ -99,3 +99,15 @@ class RefundStatus(StrEnum):
     FAILED = "failed"  # an attempt failed; the outbox tries again
     DEAD = "dead"  # the outbox gave up: a human must look at it
 
+
+
+class OnlinePaymentStatus(StrEnum):
+    """A PaymentIntent started for an invoice (dispatch/invoices/online.py)."""
+
+    REQUIRES_PAYMENT = "requires_payment"  # started; the customer has not paid yet
+    PROCESSING = "processing"
+    SUCCEEDED = "succeeded"  # the provider says paid; what was owed is on the invoice
+    FAILED = "failed"
+    # The balance changed before it was paid (a payment recorded by hand): a new intent asks
+    # for the rest. Paid anyway, it still counts (and any excess raises an alert).
+    SUPERSEDED = "superseded"
