@@ -25,6 +25,14 @@ class Settings(BaseSettings):
     admin_database_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
     db_pool_size: int = 10
     db_max_overflow: int = 20
+    # All gateway workers of one `movehub serve --workers N` together hold at most this many
+    # connections (each worker's pool + overflow is cut to its share, see pool_budget); keep
+    # it under PostgreSQL's max_connections minus the outbox, scheduler, Ray shards and
+    # admin sessions. For more clients than the server takes, put PgBouncer in front (README).
+    db_connection_budget: int = Field(default=40, ge=1)
+    gateway_workers: int = Field(default=1, ge=1)  # set by `movehub serve --workers N`
+    # No pre-ping round trip per checkout: connections older than this are replaced instead.
+    db_pool_recycle_s: float = 1800.0
     # Outages (issue 10.5): an unreachable database is answered with 503 within seconds.
     db_connect_timeout_s: float = 3.0  # asyncpg connect, handshake included
     db_pool_timeout_s: float = 5.0  # waiting for a pooled connection when all are busy
@@ -211,6 +219,14 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def pool_budget(settings: Settings) -> tuple[int, int]:
+    """(pool_size, max_overflow) of one process's engine: the configured pool, cut to this
+    worker's share of db_connection_budget when `serve --workers N` runs several."""
+    share = max(1, settings.db_connection_budget // settings.gateway_workers)
+    pool_size = min(settings.db_pool_size, share)
+    return pool_size, max(0, min(settings.db_max_overflow, share - pool_size))
 
 
 def worker_environment() -> dict[str, str]:

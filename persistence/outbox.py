@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from persistence.config import Settings
@@ -47,7 +47,15 @@ async def enqueue(
     Topics are dotted names: `booking.*` and `assignment.*` events are also relayed to the
     organization's live event stream by the outbox worker; `notify.*` become email/SMS.
     """
-    statement = (
+    await session.execute(outbox_row(topic, payload, idempotency_key=idempotency_key,
+                                     org_id=org_id, aggregate_id=aggregate_id))
+
+
+def outbox_row(topic: str, payload: dict[str, Any], *, idempotency_key: str | None = None,
+               org_id: uuid.UUID | None = None, aggregate_id: str = "") -> Insert:
+    """enqueue's INSERT, for a caller that sends it in one statement with its own write
+    (as a CTE: `statement.add_cte(outbox_row(...).cte())`), saving a round trip."""
+    return (
         insert(OutboxEvent)
         .values(
             topic=topic,
@@ -61,7 +69,6 @@ async def enqueue(
         .on_conflict_do_nothing()
         .inline()  # no implicit RETURNING of the id: reading the row back needs SELECT too
     )
-    await session.execute(statement)
 
 
 @dataclass(frozen=True, slots=True)

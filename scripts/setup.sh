@@ -22,6 +22,7 @@ fi
 
 # 2. system packages: PostGIS always; browser, PDF tools and compose validator for tests
 need_apt postgresql-15-postgis-3
+need_apt wrk  # the load generator of `movehub bench rest`
 if [ "$want_test_tools" = 1 ]; then
   need_apt chromium; need_apt poppler-utils; need_apt docker-compose
 fi

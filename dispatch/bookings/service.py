@@ -23,11 +23,11 @@ from dispatch.bookings.schemas import (
 from dispatch.errors import Forbidden, NotFound, ValidationFailed
 from dispatch.kit.geo import GeoPoint, point_geography, point_of
 from dispatch.kit.pagination import Page, PageParams
-from persistence.cache import OrgTerms, distance_and_cover, org_terms
-from persistence.models import Booking, BookingStatusHistory
+from persistence.cache import OrgTerms, org_terms
+from persistence.models import Booking
 from persistence.outbox import enqueue
 from persistence.repositories.base import sorted_by
-from persistence.repositories.bookings import BookingRepository
+from persistence.repositories.bookings import BookingRepository, measure_move
 from persistence.session import Caller
 from persistence.statuses import BookingStatus
 
@@ -65,8 +65,7 @@ async def _bookable_org(session: AsyncSession, org_id: uuid.UUID) -> OrgTerms:
 async def _measure(session: AsyncSession, org: OrgTerms, pickup: GeoPoint,
                    dropoff: GeoPoint) -> tuple[float, bool]:
     """The PostGIS distance of the move and whether the org serves the pickup: one query."""
-    return await distance_and_cover(session, org.service_area_wkb, _lonlat(pickup),
-                                    _lonlat(dropoff))
+    return await measure_move(session, org.service_area_wkb, _lonlat(pickup), _lonlat(dropoff))
 
 
 def _price(org: OrgTerms, km: float, volume_m3: float, crew_size: int,
@@ -114,7 +113,10 @@ async def book(session: AsyncSession, caller: Caller, payload: BookingCreate, *,
     priced = await _served_price(session, org, payload.pickup.location,
                                  payload.dropoff.location, payload.volume_m3, payload.crew_size,
                                  average_speed_kmh=average_speed_kmh)
-    booking = Booking(
+    bookings = BookingRepository(session)
+    # Round trips: the measure above (it binds the caller too), this INSERT ... RETURNING
+    # (no refresh), then the history row with the outbox event in one statement.
+    booking = await bookings.add(dict(
         org_id=org.id, customer_id=caller.user_id, pickup_address=payload.pickup.address,
         pickup_location=point_geography(payload.pickup.location),
         dropoff_address=payload.dropoff.address,
@@ -123,23 +125,19 @@ async def book(session: AsyncSession, caller: Caller, payload: BookingCreate, *,
         volume_m3=payload.volume_m3, crew_size=payload.crew_size,
         required_skills=list(payload.required_skills), distance_km=priced.distance_km,
         price_cents=priced.total_cents, currency=priced.currency,
-        status=BookingStatus.PENDING.value, notes=payload.notes)
-    session.add(booking)
-    await session.flush()
-    session.add(BookingStatusHistory(
-        booking_id=booking.id, org_id=org.id, from_status=None,
-        to_status=BookingStatus.PENDING.value, actor_user_id=caller.user_id,
-        actor_role=caller.role, reason="booked",
-        metadata_={"price_cents": priced.total_cents, "distance_km": priced.distance_km}))
-    await session.flush()
-    await enqueue(session, "booking.created",
-                  {"booking_id": str(booking.id), "org_id": str(org.id),
-                   "customer_id": str(caller.user_id), "price_cents": priced.total_cents,
-                   "window_start": booking.window_start.isoformat(),
-                   "window_end": booking.window_end.isoformat()},
-                  idempotency_key=f"booking.created:{booking.id}", org_id=org.id,
-                  aggregate_id=str(booking.id))
-    await session.refresh(booking)
+        status=BookingStatus.PENDING.value, notes=payload.notes))
+    await bookings.add_history(
+        dict(booking_id=booking.id, org_id=org.id, from_status=None,
+             to_status=BookingStatus.PENDING.value, actor_user_id=caller.user_id,
+             actor_role=caller.role, reason="booked",
+             metadata_={"price_cents": priced.total_cents, "distance_km": priced.distance_km}),
+        dict(topic="booking.created",
+             payload={"booking_id": str(booking.id), "org_id": str(org.id),
+                      "customer_id": str(caller.user_id), "price_cents": priced.total_cents,
+                      "window_start": booking.window_start.isoformat(),
+                      "window_end": booking.window_end.isoformat()},
+             idempotency_key=f"booking.created:{booking.id}", org_id=org.id,
+             aggregate_id=str(booking.id)))
     return booking
 
 
@@ -153,8 +151,9 @@ async def listing(session: AsyncSession, params: PageParams, sort: list[BookingS
     bookings = BookingRepository(session)
     statement = bookings.visible(statuses=statuses, org_id=org_id, window_from=window_from,
                                  window_to=window_to)
-    rows, total = await bookings.page(sorted_by(statement, sort, SORT_COLUMNS, Booking.id),
-                                      limit=params.limit, offset=params.offset)
+    rows, total = await bookings.page_counted(
+        sorted_by(statement, sort, SORT_COLUMNS, Booking.id), limit=params.limit,
+        offset=params.offset)
     return Page.of([booking_out(b) for b in rows], total, params)
 
 

@@ -1,4 +1,5 @@
-"""Booking queries: the caller's visible bookings, filtered by status and window."""
+"""Booking queries: the caller's visible bookings, filtered by status and window; and the
+writes of a new booking, in as few round trips as the row-level security allows."""
 
 from __future__ import annotations
 
@@ -7,10 +8,27 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import LargeBinary, Select, bindparam, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from persistence.models import Booking
-from persistence.repositories.base import Repository
+from persistence.models import Booking, BookingStatusHistory
+from persistence.outbox import outbox_row
+from persistence.repositories.base import LonLat, Repository, geography_point
+from persistence.session import caller_columns
+
+
+async def measure_move(session: AsyncSession, area_wkb: bytes, origin: LonLat,
+                       destination: LonLat) -> tuple[float, bool]:
+    """One query: the km between two points (WGS84 spheroid) and whether the area (the cached
+    WKB of an organization's service area) covers the origin, edges included. It reads no
+    table, so when it is the transaction's first statement it also binds the caller
+    (caller_columns): no round trip of its own for that."""
+    pickup = geography_point(origin)
+    area = func.ST_GeogFromWKB(bindparam("area", area_wkb, type_=LargeBinary))
+    row = (await session.execute(select(
+        func.ST_Distance(pickup, geography_point(destination)),
+        func.ST_Covers(area, pickup), *caller_columns(session)))).one()
+    return float(row[0] or 0) / 1000.0, bool(row[1])
 
 
 class BookingRepository(Repository[Booking]):
@@ -32,3 +50,27 @@ class BookingRepository(Repository[Booking]):
         if window_to is not None:
             statement = statement.where(Booking.window_start < window_to)
         return statement
+
+    async def page_counted(self, statement: Select[Any], *, limit: int,
+                           offset: int) -> tuple[list[Booking], int]:
+        """One page and the total in one query (count(*) OVER () beside each row); only a
+        page past the end asks again for the total."""
+        rows = (await self.session.execute(
+            statement.add_columns(func.count().over()).limit(limit).offset(offset))).all()
+        if rows:
+            return [row[0] for row in rows], int(rows[0][1])
+        if offset == 0:
+            return [], 0
+        return await self.page(statement, limit=limit, offset=offset)
+
+    async def add(self, values: dict[str, Any]) -> Booking:
+        """INSERT ... RETURNING the whole row (server defaults included): no read-back."""
+        statement = insert(Booking).values(**values).returning(Booking)
+        return (await self.session.scalars(statement)).one()
+
+    async def add_history(self, history: dict[str, Any], event: dict[str, Any]) -> None:
+        """The booking's first history row and its outbox event, one statement (the outbox
+        row as a CTE). Apart from the booking's own INSERT: the history policy checks that
+        the caller sees the booking, which that statement's snapshot would not show yet."""
+        statement = insert(BookingStatusHistory).values(**history)
+        await self.session.execute(statement.add_cte(outbox_row(**event).cte("outbox_row")))
