@@ -9,4 +9,8 @@ echo "== mypy"; uv run --frozen mypy
 echo "== docker-compose config"  # with random secrets: the file itself holds none
 compose_env="$(mktemp)"; bash scripts/compose-env.sh >"$compose_env"
 docker-compose --env-file "$compose_env" -f docker-compose.yml config -q; rm -f "$compose_env"
+echo "== workflow, alert rules"  # also inside pytest (tests/unit/test_operations_config.py)
+uv run --frozen check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/ci.yml
+promtool check rules deploy/prometheus/rules/*.yml >/dev/null
+promtool test rules deploy/prometheus/tests/*.yml >/dev/null
 echo "== pytest"; uv run --frozen pytest -q -p no:cacheprovider "$@"
