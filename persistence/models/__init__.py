@@ -4,7 +4,13 @@ from persistence.models.base import Base
 from persistence.models.bookings import Booking, BookingAssignment, BookingStatusHistory
 from persistence.models.documents import Document
 from persistence.models.fleet import Driver, Truck
-from persistence.models.invoices import Invoice, InvoiceCounter, InvoiceLineItem, InvoicePayment
+from persistence.models.invoices import (
+    Invoice,
+    InvoiceCounter,
+    InvoiceLineItem,
+    InvoiceOnlinePayment,
+    InvoicePayment,
+)
 from persistence.models.notifications import NotificationDelivery
 from persistence.models.organizations import Organization
 from persistence.models.outbox import OutboxEvent
@@ -28,6 +34,7 @@ __all__ = [
     "Invoice",
     "InvoiceCounter",
     "InvoiceLineItem",
+    "InvoiceOnlinePayment",
     "InvoicePayment",
     "NotificationDelivery",
     "Organization",

@@ -9,6 +9,7 @@ from decimal import Decimal
 from sqlalchemy import (
     CHAR,
     BigInteger,
+    CheckConstraint,
     Date,
     DateTime,
     ForeignKey,
@@ -25,7 +26,7 @@ from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from persistence.models.base import Base, status_known, timestamp_column, uuid_pk
-from persistence.statuses import InvoiceStatus
+from persistence.statuses import InvoiceStatus, OnlinePaymentStatus
 
 PAYMENT_METHODS = ("bank_transfer", "card", "cash", "other")
 
@@ -125,6 +126,43 @@ class InvoicePayment(Base):
     recorded_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     created_at: Mapped[datetime] = timestamp_column()
 
+class InvoiceOnlinePayment(Base):
+    """A PaymentIntent started for an invoice's balance: recorded when the provider answers,
+    settled by the provider's webhook (which writes the InvoicePayment it led to)."""
+
+    __tablename__ = "invoice_online_payments"
+    __table_args__ = (
+        UniqueConstraint("invoice_id", "attempt", name="uq_invoice_online_payments_attempt"),
+        CheckConstraint("amount_cents > 0", name="amount_positive"),
+        status_known(OnlinePaymentStatus),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    invoice_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("invoices.id", ondelete="RESTRICT"))
+    org_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="RESTRICT"))
+    customer_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="RESTRICT"))
+    attempt: Mapped[int] = mapped_column(Integer)
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(CHAR(3))
+    provider: Mapped[str] = mapped_column(String(16))
+    provider_payment_id: Mapped[str] = mapped_column(String(128), unique=True)
+    client_secret: Mapped[str | None] = mapped_column(String(256))
+    status: Mapped[str] = mapped_column(
+        String(24), default=OnlinePaymentStatus.REQUIRES_PAYMENT.value,
+        server_default=OnlinePaymentStatus.REQUIRES_PAYMENT.value)
+    # What the provider reported received, and how much of it went onto the invoice.
+    received_cents: Mapped[int | None] = mapped_column(BigInteger)
+    credited_cents: Mapped[int | None] = mapped_column(BigInteger)
+    invoice_payment_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("invoice_payments.id", ondelete="SET NULL"))
+    last_event_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = timestamp_column()
+    updated_at: Mapped[datetime] = timestamp_column()
+
+
 # The indexes the migrations create, declared here too: tests/integration/test_schema_drift.py
 # holds these models and the migrated schema to the same shape.
 Index("ix_invoices_booking_id", Invoice.booking_id)
@@ -136,3 +174,7 @@ Index("ix_invoice_payments_invoice_id", InvoicePayment.invoice_id)
 Index("ix_invoice_payments_org_id", InvoicePayment.org_id)
 Index("uq_invoice_payments_invoice_reference", InvoicePayment.invoice_id, InvoicePayment.reference,
       unique=True, postgresql_where=text("reference <> ''"))
+Index("ix_invoice_online_payments_org_id", InvoiceOnlinePayment.org_id)
+Index("ix_invoice_online_payments_customer_id", InvoiceOnlinePayment.customer_id)
+Index("uq_invoice_online_payments_open", InvoiceOnlinePayment.invoice_id, unique=True,
+      postgresql_where=text("status IN ('requires_payment', 'processing')"))
