@@ -1,0 +1,265 @@
+"""The customer's tracking view: GET /api/v1/bookings/{id}/tracking (who may see it, while the
+move is under way), signed links, and the crew-near / crew-arrived notifications sent once
+each through the outbox (driven by pings through the real batcher and fleet shards)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import Range
+
+from dispatch.tracking import flows, links
+from persistence.config import get_settings
+from persistence.models import BookingAssignment, OutboxEvent
+from persistence.models.positions import DriverPosition
+from persistence.models.users import User
+from persistence.session import SYSTEM, tenant_session
+from tests.factories import (
+    auth_headers,
+    geo,
+    make_booking,
+    make_driver,
+    make_org,
+    make_truck,
+    make_user,
+)
+from tests.peers.harness import (  # noqa: F401 - the *_fixture names register fixtures
+    deliveries,
+    make_worker,
+    outbox_row,
+    parked_outbox_fixture,
+    smtp_fixture,
+    smtp_port,
+    twilio_fixture,
+    twilio_port,
+    unique_phone,
+)
+from tests.peers.smtp_server import SmtpServer
+from tests.peers.twilio_peer import TwilioPeer
+
+PICKUP = (52.52, 13.41)  # make_booking's pickup (lat, lon)
+
+
+@dataclass
+class Move:
+    org_id: uuid.UUID
+    booking_id: uuid.UUID
+    customer: User
+    driver_id: uuid.UUID
+    driver_name: str
+    plate: str
+
+
+async def a_move(status: str = "en_route", **customer: object) -> Move:
+    org = await make_org()
+    person = await make_user(**customer)
+    driver = await make_driver(org, full_name="Kai Mover")
+    truck = await make_truck(org)
+    start = datetime.now(UTC).replace(microsecond=0)
+    booking = await make_booking(org, person, start=start, status=status)
+    async with tenant_session(SYSTEM) as session:
+        session.add(BookingAssignment(org_id=org.id, booking_id=booking.id, driver_id=driver.id,
+                                      truck_id=truck.id,
+                                      window=Range(booking.window_start, booking.window_end)))
+    return Move(org.id, booking.id, person, driver.id, driver.full_name, truck.plate)
+
+
+async def store_position(move: Move, lat: float, lon: float) -> None:
+    async with tenant_session(SYSTEM) as session:
+        session.add(DriverPosition(driver_id=move.driver_id, org_id=move.org_id,
+                                   location=geo(lon, lat), heading=180.0, speed=9.0,
+                                   recorded_at=datetime.now(UTC)))
+
+
+def path(move: Move) -> str:
+    return f"/api/v1/bookings/{move.booking_id}/tracking"
+
+
+async def test_tracking_for_the_customer_and_org_staff_only(http: httpx.AsyncClient) -> None:
+    move = await a_move()
+    await store_position(move, PICKUP[0] - 0.02, PICKUP[1])  # 2.2 km south of the pickup
+    mine = await http.get(path(move), headers=auth_headers(move.customer))
+    assert mine.status_code == 200, mine.text
+    view = mine.json()
+    assert (view["status"], view["heading_for"], view["source"]) == (
+        "en_route", "pickup", "stored")
+    assert (view["position"]["lat"], view["position"]["lon"]) == pytest.approx(
+        (PICKUP[0] - 0.02, PICKUP[1]))
+    assert view["position"]["heading"] == 180.0
+    assert view["crew"] == {"driver_name": move.driver_name, "truck_plate": move.plate}
+    # 2.22 km x 1.3 road factor at the default 30 km/h: 5.8 min.
+    assert view["eta"]["stop"] == "pickup"
+    assert view["eta"]["distance_m"] == pytest.approx(2224 * 1.3, rel=0.01)
+    assert view["eta"]["eta_s"] == pytest.approx(2224 * 1.3 / (30 / 3.6), rel=0.01)
+    assert view["eta"]["minutes"] == 6
+
+    staff = await make_user("dispatcher", org=await _org_of(move))
+    assert (await http.get(path(move), headers=auth_headers(staff))).status_code == 200
+
+    stranger = await make_user()
+    other_staff = await make_user("dispatcher", org=await make_org())
+    for outsider in (stranger, other_staff):
+        refused = await http.get(path(move), headers=auth_headers(outsider))
+        assert refused.status_code == 404
+        assert refused.headers["content-type"].startswith("application/problem+json")
+    missing = await http.get(f"/api/v1/bookings/{uuid.uuid4()}/tracking",
+                             headers=auth_headers(move.customer))
+    assert missing.status_code == 404
+    assert (await http.get(path(move))).status_code == 401
+
+
+async def _org_of(move: Move):  # type: ignore[no-untyped-def]
+    from persistence.models import Organization
+
+    async with tenant_session(SYSTEM) as session:
+        return await session.get_one(Organization, move.org_id)
+
+
+@pytest.mark.parametrize("status", ["confirmed", "assigned", "completed", "cancelled"])
+async def test_tracking_only_while_the_move_is_under_way(http: httpx.AsyncClient,
+                                                         status: str) -> None:
+    move = await a_move(status)
+    answer = await http.get(path(move), headers=auth_headers(move.customer))
+    assert answer.status_code == 409
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert status in answer.json()["detail"]
+
+
+@pytest.mark.parametrize("status", ["arrived", "loading", "in_transit", "unloading"])
+async def test_tracking_open_from_arrival_to_unloading(http: httpx.AsyncClient,
+                                                       status: str) -> None:
+    move = await a_move(status)
+    view = (await http.get(path(move), headers=auth_headers(move.customer))).json()
+    assert view["status"] == status
+    assert view["heading_for"] == ("dropoff" if status == "in_transit" else None)
+    assert view["position"] is None and view["eta"] is None  # no ping yet
+
+
+async def test_signed_link_opens_one_booking_until_it_expires(http: httpx.AsyncClient) -> None:
+    move, other = await a_move(), await a_move()
+    secret = get_settings().digest_secret
+    expires = int(time.time()) + 60
+    token = links.sign(secret, move.booking_id, move.customer.id, expires)
+    assert (await http.get(path(move), params={"t": token})).status_code == 200
+    # The same token for another booking, a forged one, an expired one: refused.
+    assert (await http.get(path(other), params={"t": token})).status_code == 401
+    forged = links.sign("not-the-secret", move.booking_id, move.customer.id, expires)
+    assert (await http.get(path(move), params={"t": forged})).status_code == 401
+    stale = links.sign(secret, move.booking_id, move.customer.id, int(time.time()) - 1)
+    expired = await http.get(path(move), params={"t": stale})
+    assert expired.status_code == 401 and "expired" in expired.json()["detail"]
+    assert (await http.get(path(move), params={"t": "garbage"})).status_code == 401
+    # A valid link for someone who is not (or no longer) the booking's customer sees nothing.
+    someone = links.sign(secret, move.booking_id, uuid.uuid4(), expires)
+    assert (await http.get(path(move), params={"t": someone})).status_code == 404
+
+
+async def test_live_position_and_eta_come_from_the_fleet(app: FastAPI,
+                                                         http: httpx.AsyncClient) -> None:
+    move = await a_move()
+    fleet = app.state.fleet
+    await fleet.set_driver_job(move.org_id, move.driver_id, _shard_job(move))
+    now = time.time()
+    await fleet.ingest([_ping(move, PICKUP[0] - 0.03, now - 10, 12.0),
+                        _ping(move, PICKUP[0] - 0.029, now, 12.0)])
+    view = (await http.get(path(move), headers=auth_headers(move.customer))).json()
+    assert view["source"] == "live"
+    assert view["position"]["lat"] == pytest.approx(PICKUP[0] - 0.029)
+    assert view["position"]["speed"] == 12.0
+    # The shard's estimate: at the driver's own 12 m/s, not the default 8.3 m/s.
+    assert view["eta"]["eta_s"] == pytest.approx(0.029 * 111_195 * 1.3 / 12.0, rel=0.01)
+
+
+def _shard_job(move: Move) -> dict[str, object]:
+    return {"booking_id": str(move.booking_id), "status": "en_route",
+            "pickup_lat": PICKUP[0], "pickup_lon": PICKUP[1], "dropoff_lat": 52.51,
+            "dropoff_lon": 13.375, "window_start": time.time()}
+
+
+def _ping(move: Move, lat: float, ts: float, speed: float = 10.0) -> dict[str, object]:
+    return {"org_id": str(move.org_id), "driver_id": str(move.driver_id), "lat": lat,
+            "lon": PICKUP[1], "heading": 0.0, "speed": speed, "accuracy": 5.0, "ts": ts}
+
+
+async def notices_of(move: Move) -> list[OutboxEvent]:
+    async with tenant_session(SYSTEM) as session:
+        return list((await session.scalars(
+            select(OutboxEvent).where(OutboxEvent.aggregate_id == str(move.booking_id),
+                                      OutboxEvent.topic.like("notify.crew_%"))
+            .order_by(OutboxEvent.id))).all())
+
+
+async def wait_for_notices(move: Move, count: int) -> list[OutboxEvent]:
+    for _ in range(100):
+        found = await notices_of(move)
+        if len(found) >= count:
+            return found
+        await asyncio.sleep(0.1)
+    return await notices_of(move)
+
+
+async def test_crew_near_and_arrived_are_sent_once_each(
+        app: FastAPI, http: httpx.AsyncClient, smtp: SmtpServer, twilio: TwilioPeer,
+        parked_outbox: None) -> None:
+    phone = unique_phone()
+    # This customer wants "crew near" by SMS only; "crew arrived" on the defaults (both).
+    move = await a_move(phone=phone, notification_preferences={
+        "events": {"crew_near": {"email": False, "sms": True}}})
+    await app.state.fleet.set_driver_job(move.org_id, move.driver_id, _shard_job(move))
+    batcher = app.state.realtime.batcher
+    now = time.time()
+    # 20 km out (no notice), then 3 km out (below the 10 minute threshold), then closer.
+    for i, lat in enumerate((PICKUP[0] - 0.18, PICKUP[0] - 0.027, PICKUP[0] - 0.02)):
+        batcher.submit(_ping(move, lat, now + i, 9.0))
+        await batcher.flush()
+    near = await wait_for_notices(move, 1)
+    assert [n.topic for n in near] == ["notify.crew_near"]
+    context = near[0].payload["context"]
+    assert near[0].payload["user_id"] == str(move.customer.id)
+    assert 1 <= context["minutes"] <= 10
+    # Arrival at the pickup (inside the geofence), twice; and a shard that forgot it told.
+    for i, lat in enumerate((PICKUP[0] - 0.0005, PICKUP[0] - 0.0004)):
+        batcher.submit(_ping(move, lat, now + 10 + i, 3.0))
+        await batcher.flush()
+    both = await wait_for_notices(move, 2)
+    assert [n.topic for n in both] == ["notify.crew_near", "notify.crew_arrived"]
+    # A second trigger of each (a restarted shard, another replica) sends nothing more.
+    again = [{"type": "job.eta", "near": True, "data": {
+                 "booking_id": str(move.booking_id), "driver_id": str(move.driver_id),
+                 "eta_s": 120.0, "distance_m": 900.0, "stop": "pickup"}},
+             {"type": "driver.arrived", "booking_id": str(move.booking_id), "stop": "pickup",
+              "driver_id": str(move.driver_id), "org_id": str(move.org_id), "ts": now}]
+    assert await flows.on_fleet_events(again, get_settings()) == 2  # asked, but ...
+    assert [n.id for n in await notices_of(move)] == [n.id for n in both]  # ... no new rows
+
+    worker = make_worker(smtp_port(smtp), twilio_port(twilio))
+    await worker.drain_once(datetime.now(UTC) + timedelta(seconds=1))
+    near_row, arrived_row = both
+    assert (await outbox_row(near_row.id)).status == "delivered"
+    assert (await outbox_row(arrived_row.id)).status == "delivered"
+    assert set(await deliveries(near_row.id)) == {"sms"}  # the customer's preference
+    assert set(await deliveries(arrived_row.id)) == {"email", "sms"}
+    texts = [m["Body"] for m in twilio.messages if m["To"] == phone]
+    assert len(texts) == 2 and "min away" in texts[0] and "arrived" in texts[1]
+    assert len(smtp.mailbox.to(move.customer.email or "")) == 1
+    # The message's link opens the tracking view without a session.
+    url = urlsplit(context["tracking_url"])
+    assert url.path == f"/track/{move.booking_id}"
+    token = parse_qs(url.query)["t"][0]
+    assert (await http.get(path(move), params={"t": token})).status_code == 200
+
+
+async def test_no_notice_once_the_move_is_over(app: FastAPI) -> None:
+    move = await a_move("completed")
+    events = [{"type": "driver.arrived", "booking_id": str(move.booking_id), "stop": "pickup"}]
+    assert await flows.on_fleet_events(events, get_settings()) == 0
+    assert await notices_of(move) == []
