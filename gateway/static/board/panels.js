@@ -7,7 +7,7 @@ import {
   clear, drawArea, drawBookings, drawDriver, drawGrid, drawTiles, drawTrucks, driverStatus,
   setDriverJob,
 } from "./map.js";
-import { $, board, driverName, sortedBookings, truckName } from "./state.js";
+import { $, board, driverName, etaText, sortedBookings, truckName } from "./state.js";
 
 const FEED_MAX = 200;
 
@@ -80,9 +80,31 @@ function renderJobs() {
     const crew = row.insertCell();
     crew.textContent = booking.driver_id
       ? `${driverName(booking.driver_id)} · ${truckName(booking.truck_id)}` : "unassigned";
+    if (booking.driver_id && !lifecycle.done.has(booking.status)) showEta(crew, booking.id);
     row.addEventListener("click", () => select(booking.id));
   }
   $("jobs-count").textContent = `${active} open of ${board.bookings.size}`;
+}
+
+// The ETA beside an active job (the fleet's job.eta events; updated in place, no re-render).
+function showEta(cell, bookingId) {
+  const text = etaText(bookingId);
+  let span = cell.querySelector(".eta");
+  if (!text) { if (span) span.remove(); return; }
+  if (!span) {
+    span = document.createElement("span");
+    span.className = "eta";
+    cell.append(" · ", span);
+  }
+  span.textContent = text;
+  span.dataset.etaS = String(board.etas.get(bookingId).eta_s);
+}
+
+function noteEta(data) {
+  if (!data.booking_id) return;
+  board.etas.set(data.booking_id, data);
+  const row = $("jobs").querySelector(`tr[data-booking-id="${CSS.escape(data.booking_id)}"]`);
+  if (row && row.cells[3]) showEta(row.cells[3], data.booking_id);
 }
 
 // ---- the assignment form -------------------------------------------------------------------
@@ -203,6 +225,10 @@ function describe(event) {
 }
 
 export function feed(event) {
+  if (event.kind === "job.eta") { // once a minute per job: beside the job, not in the feed
+    noteEta(event.data || {});
+    return;
+  }
   board.events.push(event);
   if (board.events.length > FEED_MAX) board.events.shift();
   const item = document.createElement("li");

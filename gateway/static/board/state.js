@@ -23,6 +23,7 @@ export const board = {
   bookings: new Map(),
   names: { drivers: new Map(), trucks: new Map() },
   homes: new Map(), // truck id -> {lat, lon} from the REST yard
+  etas: new Map(), // booking id -> the newest job.eta data {eta_s, distance_m, stop, driver_id}
   events: [],
   frames: { snapshot: 0, events: 0, tick: 0, error: 0 },
   closes: [],
@@ -48,6 +49,14 @@ export function driverName(id) {
 
 export function truckName(id) {
   return id ? board.names.trucks.get(id) || id.slice(0, 8) : "";
+}
+
+// "ETA 7 min to pickup" for an active job the fleet has estimated (job.eta events), else "".
+export function etaText(bookingId) {
+  const eta = board.etas.get(bookingId);
+  if (!eta) return "";
+  const minutes = Math.max(1, Math.ceil(eta.eta_s / 60));
+  return `ETA ${minutes} min to ${eta.stop === "dropoff" ? "drop-off" : "pickup"}`;
 }
 
 export function sortedBookings() {
