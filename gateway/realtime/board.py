@@ -19,10 +19,11 @@ from gateway.realtime.connection import (
     TRY_LATER,
     Closing,
     Inbox,
+    Outgoing,
     close,
     gone,
+    outlet,
     refuse,
-    send_text,
 )
 from gateway.realtime.hub import BoardLink, frame, to_protocol
 from gateway.realtime.messages import (
@@ -42,6 +43,7 @@ log = structlog.get_logger("movehub.realtime.board")
 REPLAY_PAGE = 500
 EPOCH_PATTERN = re.compile(r"[0-9A-Za-z_-]{1,64}")
 TICK_FIELDS = ("id", "lat", "lon", "heading", "speed", "online", "status")
+HEARTBEAT = Outgoing(b'{"type":"heartbeat"}')
 
 
 class BoardSession:
@@ -50,9 +52,6 @@ class BoardSession:
         self.websocket, self.caller, self.org_id, self.realtime = (
             websocket, caller, org_id, realtime)
         self.timeout_s = realtime.settings.ws_send_timeout_s
-
-    async def send(self, text: str) -> None:
-        await send_text(self.websocket, text, self.timeout_s)
 
     async def snapshot(self, at: events.Head) -> dict[str, Any]:
         snap = await build_snapshot(self.caller, self.org_id, at.seq, self.realtime.fleet,
@@ -72,7 +71,7 @@ class BoardSession:
     async def send_snapshot(self, link: BoardLink) -> None:
         # The link stays in snapshot mode (the tick offers it nothing) until its cursor is the
         # snapshot's seq: going live earlier would queue events the snapshot already holds.
-        link.queue.clear()
+        link.clear()
         at = await self.head()
 
         async def build() -> CachedSnapshot:
@@ -80,11 +79,12 @@ class BoardSession:
                                   at.epoch)
 
         cached = await self.realtime.snapshots.get(self.org_id, at.seq, build, at.epoch)
-        link.queue.clear()
-        # Later events queue behind the snapshot; if the room left this epoch meanwhile, the
-        # tick sends the board another snapshot.
+        snapshot = Outgoing(cached.text.encode())
+        await link.send_now(snapshot)  # written at once: the tick's frames come after it
+        link.clear()
+        # Later events queue behind the snapshot (the tick catches a cursor up from the room's
+        # recent events); if the room left this epoch meanwhile, it sends another snapshot.
         link.cursor, link.epoch, link.mode = cached.seq, cached.epoch, "live"
-        await self.send(cached.text)
 
     async def replay(self, link: BoardLink) -> None:
         """Exactly the events after the cursor, then a tick with every driver; a snapshot
@@ -102,26 +102,29 @@ class BoardSession:
                 return
             if not missed:
                 break
-            await self.send(frame({"type": "events", "epoch": at.epoch,
-                                   "events": [to_protocol(s, e) for s, e in missed]}))
+            await link.send_now(Outgoing.of({
+                "type": "events", "epoch": at.epoch,
+                "events": [to_protocol(s, e) for s, e in missed]}))
             link.cursor = missed[-1][0]
         if link.mode != "replay":
             return
         link.mode = "live"
         drivers = (await self.snapshot(events.Head(link.cursor, at.epoch)))["drivers"]
-        await self.send(frame({"type": "tick", "seq": link.cursor, "epoch": at.epoch,
-                               "drivers": [{k: d.get(k) for k in TICK_FIELDS}
-                                           for d in drivers]}))
+        await link.send_now(Outgoing.of({"type": "tick", "seq": link.cursor, "epoch": at.epoch,
+                                         "drivers": [{k: d.get(k) for k in TICK_FIELDS}
+                                                     for d in drivers]}))
 
     async def send_forever(self, link: BoardLink) -> None:
+        """Snapshots and replays; live frames are the tick's to write (hub.BoardLink.flush).
+        Ends with Closing(1013) when the watchdog gave up on the board's socket."""
         while True:
+            link.check()
             if link.mode == "snapshot":
                 await self.send_snapshot(link)
             elif link.mode == "replay":
                 await self.replay(link)
-            elif link.queue:
-                await self.send(link.queue.popleft())
             else:
+                link.flush()  # what queued while this board was not live yet
                 link.wake.clear()
                 await link.wake.wait()
 
@@ -132,19 +135,19 @@ class BoardSession:
                 message = decode(text, BOARD_FRAMES, BOARD_TYPES)
             except InvalidFrame as exc:
                 inbox.count_invalid()
-                link.queue.append(frame({"type": "error", "code": "invalid",
-                                         "detail": exc.detail, "ref": exc.ref}))
-                link.wake.set()
+                link.say(Outgoing.of({"type": "error", "code": "invalid",
+                                      "detail": exc.detail, "ref": exc.ref}))
                 continue
             if isinstance(message, Resume):
                 link.resume(message.since, message.epoch)
             else:
-                link.queue.append('{"type":"heartbeat"}')
-                link.wake.set()
+                link.say(HEARTBEAT)
 
     async def run(self, since: int | None, epoch: str | None = None) -> None:
         hub = self.realtime.hub
-        link = await hub.add_board(self.org_id)
+        out = outlet(self.websocket)
+        link = await hub.add_board(self.org_id, out)
+        link.timeout_s = self.timeout_s
         if since is not None:
             link.resume(since, epoch)
         else:
@@ -157,6 +160,7 @@ class BoardSession:
                 task.result()  # re-raise Closing and friends
         finally:
             hub.remove_board(link)
+            out.close()
             for task in tasks:
                 task.cancel()
                 with contextlib.suppress(BaseException):

@@ -4,12 +4,16 @@ Redis pub/sub channel; every replica listens and feeds its boards (in-process wi
 Why pub/sub and not the shards: replicas may run without a shared Ray cluster (or without
 Ray at all), positions are not sequenced events (a lost diff is healed by the next ping),
 and one message per org per flush is cheap next to reading every shard each tick.
+
+Benchmark stamps: diffs of stamped pings (`rx`, realtime stats on) are stamped `ap` here, as
+the flush publishes them right after its shard calls returned (the shard-applied hop).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -30,6 +34,11 @@ class PositionBus:
         self._task: asyncio.Task[None] | None = None
 
     async def publish(self, by_org: dict[str, list[dict[str, Any]]]) -> None:
+        stamp = time.time()
+        for diffs in by_org.values():
+            if diffs and "rx" in diffs[0]:
+                for diff in diffs:
+                    diff["ap"] = stamp
         redis = get_redis()
         if redis is None:
             for org, diffs in by_org.items():

@@ -1,12 +1,17 @@
 """What both sockets share: reading frames under the per-connection limits (size, rate, idle
-timeout), closing with a code and a reason, and sending with a timeout."""
+timeout), closing with a code and a reason, and sending: with a timeout (driver replies), or
+as pre-encoded frames written straight to the socket (boards, see Outlet)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import struct
 import time
+from collections import deque
+from typing import Any
 
+import orjson
 from fastapi import WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
@@ -130,3 +135,119 @@ async def send_text(websocket: WebSocket, text: str, timeout_s: float) -> None:
             await websocket.send_text(text)
     except TimeoutError as exc:
         raise Closing(1013, "slow consumer: reconnect with since and epoch") from exc
+
+
+# ---- the board send path -------------------------------------------------------------------
+class Outgoing:
+    """One server frame encoded once (JSON text) and, for the direct path, once more as the
+    websocket frame on the wire: a server's frames are not masked, so the same bytes go to
+    every board of the org. `built` is the wall-clock time it was made (benchmark stamps)."""
+
+    __slots__ = ("_wire", "built", "data")
+
+    def __init__(self, data: bytes, built: float = 0.0) -> None:
+        self.data, self.built = data, built
+        self._wire: bytes | None = None
+
+    @classmethod
+    def of(cls, payload: dict[str, Any], built: float = 0.0) -> Outgoing:
+        return cls(orjson.dumps(payload), built)
+
+    @property
+    def wire(self) -> bytes:
+        if self._wire is None:
+            size = len(self.data)
+            if size < 126:
+                head = struct.pack("!BB", 0x81, size)  # FIN + text, unmasked
+            elif size < 1 << 16:
+                head = struct.pack("!BBH", 0x81, 126, size)
+            else:
+                head = struct.pack("!BBQ", 0x81, 127, size)
+            self._wire = head + self.data
+        return self._wire
+
+
+class Outlet:
+    """Where a board's frames go, without a coroutine per frame: `write` never waits, and
+    `writable` says whether the socket takes more now (its buffer is below the transport's
+    high-water mark). A board's link holds back what the socket does not take."""
+
+    def writable(self) -> bool:
+        raise NotImplementedError
+
+    def write(self, frame: Outgoing) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """The board is gone: nothing more is written."""
+
+
+class TransportOutlet(Outlet):
+    """uvicorn's websockets-sansio connection (what `movehub serve` and the tests run): frames
+    go to its transport as bytes, as its own send would after `await writable.wait()`."""
+
+    def __init__(self, protocol: Any) -> None:
+        self.protocol = protocol
+        self.transport = protocol.transport
+        # Extensions (permessage-deflate) change the bytes per connection: encode through it.
+        self.plain = not protocol.conn.extensions
+
+    def writable(self) -> bool:
+        return bool(self.protocol.writable.is_set())
+
+    def write(self, frame: Outgoing) -> None:
+        protocol = self.protocol
+        if protocol.close_sent or protocol.disconnected or self.transport.is_closing():
+            return  # closing: the board's tasks end by themselves
+        if self.plain:
+            self.transport.write(frame.wire)
+        else:
+            protocol.conn.send_text(frame.data)
+            self.transport.write(b"".join(protocol.conn.data_to_send()))
+
+
+class AsgiOutlet(Outlet):
+    """Any other ASGI server: one drain task sends the frames through the ASGI interface;
+    not writable while a frame is on its way (a socket with a one-frame buffer)."""
+
+    def __init__(self, websocket: WebSocket) -> None:
+        self.websocket = websocket
+        self.pending: deque[Outgoing] = deque()
+        self.wake = asyncio.Event()
+        self.failed: BaseException | None = None
+        self.task = asyncio.create_task(self._drain())
+
+    def writable(self) -> bool:
+        return not self.pending and self.failed is None
+
+    def write(self, frame: Outgoing) -> None:
+        self.pending.append(frame)
+        self.wake.set()
+
+    async def _drain(self) -> None:
+        try:
+            while True:
+                while self.pending:
+                    await self.websocket.send_text(self.pending[0].data.decode())
+                    self.pending.popleft()
+                self.wake.clear()
+                await self.wake.wait()
+        except Exception as exc:  # gone: the watchdog or the receiver ends the board
+            self.failed = exc
+
+    def close(self) -> None:
+        self.task.cancel()
+
+
+def outlet(websocket: WebSocket) -> Outlet:
+    """The direct path when the server is uvicorn's websockets-sansio (Starlette hands the
+    server's own `receive` to the route, so it names the connection), else the ASGI path."""
+    with contextlib.suppress(ImportError):
+        from uvicorn.protocols.websockets.websockets_sansio_impl import (
+            WebSocketsSansIOProtocol,
+        )
+
+        protocol = getattr(websocket._receive, "__self__", None)
+        if isinstance(protocol, WebSocketsSansIOProtocol):
+            return TransportOutlet(protocol)
+    return AsgiOutlet(websocket)

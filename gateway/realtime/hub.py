@@ -2,15 +2,24 @@
 sockets, one reader of the org event streams (XREAD BLOCK over every org served here), the
 position diffs from the bus, and the ~100 ms tick that coalesces both into frames.
 
-A board link has a bounded queue of frames; the tick only ever appends to it, so a slow board
-never holds up the others. When the queue is full the link drops everything and is sent a
-fresh snapshot instead (the connection's sender task does the sending).
+Each tick encodes an org's frames once and writes them to its boards itself, straight to each
+socket (connection.Outlet: no coroutine per frame). A board link holds back what its socket
+does not take right now: events frames in a bounded queue, in order and never dropped one by
+one (when the queue is full the board is sent a fresh snapshot instead), and at most ONE
+pending tick: a newer tick merges into it (the union of the drivers, each at its newest
+position), so a lagging board never drains stale ticks. One watchdog (in the tick) closes a
+board whose socket has taken nothing for `ws_send_timeout_s` while it had frames due (1013).
 
 Each room follows one epoch of its org's stream (persistence.events). When the stream is lost
 and starts again under a new epoch, the reader's cursor would sit above every new sequence:
 the room resets to the new epoch at cursor 0 and its boards are sent fresh snapshots. The
 reader learns of a new epoch from the entries it reads, from a check of every room's stream
 head each EPOCH_CHECK_S, or at once when a board's sender saw a head the room does not know.
+
+Benchmark stamps: pings stamped by the driver socket (`rx`, only with realtime stats on) come
+with `ap` (published after the shard call, bus.py); the hub adds `hb` when it hears them and
+the tick frame says when it was `built`; the hub keeps how long after that each board's write
+happened (HopStats), so a tail can be put on its hop.
 """
 
 from __future__ import annotations
@@ -23,15 +32,20 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+import numpy as np
 import orjson
 import structlog
 
+from gateway.realtime.connection import Closing, Outgoing, Outlet
 from persistence import events
 
 log = structlog.get_logger("movehub.realtime.hub")
 RECENT_EVENTS = 2000
 READ_BLOCK_MS = 250
 EPOCH_CHECK_S = 1.0
+WATCH_S = 0.5  # how often the watchdog looks for stalled boards
+STALL_POLL_S = 0.05  # a snapshot or replay page waiting for its socket looks this often
+SLOW_CONSUMER = (1013, "slow consumer: reconnect with since and epoch")
 # Outbox topics whose protocol name differs (docs/realtime-protocol.md, board events).
 KINDS = {"booking.status_changed": "booking.status"}
 Mode = Literal["snapshot", "replay", "live"]
@@ -57,39 +71,155 @@ class DriverListener(Protocol):
     def on_event(self, event: dict[str, Any]) -> None: ...
 
 
-class BoardLink:
-    """One board connection's outbound side: bounded frame queue, cursor, and mode."""
+class HopStats:
+    """Benchmark stamps: per tick write, how long after the frame was built the board's socket
+    was given it; and how long each tick took."""
 
-    def __init__(self, org_id: uuid.UUID, limit: int) -> None:
-        self.org_id, self.limit = org_id, limit
-        self.queue: deque[str] = deque()
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.sent_ms: deque[float] = deque(maxlen=500_000)
+        self.tick_ms: deque[float] = deque(maxlen=100_000)
+        self.merged = 0  # ticks merged into a pending one (boards behind their socket)
+
+    def summary(self) -> dict[str, Any]:
+        def pct(samples: deque[float], q: float) -> float | None:
+            return round(float(np.percentile(np.fromiter(samples, float), q)), 2) if samples \
+                else None
+        return {"sent_after_build_p50_ms": pct(self.sent_ms, 50),
+                "sent_after_build_p99_ms": pct(self.sent_ms, 99),
+                "sent_after_build_max_ms": pct(self.sent_ms, 100),
+                "tick_p50_ms": pct(self.tick_ms, 50), "tick_p99_ms": pct(self.tick_ms, 99),
+                "tick_max_ms": pct(self.tick_ms, 100), "ticks_merged": self.merged,
+                "writes": len(self.sent_ms)}
+
+
+class BoardLink:
+    """One board connection's outbound side: what its socket has not taken yet (a bounded
+    queue of events frames and at most one pending tick), cursor, and mode."""
+
+    def __init__(self, org_id: uuid.UUID, limit: int, outlet: Outlet | None = None,
+                 hops: HopStats | None = None) -> None:
+        self.org_id, self.limit, self.outlet, self.hops = org_id, limit, outlet, hops
+        self.queue: deque[Outgoing] = deque()
+        # The pending tick: its drivers (id -> newest state) and, unless merged, its frame.
+        self.tick_drivers: dict[str, dict[str, Any]] | None = None
+        self.tick_frame: Outgoing | None = None
         self.wake = asyncio.Event()
         self.cursor = 0  # last event seq this board has been given
         self.epoch: str | None = None  # the stream epoch that cursor belongs to
         self.mode: Mode = "snapshot"
         self.drops = 0
+        self.timeout_s = 10.0  # the board's ws_send_timeout_s
+        self.stalled_at: float | None = None  # since when its socket took nothing that was due
+        self.failure: Closing | None = None  # set by the watchdog; the sender raises it
 
-    def offer(self, text: str) -> None:
+    @property
+    def backlog(self) -> bool:
+        return bool(self.queue) or self.tick_drivers is not None
+
+    def offer(self, frame: Outgoing) -> None:
+        """An events frame: queued in order behind what the socket has not taken yet."""
         if self.mode == "snapshot":
             return  # a snapshot is coming: older frames would be stale
         if len(self.queue) >= self.limit:
             self.drop_to_snapshot()
             return
-        self.queue.append(text)
+        self.queue.append(frame)
+        self.tick_frame = None  # a pending tick now goes after this: it names the new cursor
+
+    def offer_tick(self, frame: Outgoing | None, drivers: dict[str, dict[str, Any]]) -> None:
+        """A tick (frame None: encode it for this board when written). A tick still pending
+        absorbs it: one frame with both ticks' drivers, each at its newest state."""
+        if self.tick_drivers is None:
+            self.tick_drivers, self.tick_frame = drivers, frame
+            return
+        self.tick_drivers = {**self.tick_drivers, **drivers}
+        self.tick_frame = None
+        if self.hops is not None:
+            self.hops.merged += 1
+
+    def say(self, frame: Outgoing) -> None:
+        """A reply to the board (heartbeat, error): behind what is queued, sent when live."""
+        self.queue.append(frame)
+        self.flush()
         self.wake.set()
+
+    def flush(self) -> None:
+        """Write what is due while the socket takes it: the queue in order, then the tick.
+        Never waits; what the socket does not take stays for the next tick."""
+        outlet = self.outlet
+        if outlet is None or self.mode != "live" or not self.backlog:
+            return
+        wrote = False
+        while self.queue:
+            if not outlet.writable():
+                self._stalled(wrote)
+                return
+            outlet.write(self.queue.popleft())
+            wrote = True
+        if self.tick_drivers is not None:
+            if not outlet.writable():
+                self._stalled(wrote)
+                return
+            frame = self.tick_frame
+            if frame is None:  # merged, or behind the room: this board's own tick frame
+                built = time.time() if self.hops is not None else 0.0
+                frame = Outgoing.of({"type": "tick", "seq": self.cursor, "epoch": self.epoch,
+                                     "drivers": list(self.tick_drivers.values()),
+                                     **({"built": built} if built else {})}, built)
+            self.tick_drivers = self.tick_frame = None
+            outlet.write(frame)
+            if self.hops is not None and frame.built:
+                self.hops.sent_ms.append((time.time() - frame.built) * 1000)
+        self.stalled_at = None
+
+    def _stalled(self, wrote: bool) -> None:
+        if wrote or self.stalled_at is None:
+            self.stalled_at = time.monotonic()
+
+    async def send_now(self, frame: Outgoing) -> None:
+        """The sender's own frames (snapshot, replayed pages): once the socket takes more,
+        written at once, so nothing the tick writes can come between. Waits for a stalled
+        socket until the watchdog gives up on it."""
+        assert self.outlet is not None
+        while not self.outlet.writable():
+            if self.failure is not None:
+                raise self.failure
+            if self.stalled_at is None:
+                self.stalled_at = time.monotonic()
+            await asyncio.sleep(STALL_POLL_S)
+        self.stalled_at = None
+        self.outlet.write(frame)
+
+    def check(self) -> None:
+        if self.failure is not None:
+            raise self.failure
+
+    def watch(self, now: float) -> None:
+        """The watchdog's look: a socket that took nothing due for timeout_s is given up."""
+        if (self.stalled_at is not None and self.failure is None
+                and now - self.stalled_at >= self.timeout_s):
+            self.failure = Closing(*SLOW_CONSUMER)
+            self.wake.set()
 
     def drop_to_snapshot(self) -> None:
         self.restart()
         self.drops += 1
 
+    def clear(self) -> None:
+        self.queue.clear()
+        self.tick_drivers = self.tick_frame = None
+
     def restart(self) -> None:
         """Queued frames are void: the board gets a fresh snapshot next."""
-        self.queue.clear()
+        self.clear()
         self.mode = "snapshot"
         self.wake.set()
 
     def resume(self, since: int, epoch: str | None) -> None:
-        self.queue.clear()
+        self.clear()
         self.cursor, self.epoch, self.mode = since, epoch, "replay"
         self.wake.set()
 
@@ -131,6 +261,8 @@ class BoardHub:
         self.epoch_resets = 0
         self._check_now = asyncio.Event()  # a sender saw a stream head the room does not know
         self._checked = 0.0
+        self._watched = 0.0
+        self.hops: HopStats | None = None  # benchmark stamps: on once a stamped diff arrives
 
     # ---- membership ----------------------------------------------------------------------
     async def room(self, org_id: uuid.UUID) -> Room:
@@ -144,9 +276,9 @@ class BoardHub:
                 self.rooms[org_id] = Room(org_id=org_id, last_seq=seq, ticked=seq, epoch=epoch)
         return self.rooms[org_id]
 
-    async def add_board(self, org_id: uuid.UUID) -> BoardLink:
+    async def add_board(self, org_id: uuid.UUID, outlet: Outlet | None = None) -> BoardLink:
         room = await self.room(org_id)
-        link = BoardLink(org_id, self.queue_frames)
+        link = BoardLink(org_id, self.queue_frames, outlet, self.hops)
         room.boards.add(link)
         return link
 
@@ -200,6 +332,14 @@ class BoardHub:
         room = self.rooms.get(org_id)
         if room is None:
             return
+        if diffs and "rx" in diffs[0]:  # a benchmark's stamped pings (realtime stats on)
+            heard = time.time()
+            if self.hops is None:
+                self.hops = HopStats()
+                for link in (b for r in self.rooms.values() for b in r.boards):
+                    link.hops = self.hops
+            for diff in diffs:
+                diff["hb"] = heard
         for diff in diffs:
             merged = room.latest.get(diff["id"], {})
             merged.update(diff)
@@ -272,24 +412,42 @@ class BoardHub:
     # ---- the tick ------------------------------------------------------------------------
     def tick(self) -> None:
         self.ticks += 1
+        started = time.perf_counter()
         for room in list(self.rooms.values()):
             fresh, room.fresh = room.fresh, []
             changed, room.changed = room.changed, {}
             if room.boards:
-                self._tick_room(room, fresh, list(changed.values()))
+                self._tick_room(room, fresh, changed)
             room.ticked = room.last_seq
+        now = time.monotonic()
+        if now - self._watched >= WATCH_S:
+            self.watch(now)
+        if self.hops is not None:
+            self.hops.tick_ms.append((time.perf_counter() - started) * 1000)
+
+    def watch(self, now: float) -> None:
+        """The one watchdog for stuck sends: boards whose socket took nothing due for their
+        send timeout are failed (their sender closes them with 1013)."""
+        self._watched = now
+        for room in self.rooms.values():
+            for link in room.boards:
+                link.watch(now)
 
     def _tick_room(self, room: Room, fresh: list[ProtocolEvent],
-                   changed: list[dict[str, Any]]) -> None:
-        shared_events = frame({"type": "events", "epoch": room.epoch,
-                               "events": [e for _, e in fresh]}) if fresh else ""
-        shared_tick = (frame({"type": "tick", "seq": room.last_seq, "epoch": room.epoch,
-                              "drivers": changed}) if changed else "")
+                   changed: dict[str, dict[str, Any]]) -> None:
+        shared_events = Outgoing.of({"type": "events", "epoch": room.epoch,
+                                     "events": [e for _, e in fresh]}) if fresh else None
+        shared_tick = None
+        if changed:
+            built = time.time() if self.hops is not None else 0.0
+            shared_tick = Outgoing.of({"type": "tick", "seq": room.last_seq, "epoch": room.epoch,
+                                       "drivers": list(changed.values()),
+                                       **({"built": built} if built else {})}, built)
         for link in list(room.boards):
             if link.mode == "live" and link.epoch != room.epoch:
                 link.restart()  # went live on an epoch the room has left since
             if link.mode == "live" and link.cursor < room.last_seq:
-                if fresh and link.cursor == room.ticked:
+                if shared_events is not None and link.cursor == room.ticked:
                     link.offer(shared_events)
                     link.cursor = room.last_seq
                 else:
@@ -298,13 +456,12 @@ class BoardHub:
                         link.mode = "replay"  # the sender reads the gap from the stream
                         link.wake.set()
                     elif pending:
-                        link.offer(frame({"type": "events", "epoch": room.epoch,
-                                          "events": [e for _, e in pending]}))
+                        link.offer(Outgoing.of({"type": "events", "epoch": room.epoch,
+                                                "events": [e for _, e in pending]}))
                         link.cursor = pending[-1][0]
             if changed and link.mode == "live":
-                link.offer(shared_tick if link.cursor == room.last_seq else frame(
-                    {"type": "tick", "seq": link.cursor, "epoch": room.epoch,
-                     "drivers": changed}))
+                link.offer_tick(shared_tick if link.cursor == room.last_seq else None, changed)
+            link.flush()
 
     async def _tick_forever(self) -> None:
         while True:
@@ -322,7 +479,7 @@ class BoardHub:
                 "queued_frames_max": max((len(b.queue) for b in boards), default=0),
                 "snapshot_drops": self.dropped + sum(b.drops for b in boards),
                 "epoch_resets": self.epoch_resets,
-                "ticks": self.ticks}
+                "ticks": self.ticks, **(self.hops.summary() if self.hops else {})}
 
     def start(self) -> None:
         self._tasks = [asyncio.create_task(self._read_events(), name="hub-events"),

@@ -1,7 +1,8 @@
 """Slow boards as the protocol document says: a board that stops reading (a raw socket with a
 tiny receive buffer that no longer calls recv) is dropped to a snapshot, then closed with 1013
 (the close frame waits for it to read again), well before the keepalive would cut it; the
-other boards are not held up meanwhile."""
+other boards are not held up meanwhile. While it is behind, its ticks do not pile up: it holds
+one, with each driver's newest position."""
 
 from __future__ import annotations
 
@@ -16,11 +17,11 @@ from typing import Any
 import orjson
 from fastapi import FastAPI
 
-from gateway.realtime.connection import close_wait_s
+from gateway.realtime.connection import TransportOutlet, close_wait_s
 from persistence import events
 from persistence.config import get_settings
-from tests.factories import auth_headers, make_org, make_user
-from tests.integration.realtime_server import connect, recv_json
+from tests.factories import auth_headers, make_driver, make_org, make_user
+from tests.integration.realtime_server import connect, ping, recv_json
 
 
 class StalledClient:
@@ -153,5 +154,58 @@ async def test_a_board_that_stops_reading_is_dropped_then_closed_with_1013(
             frames, code, reason = await stalled.read_to_close()
         assert (code, reason) == (1013, "slow consumer: reconnect with since and epoch")
         assert {f["type"] for f in frames} <= {"events", "tick", "snapshot"}
+    finally:
+        stalled.close()
+
+
+async def test_a_board_behind_its_socket_holds_one_tick_with_the_newest_positions(
+        ws_base: str, app: FastAPI, monkeypatch: Any) -> None:
+    monkeypatch.setattr(get_settings(), "ws_send_timeout_s", 60.0)  # no 1013 while we look
+    hub = app.state.realtime.hub
+    org = await make_org()
+    driver_user = await make_user("driver", org)
+    driver = await make_driver(org, user=driver_user)
+    stalled = await StalledClient.open(ws_base, "/ws/board",
+                                       auth_headers(await make_user("dispatcher", org)))
+    try:
+        opcode, first = await stalled.frame()
+        assert opcode == 0x1 and orjson.loads(first)["type"] == "snapshot"
+        [slow] = hub.rooms[org.id].boards
+        assert isinstance(slow.outlet, TransportOutlet)  # the direct path, no send coroutine
+        published: list[int] = []
+        deadline = time.monotonic() + 30
+        while not slow.queue and time.monotonic() < deadline:  # until its socket takes no more
+            published += await asyncio.gather(*(events.publish(org.id, {
+                "type": "booking.updated", "data": {"pad": "x" * 8_000}}) for _ in range(5)))
+            await asyncio.sleep(0.15)
+        assert slow.queue, "the board's socket never filled up"
+        queued = len(slow.queue)
+        lats = [52.51 + i / 1000 for i in range(6)]
+        async with connect(f"{ws_base}/ws/driver", auth_headers(driver_user, driver)) as app_ws:
+            await recv_json(app_ws)
+            for lat in lats:  # one position per tick or so
+                await app_ws.send(ping(lat, 13.40))
+                await asyncio.sleep(0.15)
+            async with asyncio.timeout(10):
+                while (slow.tick_drivers or {}).get(str(driver.id), {}).get("lat") != lats[-1]:
+                    await asyncio.sleep(0.05)
+            assert len(slow.queue) == queued  # ticks never queue behind the events
+            assert slow.stalled_at is not None and slow.failure is None
+
+            # Reading again: every event once and in order, then ONE tick with the driver,
+            # at its newest position (none of the stale ones).
+            seqs: list[int] = []
+            ticks: list[dict[str, Any]] = []
+            async with asyncio.timeout(30):
+                while not ticks:
+                    opcode, payload = await stalled.frame()
+                    message = orjson.loads(payload)
+                    if message["type"] == "events":
+                        seqs += [e["seq"] for e in message["events"]]
+                    elif message["type"] == "tick":
+                        ticks += [d for d in message["drivers"] if d["id"] == str(driver.id)]
+            assert seqs == sorted(published)  # all, once, in order, before the tick
+            assert [d["lat"] for d in ticks] == [lats[-1]]
+            assert message["seq"] == max(published)
     finally:
         stalled.close()
