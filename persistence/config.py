@@ -195,6 +195,10 @@ class Settings(BaseSettings):
     ws_ping_timeout_s: float = 30.0
     ingest_batch_ms: float = 50.0
     ingest_unbatched_allowed: bool = False  # the benchmark's one-call-per-ping baseline
+    # Driver pings: the oldest ts accepted (an offline queue's backlog; older is invalid) and
+    # how often the driver app sends one while on duty (told to it in `hello`).
+    ping_max_age_s: float = Field(default=3600.0, gt=0)
+    driver_ping_interval_s: float = Field(default=2.0, gt=0)
     board_tick_ms: float = 100.0
     board_queue_frames: int = 64  # per board; when full the board is dropped to a snapshot
     # Boards of one org connecting within this window share one snapshot build (connect storms).

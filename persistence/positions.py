@@ -71,6 +71,7 @@ class PositionWriter:
         self._latest: dict[str, dict[str, Any]] = {}
         self._trail: list[dict[str, Any]] = []
         self._last_crumb: dict[str, float] = {}
+        self._last_late: dict[str, float] = {}
         self._task: asyncio.Task[None] | None = None
         self.written = 0
 
@@ -81,6 +82,18 @@ class PositionWriter:
             self._latest[driver] = ping
             if ping["ts"] - self._last_crumb.get(driver, 0.0) >= gap:
                 self._last_crumb[driver] = ping["ts"]
+                self._trail.append(ping)
+
+    def add_late(self, pings: list[dict[str, Any]]) -> None:
+        """Pings older than their driver's last accepted one (an offline queue sent on
+        reconnect): breadcrumbs only, never the latest position. Thinned like the live trail,
+        per driver among the late ones (the trail's key makes a repeat harmless)."""
+        gap = self.settings.trail_min_interval_s
+        for ping in pings:
+            driver = ping["driver_id"]
+            last = self._last_late.get(driver)
+            if last is None or abs(ping["ts"] - last) >= gap:
+                self._last_late[driver] = ping["ts"]
                 self._trail.append(ping)
 
     async def flush(self) -> int:
@@ -98,6 +111,7 @@ class PositionWriter:
 
     def forget(self, driver_id: str) -> None:
         self._last_crumb.pop(driver_id, None)
+        self._last_late.pop(driver_id, None)
 
     async def _run(self) -> None:
         while True:

@@ -80,11 +80,28 @@ class PingBatcher:
                  writer: PositionWriter) -> None:
         self.settings, self.fleet, self.bus, self.writer = settings, fleet, bus, writer
         self.pending: list[dict[str, Any]] = []
+        self.late = 0  # pings taken into the trail only
+        self._last_ts: dict[str, float] = {}  # driver id -> newest accepted ping ts
         self.stats = IngestStats(settings.realtime_stats_enabled)
         self._tasks: list[asyncio.Task[None]] = []
 
     def submit(self, ping: dict[str, Any]) -> None:
         self.pending.append(ping)
+
+    def submit_late(self, ping: dict[str, Any]) -> None:
+        """A ping older than its driver's last accepted one (an offline backlog arriving after
+        a newer position): into the breadcrumb trail only, never the shards, the boards' ticks
+        or the latest position."""
+        self.late += 1
+        self.writer.add_late([ping])
+
+    def last_accepted(self, driver_id: str) -> float:
+        """The newest ping ts this process took from the driver (0 if none): a reconnecting
+        driver's backlog is compared with it, not with a fresh socket's nothing."""
+        return self._last_ts.get(driver_id, 0.0)
+
+    def accepted(self, driver_id: str, ts: float) -> None:
+        self._last_ts[driver_id] = ts
 
     async def ingest_direct(self, ping: dict[str, Any]) -> None:
         """The benchmark's baseline: one shard call per ping, awaited by the socket."""

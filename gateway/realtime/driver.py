@@ -40,6 +40,7 @@ from persistence.session import Caller, tenant_session
 from persistence.statuses import RELEASING_STATUSES, BookingStatus
 
 log = structlog.get_logger("movehub.realtime.driver")
+ETA_FIELDS = ("eta_s", "distance_m", "stop")  # of a `job.eta` org event, passed on as is
 
 
 def _dumps(payload: dict[str, Any]) -> str:
@@ -82,12 +83,17 @@ class DriverSession:
 
     # ---- client frames -------------------------------------------------------------------
     def on_ping(self, ping: Ping) -> Any:
-        if ping.ts <= self.last_ts:
-            return None  # out of order: dropped silently
-        self.last_ts = ping.ts
         accepted = {"org_id": self.org_key, "driver_id": self.driver_id, "lat": ping.lat,
                     "lon": ping.lon, "heading": ping.heading, "speed": ping.speed,
                     "accuracy": ping.accuracy, "ts": ping.ts, "status": self._status}
+        batcher = self.realtime.batcher
+        self.last_ts = max(self.last_ts, batcher.last_accepted(self.driver_id))
+        if ping.ts <= self.last_ts:
+            # Late (an offline backlog behind a newer position): the trail, not live state.
+            batcher.submit_late(accepted)
+            return None
+        self.last_ts = ping.ts
+        batcher.accepted(self.driver_id, ping.ts)
         if self.direct:
             return self.realtime.batcher.ingest_direct(accepted)
         self.realtime.batcher.submit(accepted)
@@ -97,8 +103,9 @@ class DriverSession:
         reply = {"ref": change.ref, "booking_id": str(change.booking_id)}
         try:
             async with tenant_session(self.caller) as session:
-                booking, _ = await lifecycle.transition(session, change.booking_id,
-                                                        change.status, self.caller)
+                booking, _ = await lifecycle.transition(
+                    session, change.booking_id, change.status, self.caller,
+                    metadata=None if change.ts is None else {"device_ts": change.ts})
         except NotFound as exc:
             await self.send({"type": "error", "code": "not_found", "detail": exc.detail, **reply})
             return
@@ -139,6 +146,9 @@ class DriverSession:
             self._spawn(self._status_changed(booking_id, str(data.get("to"))))
         elif event["kind"] == "driver.message" and mine:
             self._spawn(self.send({"type": "message", "text": str(data.get("text", ""))}))
+        elif event["kind"] == "job.eta" and mine and booking_id in self.jobs:
+            self._spawn(self.send({"type": "job.eta", "booking_id": booking_id,
+                                   **{k: data.get(k) for k in ETA_FIELDS}}))
 
     def _spawn(self, work: Any) -> None:
         task = asyncio.create_task(work)
@@ -184,8 +194,11 @@ class DriverSession:
             jobs = await reads.driver_jobs(self.caller)
             self.jobs = {job["booking_id"]: job for job in jobs}
             self._status = self.status()
+            settings = realtime.settings
             await self.send({"type": "hello", "driver_id": self.driver_id,
-                             "org_id": self.org_key, "jobs": jobs})
+                             "org_id": self.org_key, "jobs": jobs,
+                             "ping_interval_s": settings.driver_ping_interval_s,
+                             "ping_max_age_s": settings.ping_max_age_s})
             await self.sync_shard_job()
             await self._receive()
         finally:

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
+from persistence.config import get_settings
 from persistence.statuses import DRIVER_JOB_STATUSES
 
 FUTURE_SKEW_S = 5.0
-MAX_AGE_S = 3600.0
 # A Literal built from the group, so a frame's schema and its errors name exactly the statuses
 # a driver may send; a type checker cannot read a computed Literal, so it sees a string.
 if TYPE_CHECKING:
@@ -29,6 +29,18 @@ class Frame(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
+def device_ts(ts: float) -> float:
+    """A device timestamp: not more than FUTURE_SKEW_S ahead of the server's clock, and not
+    older than MOVEHUB_PING_MAX_AGE_S (an offline queue's backlog is sent within that)."""
+    now = time.time()
+    if ts > now + FUTURE_SKEW_S:
+        raise ValueError("ts is in the future")
+    max_age = get_settings().ping_max_age_s
+    if ts < now - max_age:
+        raise ValueError(f"ts is more than {max_age:g} s old")
+    return ts
+
+
 class Ping(Frame):
     type: Literal["ping"]
     lat: float = Field(ge=-90, le=90)
@@ -41,12 +53,7 @@ class Ping(Frame):
     @field_validator("ts")
     @classmethod
     def _recent(cls, ts: float) -> float:
-        now = time.time()
-        if ts > now + FUTURE_SKEW_S:
-            raise ValueError("ts is in the future")
-        if ts < now - MAX_AGE_S:
-            raise ValueError("ts is more than an hour old")
-        return ts
+        return device_ts(ts)
 
 
 class StatusChange(Frame):
@@ -54,6 +61,14 @@ class StatusChange(Frame):
     booking_id: uuid.UUID = Field(strict=False)
     status: DriverJobStatus
     ref: str | None = Field(default=None, max_length=200)
+    # When the driver made the change (device epoch seconds): a change kept in the app's
+    # offline queue carries it; stored in the status history's metadata as `device_ts`.
+    ts: float | None = None
+
+    @field_validator("ts")
+    @classmethod
+    def _recent(cls, ts: float | None) -> float | None:
+        return None if ts is None else device_ts(ts)
 
 
 class Heartbeat(Frame):

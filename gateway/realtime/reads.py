@@ -28,7 +28,8 @@ def job_of(row: Any) -> dict[str, Any]:
     return {"booking_id": str(row.id), "status": row.status,
             "window_start": _iso(row.window_start), "window_end": _iso(row.window_end),
             "pickup": _place(row, "pickup"), "dropoff": _place(row, "dropoff"),
-            "volume_m3": row.volume_m3}
+            "volume_m3": row.volume_m3, "crew_size": row.crew_size,
+            "truck": {"id": str(row.truck_id), "plate": row.truck_plate}}
 
 
 async def driver_jobs(caller: Caller, booking_id: uuid.UUID | None = None) -> list[dict[str, Any]]:

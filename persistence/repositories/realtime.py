@@ -20,10 +20,12 @@ ACTIVE = [status.value for status in ACTIVE_JOB_STATUSES]
 
 _DRIVER_JOBS = text("""
 SELECT b.id, b.status, b.window_start, b.window_end, b.volume_m3::float8 AS volume_m3,
+  b.crew_size, a.truck_id, t.plate AS truck_plate,
   b.pickup_address, ST_Y(b.pickup_location::geometry) AS pickup_lat,
   ST_X(b.pickup_location::geometry) AS pickup_lon, b.dropoff_address,
   ST_Y(b.dropoff_location::geometry) AS dropoff_lat, ST_X(b.dropoff_location::geometry) AS dropoff_lon
 FROM bookings b JOIN booking_assignments a ON a.booking_id = b.id AND a.active
+LEFT JOIN trucks t ON t.id = a.truck_id
 WHERE a.driver_id = :driver AND b.status = ANY(:statuses)
   AND (CAST(:booking AS uuid) IS NULL OR b.id = CAST(:booking AS uuid))
 ORDER BY b.window_start LIMIT 50
