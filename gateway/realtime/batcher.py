@@ -29,10 +29,13 @@ ALERT_SWEEP_S = 5.0
 
 
 def position_diff(ping: dict[str, Any]) -> dict[str, Any]:
-    """A board tick's view of one driver."""
-    return {"id": ping["driver_id"], "lat": ping["lat"], "lon": ping["lon"],
+    """A board tick's view of one driver (with the ping's benchmark stamp, if any)."""
+    diff = {"id": ping["driver_id"], "lat": ping["lat"], "lon": ping["lon"],
             "heading": ping.get("heading"), "speed": ping.get("speed"), "online": True,
             "status": ping.get("status") or "idle", "ts": ping["ts"]}
+    if "rx" in ping:
+        diff["rx"] = ping["rx"]
+    return diff
 
 
 class IngestStats:

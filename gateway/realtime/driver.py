@@ -4,6 +4,7 @@ it hears about assignments, changes and cancellations of its jobs."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from typing import Any
 
@@ -59,6 +60,7 @@ class DriverSession:
         self.direct = False
         self._status = "idle"
         self._pushes: set[asyncio.Task[None]] = set()
+        self.stamps = realtime.settings.realtime_stats_enabled  # benchmark hop stamps
 
     async def send(self, payload: dict[str, Any]) -> None:
         async with self.send_lock:
@@ -86,6 +88,8 @@ class DriverSession:
         accepted = {"org_id": self.org_key, "driver_id": self.driver_id, "lat": ping.lat,
                     "lon": ping.lon, "heading": ping.heading, "speed": ping.speed,
                     "accuracy": ping.accuracy, "ts": ping.ts, "status": self._status}
+        if self.stamps:  # received by the gateway (bench_realtime's first hop)
+            accepted["rx"] = time.time()
         batcher = self.realtime.batcher
         self.last_ts = max(self.last_ts, batcher.last_accepted(self.driver_id))
         if ping.ts <= self.last_ts:

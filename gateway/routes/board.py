@@ -32,4 +32,6 @@ async def realtime_stats(request: Request) -> dict[str, Any]:
     stats = dict(realtime.stats())
     if request.query_params.get("reset"):
         realtime.batcher.stats.reset()  # a benchmark phase starts counting afresh
+        if realtime.hub.hops is not None:
+            realtime.hub.hops.reset()
     return stats

@@ -1,11 +1,21 @@
 """Real-time benchmark: a real uvicorn gateway with local Ray, real websocket clients in
 separate processes. Measures, in one run: sustained location ingest (updates/s into shard
 state, ingest-to-state p50/p99 as seen by the server), board fan-out change-to-receipt
-p50/p99 at 100 and 1,000 boards, memory per connection (server RSS delta / connections),
-and the one-shard-call-per-ping baseline. Writes bench-results/realtime.json.
+p50/p99 at 100 and 1,000 boards (board events, the baseline; and position ticks, driver ts to
+board receipt), memory per connection (server RSS delta / connections), and the
+one-shard-call-per-ping baseline. Writes bench-results/realtime.json.
+
+Position ticks are attributed hop by hop: with realtime stats on, the gateway stamps each ping
+when its socket received it (`rx`), when the flush published it after the shard call (`ap`),
+when the hub heard it from the bus (`hb`), and each tick frame when it was built (`built`);
+the hub also counts how long after `built` each board's socket was given the frame. The board
+clients (spread over --board-procs processes, so the client is not the bottleneck) put every
+driver of every tick on those hops: device -> gateway, batch + shard, bus, tick wait, write +
+client read; and the tail (the samples at or above p99) as the mean of each hop.
 
 Run: uv run movehub bench realtime   (about three minutes; own database movehub_bench_rt)
 Options: --drivers 2000 --rate 12000 --seconds 10 (ingest steps up to --rate)
+         --board-procs 4 (board client processes)
 """
 
 from __future__ import annotations
@@ -179,13 +189,17 @@ async def _drivers(base: str, tokens: list[str], direct: bool, commands: Any,
     await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
 
 
+HOPS = ("device_to_gateway", "batch_and_shard", "bus", "tick_wait", "write_and_read")
+STAMPS = ("ts", "rx", "ap", "hb")  # then the tick's `built`, then the receipt
+
+
 async def _boards(base: str, token: str, count: int, commands: Any, results: Any) -> None:
     """Boards recording change-to-receipt: bench.mark events (stamped at publish) and the
-    position ticks (stamped with the ping's send time)."""
+    position ticks (stamped with the ping's send time, and the gateway's hop stamps)."""
     sockets = await _connect_all([f"{base}/ws/board?token={token}"] * count, batch=50)
     results.put(("ready", len(sockets)))
     marks: list[float] = []
-    positions: list[float] = []
+    positions: list[tuple[float, ...]] = []  # ts, rx, ap, hb, built, received (0: no stamp)
 
     async def read(ws: Any) -> None:
         async for raw in ws:
@@ -195,7 +209,9 @@ async def _boards(base: str, token: str, count: int, commands: Any, results: Any
                 marks.extend((now - e["ts"]) * 1000 for e in message["events"]
                              if e["kind"] == "bench.mark")
             elif message["type"] == "tick":
-                positions.extend((now - d["ts"]) * 1000 for d in message["drivers"] if "ts" in d)
+                built = message.get("built", 0.0)
+                positions.extend((*(d.get(k, 0.0) for k in STAMPS), built, now)
+                                 for d in message["drivers"] if "ts" in d)
 
     readers = [asyncio.create_task(read(ws)) for ws in sockets]
     while True:
@@ -208,7 +224,7 @@ async def _boards(base: str, token: str, count: int, commands: Any, results: Any
             break
     for task in readers:
         task.cancel()
-    results.put(("latency", marks, positions))
+    results.put(("latency", marks, np.array(positions, dtype=np.float64).reshape(-1, 6)))
     await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
 
 
@@ -280,13 +296,52 @@ def ingest_ladder(base: str, drivers: Client, top: float, seconds: float) -> dic
                                                    "p99_ms")} for r in rows]}
 
 
+def hop_table(stamped: Any) -> dict[str, Any]:
+    """Driver ts -> board receipt, and each hop of it, in ms: p50, p99, and the tail (the
+    samples at or above the total's p99) as the mean of each hop."""
+    if not len(stamped):
+        return {}
+    total = (stamped[:, 5] - stamped[:, 0]) * 1000
+    have = np.all(stamped[:, 1:5] > 0, axis=1)  # every hop stamped (realtime stats on)
+    table: dict[str, Any] = {"samples": len(total), "stamped": int(have.sum())}
+    cut = np.percentile(total, 99)
+    tail = total >= cut
+    table["total"] = {"p50": round(float(np.percentile(total, 50)), 1),
+                      "p99": round(float(cut), 1), "tail_mean": round(float(total[tail].mean()), 1)}
+    if have.any():
+        rows, total_s = stamped[have], total[have]
+        tail_s = total_s >= np.percentile(total_s, 99)
+        for i, hop in enumerate(HOPS):
+            ms = (rows[:, i + 1] - rows[:, i]) * 1000
+            table[hop] = {"p50": round(float(np.percentile(ms, 50)), 1),
+                          "p99": round(float(np.percentile(ms, 99)), 1),
+                          "tail_mean": round(float(ms[tail_s].mean()), 1)}
+    return table
+
+
+def hop_print(boards: int, hops: dict[str, Any]) -> Table:
+    table = Table(title=f"position ticks at {boards} boards, by hop (ms; "
+                        f"{hops.get('stamped', 0):,} of {hops.get('samples', 0):,} stamped)")
+    for column in ("hop", "p50", "p99", "tail mean (>= p99)"):
+        table.add_column(column, justify="left" if column == "hop" else "right")
+    for hop in ("total", *HOPS):
+        if hop in hops:
+            row = hops[hop]
+            table.add_row(hop, str(row["p50"]), str(row["p99"]), str(row["tail_mean"]))
+    return table
+
+
 def fanout_phase(ws_base: str, org: str, token: str, boards: int, server_pid: int,
-                 seconds: float) -> dict[str, Any]:
+                 seconds: float, procs: int) -> dict[str, Any]:
     before = rss_kib(server_pid)
-    client = Client(run_boards, ws_base, token, boards)
-    client.expect("ready")
+    procs = max(1, min(procs, boards // 25))
+    shares = [boards // procs + (1 if i < boards % procs else 0) for i in range(procs)]
+    clients = [Client(run_boards, ws_base, token, share) for share in shares]
+    for client in clients:
+        client.expect("ready")
     time.sleep(1.0)
     grown = rss_kib(server_pid) - before
+    stats(ws_base.replace("ws://", "http://"), reset=True)  # the hub's hop counts start here
 
     async def marks() -> None:
         from persistence import events
@@ -300,15 +355,26 @@ def fanout_phase(ws_base: str, org: str, token: str, boards: int, server_pid: in
 
     asyncio.run(marks())
     time.sleep(0.5)
-    client.send("stop")
-    _, latencies, positions = client.expect("latency")
-    client.join()
     hub = stats(ws_base.replace("ws://", "http://"))["hub"]
-    return {"boards": boards, "snapshot_drops": hub["snapshot_drops"],
+    for client in clients:
+        client.send("stop")
+    latencies: list[float] = []
+    parts = []
+    for client in clients:
+        _, marks_ms, stamped = client.expect("latency")
+        latencies += marks_ms
+        parts.append(stamped)
+        client.join()
+    stamped = np.concatenate(parts)
+    positions = list((stamped[:, 5] - stamped[:, 0]) * 1000)
+    server = {k: hub.get(k) for k in ("sent_after_build_p50_ms", "sent_after_build_p99_ms",
+                                      "sent_after_build_max_ms", "tick_p50_ms", "tick_p99_ms",
+                                      "tick_max_ms", "ticks_merged", "queued_frames_max")}
+    return {"boards": boards, "board_procs": procs, "snapshot_drops": hub["snapshot_drops"],
             "p50_ms": pct(latencies, 50), "p99_ms": pct(latencies, 99),
             "received": len(latencies), "position_p50_ms": pct(positions, 50),
-            "position_p99_ms": pct(positions, 99),
-            "rss_kib_per_board": round(grown / boards, 1)}
+            "position_p99_ms": pct(positions, 99), "position_hops": hop_table(stamped),
+            "server": server, "rss_kib_per_board": round(grown / boards, 1)}
 
 
 def main() -> None:
@@ -317,6 +383,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=12000)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--board-procs", type=int, default=4)
     args = parser.parse_args()
     base, ws_base = f"http://127.0.0.1:{args.port}", f"ws://127.0.0.1:{args.port}"
 
@@ -355,8 +422,11 @@ def main() -> None:
         for boards in (100, 1000):
             with console.status(f"fan-out to {boards} boards"):
                 fanout[boards] = fanout_phase(ws_base, orgs[0], board_token, boards, server.pid,
-                                              min(args.seconds, 10))
+                                              min(args.seconds, 10), args.board_procs)
+            hops = fanout[boards].pop("position_hops")
             console.print(f"fan-out {boards}: {fanout[boards]}")
+            console.print(hop_print(boards, hops))
+            fanout[boards]["position_hops"] = hops
         drivers.send("stop")
         drivers.expect("sent")
         drivers.join()
@@ -381,8 +451,13 @@ def main() -> None:
             "fanout_p50_ms_100": fanout[100]["p50_ms"], "fanout_p99_ms_100": fanout[100]["p99_ms"],
             "fanout_p50_ms_1000": fanout[1000]["p50_ms"],
             "fanout_p99_ms_1000": fanout[1000]["p99_ms"],
+            "fanout_position_p50_ms_100": fanout[100]["position_p50_ms"],
             "fanout_position_p99_ms_100": fanout[100]["position_p99_ms"],
+            "fanout_position_p50_ms_1000": fanout[1000]["position_p50_ms"],
             "fanout_position_p99_ms_1000": fanout[1000]["position_p99_ms"],
+            "position_hops_1000": fanout[1000]["position_hops"],
+            "hub_1000": fanout[1000]["server"],
+            "board_procs": fanout[1000]["board_procs"],
             "rss_kib_per_conn": round(per_driver, 1),
             "rss_kib_per_board": fanout[1000]["rss_kib_per_board"],
             "drivers": args.drivers, "cpus": os.cpu_count(),
@@ -398,8 +473,9 @@ def main() -> None:
     table.add_column("target", justify="right")
     targets = {"ingest_updates_per_s": ">= 10,000", "ingest_p99_ms": "<= 250",
                "fanout_p99_ms_100": "<= 150", "fanout_p99_ms_1000": "<= 300"}
+    targets["fanout_position_p99_ms_1000"] = "<= 300"
     for key, value in results.items():
-        if key == "ingest_ladder":
+        if key in ("ingest_ladder", "position_hops_1000", "hub_1000"):
             continue
         shown = f"{value:,.1f}" if isinstance(value, float) and not math.isnan(value) else str(
             value)
