@@ -233,3 +233,43 @@ def test_the_wire_bytes_are_the_websocket_frame_a_client_parses(size: int) -> No
     except StopIteration as done:
         parsed = done.value
     assert parsed.opcode is Opcode.TEXT and parsed.fin and parsed.data == data
+
+
+class SlowAsgiSocket:
+    """Another server's websocket: each send takes a while (no uvicorn protocol behind it)."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.release = asyncio.Event()
+
+    async def _receive(self) -> dict[str, Any]:
+        raise AssertionError("not read here")
+
+    async def send_text(self, text: str) -> None:
+        await self.release.wait()
+        self.sent.append(text)
+
+
+async def test_on_another_server_frames_go_through_one_drain_task_in_order() -> None:
+    from gateway.realtime.connection import AsgiOutlet, outlet
+
+    sock = SlowAsgiSocket()
+    out = outlet(sock)  # type: ignore[arg-type]
+    assert isinstance(out, AsgiOutlet)
+    try:
+        link = BoardLink(uuid.uuid4(), 8, out)
+        link.mode, link.epoch = "live", EPOCH
+        link.say(Outgoing(b'{"n":1}'))  # taken: on its way
+        await asyncio.sleep(0)
+        assert not out.writable()  # one frame in flight: the link holds back the rest
+        link.say(Outgoing(b'{"n":2}'))
+        link.say(Outgoing(b'{"n":3}'))
+        assert len(link.queue) == 2 and link.stalled_at is not None
+        sock.release.set()
+        async with asyncio.timeout(2):
+            while link.queue or not out.writable():
+                await asyncio.sleep(0.01)
+                link.flush()
+        assert sock.sent == ['{"n":1}', '{"n":2}', '{"n":3}']
+    finally:
+        out.close()
