@@ -129,3 +129,16 @@ def check_voidable(status: str, paid_cents: int) -> None:
 def is_overdue(status: str, due: date | None, today: date) -> bool:
     """Issued and past its due date (the due date itself is still on time)."""
     return status == InvoiceStatus.ISSUED and due is not None and today > due
+
+
+def online_credit(status: str, total_cents: int, paid_cents: int,
+                  received_cents: int) -> tuple[int, int]:
+    """What a settled online payment of `received_cents` puts on the invoice: (credited,
+    excess). Only what is still owed on an open invoice is credited (a payment recorded by hand
+    meanwhile, or an invoice voided or paid since, leaves an excess to refund)."""
+    if received_cents <= 0:
+        return 0, 0
+    owed = (outstanding_cents(total_cents, paid_cents)
+            if InvoiceStatus(status) in OPEN_STATUSES else 0)
+    credited = min(received_cents, owed)
+    return credited, received_cents - credited

@@ -9,6 +9,8 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from persistence.statuses import OnlinePaymentStatus
+
 InvoiceStatusName = Literal["draft", "issued", "paid", "overdue", "void"]
 PaymentMethod = Literal["bank_transfer", "card", "cash", "other"]
 TaxRate = Annotated[int, Field(ge=0, le=10_000, examples=[1900],
@@ -140,4 +142,29 @@ class InvoiceSummary(BaseModel):
     paid_cents: int
     issue_date: date | None
     due_date: date | None
+    created_at: datetime
+
+
+class OnlinePaymentOut(BaseModel):
+    """An online payment of an invoice's balance: hand `client_secret` to Stripe.js (or the
+    mobile SDK) to collect the card; the provider's webhook settles it."""
+
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [{
+        "id": "3f2e1d0c-9b8a-4f7e-8d6c-5b4a3f2e1d0c",
+        "invoice_id": "8a7b6c5d-4e3f-4a2b-9c1d-0e9f8a7b6c5d", "attempt": 0,
+        "amount_cents": 42000, "currency": "EUR", "status": "requires_payment",
+        "provider": "stripe", "provider_payment_id": "pi_3Nq...",
+        "client_secret": "pi_3Nq..._secret_...", "credited_cents": None,
+        "created_at": "2026-11-24T09:00:00Z"}]})
+
+    id: uuid.UUID
+    invoice_id: uuid.UUID
+    attempt: int
+    amount_cents: int = Field(description="the invoice's balance when the payment started")
+    currency: str
+    status: OnlinePaymentStatus
+    provider: str
+    provider_payment_id: str
+    client_secret: str | None
+    credited_cents: int | None = Field(description="what went onto the invoice once settled")
     created_at: datetime

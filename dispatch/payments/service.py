@@ -24,6 +24,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch.errors import Conflict, NotFound, Unavailable
+from dispatch.invoices import online as online_invoice_payments
 from dispatch.refunds.flows import enqueue_send
 from persistence.integrations.payments import IntentResult, PaymentProviderError, PaymentsPort
 from persistence.models import Booking, Payment
@@ -112,7 +113,9 @@ async def _apply_intent(session: AsyncSession, obj: dict[str, Any], succeeded: b
                         at: datetime) -> None:
     payment = await PaymentRepository(session).lock_by_provider_id(obj.get("id"))
     if payment is None:
-        log.warning("webhook_unknown_payment", provider_payment_id=obj.get("id"))
+        # Not a booking's: an invoice paid online (dispatch/invoices/online.py), or unknown.
+        if not await online_invoice_payments.apply_intent_event(session, obj, succeeded, at):
+            log.warning("webhook_unknown_payment", provider_payment_id=obj.get("id"))
         return
     if payment.status == "succeeded" or (payment.last_event_at and payment.last_event_at > at):
         return  # never regress a success; an older event says nothing new

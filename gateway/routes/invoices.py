@@ -9,18 +9,27 @@ from fastapi import APIRouter, Query, status
 from fastapi.responses import Response
 
 from dispatch.errors import NotFound
-from dispatch.invoices import flows, service
+from dispatch.invoices import flows, online, service
 from dispatch.invoices.schemas import (
     InvoiceCreate,
     InvoiceOut,
     InvoiceStatusName,
     InvoiceSummary,
     InvoiceUpdate,
+    OnlinePaymentOut,
     PaymentIn,
     VoidIn,
 )
 from dispatch.kit.pagination import Page, PageParams
-from gateway.deps import CurrentCaller, SessionDep, SettingsDep, StaffCaller, StorageDep
+from gateway.deps import (
+    CurrentCaller,
+    CustomerCaller,
+    PaymentsDep,
+    SessionDep,
+    SettingsDep,
+    StaffCaller,
+    StorageDep,
+)
 
 router = APIRouter(tags=["invoices"])
 Paging = Annotated[PageParams, Query()]
@@ -74,6 +83,32 @@ async def record_payment(invoice_id: uuid.UUID, payload: PaymentIn, caller: Staf
     outstanding amount is refused (409)."""
     return service.invoice_out(
         await service.record_payment(session, caller, invoice_id, payload))
+
+
+@router.post("/invoices/{invoice_id}/pay", response_model=OnlinePaymentOut,
+             status_code=status.HTTP_201_CREATED)
+async def pay_invoice(invoice_id: uuid.UUID, caller: CustomerCaller, session: SessionDep,
+                      payments: PaymentsDep) -> OnlinePaymentOut:
+    """The invoice's customer pays its balance online: a Stripe PaymentIntent (its
+    `client_secret` goes to Stripe.js), or the local ledger, which pays at once. One open
+    attempt per invoice, returned again while the balance is unchanged; after a payment
+    recorded by hand a new one asks for the rest. The verified webhook settles it: paid once
+    the payments reach the total. 409: not issued or overdue, or nothing outstanding;
+    503: the provider did not answer (try again; the same attempt is asked for)."""
+    return OnlinePaymentOut.model_validate(
+        await online.start(session, caller, invoice_id, payments))
+
+
+@router.get("/invoices/{invoice_id}/online-payments", response_model=list[OnlinePaymentOut])
+async def invoice_online_payments(invoice_id: uuid.UUID, caller: CurrentCaller,
+                                  session: SessionDep) -> list[OnlinePaymentOut]:
+    """The invoice's online payments, oldest attempt first (the client secret only for the
+    customer)."""
+    rows = await online.list_online_payments(session, invoice_id)
+    answers = [OnlinePaymentOut.model_validate(row) for row in rows]
+    if caller.role != "customer":
+        answers = [answer.model_copy(update={"client_secret": None}) for answer in answers]
+    return answers
 
 
 @router.post("/invoices/{invoice_id}/void", response_model=InvoiceOut)

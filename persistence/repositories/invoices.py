@@ -8,11 +8,11 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select, text, update
+from sqlalchemy import Select, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import selectinload
 
-from persistence.models import Booking, Document, Invoice
+from persistence.models import Booking, Document, Invoice, InvoiceOnlinePayment
 from persistence.repositories.base import Repository
 
 # Concurrent issuers of one org queue on the counter row's lock until the holder commits; a
@@ -48,8 +48,9 @@ class InvoiceRepository(Repository[Invoice]):
         """An invoice the caller may see with its lines and payments (what every answer shows);
         its row alone locked when the caller will change it."""
         statement = _with_children(select(Invoice).where(Invoice.id == invoice_id))
-        if lock:
-            statement = statement.with_for_update(of=Invoice)
+        if lock:  # read afresh: the caller may have read it unlocked earlier in this session
+            statement = (statement.with_for_update(of=Invoice)
+                         .execution_options(populate_existing=True))
         invoice: Invoice | None = await self.session.scalar(statement)
         return invoice
 
@@ -104,3 +105,49 @@ class InvoiceRepository(Repository[Invoice]):
                                   (Invoice.pdf_version.is_(None))
                                   | (Invoice.pdf_version < invoice.version))
             .values(pdf_document_id=document_id, pdf_version=invoice.version))
+
+
+# An online payment in one of these states is still in play (one per invoice at most).
+OPEN_ONLINE_STATUSES = ("requires_payment", "processing")
+
+
+class InvoiceOnlinePaymentRepository(Repository[InvoiceOnlinePayment]):
+    model = InvoiceOnlinePayment
+
+    async def open_for_invoice(self, invoice_id: uuid.UUID) -> InvoiceOnlinePayment | None:
+        """The invoice's online payment still in play (started, not settled), if any."""
+        return await self.session.scalar(select(InvoiceOnlinePayment).where(
+            InvoiceOnlinePayment.invoice_id == invoice_id,
+            InvoiceOnlinePayment.status.in_(OPEN_ONLINE_STATUSES))
+            .execution_options(populate_existing=True))
+
+    async def attempts_for_invoice(self, invoice_id: uuid.UUID) -> int:
+        """How many online payments the invoice has had: numbers the next attempt."""
+        return int(await self.session.scalar(
+            select(func.count()).select_from(InvoiceOnlinePayment)
+            .where(InvoiceOnlinePayment.invoice_id == invoice_id)) or 0)
+
+    async def add_once(self, **values: Any) -> InvoiceOnlinePayment | None:
+        """The new row, or None when a concurrent start took the attempt (or the invoice's one
+        open slot, or the provider's id) first: the unique indexes decide."""
+        row_id = await self.session.scalar(
+            insert(InvoiceOnlinePayment).values(**values).on_conflict_do_nothing()
+            .returning(InvoiceOnlinePayment.id))
+        if row_id is None:
+            return None
+        return await self.session.get_one(InvoiceOnlinePayment, row_id)
+
+    async def lock_by_provider_id(self, provider_payment_id: str | None
+                                  ) -> InvoiceOnlinePayment | None:
+        """The online payment a provider event is about, locked while the event is applied."""
+        if not provider_payment_id:
+            return None
+        return await self.session.scalar(select(InvoiceOnlinePayment).where(
+            InvoiceOnlinePayment.provider_payment_id == provider_payment_id)
+            .with_for_update().execution_options(populate_existing=True))
+
+    async def of_invoice(self, invoice_id: uuid.UUID) -> list[InvoiceOnlinePayment]:
+        """Every online payment of an invoice the caller may see, oldest attempt first."""
+        return list(await self.session.scalars(
+            select(InvoiceOnlinePayment).where(InvoiceOnlinePayment.invoice_id == invoice_id)
+            .order_by(InvoiceOnlinePayment.attempt)))

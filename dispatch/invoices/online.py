@@ -1,0 +1,220 @@
+"""Invoices paid online: the customer pays an issued invoice's balance through the payments
+port (a Stripe PaymentIntent), and the provider's verified webhook settles it.
+
+Starting follows the booking payments' shape (dispatch/payments/service.py): the provider is
+called during the request, because the answer (the client secret) is what the caller needs,
+but never while we hold a row lock. The invoice is read without a lock, the intent is asked
+for with an idempotency key naming the invoice, the attempt and the amount, and only then is
+the invoice locked (as the system: customers cannot lock what they may only read), checked
+again and the attempt recorded (a short critical section). Two
+concurrent starts ask with the same key, get the same intent and record it once (the attempt
+is unique per invoice); a retry after a crash between the provider's answer and our commit
+asks again with the same key and gets the same intent back. The outbox was the other way
+(record the attempt, let a worker ask for the intent): it would leave the customer without a
+client secret to pay with until the worker ran.
+
+An open attempt is reused while the balance is what it asked for. When a payment recorded by
+hand changed the balance, the next start supersedes it and asks for the rest.
+
+Settling (`apply_intent_event`, as SYSTEM inside the webhook's transaction): applied at most
+once per event id (payment_events, shared with booking payments), never twice per intent (a
+settled row stays settled; the invoice payment's reference is the intent id, unique per
+invoice), and never from an older event than one already applied. The amount and currency the
+provider reports must be those the attempt asked for, or nothing is credited (an alert is
+raised). What is credited is what is still owed: paid when the payments reach the total; a
+surplus (a superseded intent paid anyway, a hand-recorded payment meanwhile) is not put on the
+invoice but raised as `alert.invoice_overpaid` for staff to refund.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dispatch.errors import Conflict, Forbidden, InvalidTransition, NotFound, Unavailable
+from dispatch.invoices import rules
+from dispatch.invoices.service import _touch, get_invoice
+from persistence.integrations.payments import IntentResult, PaymentProviderError, PaymentsPort
+from persistence.models import Invoice, InvoiceOnlinePayment, InvoicePayment
+from persistence.outbox import enqueue
+from persistence.repositories.base import acting_as_system
+from persistence.repositories.invoices import InvoiceOnlinePaymentRepository, InvoiceRepository
+from persistence.session import Caller
+from persistence.statuses import InvoiceStatus, OnlinePaymentStatus
+
+log = structlog.get_logger("movehub.invoices.online")
+# Online payment ids derive from (invoice, attempt), so a replayed start maps to the same row.
+ONLINE_PAYMENT_NAMESPACE = uuid.UUID("0c3b9a4e-7d21-4f5e-9b8a-3e6f1d2c4b5a")
+OPEN = frozenset({OnlinePaymentStatus.REQUIRES_PAYMENT, OnlinePaymentStatus.PROCESSING})
+
+
+def _balance(invoice: Invoice) -> int:
+    """What the customer owes now; an invoice that is not open takes no online payment."""
+    if InvoiceStatus(invoice.status) not in rules.OPEN_STATUSES:
+        raise InvalidTransition(f"an invoice that is {invoice.status} takes no payments",
+                                invoice_status=invoice.status)
+    owed = rules.outstanding_cents(invoice.total_cents, invoice.paid_cents)
+    if owed <= 0:
+        raise Conflict("nothing is outstanding on this invoice", outstanding_cents=owed)
+    return owed
+
+
+async def _payable(session: AsyncSession, caller: Caller,
+                   invoice_id: uuid.UUID) -> tuple[Invoice, int]:
+    invoice = await get_invoice(session, invoice_id)  # RLS: 404 to strangers
+    if caller.role != "customer" or invoice.customer_id != caller.user_id:
+        raise Forbidden("only the invoice's customer pays it online")
+    return invoice, _balance(invoice)
+
+
+async def _ask_provider(port: PaymentsPort, invoice: Invoice, amount_cents: int, attempt: int,
+                        payment_id: uuid.UUID) -> IntentResult:
+    try:
+        return await port.create_intent(
+            amount_cents, invoice.currency,
+            f"movehub-invoice-{invoice.id}-{attempt}-{amount_cents}",
+            {"invoice_id": str(invoice.id), "online_payment_id": str(payment_id),
+             "invoice_number": invoice.number or ""})
+    except PaymentProviderError as exc:
+        raise Unavailable("the payment provider did not answer; try again") from exc
+
+
+async def start(session: AsyncSession, caller: Caller, invoice_id: uuid.UUID,
+                port: PaymentsPort, now: datetime | None = None) -> InvoiceOnlinePayment:
+    """Use case: the invoice's customer starts paying its balance online (one open attempt)."""
+    now = now or datetime.now(UTC)
+    payments = InvoiceOnlinePaymentRepository(session)
+    invoice, owed = await _payable(session, caller, invoice_id)
+    current = await payments.open_for_invoice(invoice.id)
+    if current is not None and current.amount_cents == owed:
+        return current
+    attempt = await payments.attempts_for_invoice(invoice.id)
+    payment_id = uuid.uuid5(ONLINE_PAYMENT_NAMESPACE, f"{invoice.id}:{attempt}")
+    intent = await _ask_provider(port, invoice, owed, attempt, payment_id)  # no lock held
+    # Customers may read their invoice but not lock it (FOR UPDATE needs a write policy): the
+    # caller was shown to be the invoice's customer above, so the short critical section that
+    # locks, checks again and records runs as the system.
+    async with acting_as_system(session, caller):
+        return await _record(session, invoice.id, intent, owed, attempt, payment_id, port.name,
+                             now)
+
+
+async def _record(session: AsyncSession, invoice_id: uuid.UUID, intent: IntentResult,
+                  owed: int, attempt: int, payment_id: uuid.UUID, provider: str,
+                  now: datetime) -> InvoiceOnlinePayment:
+    payments = InvoiceOnlinePaymentRepository(session)
+    invoice = await get_invoice(session, invoice_id, lock=True)
+    owed_now = _balance(invoice)
+    current = await payments.open_for_invoice(invoice.id)
+    if current is not None and current.amount_cents == owed_now:
+        return current  # a concurrent start recorded it first (the same intent, same key)
+    if owed_now != owed:
+        raise Conflict("the invoice's balance changed meanwhile; start the payment again",
+                       outstanding_cents=owed_now)
+    if current is not None:  # it asked for a balance that is no more
+        current.status = OnlinePaymentStatus.SUPERSEDED.value
+        current.updated_at = now
+        await session.flush()
+    row = await payments.add_once(
+        id=payment_id, invoice_id=invoice.id, org_id=invoice.org_id,
+        customer_id=invoice.customer_id, attempt=attempt, amount_cents=owed,
+        currency=invoice.currency, provider=provider,
+        provider_payment_id=intent.provider_payment_id, client_secret=intent.client_secret,
+        status=OnlinePaymentStatus.REQUIRES_PAYMENT.value, created_at=now, updated_at=now)
+    if row is None:
+        raise Conflict("another payment of this invoice started at the same time; try again")
+    if intent.status == OnlinePaymentStatus.SUCCEEDED:  # the local ledger pays at once
+        await _settle(session, row, owed, now)
+    elif intent.status in (OnlinePaymentStatus.PROCESSING, OnlinePaymentStatus.FAILED):
+        row.status = intent.status
+    await session.flush()
+    return row
+
+
+async def _settle(session: AsyncSession, row: InvoiceOnlinePayment, received_cents: int,
+                  at: datetime) -> None:
+    """Put what the provider received on the invoice (as much as is owed), once."""
+    invoice = await InvoiceRepository(session).get_with_children(row.invoice_id, lock=True)
+    if invoice is None:
+        raise NotFound("no such invoice")
+    credited, excess = rules.online_credit(invoice.status, invoice.total_cents,
+                                           invoice.paid_cents, received_cents)
+    row.status = OnlinePaymentStatus.SUCCEEDED.value
+    row.received_cents, row.credited_cents = received_cents, credited
+    row.updated_at = at
+    if credited > 0:
+        paid, status = rules.apply_payment(invoice.status, invoice.total_cents,
+                                           invoice.paid_cents, credited)
+        payment = InvoicePayment(
+            org_id=invoice.org_id, amount_cents=credited, method="card",
+            reference=row.provider_payment_id, received_at=at, recorded_by=None,
+            created_at=datetime.now(UTC))
+        invoice.payments.append(payment)
+        invoice.paid_cents = paid
+        if status is InvoiceStatus.PAID:
+            invoice.status, invoice.paid_at = status.value, at
+        _touch(invoice, datetime.now(UTC))
+        await session.flush()
+        row.invoice_payment_id = payment.id
+    if excess > 0:
+        await enqueue(session, "alert.invoice_overpaid", {
+            "invoice_id": str(invoice.id), "online_payment_id": str(row.id),
+            "provider_payment_id": row.provider_payment_id, "received_cents": received_cents,
+            "credited_cents": credited, "excess_cents": excess, "currency": row.currency},
+            idempotency_key=f"alert.invoice_overpaid:{row.id}", org_id=invoice.org_id,
+            aggregate_id=str(invoice.id))
+    await session.flush()
+
+
+def _reported(obj: dict[str, Any]) -> tuple[int | None, str | None]:
+    """The amount received and the currency a payment_intent event reports."""
+    amount = obj.get("amount_received", obj.get("amount"))
+    currency = obj.get("currency")
+    try:
+        return (int(amount) if amount is not None else None,
+                str(currency).upper() if currency else None)
+    except (TypeError, ValueError):
+        return None, None
+
+
+async def apply_intent_event(session: AsyncSession, obj: dict[str, Any], succeeded: bool,
+                             at: datetime) -> bool:
+    """Apply a payment_intent event to the invoice payment it is about, as SYSTEM; False when
+    no invoice payment has that intent (it may be a booking's)."""
+    row = await InvoiceOnlinePaymentRepository(session).lock_by_provider_id(obj.get("id"))
+    if row is None:
+        return False
+    if row.status == OnlinePaymentStatus.SUCCEEDED or (
+            row.last_event_at is not None and row.last_event_at > at):
+        return True  # settled once already, or an older event than one applied
+    if not succeeded:
+        row.last_event_at = at
+        if row.status in OPEN:
+            row.status, row.updated_at = OnlinePaymentStatus.FAILED.value, at
+        return True
+    amount, currency = _reported(obj)
+    if amount != row.amount_cents or currency != row.currency:
+        log.warning("invoice_payment_mismatch", online_payment_id=str(row.id),
+                    expected=(row.amount_cents, row.currency), reported=(amount, currency))
+        await enqueue(session, "alert.invoice_payment_mismatch", {
+            "online_payment_id": str(row.id), "invoice_id": str(row.invoice_id),
+            "expected_cents": row.amount_cents, "expected_currency": row.currency,
+            "reported_cents": amount, "reported_currency": currency},
+            idempotency_key=(f"alert.invoice_payment_mismatch:{row.id}:{amount}:{currency}:"
+                             f"{at.isoformat()}"),
+            org_id=row.org_id, aggregate_id=str(row.invoice_id))
+        return True
+    row.last_event_at = at
+    await _settle(session, row, amount, at)
+    return True
+
+
+async def list_online_payments(session: AsyncSession, invoice_id: uuid.UUID
+                               ) -> list[InvoiceOnlinePayment]:
+    """An invoice's online payments, for who may see the invoice."""
+    await get_invoice(session, invoice_id)
+    return await InvoiceOnlinePaymentRepository(session).of_invoice(invoice_id)
