@@ -30,6 +30,8 @@ def _serve(args: argparse.Namespace) -> None:
     problem = event_streams_problem(get_settings(), args.workers)
     if problem is not None:
         raise SystemExit(f"movehub serve: refusing to start: {problem}")
+    if args.workers > 1:
+        share_one_ray(args.workers)
     # permessage-deflate off: driver pings are ~150 bytes, compressing them only costs CPU
     # (uvicorn's switch is per server, so board frames go uncompressed too). The frame limit
     # stays above MOVEHUB_WS_MAX_MESSAGE_BYTES so the app can close with 1009 and a reason.
@@ -41,6 +43,25 @@ def _serve(args: argparse.Namespace) -> None:
                 ws_per_message_deflate=False,
                 ws_max_size=max(64 * 1024, 4 * get_settings().ws_max_message_bytes),
                 **ws_keepalive(get_settings()))
+
+
+def share_one_ray(workers: int) -> None:
+    """Several workers, one Ray: this (supervising) process starts the local Ray unless
+    RAY_ADDRESS names a cluster, and the workers it spawns join it by that address, so they
+    find the same named, detached fleet directory and shards (one live state, not N). Each
+    worker's database pool is cut to its share of MOVEHUB_DB_CONNECTION_BUDGET."""
+    import os
+
+    from persistence.config import get_settings
+
+    os.environ["MOVEHUB_GATEWAY_WORKERS"] = str(workers)
+    get_settings.cache_clear()
+    settings = get_settings()
+    if settings.ray_enabled and not settings.ray_address:
+        from actors.runtime import start_local_head
+
+        os.environ["RAY_ADDRESS"] = start_local_head(settings)
+        get_settings.cache_clear()
 
 
 class WsKeepalive(TypedDict):
@@ -144,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "have none")
     shards.add_argument("count", type=int, nargs="?", default=None)
     bench = add("bench", _bench, "run a benchmark from tests/bench/")
-    bench.add_argument("suite", choices=["dispatch", "realtime"])
+    bench.add_argument("suite", choices=["dispatch", "realtime", "analytics", "rest"])
     bench.add_argument("rest", nargs=argparse.REMAINDER)
     parser.set_defaults(commands=commands)
     return parser

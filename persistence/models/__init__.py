@@ -1,5 +1,7 @@
 """Every table MoveHub owns; importing this module registers them all on Base.metadata."""
 
+# Declares migration 0015's analytics indexes on the bookings tables (importing them itself).
+from persistence.models import analytics as _analytics_indexes  # noqa: F401
 from persistence.models.base import Base
 from persistence.models.bookings import Booking, BookingAssignment, BookingStatusHistory
 from persistence.models.documents import Document

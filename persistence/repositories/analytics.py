@@ -1,23 +1,99 @@
-"""Analytics queries: dashboard figures aggregated in SQL over the caller's tenant view.
+"""Analytics queries: the nine views' figures aggregated in SQL over the caller's tenant view.
 
-Row-level security scopes every figure: staff get their organization's, platform admins the
-whole platform's, from the same statements. Bookings count in a range by their window start.
+Row-level security keeps staff inside their organization whatever a query asks; the scope is
+also named in each statement (`org_id = :org`, or nothing platform-wide) so the planner can use
+the (org_id, time) indexes of migration 0015. Ranges are half-open UTC instants
+[start, end); bookings count by their window start, invoices by issue date, tickets and
+ratings and submissions by their creation. Statuses are bound as parameters, never spelled.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
-from datetime import date, datetime
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, Date, case, cast, func, select
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from persistence.models import Booking, BookingAssignment, Driver
-from persistence.statuses import BookingStatus
+from persistence.statuses import BookingStatus, InvoiceStatus, SubmissionStatus, TicketStatus
 
 
-def _starting_in(start: datetime, end: datetime) -> ColumnElement[bool]:
-    return (Booking.window_start >= start) & (Booking.window_start < end)
+@dataclass(frozen=True, slots=True)
+class Window:
+    """Who and when: an organization (None: platform-wide), a UTC range, its days' zone."""
+
+    org_id: uuid.UUID | None
+    start: datetime
+    end: datetime
+    timezone: str
+    first_day: date
+    last_day: date
+
+    def params(self, **extra: Any) -> dict[str, Any]:
+        return {"org": self.org_id, "start": self.start, "end": self.end,
+                "tz": self.timezone, "first_day": self.first_day,
+                "last_day": self.last_day, **extra}
+
+
+_MARKER = re.compile(r"@(org|currency|local|range|days)\(([\w.]+)\)")
+
+
+def _expand(sql: str, params: Mapping[str, Any]) -> str:
+    """Fill the statement's markers: `@org(col)` scopes to :org (nothing platform-wide),
+    `@currency(col)` to :currency when one is asked for, `@local(col)` is the column's local
+    time in :tz, `@range(col)` the UTC range and `@days(col)` the range's days (a DATE column).
+    Only column names written in this module go in; values are always bound parameters."""
+    def fill(match: re.Match[str]) -> str:
+        kind, column = match[1], match[2]
+        if kind == "org":
+            return f"AND {column} = :org" if params.get("org") is not None else ""
+        if kind == "currency":
+            return f"AND {column} = :currency" if params.get("currency") else ""
+        if kind == "local":
+            return f"({column} AT TIME ZONE :tz)"
+        if kind == "range":
+            return f"{column} >= :start AND {column} < :end"
+        return f"{column} >= :first_day AND {column} <= :last_day"
+    return _MARKER.sub(fill, sql)
+
+
+_B = {"completed": BookingStatus.COMPLETED.value, "cancelled": BookingStatus.CANCELLED.value,
+      "no_show": BookingStatus.NO_SHOW.value}
+
+_BOOKINGS = ("SELECT date_trunc(:bucket, @local(window_start))::date AS b, {value}"
+             " FROM bookings WHERE @range(window_start) {where} @org(org_id)")
+_RATINGS = ("SELECT date_trunc(:bucket, @local(created_at))::date AS b, {value}"
+            " FROM ratings WHERE @range(created_at) AND NOT hidden @org(org_id)")
+_INVOICES = ("SELECT date_trunc(:bucket, issue_date::timestamp)::date AS b, {value}"
+             " FROM invoices WHERE @days(issue_date) {where} @org(org_id)")
+# One statement per trend metric (money metrics keep to one currency); each groups by `b`.
+TREND_SQL: Mapping[str, str] = {
+    "bookings": _BOOKINGS.format(value="count(*)", where=""),
+    "completed": _BOOKINGS.format(value="count(*)", where="AND status = :completed"),
+    "cancelled": _BOOKINGS.format(value="count(*)", where="AND status = :cancelled"),
+    "no_shows": _BOOKINGS.format(value="count(*)", where="AND status = :no_show"),
+    "revenue_cents": _BOOKINGS.format(
+        value="coalesce(sum(price_cents), 0)",
+        where="AND status = :completed @currency(currency)"),
+    "ratings": _RATINGS.format(value="count(*)"),
+    "rating_avg": _RATINGS.format(value="avg(overall)"),
+    "tickets_opened": "SELECT date_trunc(:bucket, @local(created_at))::date AS b, count(*)"
+                      " FROM support_tickets WHERE @range(created_at) @org(org_id)",
+    "invoices_issued": _INVOICES.format(value="count(*)", where=""),
+    "invoiced_cents": _INVOICES.format(value="coalesce(sum(total_cents), 0)",
+                                       where="AND status <> :void @currency(currency)"),
+    "collected_cents": "SELECT date_trunc(:bucket, @local(p.received_at))::date AS b,"
+                       " coalesce(sum(p.amount_cents), 0) FROM invoice_payments p"
+                       " JOIN invoices i ON i.id = p.invoice_id"
+                       " WHERE @range(p.received_at) @currency(i.currency) @org(p.org_id)",
+    "verifications_submitted": "SELECT date_trunc(:bucket, @local(created_at))::date AS b,"
+                               " count(*) FROM verification_submissions"
+                               " WHERE @range(created_at) @org(org_id)",
+}
 
 
 class AnalyticsRepository:
@@ -26,45 +102,184 @@ class AnalyticsRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def bookings_by_status_and_currency(self, start: datetime, end: datetime
+    async def _rows(self, sql: str, params: Mapping[str, Any]) -> Sequence[Any]:
+        return (await self.session.execute(text(_expand(sql, params)), dict(params))).all()
+
+    async def organization_zone(self, org_id: uuid.UUID) -> tuple[str, str] | None:
+        """(time zone, currency) of an organization the caller can see, else None."""
+        row = (await self.session.execute(
+            text("SELECT timezone, currency FROM organizations WHERE id = :org"),
+            {"org": org_id})).first()
+        return (str(row[0]), str(row[1])) if row else None
+
+    async def bookings_by_status_and_currency(self, window: Window
                                               ) -> list[tuple[str, str, int, int]]:
-        """(status, currency, bookings, price sum) in the range: every booking metric's source."""
-        rows = await self.session.execute(
-            select(Booking.status, Booking.currency, func.count(), func.sum(Booking.price_cents))
-            .where(_starting_in(start, end)).group_by(Booking.status, Booking.currency))
-        return [(status, currency, int(count), int(price or 0))
-                for status, currency, count, price in rows]
+        """(status, currency, bookings, price sum) in the range: every booking figure's source."""
+        rows = await self._rows(
+            "SELECT status, currency, count(*), coalesce(sum(price_cents), 0) FROM bookings"
+            " WHERE window_start >= :start AND window_start < :end"
+            " @org(org_id) GROUP BY status, currency", window.params())
+        return [(s, c, int(n), int(p)) for s, c, n, p in rows]
 
-    async def driver_counts(self) -> tuple[int, int]:
-        """(active drivers, of which verified): the fleet's size today."""
-        counts = (await self.session.execute(
-            select(func.count().filter(Driver.status == "active"),
-                   func.count().filter((Driver.status == "active") & Driver.verified))
-        )).one()
-        return int(counts[0]), int(counts[1])
+    async def daily_bookings(self, window: Window) -> list[tuple[date, float]]:
+        return await self.trend(window, "bookings", "day", None)
 
-    async def top_drivers(self, start: datetime, end: datetime, top: int
-                          ) -> list[tuple[uuid.UUID, str, float, int]]:
-        """(driver, name, rating, jobs) of the drivers completing most jobs in the range."""
-        completed_jobs = func.count(Booking.id).label("completed_jobs")
-        rows = await self.session.execute(
-            select(Driver.id, Driver.full_name, Driver.rating_avg, completed_jobs)
-            .join(BookingAssignment, BookingAssignment.driver_id == Driver.id)
-            .join(Booking, Booking.id == BookingAssignment.booking_id)
-            .where(BookingAssignment.active, Booking.status == BookingStatus.COMPLETED,
-                   _starting_in(start, end))
-            .group_by(Driver.id).order_by(completed_jobs.desc(), Driver.rating_avg.desc())
-            .limit(top))
-        return [(driver_id, name, float(rating), int(jobs))
-                for driver_id, name, rating, jobs in rows]
+    async def driver_counts(self, window: Window) -> tuple[int, int, float | None]:
+        """(active drivers, of which verified, mean rating of the rated ones) today."""
+        row = (await self._rows(
+            "SELECT count(*), count(*) FILTER (WHERE verified),"
+            " avg(rating_avg) FILTER (WHERE rating_avg > 0)"
+            " FROM drivers WHERE status = 'active' @org(org_id)",
+            window.params()))[0]
+        return int(row[0]), int(row[1]), None if row[2] is None else float(row[2])
 
-    async def daily_trend(self, start: datetime, end: datetime
-                          ) -> list[tuple[date, int, int, int]]:
-        """(day, bookings, completed, completed revenue) per day of window start."""
-        day = cast(func.date_trunc("day", Booking.window_start), Date).label("day")
-        is_completed = Booking.status == BookingStatus.COMPLETED
-        rows = await self.session.execute(
-            select(day, func.count(), func.count().filter(is_completed),
-                   func.coalesce(func.sum(case((is_completed, Booking.price_cents), else_=0)), 0))
-            .where(_starting_in(start, end)).group_by(day).order_by(day))
-        return [(d, int(n), int(c), int(r)) for d, n, c, r in rows]
+    async def driver_jobs(self, window: Window, grace: timedelta
+                          ) -> list[tuple[uuid.UUID, int, int, int, int]]:
+        """(driver, jobs, completed, arrivals, on-time arrivals) per driver holding jobs."""
+        rows = await self._rows(
+            "WITH jobs AS ("
+            " SELECT a.driver_id, b.status, b.window_start,"
+            "  (SELECT min(h.created_at) FROM booking_status_history h"
+            "   WHERE h.booking_id = b.id AND h.to_status = :arrived) AS arrived_at"
+            " FROM bookings b JOIN booking_assignments a ON a.booking_id = b.id AND a.active"
+            " WHERE b.window_start >= :start AND b.window_start < :end @org(b.org_id))"
+            " SELECT driver_id, count(*), count(*) FILTER (WHERE status = :completed),"
+            " count(arrived_at), count(*) FILTER (WHERE arrived_at <= window_start + :grace)"
+            " FROM jobs GROUP BY driver_id",
+            window.params(arrived=BookingStatus.ARRIVED.value, grace=grace, **_B))
+        return [(d, int(j), int(c), int(a), int(o)) for d, j, c, a, o in rows]
+
+    async def driver_names(self, driver_ids: Sequence[uuid.UUID]
+                           ) -> dict[uuid.UUID, tuple[str, float]]:
+        rows = await self._rows(
+            "SELECT id, full_name, rating_avg FROM drivers WHERE id = ANY(:ids)",
+            {"ids": list(driver_ids)})
+        return {i: (n, float(r)) for i, n, r in rows}
+
+    async def active_trucks(self, window: Window) -> list[tuple[uuid.UUID, str]]:
+        rows = await self._rows(
+            "SELECT id, plate FROM trucks WHERE status = 'active' @org(org_id)",
+            window.params())
+        return [(i, p) for i, p in rows]
+
+    async def truck_jobs(self, window: Window) -> dict[uuid.UUID, tuple[int, float, int]]:
+        """Per truck: (jobs, busy hours, days with a job starting) in the range."""
+        rows = await self._rows(
+            "SELECT a.truck_id, count(*),"
+            " coalesce(sum(extract(epoch FROM upper(a.window) - lower(a.window))), 0) / 3600,"
+            " count(DISTINCT (b.window_start AT TIME ZONE :tz)::date)"
+            " FROM bookings b JOIN booking_assignments a ON a.booking_id = b.id AND a.active"
+            " WHERE b.window_start >= :start AND b.window_start < :end"
+            " @org(b.org_id) GROUP BY a.truck_id", window.params())
+        return {t: (int(j), float(h), int(d)) for t, j, h, d in rows}
+
+    async def rating_figures(self, window: Window
+                             ) -> tuple[dict[int, int], int, float | None, float | None]:
+        """(overall stars -> ratings, hidden, mean overall, mean driver stars) in the range."""
+        rows = await self._rows(
+            "SELECT overall, count(*) FILTER (WHERE NOT hidden), count(*) FILTER (WHERE hidden),"
+            " sum(driver_rating) FILTER (WHERE NOT hidden),"
+            " count(driver_rating) FILTER (WHERE NOT hidden)"
+            " FROM ratings WHERE created_at >= :start AND created_at < :end"
+            " @org(org_id) GROUP BY overall", window.params())
+        distribution = {int(o): int(n) for o, n, _, _, _ in rows}
+        hidden = sum(int(h) for _, _, h, _, _ in rows)
+        shown = sum(distribution.values())
+        overall = sum(o * n for o, n in distribution.items()) / shown if shown else None
+        driver_sum = sum(int(s or 0) for _, _, _, s, _ in rows)
+        driver_count = sum(int(c) for _, _, _, _, c in rows)
+        return (distribution, hidden, overall,
+                driver_sum / driver_count if driver_count else None)
+
+    async def open_tickets_by_priority(self, window: Window) -> dict[str, int]:
+        rows = await self._rows(
+            "SELECT priority, count(*) FROM support_tickets"
+            " WHERE status IN (:open, :in_progress) @org(org_id) GROUP BY priority",
+            window.params(open=TicketStatus.OPEN.value,
+                          in_progress=TicketStatus.IN_PROGRESS.value))
+        return {str(p): int(n) for p, n in rows}
+
+    async def ticket_times(self, window: Window, now: datetime) -> dict[str, Any]:
+        """Tickets opened in the range: counts, response and resolution times, SLA breaches."""
+        row = (await self._rows(
+            "WITH t AS (SELECT created_at, sla_due_at, resolved_at, closed_at,"
+            "  extract(epoch FROM first_response_at - created_at) AS first_s,"
+            "  extract(epoch FROM coalesce(resolved_at, closed_at) - created_at) AS resolve_s"
+            " FROM support_tickets WHERE created_at >= :start AND created_at < :end @org(org_id))"
+            " SELECT count(*), count(resolve_s),"
+            " percentile_cont(0.5) WITHIN GROUP (ORDER BY first_s), avg(first_s),"
+            " percentile_cont(0.5) WITHIN GROUP (ORDER BY resolve_s), avg(resolve_s),"
+            " count(*) FILTER (WHERE coalesce(resolved_at, closed_at, :now) > sla_due_at)"
+            " FROM t", window.params(now=now)))[0]
+        keys = ("opened", "resolved", "median_first", "average_first", "median_resolution",
+                "average_resolution", "sla_breaches")
+        return dict(zip(keys, row, strict=True))
+
+    async def invoice_issue_figures(self, window: Window
+                                    ) -> list[tuple[str, str, int, int]]:
+        """(status now, currency, invoices, total) of invoices issued in the range."""
+        rows = await self._rows(
+            "SELECT status, currency, count(*), coalesce(sum(total_cents), 0) FROM invoices"
+            " WHERE issue_date >= :first_day AND issue_date <= :last_day"
+            " @org(org_id) GROUP BY status, currency", window.params())
+        return [(s, c, int(n), int(t)) for s, c, n, t in rows]
+
+    async def invoices_paid(self, window: Window) -> tuple[int, float | None]:
+        """(invoices paid in the range, mean days from issue to payment)."""
+        row = (await self._rows(
+            "SELECT count(*), avg((paid_at AT TIME ZONE :tz)::date - issue_date) FROM invoices"
+            " WHERE status = :paid AND paid_at >= :start AND paid_at < :end"
+            " @org(org_id)", window.params(paid=InvoiceStatus.PAID.value)))[0]
+        return int(row[0]), None if row[1] is None else float(row[1])
+
+    async def invoices_outstanding(self, window: Window, today: date
+                                   ) -> tuple[int, dict[str, int]]:
+        """(unpaid past due today, unpaid balance per currency) of issued and overdue invoices."""
+        rows = await self._rows(
+            "SELECT currency, count(*) FILTER (WHERE due_date < :today),"
+            " coalesce(sum(total_cents - paid_cents), 0) FROM invoices"
+            " WHERE status IN (:issued, :overdue) @org(org_id) GROUP BY currency",
+            window.params(today=today, issued=InvoiceStatus.ISSUED.value,
+                          overdue=InvoiceStatus.OVERDUE.value))
+        return sum(int(n) for _, n, _ in rows), {c: int(b) for c, _, b in rows}
+
+    async def collected(self, window: Window) -> dict[str, int]:
+        """Invoice payments received in the range, per currency."""
+        rows = await self._rows(
+            "SELECT i.currency, coalesce(sum(p.amount_cents), 0) FROM invoice_payments p"
+            " JOIN invoices i ON i.id = p.invoice_id"
+            " WHERE p.received_at >= :start AND p.received_at < :end"
+            " @org(p.org_id) GROUP BY i.currency", window.params())
+        return {c: int(a) for c, a in rows}
+
+    async def verification_figures(self, window: Window, today: date) -> dict[str, Any]:
+        row = (await self._rows(
+            "SELECT count(*) FILTER (WHERE status IN (:pending, :under_review)),"
+            " count(*) FILTER (WHERE status = :approved AND decided_at >= :start"
+            "  AND decided_at < :end),"
+            " count(*) FILTER (WHERE status = :rejected AND decided_at >= :start"
+            "  AND decided_at < :end),"
+            " count(*) FILTER (WHERE created_at >= :start AND created_at < :end)"
+            " FROM verification_submissions WHERE TRUE @org(org_id)",
+            window.params(**_SUBMISSION)))[0]
+        expiring = await self._rows(
+            "SELECT kind, count(*) FROM verification_submissions"
+            " WHERE status = :approved AND expires_on >= :today AND expires_on <= :until"
+            " @org(org_id) GROUP BY kind",
+            window.params(today=today, until=today + timedelta(days=30), **_SUBMISSION))
+        return {"pending": int(row[0]), "approved": int(row[1]), "rejected": int(row[2]),
+                "submitted": int(row[3]), "expiring": {str(k): int(n) for k, n in expiring}}
+
+    async def trend(self, window: Window, metric: str, bucket: str, currency: str | None
+                    ) -> list[tuple[date, float]]:
+        """(bucket's first day, value) for the buckets holding any rows, in order."""
+        rows = await self._rows(
+            TREND_SQL[metric] + " GROUP BY b ORDER BY b",
+            window.params(bucket=bucket, currency=currency, void=InvoiceStatus.VOID.value, **_B))
+        return [(b, float(v or 0)) for b, v in rows]
+
+
+_SUBMISSION = {"pending": SubmissionStatus.PENDING.value,
+               "under_review": SubmissionStatus.UNDER_REVIEW.value,
+               "approved": SubmissionStatus.APPROVED.value,
+               "rejected": SubmissionStatus.REJECTED.value}
