@@ -104,7 +104,8 @@ async def set_priority(caller: CurrentCaller, session: SessionDep, ticket_id: uu
     return await service.set_priority(session, caller, ticket_id, payload)
 
 
-@router.get("/stats", response_model=TicketStats)
+@router.get("/stats", response_model=TicketStats,
+            responses={404: {"description": "a mover admin named another organization"}})
 async def dashboard(caller: MoverAdmin, session: SessionDep,
                     since: AwareDatetime | None = None,
                     org_id: uuid.UUID | None = None) -> TicketStats:
