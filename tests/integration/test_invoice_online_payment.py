@@ -5,6 +5,7 @@ effect, a manual part-payment respected, a superseded intent paid anyway raising
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Iterator
@@ -286,3 +287,15 @@ async def test_a_balance_changed_while_the_provider_answered_records_nothing(
     assert refused.value.extra == {"outstanding_cents": 30_000}
     stored, payments, attempts = await rows(invoice["id"])
     assert (stored.paid_cents, len(payments), attempts) == (5_700, 1, [])
+
+
+async def test_concurrent_starts_record_one_attempt_and_one_intent(
+        client: httpx.AsyncClient, peer: StripePeer) -> None:
+    _, customer, invoice = await issued_invoice(client)
+    started = await asyncio.gather(*(start_with_stripe(peer, customer, invoice["id"])
+                                     for _ in range(4)))
+    assert len({row.id for row in started}) == 1
+    assert len({row.provider_payment_id for row in started}) == 1
+    assert len(peer.intents) == 1  # one key for the attempt: the provider made one intent
+    _, _, attempts = await rows(invoice["id"])
+    assert [(a.attempt, a.status) for a in attempts] == [(0, "requires_payment")]
