@@ -69,8 +69,8 @@ async function load() {
   const newer = dashboard && typeof dashboard.bookings === "number";
   const [trucks, ratings, completed, revenue, legacyTrend] = await Promise.all(newer ? [
     view("trucks", range), view("ratings", range),
-    view("trend", range, { metric: "completed", bucket: "day" }),
-    view("trend", range, { metric: "revenue_cents", bucket: "day" }), null,
+    view("trends", range, { metric: "completed", bucket: "day" }),
+    view("trends", range, { metric: "revenue_cents", bucket: "day" }), null,
   ] : [null, null, null, null, view("trend", range)]);
   stats.views = { dashboard, bookings, drivers, trucks, ratings };
 

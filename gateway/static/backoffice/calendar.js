@@ -157,8 +157,9 @@ function dayCell(driverId, dayStart, index) {
       cell.classList.remove("drop-target");
       const entry = cal.entries.find((e) => e.booking_id === event.dataTransfer.getData("text/plain"));
       if (entry) {
+        const truckId = entry.truck_id || $("move-truck").value; // before the form redraws
         select(entry);
-        move(entry, driverId, entry.truck_id || $("move-truck").value);
+        move(entry, driverId, truckId);
       }
     });
   }
@@ -214,12 +215,18 @@ function renderMoveForm() {
     timeStyle: "short" })}–${clock(entry.endAt)} · ${entry.pickup_address} → ` +
     `${entry.dropoff_address} · ${label(entry.status)}` +
     (entry.driver_id ? ` · now ${driverName(entry.driver_id)}` : " · no driver yet");
+  // A redraw of the same job keeps what was chosen in the form.
+  const same = $("move-form").dataset.bookingId === entry.booking_id;
+  const chosenDriver = same ? $("move-driver").value : null;
+  const chosenTruck = same ? $("move-truck").value : entry.truck_id;
+  $("move-form").dataset.bookingId = entry.booking_id;
   $("move-driver").replaceChildren(...drivers.filter((d) => d.id !== entry.driver_id)
-    .map((d) => el("option", { value: d.id, text: d.full_name })));
+    .map((d) => el("option", { value: d.id, text: d.full_name,
+                               selected: d.id === chosenDriver })));
   $("move-truck").replaceChildren(...[...cal.trucks.values()]
     .sort((a, b) => a.plate.localeCompare(b.plate))
     .map((t) => el("option", { value: t.id, text: `${t.plate} · ${t.capacity_m3} m³`,
-                               selected: t.id === entry.truck_id })));
+                               selected: t.id === chosenTruck })));
   $("move-submit").disabled = !movable(entry);
   if (!movable(entry)) {
     showResult("move-result", `A ${label(entry.status)} job cannot move.`);
@@ -270,8 +277,8 @@ async function move(entry, driverId, truckId) {
     await load();
     showResult("move-result", message, "ok");
   } catch (error) {
+    await load().catch(() => null); // what the server holds now (unchanged, or restored)
     refuse(entry, driverId, error.message);
-    await load().catch(() => null);
   } finally {
     $("move-submit").disabled = !(cal.selected && movable(cal.selected));
   }

@@ -30,7 +30,7 @@ function frame(host, width, height, label) {
 
 // series: [{name, values: [numbers]}], labels: one x label per value.
 export function lineChart(host, { labels, series, format = String, label = "line chart" }) {
-  const W = 640, H = 240, L = 48, R = 12, T = 14, B = 40;
+  const W = 640, H = 250, L = 52, R = 16, T = 14, B = 46;
   const root = frame(host, W, H, label);
   const top = niceMax(Math.max(0, ...series.flatMap((s) => s.values)));
   const n = Math.max(labels.length, 1);
@@ -44,8 +44,9 @@ export function lineChart(host, { labels, series, format = String, label = "line
   }
   const every = Math.max(1, Math.ceil(n / 8));
   labels.forEach((text, i) => {
-    if (i % every === 0 || i === n - 1) {
-      axis.append(svg("text", { x: x(i), y: H - B + 16, "text-anchor": "middle" }, text));
+    const lastFits = i === n - 1 && (n - 1) % every >= every / 2;
+    if (i % every === 0 || lastFits) {
+      axis.append(svg("text", { x: x(i), y: H - B + 18, "text-anchor": "middle" }, text));
     }
   });
   root.append(axis);
@@ -60,7 +61,7 @@ export function lineChart(host, { labels, series, format = String, label = "line
       group.append(dot);
     });
     root.append(group);
-    root.append(svg("text", { x: L + 8 + index * 120, y: H - 6, fill: color, class: "key" },
+    root.append(svg("text", { x: L + 8 + index * 170, y: H - 4, fill: color, class: "key" },
                     `● ${s.name}`));
   });
   host.dataset.points = String(labels.length);
