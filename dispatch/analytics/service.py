@@ -135,13 +135,11 @@ async def driver_metrics(session: AsyncSession, window: Window, limit: int = 10
 
 async def truck_metrics(session: AsyncSession, window: Window, limit: int = 100
                         ) -> TruckMetrics:
-    repo = AnalyticsRepository(session)
-    trucks, jobs = await repo.active_trucks(window), await repo.truck_jobs(window)
     days = _days(window)
     capacity = days * WORKING_DAY_HOURS
     rows = []
-    for truck_id, plate in trucks:
-        count, hours, busy_days = jobs.get(truck_id, (0, 0.0, 0))
+    for truck_id, plate, count, hours, busy_days in await AnalyticsRepository(
+            session).truck_jobs(window):
         rows.append(TruckUtilization(
             truck_id=truck_id, plate=plate, jobs=count, busy_hours=round(hours, 2),
             utilization=round(min(hours / capacity, 1.0), 4), idle_days=days - busy_days))
@@ -266,23 +264,22 @@ async def trend(session: AsyncSession, window: Window, metric: TrendMetric, buck
 
 
 async def dashboard(session: AsyncSession, window: Window) -> Dashboard:
+    """Headline figures, each counted as its view counts it, in few round trips."""
+    repo = AnalyticsRepository(session)
     bookings = await booking_metrics(session, window)
     drivers = await driver_metrics(session, window, limit=0)
     trucks = await truck_metrics(session, window, limit=0)
-    ratings = await AnalyticsRepository(session).rating_figures(window)
-    support = await support_metrics(session, window)
-    invoices = await invoice_metrics(session, window)
-    verification = await verification_metrics(session, window)
-    daily = await AnalyticsRepository(session).daily_bookings(window)
+    counts = await repo.headline_counts(window, _today(window), datetime.now(UTC))
+    rating = counts["rating_avg"]
     return Dashboard(
         **_scope(window), bookings=bookings.total, completed=bookings.completed,
         revenue_cents=bookings.revenue_cents, cancellation_rate=bookings.cancellation_rate,
-        no_show_rate=bookings.no_show_rate, active_drivers=drivers.active_drivers,
+        no_show_rate=bookings.no_show_rate, active_drivers=int(counts["active_drivers"]),
         on_time_rate=drivers.on_time_rate, fleet_utilization=trucks.fleet_utilization,
-        rating_avg=None if ratings[2] is None else round(ratings[2], 2),
-        open_tickets=support.open_total, sla_breaches=support.sla_breaches,
-        overdue_invoices=invoices.overdue_now, collected_cents=invoices.collected_cents,
-        pending_verifications=verification.pending,
-        expiring_in_30_days=verification.expiring_in_30_days,
-        trend=_filled(window, Bucket.DAY, daily),
+        rating_avg=None if rating is None else round(float(rating), 2),
+        open_tickets=int(counts["open_tickets"]), sla_breaches=int(counts["sla_breaches"]),
+        overdue_invoices=int(counts["overdue"]), collected_cents=await repo.collected(window),
+        pending_verifications=int(counts["pending_verifications"]),
+        expiring_in_30_days=int(counts["expiring"]),
+        trend=_filled(window, Bucket.DAY, await repo.daily_bookings(window)),
     )

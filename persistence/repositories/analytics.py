@@ -151,27 +151,53 @@ class AnalyticsRepository:
 
     async def driver_names(self, driver_ids: Sequence[uuid.UUID]
                            ) -> dict[uuid.UUID, tuple[str, float]]:
+        if not driver_ids:
+            return {}
         rows = await self._rows(
             "SELECT id, full_name, rating_avg FROM drivers WHERE id = ANY(:ids)",
             {"ids": list(driver_ids)})
         return {i: (n, float(r)) for i, n, r in rows}
 
-    async def active_trucks(self, window: Window) -> list[tuple[uuid.UUID, str]]:
+    async def truck_jobs(self, window: Window
+                         ) -> list[tuple[uuid.UUID, str, int, float, int]]:
+        """Per active truck: (id, plate, jobs, busy hours, days with a job starting)."""
         rows = await self._rows(
-            "SELECT id, plate FROM trucks WHERE status = 'active' @org(org_id)",
-            window.params())
-        return [(i, p) for i, p in rows]
-
-    async def truck_jobs(self, window: Window) -> dict[uuid.UUID, tuple[int, float, int]]:
-        """Per truck: (jobs, busy hours, days with a job starting) in the range."""
-        rows = await self._rows(
-            "SELECT a.truck_id, count(*),"
-            " coalesce(sum(extract(epoch FROM upper(a.window) - lower(a.window))), 0) / 3600,"
-            " count(DISTINCT (b.window_start AT TIME ZONE :tz)::date)"
+            "WITH used AS (SELECT a.truck_id, count(*) AS jobs,"
+            "  sum(extract(epoch FROM upper(a.window) - lower(a.window))) / 3600 AS hours,"
+            "  count(DISTINCT (b.window_start AT TIME ZONE :tz)::date) AS days"
             " FROM bookings b JOIN booking_assignments a ON a.booking_id = b.id AND a.active"
             " WHERE b.window_start >= :start AND b.window_start < :end"
-            " @org(b.org_id) GROUP BY a.truck_id", window.params())
-        return {t: (int(j), float(h), int(d)) for t, j, h, d in rows}
+            " @org(b.org_id) GROUP BY a.truck_id)"
+            " SELECT t.id, t.plate, coalesce(u.jobs, 0), coalesce(u.hours, 0),"
+            " coalesce(u.days, 0) FROM trucks t LEFT JOIN used u ON u.truck_id = t.id"
+            " WHERE t.status = 'active' @org(t.org_id)", window.params())
+        return [(t, p, int(j), float(h), int(d)) for t, p, j, h, d in rows]
+
+    async def headline_counts(self, window: Window, today: date, now: datetime
+                              ) -> dict[str, Any]:
+        """The dashboard's one-number figures in one round trip (each as its view counts it)."""
+        row = (await self._rows(
+            "SELECT (SELECT count(*) FROM drivers WHERE status = 'active' @org(org_id)),"
+            " (SELECT avg(overall) FROM ratings WHERE created_at >= :start"
+            "  AND created_at < :end AND NOT hidden @org(org_id)),"
+            " (SELECT count(*) FROM support_tickets WHERE status IN (:open, :in_progress)"
+            "  @org(org_id)),"
+            " (SELECT count(*) FROM support_tickets WHERE created_at >= :start"
+            "  AND created_at < :end AND coalesce(resolved_at, closed_at, :now) > sla_due_at"
+            "  @org(org_id)),"
+            " (SELECT count(*) FROM invoices WHERE status IN (:issued, :overdue)"
+            "  AND due_date < :today @org(org_id)),"
+            " (SELECT count(*) FROM verification_submissions"
+            "  WHERE status IN (:pending, :under_review) @org(org_id)),"
+            " (SELECT count(*) FROM verification_submissions WHERE status = :approved"
+            "  AND expires_on >= :today AND expires_on <= :until @org(org_id))",
+            window.params(today=today, now=now, until=today + timedelta(days=30),
+                          open=TicketStatus.OPEN.value, in_progress=TicketStatus.IN_PROGRESS.value,
+                          issued=InvoiceStatus.ISSUED.value, overdue=InvoiceStatus.OVERDUE.value,
+                          **_SUBMISSION)))[0]
+        keys = ("active_drivers", "rating_avg", "open_tickets", "sla_breaches", "overdue",
+                "pending_verifications", "expiring")
+        return dict(zip(keys, row, strict=True))
 
     async def rating_figures(self, window: Window
                              ) -> tuple[dict[int, int], int, float | None, float | None]:
