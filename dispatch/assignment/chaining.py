@@ -15,11 +15,12 @@ move ends at its dropoff, drive to the next pickup before that job starts. That 
 
 VROOM minimizes travel time (deadhead, since every job's own drive is fixed) but its
 heuristics, under exact start times, leave some jobs out that a tighter packing serves; its
-leftovers are inserted into gaps afterwards. `flow_plan` solves the same question exactly as
-a min-cost flow (more jobs served first, then less deadhead) whenever a chain's driver can be
-guaranteed to be allowed every job of it; `plan_jobs` keeps the better of the two.
-`greedy_chains` is the baseline: jobs in start order, each to the nearest driver that can
-still reach it after its previous job.
+leftovers are inserted into gaps afterwards. `flow_plan` solves the same question exactly
+(exact.py: a min-cost flow with one commodity per class of drivers allowed the same jobs, so
+a packer may take a plain job and then a packer job; more jobs served first, then less
+deadhead, with a proven lower bound); `plan_jobs` uses it, and asks VROOM only when the
+exact model ran out of time before its proof. `greedy_chains` is the baseline: jobs in start
+order, each to the nearest driver that can still reach it after its previous job.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from dispatch.assignment.exact import Proof, solve_exact
 from dispatch.assignment.matching import INFEASIBLE_KM, cost_matrix, greedy, optimal
 from dispatch.assignment.scoring import F64, B, FleetColumns, Job, Weights, haversine_km
 
@@ -212,14 +214,17 @@ class DayPlan:
     greedy_deadhead_km: float
     greedy_assigned: int
     unassigned: list[int]
+    proof: Proof | None = None  # chains only: how close to the optimum the exact model got
 
 
 def plan_jobs(fleet: FleetColumns, jobs: list[Job], weights: Weights, *,
-              max_drivers: int = 200, time_limit_s: float = 1.0) -> DayPlan:
+              max_drivers: int = 200, time_limit_s: float = 1.0,
+              exact_time_limit_s: float = 30.0) -> DayPlan:
     """The day's plan: optimal one-to-one matching; when that leaves jobs some driver could
-    still take after another one (more jobs than drivers), chains instead: the better of
-    the exact min-cost flow and VROOM's routes (which also handle jobs whose allowed drivers
-    differ, where the flow must stay conservative), more jobs served first, then less deadhead."""
+    still take after another one (more jobs than drivers), chains instead from the exact
+    model (most jobs served, then least deadhead, proven). Only when the exact model runs
+    out of time before its proof is VROOM's plan (`time_limit_s`) asked too, and the better
+    of the two kept."""
     matrix = cost_matrix(fleet, jobs, weights)
     feasible = matrix < INFEASIBLE_KM
     best, baseline = optimal(matrix), greedy(matrix)
@@ -227,23 +232,31 @@ def plan_jobs(fleet: FleetColumns, jobs: list[Job], weights: Weights, *,
     routes = [(d, [j]) for j, d in best.pairs]
     km = {j: round(float(matrix[j, d]), 3) for j, d in best.pairs}
     greedy_km, greedy_served = baseline.deadhead_km, len(baseline.pairs)
+    proof: Proof | None = None
     if any(feasible[j].any() for j in best.unassigned):
         legs = legs_of(fleet, jobs)
-        exact = flow_plan(fleet, jobs, feasible, weights, legs=legs)
-        routed = chain_plan(fleet, jobs, feasible, weights, legs=legs, max_drivers=max_drivers,
-                            time_limit_s=time_limit_s)
-        chains = min((exact, routed), key=lambda c: (-c.served, c.deadhead_km))
+        try:
+            chains, proof = exact_chains(fleet, jobs, feasible, weights, legs=legs,
+                                         time_limit_s=exact_time_limit_s)
+        except TimeoutError:
+            chains = Chains([], {}, 0.0, list(range(len(jobs))))
+        if proof is None or not proof.optimal:
+            routed = chain_plan(fleet, jobs, feasible, weights, legs=legs,
+                                max_drivers=max_drivers, time_limit_s=time_limit_s)
+            chains = min((chains, routed), key=lambda c: (-c.served, c.deadhead_km))
         if chains.served > len(best.pairs) or (
                 chains.served == len(best.pairs) and chains.deadhead_km < best.deadhead_km):
             method, routes, km = "chains", chains.routes, chains.legs_km
             chained_baseline = greedy_chains(fleet, jobs, feasible, weights, legs=legs)
             greedy_km, greedy_served = chained_baseline.deadhead_km, chained_baseline.served
+        else:
+            proof = None
     pairs = _with_trucks(fleet, jobs, routes, km)
     done = {p.job for p in pairs}
     return DayPlan(method=method, pairs=pairs,
                    deadhead_km=round(sum(p.deadhead_km for p in pairs), 3),
                    greedy_deadhead_km=greedy_km, greedy_assigned=greedy_served,
-                   unassigned=[k for k in range(len(jobs)) if k not in done])
+                   unassigned=[k for k in range(len(jobs)) if k not in done], proof=proof)
 
 
 def _with_trucks(fleet: FleetColumns, jobs: list[Job], routes: list[tuple[int, list[int]]],
@@ -278,67 +291,20 @@ def _truck_for(fleet: FleetColumns, job: Job, planned: dict[int, list[tuple[floa
     return None
 
 
-SERVE_REWARD_KM = 1e4  # serving a job is worth more than any deadhead it costs
-
-
 def flow_plan(fleet: FleetColumns, jobs: list[Job], feasible: B, weights: Weights, *,
-              legs: Legs | None = None, successors: int = 40) -> Chains:
-    """Exact chains as a min-cost flow, solved as an integer program by HiGHS (the constraint
-    matrix is a network matrix, so the LP optimum is already integral).
+              legs: Legs | None = None, time_limit_s: float = 30.0) -> Chains:
+    """Exact chains: the most jobs served, then the least deadhead (exact.py: one flow
+    commodity per class of drivers allowed the same jobs, solved by HiGHS with a proof)."""
+    return exact_chains(fleet, jobs, feasible, weights, legs=legs, time_limit_s=time_limit_s)[0]
 
-    Each driver sends at most one unit of flow into the first job of its day; a served job
-    passes its unit on to at most one later job it can reach in time, or keeps it. Served jobs
-    are maximized first (each is worth SERVE_REWARD_KM), then deadhead is minimized. A job may
-    follow another only when every driver allowed the earlier one is allowed the later one, so
-    a chain's driver may take all of it; each job keeps its `successors` nearest followers.
-    """
-    from scipy.optimize import Bounds, LinearConstraint, milp
-    from scipy.sparse import coo_matrix, vstack
 
-    n, rows = len(jobs), len(fleet.driver_ids)
-    if n == 0 or rows == 0:
-        return Chains([], {}, 0.0, list(range(n)))
+def exact_chains(fleet: FleetColumns, jobs: list[Job], feasible: B, weights: Weights, *,
+                 legs: Legs | None = None, time_limit_s: float = 30.0,
+                 ) -> tuple[Chains, Proof | None]:
+    """flow_plan with its proof (None when there is nothing to plan)."""
+    if not jobs or not len(fleet.driver_ids) or not feasible.any():
+        return Chains([], {}, 0.0, list(range(len(jobs)))), None
     legs = legs if legs is not None else legs_of(fleet, jobs)
-    start_km, between_km = legs.start_km, legs.between_km
-    starts = np.array([j.start for j in jobs])
-    ends = np.array([j.end for j in jobs])
-    follow = ends[:, None] + between_km * (3600.0 / weights.speed_kmh) <= starts[None, :]
-    follow &= ~(feasible[:, None, :] & ~feasible[None, :, :]).any(axis=2)  # feas[j] <= feas[k]
-    if successors < n:  # keep the nearest followers and the soonest ones (tight days)
-        half = max(1, successors // 2)
-        wait = np.where(follow, starts[None, :] - ends[:, None], np.inf)
-        near = np.where(follow, between_km, np.inf)
-        keep = np.zeros_like(follow)
-        for score in (near, wait):
-            best = np.argpartition(score, half - 1, axis=1)[:, :half]
-            keep[np.arange(n)[:, None], best] = True
-        follow &= keep
-    first_k, first_d = np.nonzero(feasible)  # driver d -> first job k
-    from_j, to_k = np.nonzero(follow)  # job j -> job k
-    a, b = len(first_k), len(from_j)
-    cost = np.concatenate([start_km[first_d, first_k] - SERVE_REWARD_KM,
-                           between_km[from_j, to_k] - SERVE_REWARD_KM])
-    var = np.arange(a + b)
-    # Per job: inflow <= 1 and outflow - inflow <= 0; per driver: outflow <= 1.
-    inflow = coo_matrix((np.ones(a + b), (np.concatenate([first_k, to_k]), var)),
-                        shape=(n, a + b))
-    outflow = coo_matrix((np.ones(b), (from_j, var[a:])), shape=(n, a + b))
-    drivers = coo_matrix((np.ones(a), (first_d, var[:a])), shape=(rows, a + b))
-    constraints = LinearConstraint(vstack([inflow, outflow - inflow, drivers]).tocsr(),
-                                   -np.inf, np.concatenate([np.ones(n), np.zeros(n),
-                                                            np.ones(rows)]))
-    result = milp(cost, constraints=constraints, integrality=np.ones(a + b),
-                  bounds=Bounds(0, 1), options={"time_limit": 10.0})
-    if result.x is None:
-        return Chains([], {}, 0.0, list(range(n)))
-    chosen = result.x > 0.5
-    root = {int(k): int(d) for k, d in zip(first_k[chosen[:a]], first_d[chosen[:a]],
-                                          strict=True)}
-    nxt = {int(j): int(k) for j, k in zip(from_j[chosen[a:]], to_k[chosen[a:]], strict=True)}
-    routes: list[tuple[int, list[int]]] = []
-    for k, d in sorted(root.items(), key=lambda kd: kd[1]):
-        order = [k]
-        while order[-1] in nxt:
-            order.append(nxt[order[-1]])
-        routes.append((d, order))
-    return _chains(routes, legs, n)
+    routes, proof = solve_exact(feasible, jobs, legs.start_km, legs.between_km, weights,
+                                time_limit_s=time_limit_s)
+    return _chains(routes, legs, len(jobs)), proof
