@@ -10,6 +10,7 @@ import {
 } from "./state.js";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
+const SYMBOL = 2.2; // a phone shows the 1000-unit frame at ~400 px: symbols drawn larger
 const actions = { move: () => {} };
 export function onMove(move) { actions.move = move; }
 
@@ -153,7 +154,7 @@ export function renderMap() {
     svg("line", { class: "route-line selected", x1: a.x, y1: a.y, x2: b.x, y2: b.y }, route);
     for (const [stop, p, letter] of [["pickup", a, "P"], ["dropoff", b, "D"]]) {
       const pin = svg("g", { class: `pin ${stop}`, "data-stop": stop,
-        transform: `translate(${p.x.toFixed(1)},${p.y.toFixed(1)})` }, stops);
+        transform: `translate(${p.x.toFixed(1)},${p.y.toFixed(1)}) scale(${SYMBOL})` }, stops);
       svg("path", { d: "M0,0 C-9,-12 -9,-24 0,-24 C9,-24 9,-12 0,0Z" }, pin);
       svg("text", { y: -13 }, pin).textContent = letter;
     }
@@ -169,7 +170,7 @@ export function renderMap() {
   for (const p of app.track) {
     const q = project(p);
     svg("circle", { class: "track-point" + (p.queued ? " queued" : ""), cx: q.x.toFixed(1),
-      cy: q.y.toFixed(1), r: 4 }, track);
+      cy: q.y.toFixed(1), r: 3 * SYMBOL }, track);
   }
   const layer = clear("layer-me");
   if (app.fix) {
@@ -177,7 +178,7 @@ export function renderMap() {
     const marker = svg("g", { class: "me", "data-me": "", "data-lat": app.fix.lat,
       "data-lon": app.fix.lon, "data-x": p.x.toFixed(1), "data-y": p.y.toFixed(1),
       transform: `translate(${p.x.toFixed(1)},${p.y.toFixed(1)})` }, layer);
-    svg("circle", { r: 9 }, marker);
+    svg("circle", { r: 9 * SYMBOL }, marker);
   }
 }
 
