@@ -72,8 +72,11 @@ async def resolve_window(session: AsyncSession, caller: Caller, org_id: uuid.UUI
         raise ValidationFailed("`to` must not be before `from`", field="to")
     if (last - first).days + 1 > MAX_DAYS:
         raise ValidationFailed(f"a range spans at most {MAX_DAYS} days", field="from")
-    start = datetime.combine(first, time(), tz).astimezone(UTC)
-    end = datetime.combine(last + timedelta(days=1), time(), tz).astimezone(UTC)
+    try:
+        start = datetime.combine(first, time(), tz).astimezone(UTC)
+        end = datetime.combine(last + timedelta(days=1), time(), tz).astimezone(UTC)
+    except (OverflowError, ValueError) as error:  # the calendar's first or last days
+        raise ValidationFailed("the range is outside the calendar", field="to") from error
     return Window(org_id=scoped, start=start, end=end, timezone=zone, first_day=first,
                   last_day=last)
 

@@ -326,6 +326,7 @@ async def test_bad_input_is_a_422_problem(http: httpx.AsyncClient) -> None:
         ("bookings", {"from": "2027-04-07", "to": "2027-04-06"}),  # inverted
         ("bookings", {"from": "2026-01-01", "to": "2027-04-06"}),  # longer than 366 days
         ("bookings", {"from": "yesterday"}),
+        ("bookings", {"from": "9999-12-31", "to": "9999-12-31"}),  # past the calendar's end
         ("trends", {"metric": "happiness"}),
         ("trends", {"bucket": "fortnight"}),
         ("trends", {"metric": "revenue_cents", "currency": "EURO"}),
