@@ -16,7 +16,6 @@ const BACKOFF_MAX_MS = 30_000;
 const REPLY_TIMEOUT_MS = 20_000;
 const HEARTBEAT_MS = 25_000; // well inside the server's idle timeout
 const SEND_PER_S = 15; // below the server's 20 messages/s per connection
-const DONE = new Set(["completed"]);
 
 let attempt = 0;
 let retry = null;
@@ -132,7 +131,7 @@ function receive(frame) {
     case "job.assigned":
     case "job.changed":
       app.jobs.set(frame.job.booking_id, frame.job);
-      if (DONE.has(frame.job.status)) app.jobs.delete(frame.job.booking_id);
+      if (app.finished.includes(frame.job.status)) app.jobs.delete(frame.job.booking_id);
       if (frame.type === "job.assigned") addMessage(`New job: ${frame.job.pickup.address}`);
       saveJobs();
       render();
@@ -209,7 +208,7 @@ function settle(frame, reply) {
   const job = app.jobs.get(frame.booking_id);
   if (reply.type === "status.ok") {
     if (job) job.status = reply.status;
-    if (job && DONE.has(reply.status)) app.jobs.delete(frame.booking_id);
+    if (job && app.finished.includes(reply.status)) app.jobs.delete(frame.booking_id);
     showResult(`${reply.status.replace("_", " ")}: saved`, true);
   } else if (reply.code === "conflict" && job && job.status === frame.status) {
     showResult(`${frame.status.replace("_", " ")}: saved`, true); // a repeat of a stored change

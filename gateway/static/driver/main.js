@@ -37,6 +37,7 @@ async function loadLifecycle() {
   app.moves = vocabulary.moves;
   app.driverStatuses = vocabulary.groups.driver_job;
   app.inProgress = vocabulary.groups.in_progress;
+  app.finished = vocabulary.groups.finished;
 }
 
 function uuid() {

@@ -14,6 +14,7 @@ export const app = {
   moves: {}, // from GET /lifecycle: moves[from][to] = actors
   driverStatuses: [], // the statuses a driver may send (groups.driver_job)
   inProgress: [],
+  finished: [], // nothing more happens to these on the road
   jobs: new Map(), // booking id -> <job> as the server last told it
   pending: [], // status frames made here and not yet answered, in order
   eta: new Map(), // booking id -> {eta_s, distance_m, stop, at}
