@@ -60,7 +60,7 @@ class ShardConfig:
                    plan_chain_max_drivers=s.plan_chain_max_drivers,
                    plan_chain_time_limit_s=s.plan_chain_time_limit_s,
                    eta=EtaModel.of(s.eta_road_factor, s.eta_default_speed_kmh,
-                                   s.eta_notify_minutes))
+                                   s.eta_notify_minutes, s.geofence_radius_m))
 
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=3)

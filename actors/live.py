@@ -61,7 +61,7 @@ def _eta(state: OrgState, row: int, job: dict[str, Any], ping: dict[str, Any],
     if stop is None or job.get(f"arrived_{stop}"):
         return []
     found = eta_rules.estimate(ping["lat"], ping["lon"], job[f"{stop}_lat"], job[f"{stop}_lon"],
-                               job["eta_speed"], model)
+                               job["eta_speed"], model, ping.get("heading"))
     job["eta_s"], job["eta_distance_m"], job["eta_stop"] = found.eta_s, found.distance_m, stop
     near = stop == "pickup" and not job.get("near_told") and eta_rules.crew_is_near(found, model)
     if not near and not eta_rules.worth_telling(job.get("eta_minutes"), found):

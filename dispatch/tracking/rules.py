@@ -1,12 +1,18 @@
 """Pure rules for the ETA to a job's next stop, and when a new ETA is worth telling anyone.
 
-The model. The remaining road distance is the great-circle distance times a road factor (a
-street grid makes a trip about 4/pi = 1.27 times its straight line on average; 1.3 is the
-usual urban circuity figure). The speed is the driver's own recent speed: an exponentially
-smoothed average of the pinged (or, without one, the measured) speeds with a time constant of
-about a minute, so stops at lights and corners count but do not swing the ETA. A driver we
-know nothing of yet moves at the default urban speed, and the smoothed speed never counts
-below a floor (a fraction of that default): a crew waiting at a light is not "never arriving".
+The model. The remaining road distance is the great-circle distance d times a circuity
+factor, less the geofence radius (arrival is entering the geofence: what the customer is told
+and what the board shows). The factor: a crew moving along a street heads at some angle t
+off the straight line to the stop; on a street grid whose streets run along and across its
+heading, what is left to drive is d * (|cos t| + |sin t|) (1 when heading straight at the
+stop, at most sqrt 2, about 4/pi = 1.27 on average, the usual urban circuity figure). When
+the heading is unknown or points away from the stop (|t| > 90 degrees: a turn-around ahead),
+the configured road factor (MOVEHUB_ETA_ROAD_FACTOR, 1.3) is used instead.
+The speed is the driver's own recent speed: an exponentially smoothed average of the pinged
+(or, without one, the measured) speeds with a time constant of about a minute, starting from
+the default urban speed, so stops at lights and corners count but do not swing the ETA; it
+never counts below a floor (a fraction of that default): a crew waiting at a light is not
+"never arriving".
 
 Why not a routing engine: there is no road graph here (the board draws a projected frame
 without tiles), and against the simulator's street-grid drives this model's error is reported
@@ -28,11 +34,13 @@ class EtaModel:
     floor_fraction: float = 0.4  # the smoothed speed never counts below this x default
     smoothing_s: float = 60.0  # time constant of the speed average
     near_s: float = 600.0  # "your crew is about N minutes away" once the ETA is below this
+    arrival_m: float = 0.0  # the geofence: a crew "arrives" this far before the stop itself
 
     @classmethod
-    def of(cls, road_factor: float, default_speed_kmh: float, near_minutes: float) -> EtaModel:
+    def of(cls, road_factor: float, default_speed_kmh: float, near_minutes: float,
+           arrival_m: float = 0.0) -> EtaModel:
         return cls(road_factor=road_factor, default_speed_mps=default_speed_kmh / 3.6,
-                   near_s=near_minutes * 60)
+                   near_s=near_minutes * 60, arrival_m=arrival_m)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,19 +73,44 @@ def observed_speed(pinged: float | None, moved_m: float, dt_s: float) -> float |
 
 def smoothed_speed(previous: float | None, observed: float | None, dt_s: float,
                    model: EtaModel) -> float | None:
-    """Exponential average over time (pings at any rate weigh by the time they cover)."""
+    """Exponential average over time (pings at any rate weigh by the time they cover). It
+    starts from the default speed, not the first ping's: a crew pulling away from the curb
+    is not going to crawl all the way."""
     if observed is None:
         return previous
     if previous is None or not math.isfinite(previous):
-        return observed
+        previous = model.default_speed_mps
     weight = 1.0 - math.exp(-max(dt_s, 0.0) / model.smoothing_s)
     return previous + weight * (observed - previous)
 
 
+def bearing_deg(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """The initial compass bearing from the first point to the second, 0-360."""
+    p1, p2, dl = math.radians(lat1), math.radians(lat2), math.radians(lon2 - lon1)
+    y = math.sin(dl) * math.cos(p2)
+    x = math.cos(p1) * math.sin(p2) - math.sin(p1) * math.cos(p2) * math.cos(dl)
+    return math.degrees(math.atan2(y, x)) % 360
+
+
+def circuity(lat: float, lon: float, stop_lat: float, stop_lon: float,
+             heading: float | None, model: EtaModel) -> float:
+    """Road distance over straight distance for what is left (see the module's docstring)."""
+    if heading is None or not math.isfinite(heading):
+        return model.road_factor
+    off = math.radians((bearing_deg(lat, lon, stop_lat, stop_lon) - heading + 540) % 360 - 180)
+    if abs(off) > math.pi / 2:
+        return model.road_factor
+    return abs(math.cos(off)) + abs(math.sin(off))
+
+
 def estimate(lat: float, lon: float, stop_lat: float, stop_lon: float,
-             speed_mps: float | None, model: EtaModel) -> Estimate:
-    """The ETA from here to the stop at the driver's smoothed speed (or the default one)."""
-    distance_m = great_circle_m(lat, lon, stop_lat, stop_lon) * model.road_factor
+             speed_mps: float | None, model: EtaModel,
+             heading: float | None = None) -> Estimate:
+    """The ETA from here to the stop's geofence at the driver's smoothed speed (or the
+    default one)."""
+    straight_m = great_circle_m(lat, lon, stop_lat, stop_lon)
+    factor = circuity(lat, lon, stop_lat, stop_lon, heading, model)
+    distance_m = max(0.0, straight_m * factor - model.arrival_m)
     floor = model.default_speed_mps * model.floor_fraction
     speed = model.default_speed_mps if speed_mps is None else max(speed_mps, floor)
     return Estimate(eta_s=distance_m / speed, distance_m=distance_m)

@@ -83,7 +83,7 @@ async def tracking(session: AsyncSession, booking_id: uuid.UUID, viewer: Caller,
         source = "stored"
     if eta is None and stop is not None and position is not None:
         found = rules.estimate(position.lat, position.lon, getattr(row, f"{stop}_lat"),
-                               getattr(row, f"{stop}_lon"), None, model)
+                               getattr(row, f"{stop}_lon"), None, model, position.heading)
         eta = Eta(stop=stop, eta_s=round(found.eta_s, 1), minutes=found.minutes,
                   distance_m=round(found.distance_m, 1))
     return Tracking(

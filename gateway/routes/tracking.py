@@ -58,7 +58,7 @@ async def booking_tracking(request: Request, booking_id: uuid.UUID, session: Sys
     the ETA to the next stop, while the booking is en_route..unloading."""
     caller = await viewer(request, booking_id, token)
     model = EtaModel.of(settings.eta_road_factor, settings.eta_default_speed_kmh,
-                        settings.eta_notify_minutes)
+                        settings.eta_notify_minutes, settings.geofence_radius_m)
     return await tracking.tracking(session, booking_id, caller, request.app.state.fleet, model)
 
 

@@ -17,7 +17,8 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import Range
 
-from dispatch.tracking import flows, links
+from dispatch.tracking import flows, links, rules
+from dispatch.tracking.rules import EtaModel
 from persistence.config import get_settings
 from persistence.models import BookingAssignment, OutboxEvent
 from persistence.models.positions import DriverPosition
@@ -96,10 +97,10 @@ async def test_tracking_for_the_customer_and_org_staff_only(http: httpx.AsyncCli
         (PICKUP[0] - 0.02, PICKUP[1]))
     assert view["position"]["heading"] == 180.0
     assert view["crew"] == {"driver_name": move.driver_name, "truck_plate": move.plate}
-    # 2.22 km x 1.3 road factor at the default 30 km/h: 5.8 min.
+    # 2.22 km x 1.3 road factor, less the 150 m geofence, at the default 30 km/h: 5.5 min.
     assert view["eta"]["stop"] == "pickup"
-    assert view["eta"]["distance_m"] == pytest.approx(2224 * 1.3, rel=0.01)
-    assert view["eta"]["eta_s"] == pytest.approx(2224 * 1.3 / (30 / 3.6), rel=0.01)
+    assert view["eta"]["distance_m"] == pytest.approx(2224 * 1.3 - 150, rel=0.01)
+    assert view["eta"]["eta_s"] == pytest.approx((2224 * 1.3 - 150) / (30 / 3.6), rel=0.01)
     assert view["eta"]["minutes"] == 6
 
     staff = await make_user("dispatcher", org=await _org_of(move))
@@ -175,8 +176,13 @@ async def test_live_position_and_eta_come_from_the_fleet(app: FastAPI,
     assert view["source"] == "live"
     assert view["position"]["lat"] == pytest.approx(PICKUP[0] - 0.029)
     assert view["position"]["speed"] == 12.0
-    # The shard's estimate: at the driver's own 12 m/s, not the default 8.3 m/s.
-    assert view["eta"]["eta_s"] == pytest.approx(0.029 * 111_195 * 1.3 / 12.0, rel=0.01)
+    # The shard's estimate, at the driver's smoothed speed (the default 8.3 m/s moving
+    # towards the pinged 12 m/s), not the default speed the stored fallback would use.
+    model = EtaModel.of(1.3, 30.0, 10.0, 150.0)
+    speed = rules.smoothed_speed(rules.smoothed_speed(None, 12.0, 0.0, model), 12.0, 10.0, model)
+    assert speed is not None and 8.4 < speed < 12.0
+    road = 0.029 * 111_195 - 150  # heading north, straight at the pickup: no detour
+    assert view["eta"]["eta_s"] == pytest.approx(road / speed, rel=0.01)
 
 
 def _shard_job(move: Move) -> dict[str, object]:

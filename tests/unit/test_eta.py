@@ -32,6 +32,29 @@ def test_estimate_is_road_distance_over_smoothed_speed() -> None:
     assert found.eta_s == pytest.approx(road / 8.0, rel=1e-3)
 
 
+def test_circuity_follows_the_heading_on_a_grid() -> None:
+    # The stop is due north (bearing 0).
+    assert rules.bearing_deg(52.0, 13.0, 52.1, 13.0) == pytest.approx(0.0, abs=1e-6)
+    assert rules.bearing_deg(52.0, 13.0, 52.0, 13.1) == pytest.approx(90.0, abs=0.1)
+    assert rules.circuity(52.0, 13.0, 52.1, 13.0, 0.0, MODEL) == pytest.approx(1.0)
+    assert rules.circuity(52.0, 13.0, 52.1, 13.0, 45.0, MODEL) == pytest.approx(math.sqrt(2))
+    assert rules.circuity(52.0, 13.0, 52.1, 13.0, 315.0, MODEL) == pytest.approx(math.sqrt(2))
+    assert rules.circuity(52.0, 13.0, 52.1, 13.0, 90.0, MODEL) == pytest.approx(1.0)  # L-turn
+    assert rules.circuity(52.0, 13.0, 52.1, 13.0, 180.0, MODEL) == 1.3  # a turn-around ahead
+    assert rules.circuity(52.0, 13.0, 52.1, 13.0, None, MODEL) == 1.3
+    heading_on = rules.estimate(52.0, 13.0, 52.01, 13.0, 10.0, MODEL, heading=0.0)
+    assert heading_on.distance_m == pytest.approx(0.01 * M_PER_DEG_LAT, rel=1e-3)
+
+
+def test_arrival_is_the_geofence_not_the_stop() -> None:
+    fenced = EtaModel(road_factor=1.3, default_speed_mps=10.0, arrival_m=150.0)
+    found = rules.estimate(52.0, 13.0, 52.01, 13.0, 10.0, fenced)
+    assert found.distance_m == pytest.approx(0.01 * M_PER_DEG_LAT * 1.3 - 150, rel=1e-3)
+    assert rules.estimate(52.0, 13.0, 52.0001, 13.0, 10.0, fenced).eta_s == 0.0
+    assert EtaModel.of(1.3, 36.0, 10.0, 150.0) == EtaModel(
+        road_factor=1.3, default_speed_mps=10.0, near_s=600.0, arrival_m=150.0)
+
+
 def test_estimate_without_a_speed_uses_the_default_and_a_stop_never_means_never() -> None:
     unknown = rules.estimate(52.0, 13.0, 52.01, 13.0, None, MODEL)
     assert unknown.eta_s == pytest.approx(unknown.distance_m / 10.0)
@@ -43,7 +66,10 @@ def test_speed_is_pinged_or_measured_and_smoothed_by_time() -> None:
     assert rules.observed_speed(7.5, 100.0, 10.0) == 7.5
     assert rules.observed_speed(None, 100.0, 10.0) == 10.0
     assert rules.observed_speed(None, 100.0, 0.0) is None
-    assert rules.smoothed_speed(None, 12.0, 5.0, MODEL) == 12.0
+    # The first ping blends into the default speed, as any other would.
+    assert rules.smoothed_speed(None, 12.0, 0.0, MODEL) == 10.0
+    assert rules.smoothed_speed(None, 12.0, 60.0, MODEL) == pytest.approx(
+        12.0 - 2.0 * math.exp(-1))
     assert rules.smoothed_speed(10.0, None, 5.0, MODEL) == 10.0
     one_step = rules.smoothed_speed(10.0, 0.0, 60.0, MODEL)
     assert one_step == pytest.approx(10.0 * math.exp(-1))
@@ -87,13 +113,14 @@ def test_shard_tells_the_eta_once_per_minute_and_near_once() -> None:
     orgs = {"o1": _org()}
     set_job(orgs["o1"], "d1", {"booking_id": "b1", "status": "en_route", "pickup_lat": 52.1,
                                "pickup_lon": 13.0, "dropoff_lat": 52.2, "dropoff_lon": 13.0})
-    # 0.1 deg = 11.1 km straight, 14.5 km by road: 24.1 min at 10 m/s.
+    # 0.1 deg = 11.1 km straight ahead: 18.5 min at 10 m/s.
     first = apply_pings(orgs, [_ping(52.0, 1000.0)], 150.0, MODEL)
     assert [e["type"] for e in first] == ["job.eta"]
     data = first[0]["data"]
     assert set(data) == {"booking_id", "driver_id", "eta_s", "distance_m", "stop"}
     assert (data["booking_id"], data["driver_id"], data["stop"]) == ("b1", "d1", "pickup")
-    assert data["eta_s"] == pytest.approx(0.1 * M_PER_DEG_LAT * 1.3 / 10, rel=1e-3)
+    # Heading north, straight at the stop: no detour left to drive.
+    assert data["eta_s"] == pytest.approx(0.1 * M_PER_DEG_LAT / 10, rel=1e-3)
     assert first[0]["near"] is False
     # A second later, ten metres on: the same minute, nothing to tell.
     assert apply_pings(orgs, [_ping(52.00009, 1001.0)], 150.0, MODEL) == []
