@@ -6,10 +6,12 @@
 import { colour, label, loadLifecycle } from "/board/lifecycle.js";
 import { barChart, lineChart, PALETTE } from "./charts.js";
 import {
-  $, addDays, api, board, bootPage, el, isoDay, localMidnight, money, office, showResult,
+  $, addDays, api, board, bootPage, el, fetchBlob, isoDay, localMidnight, money, office,
+  showResult,
 } from "./common.js";
 
-const stats = { range: null, views: {}, charts: {} };
+const stats = { range: null, org: board.orgParam || "", newer: false, views: {}, charts: {},
+                downloads: [] };
 office.analytics = stats;
 
 const percent = (value) => (value == null ? "–" : `${(value * 100).toFixed(1)} %`);
@@ -34,7 +36,7 @@ function query(range, extra = {}) {
     start: range.start.toISOString(), end: range.end.toISOString(),
     from: isoDay(range.start), to: isoDay(addDays(range.end, -1)), ...extra,
   });
-  if (board.orgParam) params.set("org_id", board.orgParam);
+  if (stats.org) params.set("org_id", stats.org);
   return params.toString();
 }
 
@@ -66,7 +68,9 @@ async function load() {
   const range = stats.range;
   const [dashboard, bookings, drivers] = await Promise.all([
     view("dashboard", range), view("bookings", range), view("drivers", range)]);
-  const newer = dashboard && typeof dashboard.bookings === "number";
+  const newer = Boolean(dashboard && typeof dashboard.bookings === "number");
+  stats.newer = newer;
+  $("csv-row").hidden = !newer; // CSV (Accept: text/csv) came with the nine views
   const [trucks, ratings, completed, revenue, legacyTrend] = await Promise.all(newer ? [
     view("trucks", range), view("ratings", range),
     view("trends", range, { metric: "completed", bucket: "day" }),
@@ -94,10 +98,11 @@ async function load() {
                    "pending_verifications"));
   }
   $("kpis").replaceChildren(...cards);
+  const picked = $("range-org").selectedOptions[0];
+  const scope = dashboard && dashboard.scope === "platform" ? "whole platform"
+    : stats.org && picked ? picked.textContent : "your organization";
   $("range-scope").textContent = dashboard
-    ? `${dashboard.scope === "platform" ? "whole platform" : "your organization"}` +
-      (dashboard.timezone ? ` · ${dashboard.timezone}` : "")
-    : "";
+    ? scope + (dashboard.timezone ? ` · ${dashboard.timezone}` : "") : "";
 
   // Bookings (and completions) per day, revenue per day.
   let days = [];
@@ -159,7 +164,39 @@ function readRange() {
   return { start, end };
 }
 
+// Platform admins drill into one organization (the views' ?org_id=).
+async function loadOrganizations(me) {
+  if (me.role !== "platform_admin") return;
+  const page = await api("GET", "/organizations?limit=200");
+  $("range-org").replaceChildren(el("option", { value: "", text: "whole platform" }),
+    ...page.items.map((org) => el("option", { value: org.id, text: org.name,
+                                              selected: org.id === stats.org })));
+  $("org-row").hidden = false;
+}
+
+async function downloadCsv() {
+  const name = $("csv-view").value;
+  showResult("range-error", "");
+  try {
+    const blob = await fetchBlob(`/analytics/${name}?${query(stats.range)}`, "text/csv");
+    const text = await blob.text();
+    stats.downloads.push({ view: name, type: blob.type, lines: text.split(/\r?\n/).length });
+    const link = el("a", { href: URL.createObjectURL(new Blob([text], { type: "text/csv" })),
+                           download: `movehub-${name}-${isoDay(stats.range.start)}.csv` });
+    document.body.append(link);
+    link.click();
+    link.remove();
+  } catch (error) {
+    showResult("range-error", error.message, "error");
+  }
+}
+
 function wire() {
+  $("csv-download").addEventListener("click", downloadCsv);
+  $("range-org").addEventListener("change", () => {
+    stats.org = $("range-org").value;
+    $("range-form").requestSubmit();
+  });
   $("range-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     showResult("range-error", "");
@@ -179,8 +216,9 @@ $("range-end").value = params.get("to") || isoDay(addDays(today, 7));
 wire();
 bootPage("analytics", {
   who: "mover staff and platform admins",
-  start: async () => {
+  start: async (me) => {
     await loadLifecycle();
+    await loadOrganizations(me);
     stats.range = readRange();
     await load();
   },

@@ -87,12 +87,12 @@ export function addDays(date, days) {
 
 // A binary answer (the invoice PDF) with the page's credentials: the bearer token of a demo
 // link, else the cookie session (refreshed once if its access cookie has lapsed).
-export async function fetchBlob(path, retry = true) {
-  const headers = {};
+export async function fetchBlob(path, accept = "*/*", retry = true) {
+  const headers = { Accept: accept };
   if (board.token) headers.Authorization = "Bearer " + board.token;
   const response = await fetch(API + path, { headers, credentials: "same-origin" });
   if (response.status === 401 && retry && !board.token && await refreshSession()) {
-    return fetchBlob(path, false);
+    return fetchBlob(path, accept, false);
   }
   if (!response.ok) {
     const problem = await response.json().catch(() => null);

@@ -92,7 +92,7 @@ async function openPdf() {
   if (!invoice) return;
   showResult("inv-pdf-result", "Preparing the PDF…");
   try {
-    const blob = await fetchBlob(`/invoices/${invoice.id}/pdf`);
+    const blob = await fetchBlob(`/invoices/${invoice.id}/pdf`, "application/pdf");
     const head = new TextDecoder().decode(await blob.slice(0, 5).arrayBuffer());
     const url = URL.createObjectURL(new Blob([blob], { type: "application/pdf" }));
     inv.pdf = { invoice_id: invoice.id, size: blob.size, type: blob.type, head, url };
