@@ -59,6 +59,36 @@ def _board_link(base_url: str) -> str | None:
     return f"{base_url}/board?token={token}" if token else None
 
 
+def _driver_link(base_url: str, drivers: int) -> tuple[str, str] | None:
+    """A one-click driver app link (development only) for a demo driver the simulator leaves
+    alone (the seed makes a few more drivers than it drives), and who that is."""
+    async def mint() -> tuple[str, str] | None:
+        from dispatch.auth.tokens import issue_access_token
+        from gateway.seed import DEMO_LINK_TTL_S
+        from gateway.simulator.roster import load_drivers
+        from persistence.session import Caller
+
+        settings = get_settings()
+        if settings.environment != "development":
+            return None
+        try:
+            codes = [code for _, code, _, _ in MOVERS]
+            driven = {d.id for d in await load_drivers(codes, drivers)}
+            free = [d for d in await load_drivers(codes, 10_000) if d.id not in driven]
+        finally:
+            await dispose_engine()
+        if not free:
+            return None
+        driver = free[0]
+        token = issue_access_token(
+            Caller(role="driver", user_id=driver.user_id, org_id=driver.area.org_id,
+                   driver_id=driver.id),
+            settings.model_copy(update={"access_token_ttl_s": DEMO_LINK_TTL_S}))
+        return f"{base_url}/driver/?token={token}", f"{driver.name} ({driver.area.code})"
+
+    return asyncio.run(mint())
+
+
 def _print_urls(base_url: str, console: Console, drivers: int) -> None:
     code = MOVERS[0][1]
     link = _board_link(base_url)
@@ -68,6 +98,13 @@ def _print_urls(base_url: str, console: Console, drivers: int) -> None:
                       "open it in a browser)")
     console.print(f"  board login  {base_url}/board  (one-time code for "
                   f"dispatch@{code.lower()}.movehub.example, printed in this log)")
+    driver = _driver_link(base_url, drivers)
+    if driver:
+        console.print(f"  [bold]driver app[/]   {driver[0]}", soft_wrap=True)
+        console.print(f"               (signed in as {driver[1]}, a driver the simulator leaves "
+                      "to you, for 12 h; its jobs come from the board or the auto-assigner)")
+    console.print(f"  driver login {base_url}/driver/  (one-time code for "
+                  f"driver1@{code.lower()}.movehub.example; the simulator drives that one too)")
     console.print(f"  API docs     {base_url}/docs")
     console.print(f"  readiness    {base_url}/readyz")
     console.print(f"  simulator    {drivers} drivers on /ws/driver at {DEMO_SPEEDUP}x; bookings "
