@@ -1,7 +1,9 @@
 """Dispatch benchmark: a synthetic city (dense core, suburbs), 10,000 live drivers in 200+
 organizations. Measures, in one run: auto-assign scoring through Ray, the same question by a
-PostGIS KNN query and by a plain Python loop, offers fan-out, a 1,000 x 2,000 day plan, and
-deadhead of optimal vs greedy at supply 2:1 and 1.2:1. Writes bench-results/dispatch.json.
+PostGIS KNN query and by a plain Python loop, offers fan-out, a 1,000 x 2,000 day plan,
+deadhead of optimal vs greedy at supply 2:1 and 1.2:1, and a chain day (300 moves, 45 drivers,
+packer skills) with its gap to the proven optimum and solve time. Writes
+bench-results/dispatch.json.
 
 Run: uv run movehub bench dispatch   (about two minutes; uses its own database movehub_bench)
 """
@@ -34,9 +36,9 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from actors.runtime import start_fleet  # noqa: E402
-from dispatch.assignment.chaining import plan_jobs  # noqa: E402
-from dispatch.assignment.matching import cost_matrix, greedy, optimal  # noqa: E402
-from dispatch.assignment.scoring import Busy, FleetColumns, Job, Weights  # noqa: E402
+from dispatch.assignment.chaining import chain_plan, plan_jobs  # noqa: E402
+from dispatch.assignment.matching import INFEASIBLE_KM, cost_matrix, greedy, optimal  # noqa: E402
+from dispatch.assignment.scoring import Busy, FleetColumns, Job, Weights, skill_mask  # noqa: E402
 from persistence.bootstrap import migrate, recreate_database  # noqa: E402
 from persistence.config import get_settings  # noqa: E402
 
@@ -48,11 +50,11 @@ TOMORROW = (datetime.now(UTC) + timedelta(days=1)).replace(hour=8, minute=0, sec
                                                             microsecond=0)
 
 
-def city_point() -> tuple[float, float]:
+def city_point(source: random.Random = rng) -> tuple[float, float]:
     """60 % in a dense core, 40 % in a suburban ring."""
-    if rng.random() < 0.6:
-        return CENTER[0] + rng.gauss(0, 0.035), CENTER[1] + rng.gauss(0, 0.022)
-    angle, radius = rng.uniform(0, 2 * math.pi), rng.uniform(0.08, 0.25)
+    if source.random() < 0.6:
+        return CENTER[0] + source.gauss(0, 0.035), CENTER[1] + source.gauss(0, 0.022)
+    angle, radius = source.uniform(0, 2 * math.pi), source.uniform(0.08, 0.25)
     return CENTER[0] + radius * math.cos(angle) * 1.6, CENTER[1] + radius * math.sin(angle)
 
 
@@ -222,16 +224,61 @@ def with_trucks(fleet: FleetColumns, trucks: int) -> FleetColumns:
     return fleet
 
 
-def chained_day(count: int) -> list[Job]:
-    """Moves spread over a day (07:00-18:00 starts, 1-3 h), each ending somewhere else."""
-    day = TOMORROW.timestamp()
+CHAIN_MOVES, CHAIN_DRIVERS, CHAIN_SEED = 300, 45, 7
+PACKER_JOBS, PACKER_DRIVERS = 0.3, 0.5  # shares needing / holding the packer skill
+
+
+def chained_day(count: int, drivers: int, seed: int) -> tuple[list[Job], FleetColumns]:
+    """Moves spread over a day (07:00-18:00 starts, 1-3 h), each ending somewhere else, 30 %
+    of them needing a packer; drivers of whom half are packers. Its own seed: the same day
+    every run, whatever the rest of the bench drew."""
+    day, source = TOMORROW.timestamp(), random.Random(seed)
+    plain, packer = skill_mask(["driver"]), skill_mask(["driver", "packer"])
     jobs = []
     for _ in range(count):
-        start = day + random.uniform(7, 18) * 3600
-        (lon, lat), (to_lon, to_lat) = city_point(), city_point()
-        jobs.append(Job(lat, lon, start, start + random.uniform(1, 3) * 3600, 20.0, 1,
+        start = day + source.uniform(7, 18) * 3600
+        (lon, lat), (to_lon, to_lat) = city_point(source), city_point(source)
+        jobs.append(Job(lat, lon, start, start + source.uniform(1, 3) * 3600, 20.0,
+                        packer if source.random() < PACKER_JOBS else plain,
                         dropoff_lat=to_lat, dropoff_lon=to_lon))
-    return jobs
+    points = [city_point(source) for _ in range(drivers)]
+    fleet = with_trucks(synthetic_fleet(0), drivers)
+    fleet.driver_ids = [str(i) for i in range(drivers)]
+    fleet.lat, fleet.lon = np.array([p[1] for p in points]), np.array([p[0] for p in points])
+    fleet.eligible, fleet.rating = np.ones(drivers, bool), np.full(drivers, 4.0)
+    fleet.skills = np.array([packer if source.random() < PACKER_DRIVERS else plain
+                             for _ in range(drivers)], dtype=np.int64)
+    fleet.jobs_today, fleet.idle_since = np.zeros(drivers, np.int64), np.zeros(drivers)
+    return jobs, fleet
+
+
+def chain_figures() -> dict[str, float]:
+    """The chain day: the day plan (exact chains), its gap to the proven optimum (the lower
+    bound the exact model proves) and its solve time, beside VROOM alone and greedy."""
+    jobs, fleet = chained_day(CHAIN_MOVES, CHAIN_DRIVERS, CHAIN_SEED)
+    started, cpu = time.perf_counter(), time.process_time()
+    day = plan_jobs(fleet, jobs, Weights())
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    proof = day.proof
+    bound = proof.bound_km if proof is not None else float("nan")
+    feasible = cost_matrix(fleet, jobs, Weights()) < INFEASIBLE_KM
+    vroom = chain_plan(fleet, jobs, feasible, Weights())
+    # The proof's own gap: the plan's legs summed unrounded (day.deadhead_km rounds each leg).
+    gap = 100 * proof.gap if proof is not None and proof.served == len(day.pairs) else (
+        100 * (day.deadhead_km - bound) / bound)
+    return {
+        "chain_moves": CHAIN_MOVES, "chain_drivers": CHAIN_DRIVERS,
+        "chain_method": day.method,  # type: ignore[dict-item]
+        "chain_plan_s": round(wall, 3), "chain_plan_cpu_s": round(cpu, 3),
+        "chain_solve_s": round(proof.solve_s, 3) if proof is not None else float("nan"),
+        "chain_assigned": len(day.pairs), "chain_deadhead_km": day.deadhead_km,
+        "chain_optimum_km": bound,
+        "chain_served_is_max": bool(proof is not None and proof.served_is_max),  # type: ignore[dict-item]
+        "chain_gap_pct": round(gap, 4),
+        "chain_vroom_assigned": vroom.served, "chain_vroom_deadhead_km": vroom.deadhead_km,
+        "chain_greedy_assigned": day.greedy_assigned,
+        "chain_greedy_deadhead_km": day.greedy_deadhead_km,
+    }
 
 
 def planning_figures() -> dict[str, float]:
@@ -241,16 +288,7 @@ def planning_figures() -> dict[str, float]:
     plan = plan_jobs(fleet_2k, jobs, Weights())
     plan_s = time.perf_counter() - started
     figures = {"plan_s": round(plan_s, 3), "plan_assigned": len(plan.pairs)}
-    # Chains: 200 moves in a day for 40 drivers, so each driver takes several in a row.
-    chain_jobs, chain_fleet = chained_day(200), with_trucks(synthetic_fleet(40), 40)
-    started = time.perf_counter()
-    chained = plan_jobs(chain_fleet, chain_jobs, Weights())
-    figures.update({
-        "chain_plan_s": round(time.perf_counter() - started, 3),
-        "chain_method": chained.method,  # type: ignore[dict-item]
-        "chain_assigned": len(chained.pairs), "chain_greedy_assigned": chained.greedy_assigned,
-        "chain_deadhead_km": chained.deadhead_km,
-        "chain_greedy_deadhead_km": chained.greedy_deadhead_km})
+    figures.update(chain_figures())
     for label, fleet in (("2to1", fleet_2k), ("1.2to1", synthetic_fleet(1200))):
         matrix = cost_matrix(fleet, jobs, Weights())
         figures[f"deadhead_optimal_km_{label}"] = optimal(matrix).deadhead_km
@@ -314,8 +352,11 @@ def main() -> None:
         table.add_row(key, f"{value}")
     saving = 1 - figures["deadhead_optimal_km"] / figures["deadhead_greedy_km"]
     table.add_row("optimal vs greedy deadhead at 1.2:1", f"{saving:.1%} less")
-    table.add_row("chains: jobs served VROOM vs greedy",
-                  f"{figures['chain_assigned']} vs {figures['chain_greedy_assigned']}")
+    table.add_row("chain day: jobs served exact / VROOM / greedy",
+                  f"{figures['chain_assigned']} / {figures['chain_vroom_assigned']} / "
+                  f"{figures['chain_greedy_assigned']}")
+    table.add_row("chain day: gap to the proven optimum, solve time",
+                  f"{figures['chain_gap_pct']} %, {figures['chain_plan_s']} s")
     table.add_row("Ray p50 / KNN SQL p50", f"{figures['assign_p50_ms'] / figures['knn_sql_p50_ms']:.2f}")
     console.print(table)
     out = Path("bench-results/dispatch.json")
