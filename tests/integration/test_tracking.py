@@ -9,6 +9,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -17,6 +18,8 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import Range
 
+from actors.fleet_state import load_orgs
+from actors.live import apply_pings, set_job
 from dispatch.tracking import flows, links, rules
 from dispatch.tracking.rules import EtaModel
 from persistence.config import get_settings
@@ -213,55 +216,72 @@ async def wait_for_notices(move: Move, count: int) -> list[OutboxEvent]:
     return await notices_of(move)
 
 
+async def shard_events(move: Move, lats: list[float], start: float) -> list[dict[str, Any]]:
+    """The fleet shard's own code (actors/live.py) on the org loaded from the database as a
+    shard loads it, in this process: the events these pings raise."""
+    settings = get_settings()
+    orgs = await load_orgs({0}, 1, str(move.org_id))
+    set_job(orgs[str(move.org_id)], str(move.driver_id), _shard_job(move))
+    model = EtaModel.of(settings.eta_road_factor, settings.eta_default_speed_kmh,
+                        settings.eta_notify_minutes, settings.geofence_radius_m)
+    return apply_pings(orgs, [_ping(move, lat, start + i, 9.0) for i, lat in enumerate(lats)],
+                       settings.geofence_radius_m, model)
+
+
 async def test_crew_near_and_arrived_are_sent_once_each(
-        app: FastAPI, http: httpx.AsyncClient, smtp: SmtpServer, twilio: TwilioPeer,
+        http: httpx.AsyncClient, smtp: SmtpServer, twilio: TwilioPeer,
         parked_outbox: None) -> None:
     phone = unique_phone()
     # This customer wants "crew near" by SMS only; "crew arrived" on the defaults (both).
     move = await a_move(phone=phone, notification_preferences={
         "events": {"crew_near": {"email": False, "sms": True}}})
-    await app.state.fleet.set_driver_job(move.org_id, move.driver_id, _shard_job(move))
-    batcher = app.state.realtime.batcher
-    now = time.time()
-    # 20 km out (no notice), then 3 km out (below the 10 minute threshold), then closer.
-    for i, lat in enumerate((PICKUP[0] - 0.18, PICKUP[0] - 0.027, PICKUP[0] - 0.02)):
-        batcher.submit(_ping(move, lat, now + i, 9.0))
-        await batcher.flush()
-    near = await wait_for_notices(move, 1)
-    assert [n.topic for n in near] == ["notify.crew_near"]
-    context = near[0].payload["context"]
-    assert near[0].payload["user_id"] == str(move.customer.id)
-    assert 1 <= context["minutes"] <= 10
-    # Arrival at the pickup (inside the geofence), twice; and a shard that forgot it told.
-    for i, lat in enumerate((PICKUP[0] - 0.0005, PICKUP[0] - 0.0004)):
-        batcher.submit(_ping(move, lat, now + 10 + i, 3.0))
-        await batcher.flush()
-    both = await wait_for_notices(move, 2)
+    settings = get_settings()
+    # 20 km out (no notice), 3 km out (below the 10 minute threshold), closer, then arrived
+    # inside the geofence, twice.
+    events = await shard_events(move, [PICKUP[0] - 0.18, PICKUP[0] - 0.027, PICKUP[0] - 0.02,
+                                       PICKUP[0] - 0.0005, PICKUP[0] - 0.0004], time.time())
+    assert [e["type"] for e in events if e.get("near")] == ["job.eta"]
+    assert [e["type"] for e in events].count("driver.arrived") == 1
+    assert await flows.on_fleet_events(events, settings) == 2
+    both = await notices_of(move)
     assert [n.topic for n in both] == ["notify.crew_near", "notify.crew_arrived"]
-    # A second trigger of each (a restarted shard, another replica) sends nothing more.
-    again = [{"type": "job.eta", "near": True, "data": {
-                 "booking_id": str(move.booking_id), "driver_id": str(move.driver_id),
-                 "eta_s": 120.0, "distance_m": 900.0, "stop": "pickup"}},
-             {"type": "driver.arrived", "booking_id": str(move.booking_id), "stop": "pickup",
-              "driver_id": str(move.driver_id), "org_id": str(move.org_id), "ts": now}]
-    assert await flows.on_fleet_events(again, get_settings()) == 2  # asked, but ...
+    near_row, arrived_row = both
+    context = near_row.payload["context"]
+    assert near_row.payload["user_id"] == str(move.customer.id)
+    assert 1 <= context["minutes"] <= 10
+    # A second trigger of each (a restarted shard, another replica) queues nothing more.
+    assert await flows.on_fleet_events(events, settings) == 2  # asked again, but ...
     assert [n.id for n in await notices_of(move)] == [n.id for n in both]  # ... no new rows
 
     worker = make_worker(smtp_port(smtp), twilio_port(twilio))
     await worker.drain_once(datetime.now(UTC) + timedelta(seconds=1))
-    near_row, arrived_row = both
     assert (await outbox_row(near_row.id)).status == "delivered"
     assert (await outbox_row(arrived_row.id)).status == "delivered"
     assert set(await deliveries(near_row.id)) == {"sms"}  # the customer's preference
     assert set(await deliveries(arrived_row.id)) == {"email", "sms"}
     texts = [m["Body"] for m in twilio.messages if m["To"] == phone]
     assert len(texts) == 2 and "min away" in texts[0] and "arrived" in texts[1]
-    assert len(smtp.mailbox.to(move.customer.email or "")) == 1
+    mails = smtp.mailbox.to(move.customer.email or "")
+    assert len(mails) == 1 and "arrived" in str(mails[0]["Subject"])
     # The message's link opens the tracking view without a session.
     url = urlsplit(context["tracking_url"])
     assert url.path == f"/track/{move.booking_id}"
     token = parse_qs(url.query)["t"][0]
     assert (await http.get(path(move), params={"t": token})).status_code == 200
+
+
+async def test_pings_through_the_batcher_queue_the_notices(app: FastAPI,
+                                                           parked_outbox: None) -> None:
+    """The live path: a driver's pings through the gateway's batcher and the Ray fleet."""
+    move = await a_move()
+    await app.state.fleet.set_driver_job(move.org_id, move.driver_id, _shard_job(move))
+    batcher = app.state.realtime.batcher
+    now = time.time()
+    for i, lat in enumerate((PICKUP[0] - 0.027, PICKUP[0] - 0.0005)):
+        batcher.submit(_ping(move, lat, now + i, 9.0))
+        await batcher.flush()
+    found = await wait_for_notices(move, 2)
+    assert [n.topic for n in found] == ["notify.crew_near", "notify.crew_arrived"]
 
 
 async def test_no_notice_once_the_move_is_over(app: FastAPI) -> None:
