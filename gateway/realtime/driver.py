@@ -60,6 +60,7 @@ class DriverSession:
         self.direct = False
         self._status = "idle"
         self._pushes: set[asyncio.Task[None]] = set()
+        self._own: dict[str, list[str]] = {}  # booking id -> own changes not yet echoed
         self.stamps = realtime.settings.realtime_stats_enabled  # benchmark hop stamps
 
     async def send(self, payload: dict[str, Any]) -> None:
@@ -131,6 +132,9 @@ class DriverSession:
                              **reply})
             return
         job = self.jobs.get(str(booking.id))
+        # The stream will echo this change: skip it then (a burst of queued changes is
+        # answered before their echoes come, which must not undo the newer ones).
+        self._own.setdefault(str(booking.id), []).append(booking.status)
         if job is not None:
             job["status"] = booking.status
             if booking.status == BookingStatus.COMPLETED:
@@ -174,9 +178,13 @@ class DriverSession:
             await self.send({"type": "job.assigned", "job": jobs[0]})
 
     async def _status_changed(self, booking_id: str, to: str) -> None:
+        own = self._own.get(booking_id)
+        if own and to in own:
+            del own[:own.index(to) + 1]  # our own change, already answered with status.ok
+            return
         job = self.jobs.get(booking_id)
         if job is None or job["status"] == to:
-            return  # our own change, already answered with status.ok
+            return
         job["status"] = to
         if to in RELEASING_STATUSES or to == BookingStatus.COMPLETED:
             self.jobs.pop(booking_id, None)

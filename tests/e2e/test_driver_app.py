@@ -21,6 +21,7 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Page
 from sqlalchemy import text
 
+from persistence import events
 from persistence.models import Booking, Driver, Organization, Truck, User
 from persistence.session import SYSTEM, tenant_session
 from persistence.statuses import BookingStatus
@@ -172,6 +173,13 @@ async def test_driver_app_keeps_working_offline_and_catches_up(
         "buttons => buttons.map(b => b.dataset.status)") == [BookingStatus.EN_ROUTE]
     assert await page.locator(".pin.pickup").count() == 1
     assert await page.locator(".pin.dropoff").count() == 1
+
+    # The fleet's ETA for this driver's job (an org event, as the shards publish it) shows.
+    await events.publish(crew.org.id, {"type": "job.eta", "data": {
+        "booking_id": str(crew.booking.id), "driver_id": str(crew.driver.id), "eta_s": 460.0,
+        "distance_m": 2900.0, "stop": "pickup"}})
+    await page.locator("#eta").wait_for(state="visible", timeout=15_000)
+    assert await page.inner_text("#eta") == "ETA 8 min to pickup"
 
     await tap(page, "en_route")
     await until(page, "window.__driver.replies.some(r => r.type === 'status.ok')")

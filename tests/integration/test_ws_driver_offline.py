@@ -126,6 +126,18 @@ async def test_queued_status_changes_apply_in_order_or_say_why(ws_base: str) -> 
                                         "status": status, "ref": ref, "ts": ts}).decode())
             await ws.send(ping(52.52, 13.40, ts + 1))
         replies = [await recv_json(ws, 10) for _ in queue]
+        # Their echoes from the org stream come after all the answers: none may take the job
+        # back to an older status (the app would show `arrived` again after `loading`).
+        moves = [("assigned", "en_route"), ("en_route", "arrived"), ("arrived", "loading")]
+        for number, (before, after) in enumerate(moves):
+            await events.publish(org.id, {"type": "booking.status_changed", "outbox_id": number,
+                                          "data": {"booking_id": str(booking.id),
+                                                   "from": before, "to": after}})
+        await events.publish(org.id, {"type": "driver.message", "data": {
+            "driver_id": str(driver.id), "text": "echoes done"}})
+        seen: list[dict[str, Any]] = []
+        assert (await recv_until(ws, "message", 10, seen))["text"] == "echoes done"
+        assert [frame for frame in seen if frame["type"] != "heartbeat"] == []
     assert [(r["type"], r["ref"]) for r in replies] == [
         ("status.ok", "a"), ("status.ok", "b"), ("error", "c"), ("status.ok", "d")]
     assert replies[2]["code"] == "conflict" and replies[2]["detail"]
