@@ -114,3 +114,16 @@ def test_pdf_rendering_is_deterministic() -> None:
         payment_instructions="")
     first = render_invoice_pdf(view)
     assert first.startswith(b"%PDF-") and first == render_invoice_pdf(view)
+
+
+@pytest.mark.parametrize(("status", "paid", "received", "expected"), [
+    ("issued", 0, 35_700, (35_700, 0)),  # the whole balance
+    ("overdue", 10_000, 25_700, (25_700, 0)),  # the rest after a part-payment by hand
+    ("issued", 5_700, 35_700, (30_000, 5_700)),  # a superseded intent: only what is owed
+    ("paid", 35_700, 30_000, (0, 30_000)),  # paid meanwhile: all of it to refund
+    ("void", 0, 35_700, (0, 35_700)),
+    ("issued", 0, 0, (0, 0)),
+])
+def test_an_online_payment_credits_what_is_owed_and_reports_the_excess(
+        status: str, paid: int, received: int, expected: tuple[int, int]) -> None:
+    assert rules.online_credit(status, 35_700, paid, received) == expected

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from dispatch.ratings.rules import average, counter_delta, editable_until, within_edit_window
+from dispatch.ratings.rules import (
+    average,
+    counter_delta,
+    editable_until,
+    score_summary,
+    within_edit_window,
+)
 
 
 def test_new_rating_adds_one_star() -> None:
@@ -34,3 +40,9 @@ def test_edit_window_includes_its_last_instant() -> None:
 def test_average_rounds_to_cents_of_a_star() -> None:
     assert average(0, 0) == 0.0
     assert average(14, 3) == 4.67
+
+
+def test_score_summary_from_counts_per_star() -> None:
+    assert score_summary({5: 1, 4: 1}) == (4.5, 2, {"1": 0, "2": 0, "3": 0, "4": 1, "5": 1})
+    assert score_summary({}) == (0.0, 0, {"1": 0, "2": 0, "3": 0, "4": 0, "5": 0})
+    assert score_summary({1: 2, 2: 1}) == (1.33, 3, {"1": 2, "2": 1, "3": 0, "4": 0, "5": 0})

@@ -20,6 +20,7 @@ from dispatch.support.rules import (
     is_overdue,
     on_opener_side,
     priority_for,
+    reprioritized_due,
     sla_due,
 )
 
@@ -100,3 +101,15 @@ def test_opener_side() -> None:
     assert not on_opener_side("customer", customer, "mover_admin", uuid.uuid4())
     assert on_opener_side("dispatcher", None, "mover_admin", uuid.uuid4())
     assert not on_opener_side("dispatcher", None, "customer", uuid.uuid4())
+
+
+def test_a_priority_set_by_hand_measures_the_running_sla_period_anew() -> None:
+    opened = datetime(2026, 11, 24, 9, tzinfo=UTC)
+    due = sla_due(Priority.NORMAL, opened)  # 72 h
+    assert reprioritized_due(due, Priority.NORMAL, Priority.URGENT) == opened + SLA[
+        Priority.URGENT]
+    assert reprioritized_due(due, Priority.NORMAL, Priority.LOW) == opened + timedelta(hours=120)
+    # After an escalation the period began at the escalation: it is measured from there.
+    escalated = escalate(Priority.NORMAL, 0, opened + timedelta(hours=80))
+    assert reprioritized_due(escalated.sla_due_at, escalated.priority, Priority.URGENT) == (
+        opened + timedelta(hours=84))
