@@ -52,6 +52,14 @@ def init_ray(settings: Settings) -> None:
                  resources={SHARD_RESOURCE: LOCAL_SHARD_SLOTS})
 
 
+def start_local_head(settings: Settings) -> str:
+    """Start this machine's local Ray here (as init_ray does) and return the address other
+    processes join it by (`serve --workers N`: the supervisor calls this, its workers join)."""
+    init_ray(settings)
+    address: str = ray.get_runtime_context().gcs_address
+    return address
+
+
 def directory_handle(settings: Settings) -> Any:
     """The cluster's one fleet directory, created by whichever process asks first."""
     return FleetDirectory.options(  # type: ignore[attr-defined]
