@@ -145,6 +145,8 @@ function receive(frame) {
     case "job.eta":
       if (app.jobs.has(frame.booking_id)) {
         app.eta.set(frame.booking_id, { ...frame, at: Date.now() });
+        app.etaLog.push(frame);
+        if (app.etaLog.length > 50) app.etaLog.shift();
         render();
       }
       break;

@@ -18,6 +18,7 @@ export const app = {
   jobs: new Map(), // booking id -> <job> as the server last told it
   pending: [], // status frames made here and not yet answered, in order
   eta: new Map(), // booking id -> {eta_s, distance_m, stop, at}
+  etaLog: [], // the last job.eta frames received (tests, the console)
   fix: null, // the latest position from the geolocation API
   track: [], // the pings made this session: {lat, lon, ts, queued}
   pingIntervalS: 2,
