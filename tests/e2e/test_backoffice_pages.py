@@ -181,7 +181,20 @@ async def test_calendar_shows_drivers_by_day_and_moves_jobs_as_manual_assignment
     for booking, driver_id in ((j1, anna.id), (j2, ben.id), (j3, None), (j4, cara.id)):
         cell = page.locator(f'{row(driver_id)} td[data-day="0"] {job(booking)}')
         assert await cell.count() == 1, booking.pickup_address
-    # Free gaps from the server, inside the 07:00-20:00 working day.
+    # Free gaps: the page's are the server's (GET /calendar/drivers/{id}) for the same week.
+    week = {"start": at(0).isoformat(), "end": (at(0) + timedelta(days=7)).isoformat()}
+    async with httpx.AsyncClient(base_url=gateway_url, headers=auth_headers(dispatcher)) as http:
+        for driver in (anna, ben, cara):
+            schedule = await http.get(f"/api/v1/calendar/drivers/{driver.id}", params=week)
+            assert schedule.status_code == 200, schedule.text
+            server_gaps = [(datetime.fromisoformat(g["start"]), datetime.fromisoformat(g["end"]))
+                           for g in schedule.json()["free"]]
+            page_gaps = [(datetime.fromisoformat(a), datetime.fromisoformat(b)) for a, b in
+                         await page.evaluate("""(id) => window.__backoffice.calendar.free.get(id)
+                             .map((g) => [g.start.toISOString(), g.end.toISOString()])""",
+                                             str(driver.id))]
+            assert page_gaps == server_gaps and len(server_gaps) == 2, driver.full_name
+    # Shown inside the 07:00-20:00 working day.
     free = f'{row(anna.id)} td[data-day="0"] .free-text'
     assert await page.inner_text(free) == "free 07:00–09:00, 13:00–20:00"
     assert await page.inner_text(f'{row(anna.id)} td[data-day="1"] .free-text') \

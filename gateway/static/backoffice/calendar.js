@@ -1,6 +1,5 @@
-// The fleet calendar: drivers by day over a week, with their jobs (GET /calendar), the free
-// gaps the server computes per driver (GET /calendar/drivers/{id}) and overlapping jobs
-// flagged as conflicts. Moving a job to another driver is a manual assignment
+// The fleet calendar: drivers by day over a week, with their jobs (GET /calendar), their free
+// gaps and overlapping jobs flagged as conflicts. Moving a job to another driver is a manual assignment
 // (POST /bookings/{id}/assign); when the server refuses, its reason is shown as it gave it.
 
 import { loadList } from "/board/api.js";
@@ -54,6 +53,22 @@ function findConflicts(entries) {
   return found;
 }
 
+// A driver's free time in the range: what the fleet calendar's jobs leave (the same rule as
+// GET /calendar/drivers/{id}, without one request per driver: a fleet of fifty would meet
+// the read rate limit).
+function freeGaps(driverId) {
+  const busy = cal.entries.filter((e) => e.driver_id === driverId)
+    .map((e) => [e.startAt.getTime(), e.endAt.getTime()]).sort((a, b) => a[0] - b[0]);
+  const gaps = [];
+  let cursor = cal.start.getTime();
+  for (const [start, end] of busy) {
+    if (start > cursor) gaps.push({ start: new Date(cursor), end: new Date(start) });
+    cursor = Math.max(cursor, end);
+  }
+  if (cursor < cal.end.getTime()) gaps.push({ start: new Date(cursor), end: cal.end });
+  return gaps;
+}
+
 async function load() {
   const range = `start=${encodeURIComponent(cal.start.toISOString())}` +
     `&end=${encodeURIComponent(cal.end.toISOString())}`;
@@ -70,15 +85,7 @@ async function load() {
                                                endAt: new Date(e.end) }));
   cal.unassigned = calendar.unassigned;
   cal.conflicts = findConflicts(cal.entries);
-  // The server's free gaps, one schedule per driver.
-  const schedules = await Promise.all([...drivers.keys()].map((id) =>
-    api("GET", `/calendar/drivers/${id}?${range}`).catch(() => null)));
-  cal.free = new Map();
-  for (const schedule of schedules) {
-    if (!schedule) continue;
-    cal.free.set(schedule.resource_id, schedule.free.map((g) => ({ start: new Date(g.start),
-                                                                   end: new Date(g.end) })));
-  }
+  cal.free = new Map([...drivers.keys()].map((id) => [id, freeGaps(id)]));
   if (cal.selected) {
     cal.selected = cal.entries.find((e) => e.booking_id === cal.selected.booking_id) || null;
   }
