@@ -6,6 +6,7 @@ packer skills) with its gap to the proven optimum and solve time. Writes
 bench-results/dispatch.json.
 
 Run: uv run movehub bench dispatch   (about two minutes; uses its own database movehub_bench)
+     uv run movehub bench dispatch --chain-day   (the chain day alone: no database, no Ray)
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import asyncio  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import random  # noqa: E402
+import sys  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
 from datetime import UTC, datetime, timedelta  # noqa: E402
@@ -332,7 +334,22 @@ async def measure(org_ids: list[str]) -> dict[str, float]:
             "offers_p50_ms": o50, "offers_p99_ms": o99}
 
 
+def chain_day_only() -> None:
+    """`movehub bench dispatch --chain-day`: the chain day alone (no database, no Ray)."""
+    with console.status(f"chain day: {CHAIN_MOVES} moves, {CHAIN_DRIVERS} drivers ..."):
+        figures = chain_figures()
+    table = Table(title="dispatch benchmark: chain day")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for key, value in figures.items():
+        table.add_row(key, f"{value}")
+    console.print(table)
+
+
 def main() -> None:
+    if "--chain-day" in sys.argv[1:]:
+        chain_day_only()
+        return
     with console.status(f"building the city: {ORGS} orgs, {DRIVERS} drivers ..."):
         started = time.perf_counter()
         org_ids = build_city()
