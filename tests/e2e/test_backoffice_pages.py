@@ -439,6 +439,7 @@ async def test_admin_opens_approves_and_rejects_verification_documents(
     insurance_row = page.locator(
         f'#queue tr[data-submission-id="{submissions["liability_insurance"]}"]')
     assert await license_row.get_attribute("data-status") == "pending"
+    assert "Verification E2E Movers" in await license_row.inner_text()
     assert await insurance_row.count() == 1
 
     # Open the document: taken into review, the signed download opens in a new tab.

@@ -8,7 +8,7 @@ import {
 
 const PAGE = 100;
 const REVIEWING = "under_review"; // the submission status a decision is made from
-const queue = { rows: new Map(), selected: null, opened: [], decisions: [] };
+const queue = { rows: new Map(), orgs: new Map(), selected: null, opened: [], decisions: [] };
 office.verification = queue;
 
 const words = (text) => String(text || "").replaceAll("_", " ");
@@ -21,7 +21,7 @@ function rowNode(row) {
   el("td", { text: day(row.created_at) }),
   el("td", { text: words(row.kind) }),
   el("td", { text: `${words(row.subject_type)} ${shortId(row.subject_id)}` }),
-  el("td", { text: shortId(row.org_id) }),
+  el("td", { text: queue.orgs.get(row.org_id) || shortId(row.org_id) }),
   el("td", { text: day(row.expires_on) }),
   el("td", {}, el("span", { class: "badge", text: words(row.status) })));
 }
@@ -42,6 +42,11 @@ async function load() {
     if (offset + page.items.length >= page.total || !page.items.length) break;
   }
   queue.rows = rows;
+  // The organizations' names, once each (a queue names few of them).
+  const unknown = [...new Set([...rows.values()].map((row) => row.org_id))]
+    .filter((id) => !queue.orgs.has(id));
+  await Promise.all(unknown.slice(0, 20).map((id) => api("GET", `/organizations/${id}`)
+    .then((org) => queue.orgs.set(id, org.name)).catch(() => null)));
   render();
   if (queue.selected && !rows.has(queue.selected)) clearDetail();
   office.loads += 1;
@@ -58,7 +63,8 @@ function showDetail(row) {
   const pairs = [
     ["Document", words(row.kind)], ["Status", words(row.status)],
     ["Subject", `${words(row.subject_type)} ${row.subject_id}`],
-    ["Organization", row.org_id], ["Expires", day(row.expires_on)],
+    ["Organization", queue.orgs.get(row.org_id) || row.org_id],
+    ["Expires", day(row.expires_on)],
     ["Submitted", new Date(row.created_at).toLocaleString()],
   ];
   $("sub-facts").replaceChildren(...pairs.flatMap(([k, v]) => [el("dt", { text: k }),
