@@ -112,7 +112,7 @@ async def page_view(page: Page) -> dict[str, Any]:
     return dict(await page.evaluate("""() => ({
         eta: document.querySelector('#eta').textContent,
         lat: document.querySelector('#crew-marker').dataset.lat || null,
-        hidden: document.querySelector('#crew-marker').hidden})"""))
+        hidden: document.querySelector('#crew-marker').getAttribute('visibility') === 'hidden'})"""))
 
 
 async def board_eta(page: Page, booking_id: uuid.UUID) -> float | None:
@@ -163,14 +163,13 @@ async def test_tracking_page_and_board_follow_the_crew(gateway_url: str, move: M
         minutes = [int(v["eta"].split()[1]) for v in seen]
         assert minutes == sorted(minutes, reverse=True) and minutes[-1] < minutes[0]
         assert minutes[0] >= 8 and minutes[-1] <= 6
+        ARTIFACTS.mkdir(exist_ok=True)
+        await track.screenshot(path=str(ARTIFACTS / "tracking-page.png"))
         # The board got job.eta events too: the ETA beside the job falls.
         shown = [e for e in board_etas if e is not None]
         assert len(shown) >= 2 and shown == sorted(shown, reverse=True) and shown[-1] < shown[0]
         text = await board.inner_text(f'#jobs tr[data-booking-id="{move.booking_id}"]')
         assert "ETA" in text and "min to pickup" in text
-
-        ARTIFACTS.mkdir(exist_ok=True)
-        await track.screenshot(path=str(ARTIFACTS / "tracking-page.png"))
 
 
 async def test_a_forged_link_is_refused_on_the_page(gateway_url: str, move: Move,
@@ -182,4 +181,5 @@ async def test_a_forged_link_is_refused_on_the_page(gateway_url: str, move: Move
     await track.wait_for_function("() => !document.querySelector('#problem').hidden",
                                   timeout=15_000)
     assert "not a tracking link" in await track.inner_text("#problem")
-    assert await track.evaluate("() => document.querySelector('#crew-marker').hidden")
+    assert await track.evaluate(
+        "() => document.querySelector('#crew-marker').getAttribute('visibility')") == "hidden"

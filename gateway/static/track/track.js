@@ -84,7 +84,7 @@ function render(view) {
     marker.setAttribute("transform", `translate(${x.toFixed(1)},${y.toFixed(1)})`);
     $("crew-heading").setAttribute("transform", `rotate(${turn})`);
     $("crew-heading").style.visibility = view.position.heading == null ? "hidden" : "visible";
-    marker.hidden = false;
+    marker.setAttribute("visibility", "visible");
     marker.dataset.lat = String(view.position.lat);
     marker.dataset.lon = String(view.position.lon);
     const ago = Math.max(0, Math.round(Date.now() / 1000 - view.position.ts));
@@ -93,9 +93,9 @@ function render(view) {
     if (view.heading_for) {
       const [sx, sy] = frame(view.stops[view.heading_for]);
       for (const [k, v] of Object.entries({ x1: x, y1: y, x2: sx, y2: sy })) route.setAttribute(k, v.toFixed(1));
-      route.style.visibility = "visible";
+      route.setAttribute("visibility", "visible");
     } else {
-      route.style.visibility = "hidden";
+      route.setAttribute("visibility", "hidden");
     }
   }
   setText("headline", view.heading_for === "pickup"
