@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from dispatch.assignment.exact import Proof, solve_exact
+from dispatch.assignment.exact import Proof, TooLarge, solve_exact
 from dispatch.assignment.matching import INFEASIBLE_KM, cost_matrix, greedy, optimal
 from dispatch.assignment.scoring import F64, B, FleetColumns, Job, Weights, haversine_km
 
@@ -219,12 +219,12 @@ class DayPlan:
 
 def plan_jobs(fleet: FleetColumns, jobs: list[Job], weights: Weights, *,
               max_drivers: int = 200, time_limit_s: float = 1.0,
-              exact_time_limit_s: float = 30.0) -> DayPlan:
+              exact_time_limit_s: float = 10.0) -> DayPlan:
     """The day's plan: optimal one-to-one matching; when that leaves jobs some driver could
     still take after another one (more jobs than drivers), chains instead from the exact
     model (most jobs served, then least deadhead, proven). Only when the exact model runs
-    out of time before its proof is VROOM's plan (`time_limit_s`) asked too, and the better
-    of the two kept."""
+    out of time (`exact_time_limit_s`) before its proof, or would be too large to build, is
+    VROOM's plan (`time_limit_s`) asked too, and the better of the two kept."""
     matrix = cost_matrix(fleet, jobs, weights)
     feasible = matrix < INFEASIBLE_KM
     best, baseline = optimal(matrix), greedy(matrix)
@@ -238,7 +238,7 @@ def plan_jobs(fleet: FleetColumns, jobs: list[Job], weights: Weights, *,
         try:
             chains, proof = exact_chains(fleet, jobs, feasible, weights, legs=legs,
                                          time_limit_s=exact_time_limit_s)
-        except TimeoutError:
+        except (TimeoutError, TooLarge):  # VROOM's plan alone, below
             chains = Chains([], {}, 0.0, list(range(len(jobs))))
         if proof is None or not proof.optimal:
             routed = chain_plan(fleet, jobs, feasible, weights, legs=legs,

@@ -100,13 +100,27 @@ def classes_of(feasible: B) -> tuple[B, I64]:
     return columns.astype(bool), np.asarray(inverse, dtype=np.int64).ravel()
 
 
+MAX_ARCS = 2_000_000  # beyond this the model is not built (memory; HiGHS would not finish)
+
+
+class TooLarge(Exception):
+    """The exact model would have more than MAX_ARCS arcs (many drivers with different
+    feasibility columns, for example each busy at other times, times many jobs)."""
+
+
 def arcs_of(feasible: B, jobs: list[Job], start_km: F64, between_km: F64,
-            weights: Weights) -> tuple[Arcs, int]:
-    """The whole arc universe and the number of classes."""
+            weights: Weights, *, max_arcs: int | None = None) -> tuple[Arcs, int]:
+    """The whole arc universe and the number of classes (TooLarge past `max_arcs`, by
+    default MAX_ARCS)."""
     columns, cls = classes_of(feasible)
     starts = np.array([j.start for j in jobs])
     ends = np.array([j.end for j in jobs])
     follow = ends[:, None] + between_km * (3600.0 / weights.speed_kmh) <= starts[None, :]
+    limit = MAX_ARCS if max_arcs is None else max_arcs
+    allowed = columns.astype(np.float32)  # classes x jobs; pairs per class in one product
+    size = int(feasible.sum()) + int(((allowed @ follow.astype(np.float32)) * allowed).sum())
+    if size > limit:
+        raise TooLarge(f"day plan: {size} arcs in the exact model (at most {limit})")
     first_k, first_d = np.nonzero(feasible)
     parts = [(first_d, np.full(len(first_k), -1), first_k, cls[first_d],
               start_km[first_d, first_k])]

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from scipy.optimize import Bounds, LinearConstraint, milp
 
+from dispatch.assignment import exact
 from dispatch.assignment.chaining import (
     Chains,
     Legs,
@@ -226,3 +227,15 @@ def test_reference_milp_sees_what_the_old_skill_rule_missed() -> None:
     jobs = [job(0.0, 8), job(0.01, 12, skills=5)]
     served, km = reference(feasible(f, jobs), jobs, legs_of(f, jobs))
     assert served == 2 and km < 1.2
+
+
+def test_a_model_too_large_to_build_leaves_the_day_to_vroom(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(exact, "MAX_ARCS", 1)
+    f = fleet([0.0])
+    jobs = [job(0.05, 8, to=0.1), job(0.1, 13)]
+    with pytest.raises(exact.TooLarge):
+        flow_plan(f, jobs, feasible(f, jobs), Weights())
+    day = plan_jobs(f, jobs, Weights())
+    assert day.method == "chains" and day.proof is None
+    assert [(p.job, p.driver) for p in day.pairs] == [(0, 0), (1, 0)]
