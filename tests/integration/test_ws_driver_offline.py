@@ -9,6 +9,7 @@ import time
 import uuid
 from typing import Any
 
+import httpx
 import orjson
 from fastapi import FastAPI
 from sqlalchemy import text
@@ -167,3 +168,25 @@ async def test_eta_of_own_jobs_is_passed_on(ws_base: str) -> None:
         await events.publish(org.id, {"type": "job.eta",
                                       "data": {**eta, "driver_id": str(driver.id)}})
         assert await recv_until(ws, "job.eta", 5) == {"type": "job.eta", **eta}
+
+
+async def test_the_app_is_served_under_its_workers_scope(client: httpx.AsyncClient) -> None:
+    entry = await client.get("/driver?token=abc")
+    assert (entry.status_code, entry.headers["location"]) == (307, "/driver/?token=abc")
+    page = await client.get("/driver/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    # The CSP lets the page run its own scripts and worker and reach its socket, nothing inline.
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self';" in policy and "unsafe-inline" not in policy
+    worker = await client.get("/driver/sw.js")
+    assert worker.headers["content-type"].startswith("text/javascript")
+    assert worker.headers["service-worker-allowed"] == "/driver/"
+    assert worker.headers["cache-control"] == "no-cache"
+    manifest = await client.get("/driver/manifest.webmanifest")
+    assert manifest.headers["content-type"] == "application/manifest+json"
+    assert manifest.json()["scope"] == "/driver/"
+    assert (await client.get("/driver/main.js")).headers["content-type"].startswith(
+        "text/javascript")
+    missing = await client.get("/driver/secrets.js")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
