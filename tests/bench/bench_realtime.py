@@ -71,12 +71,15 @@ console = Console()
 
 
 # ---- setup ---------------------------------------------------------------------------------
-def build_fleet(drivers: int) -> tuple[list[str], list[tuple[str, str]]]:
+def build_fleet(drivers: int) -> tuple[list[str], list[tuple[str, str, str]], str]:
+    """Orgs, (driver, org, user) and a dispatcher of the first org: users are rows, since a
+    socket lives only while its user is active (the session sweep closes the others)."""
     settings = get_settings()
     recreate_database(_DB, settings)
     migrate()
     orgs = [str(uuid.uuid4()) for _ in range(ORGS)]
-    fleet = [(str(uuid.uuid4()), orgs[i % ORGS]) for i in range(drivers)]
+    fleet = [(str(uuid.uuid4()), orgs[i % ORGS], str(uuid.uuid4())) for i in range(drivers)]
+    dispatcher = str(uuid.uuid4())
     lon, lat = CENTER
     area = (f"SRID=4326;MULTIPOLYGON((({lon - .3} {lat - .2},{lon + .3} {lat - .2},"
             f"{lon + .3} {lat + .2},{lon - .3} {lat + .2},{lon - .3} {lat - .2})))")
@@ -88,13 +91,17 @@ def build_fleet(drivers: int) -> tuple[list[str], list[tuple[str, str]]]:
             for i, org in enumerate(orgs):
                 copy.write_row((org, f"Realtime Movers {i}", f"R{i:05d}", area,
                                 f"SRID=4326;POINT({lon} {lat})", 4500, 150, 10000, "EUR", True))
-        with cur.copy("COPY drivers (id, org_id, full_name, skills, home_base, verified) "
-                      "FROM STDIN") as copy:
-            for i, (driver, org) in enumerate(fleet):
-                copy.write_row((driver, org, f"Driver {i}", "{driver}",
+        with cur.copy("COPY users (id, role, org_id, full_name) FROM STDIN") as copy:
+            copy.write_row((dispatcher, "dispatcher", orgs[0], "Dispatcher"))
+            for i, (_, org, user) in enumerate(fleet):
+                copy.write_row((user, "driver", org, f"Driver {i}"))
+        with cur.copy("COPY drivers (id, org_id, user_id, full_name, skills, home_base, "
+                      "verified) FROM STDIN") as copy:
+            for i, (driver, org, user) in enumerate(fleet):
+                copy.write_row((driver, org, user, f"Driver {i}", "{driver}",
                                 f"SRID=4326;POINT({lon} {lat})", True))
     admin.close()
-    return orgs, fleet
+    return orgs, fleet, dispatcher
 
 
 def start_server(port: int) -> subprocess.Popen[bytes]:
@@ -388,12 +395,12 @@ def main() -> None:
     base, ws_base = f"http://127.0.0.1:{args.port}", f"ws://127.0.0.1:{args.port}"
 
     with console.status("building the fleet database"):
-        orgs, fleet = build_fleet(args.drivers)
-    tokens = [issue_access_token(Caller(role="driver", user_id=uuid.uuid4(),
+        orgs, fleet, dispatcher = build_fleet(args.drivers)
+    tokens = [issue_access_token(Caller(role="driver", user_id=uuid.UUID(user),
                                         org_id=uuid.UUID(org), driver_id=uuid.UUID(driver)),
                                  get_settings())
-              for driver, org in fleet]
-    board_token = issue_access_token(Caller(role="dispatcher", user_id=uuid.uuid4(),
+              for driver, org, user in fleet]
+    board_token = issue_access_token(Caller(role="dispatcher", user_id=uuid.UUID(dispatcher),
                                             org_id=uuid.UUID(orgs[0])), get_settings())
     server = start_server(args.port)
     results: dict[str, Any] = {}
