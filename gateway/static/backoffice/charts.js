@@ -44,7 +44,7 @@ export function lineChart(host, { labels, series, format = String, label = "line
   }
   const every = Math.max(1, Math.ceil(n / 8));
   labels.forEach((text, i) => {
-    const lastFits = i === n - 1 && (n - 1) % every >= every / 2;
+    const lastFits = i === n - 1 && (n - 1) % every >= every * 0.75;
     if (i % every === 0 || lastFits) {
       axis.append(svg("text", { x: x(i), y: H - B + 18, "text-anchor": "middle" }, text));
     }
@@ -61,8 +61,9 @@ export function lineChart(host, { labels, series, format = String, label = "line
       group.append(dot);
     });
     root.append(group);
-    root.append(svg("text", { x: L + 8 + index * 170, y: H - 4, fill: color, class: "key" },
-                    `● ${s.name}`));
+    const key = svg("text", { x: L + 8 + index * 170, y: H - 4, class: "key" }, `● ${s.name}`);
+    key.style.fill = color; // over the stylesheet's text colour (CSSOM: no inline style)
+    root.append(key);
   });
   host.dataset.points = String(labels.length);
   host.dataset.series = String(series.length);
