@@ -3,29 +3,50 @@
 from __future__ import annotations
 
 import logging
+import sys
 import time
 import uuid
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any
 
+import orjson
 import structlog
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from structlog.typing import EventDict
 
 from persistence.config import get_settings
 
 REQUESTS = Counter("movehub_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram("movehub_http_request_seconds", "HTTP request latency", ["method", "route"])
 CORRELATION_HEADER = "x-correlation-id"
+_HEADER = CORRELATION_HEADER.encode()
+
+
+_correlation: ContextVar[str | None] = ContextVar("movehub_correlation_id", default=None)
+
+
+def add_correlation_id(_: Any, __: str, event: EventDict) -> EventDict:
+    """The request's correlation id on every line logged while it is handled (one ContextVar
+    read: structlog's merge_contextvars copies and walks the whole context per line)."""
+    correlation_id = _correlation.get()
+    if correlation_id is not None:
+        event.setdefault("correlation_id", correlation_id)
+    return event
 
 
 def configure_logging() -> None:
+    """JSON lines rendered by orjson straight to bytes (the access log is on every request:
+    it must cost a few microseconds, not the stdlib json encoder's tens)."""
     settings = get_settings()
     renderer: structlog.types.Processor = (
-        structlog.processors.JSONRenderer() if settings.log_json
+        structlog.processors.JSONRenderer(serializer=orjson.dumps) if settings.log_json
         else structlog.dev.ConsoleRenderer()
     )
     structlog.configure(
         processors=[
-            structlog.contextvars.merge_contextvars,
+            add_correlation_id,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
@@ -34,6 +55,8 @@ def configure_logging() -> None:
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelName(settings.log_level.upper())
         ),
+        logger_factory=(structlog.BytesLoggerFactory() if settings.log_json
+                        else structlog.PrintLoggerFactory()),
         cache_logger_on_first_use=True,
     )
 
@@ -43,16 +66,24 @@ class CorrelationMiddleware:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.log = structlog.get_logger("movehub.access")
+        settings = get_settings()
+        # The access line skips structlog's processor chain (the same JSON fields, written
+        # by orjson in one call): it is the only line logged on every request.
+        self.access_log = (settings.log_json and logging.getLevelName(
+            settings.log_level.upper()) <= logging.INFO)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope.get("headers") or []).get(CORRELATION_HEADER.encode())
+        incoming = None
+        for name, value in scope.get("headers") or ():
+            if name == _HEADER:
+                incoming = value
+                break
         correlation_id = _clean(incoming) or uuid.uuid4().hex
         scope.setdefault("state", {})["correlation_id"] = correlation_id
-        structlog.contextvars.bind_contextvars(correlation_id=correlation_id)
+        token = _correlation.set(correlation_id)
         started = time.perf_counter()
         status = 500
 
@@ -60,9 +91,8 @@ class CorrelationMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = list(message.get("headers", []))
-                headers.append((CORRELATION_HEADER.encode(), correlation_id.encode()))
-                message["headers"] = headers
+                message["headers"] = [*message.get("headers", ()),
+                                      (_HEADER, correlation_id.encode())]
             await send(message)
 
         try:
@@ -71,11 +101,51 @@ class CorrelationMiddleware:
             if scope["type"] == "http":
                 elapsed = time.perf_counter() - started
                 route = getattr(scope.get("route"), "path", "unmatched")
-                REQUESTS.labels(scope["method"], route, str(status)).inc()
-                LATENCY.labels(scope["method"], route).observe(elapsed)
-                self.log.info("request", method=scope["method"], path=scope["path"],
-                              status=status, ms=round(elapsed * 1000, 2))
-            structlog.contextvars.unbind_contextvars("correlation_id")
+                method = scope["method"]
+                _metrics(method, route, status).observe(elapsed)
+                if self.access_log:
+                    _access_line(method, scope["path"], status, elapsed, correlation_id)
+            _correlation.reset(token)
+
+
+def _access_line(method: str, path: str, status: int, elapsed: float,
+                 correlation_id: str) -> None:
+    line = orjson.dumps({
+        "method": method, "path": path, "status": status, "ms": round(elapsed * 1000, 2),
+        "event": "request", "correlation_id": correlation_id, "level": "info",
+        "logger": "movehub.access",
+        "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z")})
+    try:
+        sys.stdout.buffer.write(line + b"\n")
+        sys.stdout.buffer.flush()
+    except (AttributeError, ValueError, OSError):  # no byte stdout (captured, closed)
+        print(line.decode(), flush=True)
+
+
+class _Children:
+    """The labelled counter and histogram of one (method, route, status), looked up once:
+    prometheus_client's labels() takes a lock and builds the key on every call."""
+
+    __slots__ = ("count", "latency")
+
+    def __init__(self, method: str, route: str, status: int) -> None:
+        self.count = REQUESTS.labels(method, route, str(status))
+        self.latency = LATENCY.labels(method, route)
+
+    def observe(self, elapsed: float) -> None:
+        self.count.inc()
+        self.latency.observe(elapsed)
+
+
+_children: dict[tuple[str, str, int], _Children] = {}
+
+
+def _metrics(method: str, route: str, status: int) -> _Children:
+    key = (method, route, status)
+    children = _children.get(key)
+    if children is None:
+        children = _children[key] = _Children(method, route, status)
+    return children
 
 
 def _clean(raw: bytes | None) -> str | None:

@@ -31,6 +31,9 @@ async def measure_move(session: AsyncSession, area_wkb: bytes, origin: LonLat,
     return float(row[0] or 0) / 1000.0, bool(row[1])
 
 
+_INSERT = insert(Booking.__table__).returning(*Booking.__table__.c)
+
+
 class BookingRepository(Repository[Booking]):
     model = Booking
 
@@ -64,9 +67,12 @@ class BookingRepository(Repository[Booking]):
         return await self.page(statement, limit=limit, offset=offset)
 
     async def add(self, values: dict[str, Any]) -> Booking:
-        """INSERT ... RETURNING the whole row (server defaults included): no read-back."""
-        statement = insert(Booking).values(**values).returning(Booking)
-        return (await self.session.scalars(statement)).one()
+        """INSERT ... RETURNING the whole row (server defaults included): no read-back. One
+        Core statement built once (its cache key is the same every time: the values travel
+        as parameters), not the ORM's bulk-insert machinery; the row comes back as a Booking
+        for the caller to read (not added to the session: it is already stored)."""
+        row = (await self.session.execute(_INSERT, values)).one()
+        return Booking(**row._mapping)
 
     async def add_history(self, history: dict[str, Any], event: dict[str, Any]) -> None:
         """The booking's first history row and its outbox event, one statement (the outbox
