@@ -6,9 +6,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import LargeBinary, Select, bindparam, func, insert, select
+from sqlalchemy import LargeBinary, Select, Table, bindparam, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from persistence.models import Booking, BookingStatusHistory
@@ -31,7 +31,8 @@ async def measure_move(session: AsyncSession, area_wkb: bytes, origin: LonLat,
     return float(row[0] or 0) / 1000.0, bool(row[1])
 
 
-_INSERT = insert(Booking.__table__).returning(*Booking.__table__.c)
+_TABLE = cast(Table, Booking.__table__)
+_INSERT = insert(_TABLE).returning(*_TABLE.c)
 
 
 class BookingRepository(Repository[Booking]):
