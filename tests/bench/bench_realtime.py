@@ -91,10 +91,11 @@ def build_fleet(drivers: int) -> tuple[list[str], list[tuple[str, str, str]], st
             for i, org in enumerate(orgs):
                 copy.write_row((org, f"Realtime Movers {i}", f"R{i:05d}", area,
                                 f"SRID=4326;POINT({lon} {lat})", 4500, 150, 10000, "EUR", True))
-        with cur.copy("COPY users (id, role, org_id, full_name) FROM STDIN") as copy:
-            copy.write_row((dispatcher, "dispatcher", orgs[0], "Dispatcher"))
+        with cur.copy("COPY users (id, role, org_id, full_name, email) FROM STDIN") as copy:
+            copy.write_row((dispatcher, "dispatcher", orgs[0], "Dispatcher",
+                            f"{dispatcher}@bench.invalid"))
             for i, (_, org, user) in enumerate(fleet):
-                copy.write_row((user, "driver", org, f"Driver {i}"))
+                copy.write_row((user, "driver", org, f"Driver {i}", f"{user}@bench.invalid"))
         with cur.copy("COPY drivers (id, org_id, user_id, full_name, skills, home_base, "
                       "verified) FROM STDIN") as copy:
             for i, (driver, org, user) in enumerate(fleet):
@@ -144,15 +145,27 @@ def pct(samples: list[float], q: float) -> float | None:
 
 
 # ---- client processes ----------------------------------------------------------------------
-async def _connect_all(urls: list[str], batch: int = 100) -> list[Any]:
+async def _open(url: str, attempts: int = 8) -> Any:
+    """One socket and its first frame (hello / snapshot); a socket closed with 1013 while the
+    gateway's pools are busy with a thousand others connecting is opened again, as a client
+    would after a back-off."""
     import websockets
 
+    for attempt in range(attempts):
+        try:
+            ws = await websockets.connect(url, compression=None, open_timeout=60, max_size=None)
+            await ws.recv()
+            return ws
+        except Exception:
+            if attempt == attempts - 1:
+                raise
+            await asyncio.sleep(0.5 * (attempt + 1))
+
+
+async def _connect_all(urls: list[str], batch: int = 100) -> list[Any]:
     sockets: list[Any] = []
     for start in range(0, len(urls), batch):
-        opened = await asyncio.gather(*(websockets.connect(
-            u, compression=None, open_timeout=60, max_size=None) for u in urls[start:start + batch]))
-        await asyncio.gather(*(ws.recv() for ws in opened))  # hello / snapshot
-        sockets.extend(opened)
+        sockets.extend(await asyncio.gather(*(_open(u) for u in urls[start:start + batch])))
     return sockets
 
 
