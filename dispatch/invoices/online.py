@@ -3,15 +3,26 @@ port (a Stripe PaymentIntent), and the provider's verified webhook settles it.
 
 Starting follows the booking payments' shape (dispatch/payments/service.py): the provider is
 called during the request, because the answer (the client secret) is what the caller needs,
-but never while we hold a row lock. The invoice is read without a lock, the intent is asked
-for with an idempotency key naming the invoice, the attempt and the amount, and only then is
-the invoice locked (as the system: customers cannot lock what they may only read), checked
-again and the attempt recorded (a short critical section). Two
-concurrent starts ask with the same key, get the same intent and record it once (the attempt
-is unique per invoice); a retry after a crash between the provider's answer and our commit
-asks again with the same key and gets the same intent back. The outbox was the other way
-(record the attempt, let a worker ask for the intent): it would leave the customer without a
-client secret to pay with until the worker ran.
+but never inside a database transaction (it would hold a pooled connection for a network call
+of unbounded length). Three steps, each transaction short and as the caller (the invoice is
+locked as the system: customers cannot lock what they may only read, and the caller was shown
+to be the invoice's customer first):
+
+1. Under the invoice's lock, the balance is checked and the open attempt found, or a new one
+   recorded "requested" (requires_payment with no provider id yet) for the balance; commit.
+   An open attempt for another balance (a payment recorded by hand changed it) is superseded.
+2. The provider is asked with no session open, with an idempotency key naming the invoice, the
+   attempt and the amount (all on the row, so the key can always be told again).
+3. Under the invoice's lock again, the answer is recorded on the attempt once, and the balance
+   checked again: when it moved meanwhile, the attempt is superseded (its intent kept, so a
+   payment made with it anyway still settles, the excess raised as an alert) and the caller
+   gets 409 with what is outstanding now.
+
+Concurrent starts queue on the invoice's lock in step 1: one records the attempt, the others
+find it, ask with the same key (the provider gives the same intent back) and step 3 records it
+once. An attempt left requested by a crash, or by a provider that did not answer (503), is
+found by the next start while the balance is the same: it asks again with the same key and
+completes it (a changed balance supersedes it instead).
 
 An open attempt is reused while the balance is what it asked for. When a payment recorded by
 hand changed the balance, the next start supersedes it and asks for the rest.
@@ -35,7 +46,14 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dispatch.errors import Conflict, Forbidden, InvalidTransition, NotFound, Unavailable
+from dispatch.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidTransition,
+    NotFound,
+    Unavailable,
+)
 from dispatch.invoices import rules
 from dispatch.invoices.service import _touch, get_invoice
 from persistence.integrations.payments import IntentResult, PaymentProviderError, PaymentsPort
@@ -43,12 +61,14 @@ from persistence.models import Invoice, InvoiceOnlinePayment, InvoicePayment
 from persistence.outbox import enqueue
 from persistence.repositories.base import acting_as_system
 from persistence.repositories.invoices import InvoiceOnlinePaymentRepository, InvoiceRepository
-from persistence.session import Caller
+from persistence.session import Caller, tenant_session
 from persistence.statuses import InvoiceStatus, OnlinePaymentStatus
 
 log = structlog.get_logger("movehub.invoices.online")
 # Online payment ids derive from (invoice, attempt), so a replayed start maps to the same row.
 ONLINE_PAYMENT_NAMESPACE = uuid.UUID("0c3b9a4e-7d21-4f5e-9b8a-3e6f1d2c4b5a")
+# Seconds a caller is told to wait (Retry-After) when the provider did not answer.
+PROVIDER_RETRY_AFTER_S = 5
 OPEN = frozenset({OnlinePaymentStatus.REQUIRES_PAYMENT, OnlinePaymentStatus.PROCESSING})
 
 
@@ -71,68 +91,104 @@ async def _payable(session: AsyncSession, caller: Caller,
     return invoice, _balance(invoice)
 
 
-async def _ask_provider(port: PaymentsPort, invoice: Invoice, amount_cents: int, attempt: int,
-                        payment_id: uuid.UUID) -> IntentResult:
+async def _ask_provider(port: PaymentsPort, row: InvoiceOnlinePayment,
+                        invoice_number: str) -> IntentResult:
     try:
         return await port.create_intent(
-            amount_cents, invoice.currency,
-            f"movehub-invoice-{invoice.id}-{attempt}-{amount_cents}",
-            {"invoice_id": str(invoice.id), "online_payment_id": str(payment_id),
-             "invoice_number": invoice.number or ""})
+            row.amount_cents, row.currency,
+            f"movehub-invoice-{row.invoice_id}-{row.attempt}-{row.amount_cents}",
+            {"invoice_id": str(row.invoice_id), "online_payment_id": str(row.id),
+             "invoice_number": invoice_number})
     except PaymentProviderError as exc:
-        raise Unavailable("the payment provider did not answer; try again") from exc
+        raise Unavailable("the payment provider did not answer; try again",
+                          retry_after=PROVIDER_RETRY_AFTER_S) from exc
 
 
-async def start(session: AsyncSession, caller: Caller, invoice_id: uuid.UUID,
-                port: PaymentsPort, now: datetime | None = None) -> InvoiceOnlinePayment:
-    """Use case: the invoice's customer starts paying its balance online (one open attempt)."""
+async def start(caller: Caller, invoice_id: uuid.UUID, port: PaymentsPort,
+                now: datetime | None = None) -> InvoiceOnlinePayment:
+    """Use case: the invoice's customer starts paying its balance online (one open attempt).
+    Two short transactions as the caller, the provider asked between them with none open."""
     now = now or datetime.now(UTC)
-    payments = InvoiceOnlinePaymentRepository(session)
-    invoice, owed = await _payable(session, caller, invoice_id)
-    current = await payments.open_for_invoice(invoice.id)
-    if current is not None and current.amount_cents == owed:
-        return current
-    attempt = await payments.attempts_for_invoice(invoice.id)
-    payment_id = uuid.uuid5(ONLINE_PAYMENT_NAMESPACE, f"{invoice.id}:{attempt}")
-    intent = await _ask_provider(port, invoice, owed, attempt, payment_id)  # no lock held
-    # Customers may read their invoice but not lock it (FOR UPDATE needs a write policy): the
-    # caller was shown to be the invoice's customer above, so the short critical section that
-    # locks, checks again and records runs as the system.
-    async with acting_as_system(session, caller):
-        return await _record(session, invoice.id, intent, owed, attempt, payment_id, port.name,
-                             now)
-
-
-async def _record(session: AsyncSession, invoice_id: uuid.UUID, intent: IntentResult,
-                  owed: int, attempt: int, payment_id: uuid.UUID, provider: str,
-                  now: datetime) -> InvoiceOnlinePayment:
-    payments = InvoiceOnlinePaymentRepository(session)
-    invoice = await get_invoice(session, invoice_id, lock=True)
-    owed_now = _balance(invoice)
-    current = await payments.open_for_invoice(invoice.id)
-    if current is not None and current.amount_cents == owed_now:
-        return current  # a concurrent start recorded it first (the same intent, same key)
-    if owed_now != owed:
-        raise Conflict("the invoice's balance changed meanwhile; start the payment again",
-                       outstanding_cents=owed_now)
-    if current is not None:  # it asked for a balance that is no more
-        current.status = OnlinePaymentStatus.SUPERSEDED.value
-        current.updated_at = now
-        await session.flush()
-    row = await payments.add_once(
-        id=payment_id, invoice_id=invoice.id, org_id=invoice.org_id,
-        customer_id=invoice.customer_id, attempt=attempt, amount_cents=owed,
-        currency=invoice.currency, provider=provider,
-        provider_payment_id=intent.provider_payment_id, client_secret=intent.client_secret,
-        status=OnlinePaymentStatus.REQUIRES_PAYMENT.value, created_at=now, updated_at=now)
-    if row is None:
-        raise Conflict("another payment of this invoice started at the same time; try again")
-    if intent.status == OnlinePaymentStatus.SUCCEEDED:  # the local ledger pays at once
-        await _settle(session, row, owed, now)
-    elif intent.status in (OnlinePaymentStatus.PROCESSING, OnlinePaymentStatus.FAILED):
-        row.status = intent.status
-    await session.flush()
+    async with tenant_session(caller) as session:
+        row, number = await _open_attempt(session, caller, invoice_id, port.name, now)
+    if row.provider_payment_id is not None:
+        return row  # asked and answered already
+    intent = await _ask_provider(port, row, number)  # no transaction open here
+    async with tenant_session(caller) as session:
+        row, refusal = await _record_answer(session, caller, row.id, intent, now)
+    if refusal is not None:
+        raise refusal
     return row
+
+
+async def _open_attempt(session: AsyncSession, caller: Caller, invoice_id: uuid.UUID,
+                        provider: str, now: datetime) -> tuple[InvoiceOnlinePayment, str]:
+    """Step 1: the open attempt for the balance, or a new one recorded as requested; with the
+    invoice's number (the provider's metadata)."""
+    await _payable(session, caller, invoice_id)  # 404 to strangers, 403, 409 nothing owed
+    async with acting_as_system(session, caller):
+        payments = InvoiceOnlinePaymentRepository(session)
+        invoice = await get_invoice(session, invoice_id, lock=True)
+        owed = _balance(invoice)
+        current = await payments.open_for_invoice(invoice.id)
+        if current is not None and current.amount_cents == owed:
+            return current, invoice.number or ""
+        if current is not None:  # it asked for a balance that is no more
+            current.status, current.updated_at = OnlinePaymentStatus.SUPERSEDED.value, now
+            await session.flush()
+        attempt = await payments.attempts_for_invoice(invoice.id)
+        row = await payments.add_once(
+            id=uuid.uuid5(ONLINE_PAYMENT_NAMESPACE, f"{invoice.id}:{attempt}"),
+            invoice_id=invoice.id, org_id=invoice.org_id, customer_id=invoice.customer_id,
+            attempt=attempt, amount_cents=owed, currency=invoice.currency, provider=provider,
+            provider_payment_id=None, client_secret=None,
+            status=OnlinePaymentStatus.REQUIRES_PAYMENT.value, created_at=now, updated_at=now)
+        if row is None:
+            raise Conflict("another payment of this invoice started at the same time; try again")
+        return row, invoice.number or ""
+
+
+async def _record_answer(session: AsyncSession, caller: Caller, row_id: uuid.UUID,
+                         intent: IntentResult, now: datetime
+                         ) -> tuple[InvoiceOnlinePayment, DomainError | None]:
+    """Step 3, under the invoice's lock: the provider's answer recorded on the attempt once,
+    and the balance checked again. The refusal is raised after the commit (what was recorded
+    stays: a webhook about the intent finds its attempt)."""
+    async with acting_as_system(session, caller):
+        payments = InvoiceOnlinePaymentRepository(session)
+        row = await payments.get_by_id(row_id)
+        if row is None:
+            raise NotFound("no such online payment")
+        invoice = await get_invoice(session, row.invoice_id, lock=True)
+        row = await payments.lock_by_id(row_id)
+        assert row is not None
+        try:
+            owed_now: int | None = _balance(invoice)
+            refusal: DomainError | None = None
+        except DomainError as closed:  # paid by hand meanwhile, or voided
+            owed_now, refusal = None, closed
+        if owed_now is not None and owed_now != row.amount_cents:
+            refusal = Conflict("the invoice's balance changed meanwhile; start the payment again",
+                               outstanding_cents=owed_now)
+        if row.provider_payment_id is None:
+            row.provider_payment_id, row.client_secret = (intent.provider_payment_id,
+                                                          intent.client_secret)
+            row.updated_at = now
+            if intent.status == OnlinePaymentStatus.SUCCEEDED:  # the local ledger pays at once
+                await _settle(session, row, row.amount_cents, now)  # an excess: an alert
+                return row, None
+            if intent.status in (OnlinePaymentStatus.PROCESSING, OnlinePaymentStatus.FAILED):
+                row.status = intent.status
+        elif row.provider_payment_id != intent.provider_payment_id:
+            log.warning("invoice_intent_differs", online_payment_id=str(row.id),
+                        recorded=row.provider_payment_id, answered=intent.provider_payment_id)
+        if row.status == OnlinePaymentStatus.SUPERSEDED and refusal is None:
+            refusal = Conflict("the invoice's balance changed meanwhile; start the payment again",
+                               outstanding_cents=owed_now)
+        elif refusal is not None and row.status in OPEN:
+            row.status, row.updated_at = OnlinePaymentStatus.SUPERSEDED.value, now
+        await session.flush()
+        return row, refusal
 
 
 async def _settle(session: AsyncSession, row: InvoiceOnlinePayment, received_cents: int,

@@ -164,7 +164,8 @@ class OnlinePaymentOut(BaseModel):
     currency: str
     status: OnlinePaymentStatus
     provider: str
-    provider_payment_id: str
+    provider_payment_id: str | None = Field(
+        description="None while the attempt is recorded but the provider has not answered yet")
     client_secret: str | None
     credited_cents: int | None = Field(description="what went onto the invoice once settled")
     created_at: datetime

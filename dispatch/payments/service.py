@@ -1,13 +1,23 @@
 """Paying for a booking, and applying the payment provider's webhook events.
 
 Starting a payment must answer the caller with the provider's client secret, so the provider
-is called during the request, but never while we hold a row lock: the booking is checked
-without a lock, the PaymentIntent is created, and only then is the booking locked, checked
-again and the payment recorded (a short critical section). The idempotency key names the
-booking and its attempt number (how many payments it had), and the payment id derives from
-the same pair, so two concurrent requests, or a retry after a crash between the provider's
-answer and our commit, ask for the same intent and record it once. Work that follows a state
-change (refund sends, notifications) goes through the outbox.
+is called during the request, but never inside a database transaction (it would hold a pooled
+connection, and any lock, for a network call of unbounded length). Three steps:
+
+1. A short transaction as the caller locks the booking, checks it is payable and records the
+   attempt (a Payment with no provider id yet: "requested"), or finds the open one; commit.
+2. The provider is asked with no session open. The idempotency key names the booking and the
+   attempt number (how many payments it had before), and the payment id derives from the same
+   pair, so the key can always be told again from the row.
+3. A second short transaction locks the booking and the payment, checks again and records the
+   provider's answer on the attempt (once: a row that has its provider id keeps it).
+
+Concurrent starts queue on the booking's lock in step 1: one records the attempt, the others
+find it. Those that find it still requested ask the provider with the same key (the same
+intent comes back) and step 3 records it once. An attempt left requested by a crash or an
+unreachable provider (503) is found by the next start, which asks again with the same key and
+completes it. Work that follows a state change (refund sends, notifications) goes through the
+outbox.
 
 Webhook events are applied at most once (payment_events keeps every event id) and in any
 order: a payment that succeeded never regresses, and an older event never overwrites what a
@@ -23,7 +33,7 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dispatch.errors import Conflict, NotFound, Unavailable
+from dispatch.errors import Conflict, DomainError, NotFound, Unavailable
 from dispatch.invoices import online as online_invoice_payments
 from dispatch.refunds.flows import enqueue_send
 from persistence.integrations.payments import IntentResult, PaymentProviderError, PaymentsPort
@@ -32,65 +42,114 @@ from persistence.outbox import enqueue
 from persistence.repositories.bookings import BookingRepository
 from persistence.repositories.payments import PaymentRepository
 from persistence.repositories.refunds import RefundRepository
-from persistence.session import Caller
+from persistence.session import Caller, tenant_session
 from persistence.statuses import BookingStatus, RefundStatus
 
 log = structlog.get_logger("movehub.payments")
+# Seconds a caller is told to wait (Retry-After) when the provider did not answer.
+PROVIDER_RETRY_AFTER_S = 5
 PAYABLE = frozenset({BookingStatus.PENDING, BookingStatus.CONFIRMED, BookingStatus.ASSIGNED})
 # Payment ids derive from (booking, attempt), so a replayed intent maps to the same row.
 PAYMENT_ID_NAMESPACE = uuid.UUID("6f1d3c52-5a0e-4f43-9a3e-2f7d0c7b9e11")
 
 
-async def _payable(session: AsyncSession, booking_id: uuid.UUID, caller: Caller, *,
-                   lock: bool) -> tuple[Booking, Payment | None]:
-    """The caller's payable booking and its open payment (returned as is; paid: 409); with
-    `lock`, the booking is read again under a row lock held to the commit."""
-    booking = await BookingRepository(session).get_by_id(booking_id)
-    if booking is not None and lock:
-        await session.refresh(booking, with_for_update=True)
+def payment_id_for(booking_id: uuid.UUID, attempt: int) -> uuid.UUID:
+    return uuid.uuid5(PAYMENT_ID_NAMESPACE, f"{booking_id}:{attempt}")
+
+
+def attempt_of(payment: Payment, attempts: int) -> int:
+    """The attempt number a payment was recorded as (its id derives from it), among the
+    booking's `attempts` payments: what its idempotency key names."""
+    for attempt in range(attempts):
+        if payment_id_for(payment.booking_id, attempt) == payment.id:
+            return attempt
+    raise Conflict("this payment was not started here; start it again",
+                   payment_id=str(payment.id))
+
+
+def _check_payable(booking: Booking | None, caller: Caller) -> Booking:
     if booking is None or booking.customer_id != caller.user_id:
         raise NotFound("no such booking")
     if booking.status not in PAYABLE:
         raise Conflict(f"a {booking.status} booking cannot be paid",
                        booking_status=booking.status)
-    existing = await PaymentRepository(session).open_for_booking(booking.id)
-    if existing is not None and existing.status == "succeeded":
-        raise Conflict("the booking is already paid", payment_id=str(existing.id))
-    return booking, existing
+    return booking
 
 
-async def _create_intent(port: PaymentsPort, booking: Booking, payment_id: uuid.UUID,
-                         attempt: int) -> IntentResult:
-    try:
-        return await port.create_intent(
-            booking.price_cents, booking.currency,
-            f"movehub-payment-{booking.id}-{attempt}",
-            {"booking_id": str(booking.id), "payment_id": str(payment_id)})
-    except PaymentProviderError as exc:
-        raise Unavailable("the payment provider did not answer; try again") from exc
-
-
-async def start_payment(session: AsyncSession, booking_id: uuid.UUID, caller: Caller,
-                        port: PaymentsPort) -> Payment:
-    """Use case: the customer pays the booking's price; one open attempt per booking."""
-    booking, existing = await _payable(session, booking_id, caller, lock=False)
+async def _open_attempt(session: AsyncSession, booking_id: uuid.UUID, caller: Caller,
+                        provider: str) -> tuple[Payment, int]:
+    """Step 1, under the booking's lock: the open attempt (paid: 409), or a new one recorded
+    as requested; with its attempt number."""
+    booking = _check_payable(await BookingRepository(session).lock_by_id(booking_id), caller)
+    payments = PaymentRepository(session)
+    attempts = await payments.attempts_for_booking(booking.id)
+    existing = await payments.open_for_booking(booking.id)
     if existing is not None:
-        return existing
-    attempt = await PaymentRepository(session).attempts_for_booking(booking.id)
-    payment_id = uuid.uuid5(PAYMENT_ID_NAMESPACE, f"{booking.id}:{attempt}")
-    intent = await _create_intent(port, booking, payment_id, attempt)  # no lock held here
-    booking, existing = await _payable(session, booking_id, caller, lock=True)
-    if existing is not None:
-        return existing  # a concurrent request recorded it first (the same intent, same key)
-    payment = Payment(id=payment_id, org_id=booking.org_id, booking_id=booking.id,
-                      customer_id=booking.customer_id, amount_cents=booking.price_cents,
-                      currency=booking.currency, provider=port.name,
-                      provider_payment_id=intent.provider_payment_id,
-                      client_secret=intent.client_secret, status=intent.status)
+        if existing.status == "succeeded":
+            raise Conflict("the booking is already paid", payment_id=str(existing.id))
+        return existing, attempt_of(existing, attempts)
+    payment = Payment(id=payment_id_for(booking.id, attempts), org_id=booking.org_id,
+                      booking_id=booking.id, customer_id=booking.customer_id,
+                      amount_cents=booking.price_cents, currency=booking.currency,
+                      provider=provider, provider_payment_id=None, client_secret=None,
+                      status="requires_payment")
     session.add(payment)
     await session.flush()
-    if intent.status == "succeeded":
-        await _paid(session, payment)
+    return payment, attempts
+
+
+async def _create_intent(port: PaymentsPort, payment: Payment, attempt: int) -> IntentResult:
+    try:
+        return await port.create_intent(
+            payment.amount_cents, payment.currency,
+            f"movehub-payment-{payment.booking_id}-{attempt}",
+            {"booking_id": str(payment.booking_id), "payment_id": str(payment.id)})
+    except PaymentProviderError as exc:
+        raise Unavailable("the payment provider did not answer; try again",
+                          retry_after=PROVIDER_RETRY_AFTER_S) from exc
+
+
+async def _record_answer(session: AsyncSession, booking_id: uuid.UUID, caller: Caller,
+                         payment_id: uuid.UUID, intent: IntentResult
+                         ) -> tuple[Payment, DomainError | None]:
+    """Step 3, under the booking's and the payment's locks: the provider's answer recorded on
+    the attempt once. The refusal to raise after the commit (the answer is kept either way,
+    so a webhook about the intent still finds its payment)."""
+    booking = await BookingRepository(session).lock_by_id(booking_id)
+    payment = await PaymentRepository(session).lock_by_id(payment_id)
+    if booking is None or payment is None:
+        raise NotFound("no such booking")
+    if payment.provider_payment_id is None:
+        payment.provider_payment_id = intent.provider_payment_id
+        payment.client_secret = intent.client_secret
+        payment.status = intent.status
+        await session.flush()
+        if intent.status == "succeeded":
+            await _paid(session, payment)
+    elif payment.provider_payment_id != intent.provider_payment_id:
+        log.warning("payment_intent_differs", payment_id=str(payment.id),
+                    recorded=payment.provider_payment_id, answered=intent.provider_payment_id)
+    try:
+        _check_payable(booking, caller)
+    except DomainError as refusal:  # it changed while the provider answered
+        return payment, refusal
+    return payment, None
+
+
+async def start_payment(caller: Caller, booking_id: uuid.UUID,
+                        port: PaymentsPort) -> Payment:
+    """Use case: the customer pays the booking's price; one open attempt per booking. Two
+    short transactions as the caller, and the provider asked between them with none open."""
+    async with tenant_session(caller) as session:
+        payment, attempt = await _open_attempt(session, booking_id, caller, port.name)
+    if payment.provider_payment_id is not None:
+        return payment  # asked and answered already
+    intent = await _create_intent(port, payment, attempt)  # no transaction open here
+    async with tenant_session(caller) as session:
+        payment, refusal = await _record_answer(session, booking_id, caller, payment.id,
+                                                intent)
+    if refusal is not None:
+        raise refusal
     return payment
 
 

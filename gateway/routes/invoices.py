@@ -87,16 +87,17 @@ async def record_payment(invoice_id: uuid.UUID, payload: PaymentIn, caller: Staf
 
 @router.post("/invoices/{invoice_id}/pay", response_model=OnlinePaymentOut,
              status_code=status.HTTP_201_CREATED)
-async def pay_invoice(invoice_id: uuid.UUID, caller: CustomerCaller, session: SessionDep,
+async def pay_invoice(invoice_id: uuid.UUID, caller: CustomerCaller,
                       payments: PaymentsDep) -> OnlinePaymentOut:
     """The invoice's customer pays its balance online: a Stripe PaymentIntent (its
     `client_secret` goes to Stripe.js), or the local ledger, which pays at once. One open
     attempt per invoice, returned again while the balance is unchanged; after a payment
     recorded by hand a new one asks for the rest. The verified webhook settles it: paid once
-    the payments reach the total. 409: not issued or overdue, or nothing outstanding;
-    503: the provider did not answer (try again; the same attempt is asked for)."""
-    return OnlinePaymentOut.model_validate(
-        await online.start(session, caller, invoice_id, payments))
+    the payments reach the total. 409: not issued or overdue, nothing outstanding, or the
+    balance changed while the provider answered; 503: the provider did not answer (try again;
+    the same attempt is asked for with the same key). No request session: the service opens
+    its own short transactions, none open while the provider answers."""
+    return OnlinePaymentOut.model_validate(await online.start(caller, invoice_id, payments))
 
 
 @router.get("/invoices/{invoice_id}/online-payments", response_model=list[OnlinePaymentOut])

@@ -20,10 +20,13 @@ MAX_WEBHOOK_BYTES = 256 * 1024
 
 @router.post("/bookings/{booking_id}/payments", response_model=PaymentOut,
              status_code=status.HTTP_201_CREATED)
-async def pay(booking_id: uuid.UUID, caller: CustomerCaller, session: SessionDep,
+async def pay(booking_id: uuid.UUID, caller: CustomerCaller,
               payments: PaymentsDep) -> PaymentOut:
-    """Start paying the booking's price (Stripe PaymentIntent, or the local ledger)."""
-    payment = await service.start_payment(session, booking_id, caller, payments)
+    """Start paying the booking's price (Stripe PaymentIntent, or the local ledger). No request
+    session: the service opens its own short transactions around the provider call, so none
+    is open while the provider answers. 409: not payable or already paid; 503: the provider
+    did not answer (try again: the same attempt is asked for with the same key)."""
+    payment = await service.start_payment(caller, booking_id, payments)
     return PaymentOut.model_validate(payment)
 
 

@@ -148,7 +148,8 @@ class InvoiceOnlinePayment(Base):
     amount_cents: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(CHAR(3))
     provider: Mapped[str] = mapped_column(String(16))
-    provider_payment_id: Mapped[str] = mapped_column(String(128), unique=True)
+    # None while the attempt is requested (recorded, the provider not yet answered).
+    provider_payment_id: Mapped[str | None] = mapped_column(String(128), unique=True)
     client_secret: Mapped[str | None] = mapped_column(String(256))
     status: Mapped[str] = mapped_column(
         String(24), default=OnlinePaymentStatus.REQUIRES_PAYMENT.value,

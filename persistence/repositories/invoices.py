@@ -137,6 +137,12 @@ class InvoiceOnlinePaymentRepository(Repository[InvoiceOnlinePayment]):
             return None
         return await self.session.get_one(InvoiceOnlinePayment, row_id)
 
+    async def lock_by_id(self, row_id: uuid.UUID) -> InvoiceOnlinePayment | None:
+        """The attempt locked and read afresh (this session may have read it unlocked)."""
+        return await self.session.scalar(select(InvoiceOnlinePayment).where(
+            InvoiceOnlinePayment.id == row_id)
+            .with_for_update().execution_options(populate_existing=True))
+
     async def lock_by_provider_id(self, provider_payment_id: str | None
                                   ) -> InvoiceOnlinePayment | None:
         """The online payment a provider event is about, locked while the event is applied."""

@@ -6,13 +6,16 @@ effect, a manual part-payment respected, a superseded intent paid anyway raising
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import select
 
 from dispatch.errors import Conflict
@@ -30,6 +33,10 @@ from persistence.models import (
 )
 from persistence.session import SYSTEM, tenant_session
 from tests.factories import auth_headers, caller_for, make_booking, make_org, make_user
+from tests.integration.transaction_probe import (
+    NoTransactionProbe,
+    assert_probe_sees_an_open_transaction,
+)
 from tests.peers.stripe_peer import StripePeer, signed_event
 
 API = "/api/v1/invoices"
@@ -68,10 +75,8 @@ async def record_by_hand(client: httpx.AsyncClient, staff: User, invoice_id: str
 
 async def start_with_stripe(peer: StripePeer, customer: User,
                             invoice_id: str) -> InvoiceOnlinePayment:
-    caller = caller_for(customer)
-    async with tenant_session(caller) as session:
-        return await online.start(session, caller, uuid.UUID(invoice_id),
-                                  StripeGateway("sk_test_peer", peer.base_url))
+    return await online.start(caller_for(customer), uuid.UUID(invoice_id),
+                              StripeGateway("sk_test_peer", peer.base_url))
 
 
 def intent_event(kind: str, row: InvoiceOnlinePayment, *, amount: int | None = None,
@@ -260,15 +265,13 @@ class LockProbe:
 async def test_provider_is_asked_with_no_invoice_lock_held(client: httpx.AsyncClient) -> None:
     _, customer, invoice = await issued_invoice(client)
     probe = LockProbe(uuid.UUID(invoice["id"]))
-    caller = caller_for(customer)
-    async with tenant_session(caller) as session:
-        row = await online.start(session, caller, uuid.UUID(invoice["id"]),
-                                 probe)  # type: ignore[arg-type]
+    row = await online.start(caller_for(customer), uuid.UUID(invoice["id"]),
+                             probe)  # type: ignore[arg-type]
     assert probe.keys == [f"movehub-invoice-{invoice['id']}-0-35700"]
     assert row.provider == "probe" and row.status == "requires_payment"
 
 
-async def test_a_balance_changed_while_the_provider_answered_records_nothing(
+async def test_a_balance_changed_while_the_provider_answered_supersedes_the_attempt(
         client: httpx.AsyncClient) -> None:
     _, customer, invoice = await issued_invoice(client)
     probe = LockProbe(uuid.UUID(invoice["id"]))
@@ -279,14 +282,16 @@ async def test_a_balance_changed_while_the_provider_answered_records_nothing(
         return await LockProbe.create_intent(probe, *args)
 
     probe.create_intent = paid_by_hand_meanwhile  # type: ignore[method-assign]
-    caller = caller_for(customer)
     with pytest.raises(Conflict) as refused:
-        async with tenant_session(caller) as session:
-            await online.start(session, caller, uuid.UUID(invoice["id"]),
-                               probe)  # type: ignore[arg-type]
+        await online.start(caller_for(customer), uuid.UUID(invoice["id"]),
+                           probe)  # type: ignore[arg-type]
     assert refused.value.extra == {"outstanding_cents": 30_000}
     stored, payments, attempts = await rows(invoice["id"])
-    assert (stored.paid_cents, len(payments), attempts) == (5_700, 1, [])
+    assert (stored.paid_cents, len(payments)) == (5_700, 1)
+    # The attempt asked for the old balance: superseded, its intent kept (a payment made with
+    # it anyway still settles, the excess raised), and the next start asks for the rest.
+    assert [(a.attempt, a.amount_cents, a.status, a.provider_payment_id is not None)
+            for a in attempts] == [(0, 35_700, "superseded", True)]
 
 
 async def test_concurrent_starts_record_one_attempt_and_one_intent(
@@ -299,3 +304,51 @@ async def test_concurrent_starts_record_one_attempt_and_one_intent(
     assert len(peer.intents) == 1  # one key for the attempt: the provider made one intent
     _, _, attempts = await rows(invoice["id"])
     assert [(a.attempt, a.status) for a in attempts] == [(0, "requires_payment")]
+
+
+@contextmanager
+def payments_port(app: FastAPI, port: Any) -> Iterator[None]:
+    """The app's payments port replaced for one test."""
+    previous = app.state.ports
+    app.state.ports = dataclasses.replace(previous, payments=port)
+    try:
+        yield
+    finally:
+        app.state.ports = previous
+
+
+async def test_no_transaction_is_open_while_stripe_is_asked(
+        app: FastAPI, client: httpx.AsyncClient, peer: StripePeer) -> None:
+    await assert_probe_sees_an_open_transaction()
+    _, customer, invoice = await issued_invoice(client)
+    probe = NoTransactionProbe(StripeGateway("sk_test_peer", peer.base_url))
+    with payments_port(app, probe):
+        started = await client.post(f"{API}/{invoice['id']}/pay", headers=auth_headers(customer))
+    assert started.status_code == 201, started.text
+    assert probe.seen == [[]]  # asked once, with no transaction of ours open meanwhile
+    [intent_id] = peer.intents
+    _, _, attempts = await rows(invoice["id"])
+    assert [(a.status, a.provider_payment_id) for a in attempts] == [
+        ("requires_payment", intent_id)]
+
+
+async def test_an_outage_is_a_503_and_the_retry_completes_the_requested_attempt(
+        app: FastAPI, client: httpx.AsyncClient, peer: StripePeer) -> None:
+    _, customer, invoice = await issued_invoice(client)
+    url = f"{API}/{invoice['id']}/pay"
+    peer.fail_next = [503]
+    with payments_port(app, StripeGateway("sk_test_peer", peer.base_url)):
+        down = await client.post(url, headers=auth_headers(customer))
+        assert down.status_code == 503 and down.headers["retry-after"], down.text
+        _, _, [requested] = await rows(invoice["id"])
+        # Recorded before the provider was asked: open, no provider id yet.
+        assert (requested.status, requested.provider_payment_id) == ("requires_payment", None)
+        retried = await client.post(url, headers=auth_headers(customer))
+    assert retried.status_code == 201, retried.text
+    assert retried.json()["id"] == str(requested.id) and retried.json()["client_secret"]
+    keys = {r.headers.get("Idempotency-Key") for r in peer.requests}
+    assert keys == {f"movehub-invoice-{invoice['id']}-0-35700"} and len(peer.requests) == 2
+    [intent_id] = peer.intents
+    _, _, attempts = await rows(invoice["id"])
+    assert [(a.attempt, a.status, a.provider_payment_id) for a in attempts] == [
+        (0, "requires_payment", intent_id)]

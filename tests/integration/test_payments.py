@@ -4,13 +4,16 @@ out-of-order delivery, and a refund the provider fails after accepting it."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from dispatch.payments.service import start_payment
@@ -24,6 +27,10 @@ from persistence.integrations.sms.log import LogSms
 from persistence.models import Booking, Payment, PaymentEvent, Refund
 from persistence.session import SYSTEM, tenant_session
 from tests.factories import auth_headers, caller_for, make_booking, make_org, make_user
+from tests.integration.transaction_probe import (
+    NoTransactionProbe,
+    assert_probe_sees_an_open_transaction,
+)
 from tests.peers.harness import make_worker, parked_outbox_fixture  # noqa: F401 - fixture
 from tests.peers.stripe_peer import StripePeer, signed_event
 
@@ -54,9 +61,8 @@ async def _stripe_payment(peer: StripePeer) -> tuple[Any, Payment]:
     org, user = await make_org(), await make_user("customer")
     customer = caller_for(user)
     booking = await make_booking(org, user, status="confirmed", price_cents=25_000)
-    async with tenant_session(customer) as session:
-        payment = await start_payment(session, booking.id, customer,
-                                      StripeGateway("sk_test_peer", peer.base_url))
+    payment = await start_payment(customer, booking.id,
+                                  StripeGateway("sk_test_peer", peer.base_url))
     assert payment.status == "requires_payment" and payment.client_secret
     return customer, payment
 
@@ -184,10 +190,8 @@ async def test_provider_is_asked_without_the_booking_locked_and_once_per_attempt
     customer = caller_for(user)
     booking = await make_booking(org, user, status="confirmed", price_cents=12_000)
     probe = LockProbe(booking.id)
-    async with tenant_session(customer) as session:
-        payment = await start_payment(session, booking.id, customer, probe)  # type: ignore[arg-type]
-    async with tenant_session(customer) as session:
-        again = await start_payment(session, booking.id, customer, probe)  # type: ignore[arg-type]
+    payment = await start_payment(customer, booking.id, probe)  # type: ignore[arg-type]
+    again = await start_payment(customer, booking.id, probe)  # type: ignore[arg-type]
     assert again.id == payment.id and payment.provider_payment_id == f"pi_probe_{probe.keys[0]}"
     assert probe.keys == [f"movehub-payment-{booking.id}-0"]  # the open attempt is reused
 
@@ -199,8 +203,7 @@ async def test_concurrent_starts_record_one_payment(peer: StripePeer) -> None:
     gateway = StripeGateway("sk_test_peer", peer.base_url)
 
     async def start() -> Payment:
-        async with tenant_session(customer) as session:
-            return await start_payment(session, booking.id, customer, gateway)
+        return await start_payment(customer, booking.id, gateway)
 
     payments = await asyncio.gather(*(start() for _ in range(4)))
     assert len({p.id for p in payments}) == 1
@@ -210,3 +213,53 @@ async def test_concurrent_starts_record_one_payment(peer: StripePeer) -> None:
         rows = await session.scalar(select(func.count()).select_from(Payment).where(
             Payment.booking_id == booking.id))
     assert rows == 1
+
+
+@contextmanager
+def payments_port(app: FastAPI, port: Any) -> Iterator[None]:
+    """The app's payments port replaced for one test."""
+    previous = app.state.ports
+    app.state.ports = dataclasses.replace(previous, payments=port)
+    try:
+        yield
+    finally:
+        app.state.ports = previous
+
+
+async def test_no_transaction_is_open_while_stripe_is_asked(
+        app: FastAPI, client: httpx.AsyncClient, peer: StripePeer) -> None:
+    await assert_probe_sees_an_open_transaction()
+    org, user = await make_org(), await make_user("customer")
+    booking = await make_booking(org, user, status="confirmed", price_cents=14_000)
+    probe = NoTransactionProbe(StripeGateway("sk_test_peer", peer.base_url))
+    with payments_port(app, probe):
+        started = await client.post(f"/api/v1/bookings/{booking.id}/payments",
+                                    headers=auth_headers(user))
+    assert started.status_code == 201, started.text
+    assert probe.seen == [[]]  # asked once, with no transaction of ours open meanwhile
+    [intent_id] = peer.intents
+    stored = await _payment(uuid.UUID(started.json()["id"]))
+    assert (stored.status, stored.provider_payment_id) == ("requires_payment", intent_id)
+
+
+async def test_an_outage_is_a_503_and_the_retry_completes_the_requested_attempt(
+        app: FastAPI, client: httpx.AsyncClient, peer: StripePeer) -> None:
+    org, user = await make_org(), await make_user("customer")
+    booking = await make_booking(org, user, status="confirmed", price_cents=16_000)
+    url = f"/api/v1/bookings/{booking.id}/payments"
+    peer.fail_next = [503]
+    with payments_port(app, StripeGateway("sk_test_peer", peer.base_url)):
+        down = await client.post(url, headers=auth_headers(user))
+        assert down.status_code == 503 and down.headers["retry-after"], down.text
+        async with tenant_session(SYSTEM) as session:
+            [requested] = await session.scalars(select(Payment).where(
+                Payment.booking_id == booking.id))
+        # Recorded before the provider was asked: open, no provider id yet.
+        assert (requested.status, requested.provider_payment_id) == ("requires_payment", None)
+        retried = await client.post(url, headers=auth_headers(user))
+    assert retried.status_code == 201, retried.text
+    assert retried.json()["id"] == str(requested.id) and retried.json()["client_secret"]
+    keys = {r.headers.get("Idempotency-Key") for r in peer.requests}
+    assert keys == {f"movehub-payment-{booking.id}-0"} and len(peer.requests) == 2
+    [intent_id] = peer.intents
+    assert (await _payment(requested.id)).provider_payment_id == intent_id

@@ -67,8 +67,7 @@ async def _paid_booking(gateway: PaymentsPort, hours_ahead: float) -> tuple[Call
         user = await session.get(User, user_id)
     assert user is not None
     booking = await make_booking(org, user, start=start, status="confirmed", price_cents=PRICE)
-    async with tenant_session(customer) as session:
-        payment = await start_payment(session, booking.id, customer, gateway)
+    payment = await start_payment(customer, booking.id, gateway)
     async with tenant_session(SYSTEM) as session:
         await apply_webhook_event(session, {
             "id": f"evt_paid_{payment.id}", "type": "payment_intent.succeeded",

@@ -13,12 +13,20 @@ from sqlalchemy import CheckConstraint
 
 from dispatch.bookings.schemas import BookingOut
 from gateway.realtime.messages import DRIVER_FRAMES, DriverJobStatus
-from persistence.models import Booking, Invoice, Refund, SupportTicket, VerificationSubmission
+from persistence.models import (
+    Booking,
+    Invoice,
+    InvoiceOnlinePayment,
+    Refund,
+    SupportTicket,
+    VerificationSubmission,
+)
 from persistence.statuses import (
     BOOKING_STATUSES,
     DRIVER_JOB_STATUSES,
     BookingStatus,
     InvoiceStatus,
+    OnlinePaymentStatus,
     RefundStatus,
     SubmissionStatus,
     TicketStatus,
@@ -43,7 +51,8 @@ def test_the_orm_check_lists_what_migration_0001_wrote() -> None:
 
 @pytest.mark.parametrize(("model", "vocabulary"), [
     (Booking, BookingStatus), (Refund, RefundStatus), (Invoice, InvoiceStatus),
-    (VerificationSubmission, SubmissionStatus), (SupportTicket, TicketStatus)])
+    (VerificationSubmission, SubmissionStatus), (SupportTicket, TicketStatus),
+    (InvoiceOnlinePayment, OnlinePaymentStatus)])
 def test_each_status_check_lists_its_vocabulary_as_the_migrations_wrote_it(
         model: type, vocabulary: type) -> None:
     table = model.__table__.name  # type: ignore[attr-defined]
