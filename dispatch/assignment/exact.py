@@ -24,14 +24,19 @@ R = 1 + the sum over jobs of the longest arc into them, more than any plan's who
 so one more job served always beats any saving in km.
 
 Solve. The model has drivers x jobs + classes x job pairs arcs (about 50,000 for 300 moves
-and 45 drivers in two skill classes); HiGHS takes it whole too slowly. It is solved by
-column generation: the LP over a few nearest and soonest arcs per job, re-priced over every
-arc with the LP's duals until no arc has a negative reduced cost (that LP value is then a
-lower bound for the whole model), the integer program over the arcs kept, and reduced-cost
-fixing to prove that no arc left out can improve it: any plan using arc a costs at least
-LP + reduced_cost(a), so arcs whose reduced cost exceeds (incumbent - LP) are useless, and
-the others are added and the integer program solved again until none is left out. The
-answer carries its proof: a lower bound on the deadhead of any plan serving as many jobs.
+and 45 drivers in two skill classes); HiGHS takes it whole too slowly (about a minute). It is
+solved by column generation with a proof:
+
+1. the LP over a few nearest and soonest arcs per driver and job, re-priced over every arc
+   with the LP's duals; LB = the LP's value + every negative reduced cost left out is a lower
+   bound for the whole model (x <= 1), and pricing stops once that sum is small;
+2. the integer program over the arcs whose reduced cost is at most a slack (about 0.1 % of
+   the deadhead): a plan using any other arc costs more than LB + slack, so if the incumbent
+   is within the slack of LB it is optimal over the whole model; otherwise the slack widens
+   to twice the distance and the integer program runs again.
+
+The answer carries its proof: a lower bound on the deadhead of any plan serving as many jobs,
+and whether a plan serving more can exist.
 """
 
 from __future__ import annotations
