@@ -137,7 +137,8 @@ class AnalyticsRepository:
                           ) -> list[tuple[uuid.UUID, int, int, int, int]]:
         """(driver, jobs, completed, arrivals, on-time arrivals) per driver holding jobs."""
         rows = await self._rows(
-            "WITH jobs AS ("
+            # MATERIALIZED: inlined, the arrival's subquery would run once per use below
+            "WITH jobs AS MATERIALIZED ("
             " SELECT a.driver_id, b.status, b.window_start,"
             "  (SELECT min(h.created_at) FROM booking_status_history h"
             "   WHERE h.booking_id = b.id AND h.to_status = :arrived) AS arrived_at"
