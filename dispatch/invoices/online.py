@@ -162,6 +162,8 @@ async def _record_answer(session: AsyncSession, caller: Caller, row_id: uuid.UUI
         invoice = await get_invoice(session, row.invoice_id, lock=True)
         row = await payments.lock_by_id(row_id)
         assert row is not None
+        if row.status == OnlinePaymentStatus.SUCCEEDED:
+            return row, None  # paid and settled already (the webhook came first)
         try:
             owed_now: int | None = _balance(invoice)
             refusal: DomainError | None = None
@@ -226,6 +228,16 @@ async def _settle(session: AsyncSession, row: InvoiceOnlinePayment, received_cen
     await session.flush()
 
 
+def _metadata_id(obj: dict[str, Any]) -> uuid.UUID | None:
+    """The online payment id the intent carries in its metadata (we put it there)."""
+    metadata = obj.get("metadata")
+    value = metadata.get("online_payment_id") if isinstance(metadata, dict) else None
+    try:
+        return uuid.UUID(str(value)) if value else None
+    except ValueError:
+        return None
+
+
 def _reported(obj: dict[str, Any]) -> tuple[int | None, str | None]:
     """The amount received and the currency a payment_intent event reports."""
     amount = obj.get("amount_received", obj.get("amount"))
@@ -241,7 +253,15 @@ async def apply_intent_event(session: AsyncSession, obj: dict[str, Any], succeed
                              at: datetime) -> bool:
     """Apply a payment_intent event to the invoice payment it is about, as SYSTEM; False when
     no invoice payment has that intent (it may be a booking's)."""
-    row = await InvoiceOnlinePaymentRepository(session).lock_by_provider_id(obj.get("id"))
+    payments = InvoiceOnlinePaymentRepository(session)
+    row = await payments.lock_by_provider_id(obj.get("id"))
+    answered_meanwhile = _metadata_id(obj)
+    if row is None and answered_meanwhile is not None and obj.get("id"):
+        # The event came before the start recorded the provider's answer: the attempt is
+        # found by the id the intent carries in its metadata, and gets the intent's id.
+        row = await payments.lock_unanswered(answered_meanwhile)
+        if row is not None:
+            row.provider_payment_id = str(obj["id"])
     if row is None:
         return False
     if row.status == OnlinePaymentStatus.SUCCEEDED or (

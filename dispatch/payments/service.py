@@ -161,6 +161,16 @@ async def _paid(session: AsyncSession, payment: Payment) -> None:
                   aggregate_id=str(payment.booking_id))
 
 
+def metadata_id(obj: dict[str, Any], key: str) -> uuid.UUID | None:
+    """An id the provider object carries in its metadata (we put it there), if well formed."""
+    metadata = obj.get("metadata")
+    value = metadata.get(key) if isinstance(metadata, dict) else None
+    try:
+        return uuid.UUID(str(value)) if value else None
+    except ValueError:
+        return None
+
+
 async def _record_event(session: AsyncSession, event: dict[str, Any]) -> bool:
     """True if this event id is new (and now recorded); False for a duplicate delivery."""
     return await PaymentRepository(session).record_event(
@@ -170,7 +180,15 @@ async def _record_event(session: AsyncSession, event: dict[str, Any]) -> bool:
 
 async def _apply_intent(session: AsyncSession, obj: dict[str, Any], succeeded: bool,
                         at: datetime) -> None:
-    payment = await PaymentRepository(session).lock_by_provider_id(obj.get("id"))
+    payments = PaymentRepository(session)
+    payment = await payments.lock_by_provider_id(obj.get("id"))
+    answered_meanwhile = metadata_id(obj, "payment_id")
+    if payment is None and answered_meanwhile is not None and obj.get("id"):
+        # The event came before the start recorded the provider's answer: the attempt is
+        # found by the id the intent carries in its metadata, and gets the intent's id.
+        payment = await payments.lock_unanswered(answered_meanwhile)
+        if payment is not None:
+            payment.provider_payment_id = str(obj["id"])
     if payment is None:
         # Not a booking's: an invoice paid online (dispatch/invoices/online.py), or unknown.
         if not await online_invoice_payments.apply_intent_event(session, obj, succeeded, at):

@@ -152,6 +152,13 @@ class InvoiceOnlinePaymentRepository(Repository[InvoiceOnlinePayment]):
             InvoiceOnlinePayment.provider_payment_id == provider_payment_id)
             .with_for_update().execution_options(populate_existing=True))
 
+    async def lock_unanswered(self, row_id: uuid.UUID) -> InvoiceOnlinePayment | None:
+        """An attempt recorded before its provider answered (no provider id yet), locked."""
+        return await self.session.scalar(select(InvoiceOnlinePayment).where(
+            InvoiceOnlinePayment.id == row_id,
+            InvoiceOnlinePayment.provider_payment_id.is_(None))
+            .with_for_update().execution_options(populate_existing=True))
+
     async def of_invoice(self, invoice_id: uuid.UUID) -> list[InvoiceOnlinePayment]:
         """Every online payment of an invoice the caller may see, oldest attempt first."""
         return list(await self.session.scalars(

@@ -41,6 +41,11 @@ class PaymentRepository(Repository[Payment]):
         return await self.session.scalar(select(Payment).where(
             Payment.provider_payment_id == provider_payment_id).with_for_update())
 
+    async def lock_unanswered(self, payment_id: uuid.UUID) -> Payment | None:
+        """A payment recorded before its provider answered (no provider id yet), locked."""
+        return await self.session.scalar(select(Payment).where(
+            Payment.id == payment_id, Payment.provider_payment_id.is_(None)).with_for_update())
+
     async def of_booking(self, booking_id: uuid.UUID) -> list[Payment]:
         """Every payment of a booking, oldest first."""
         return list(await self.session.scalars(

@@ -352,3 +352,40 @@ async def test_an_outage_is_a_503_and_the_retry_completes_the_requested_attempt(
     _, _, attempts = await rows(invoice["id"])
     assert [(a.attempt, a.status, a.provider_payment_id) for a in attempts] == [
         (0, "requires_payment", intent_id)]
+
+
+class WebhookFirst:
+    """A provider whose success webhook arrives before it answers the start."""
+
+    name = "stripe"
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client, self.intent_id = client, f"pi_early_{uuid.uuid4().hex[:12]}"
+
+    async def create_intent(self, amount_cents: int, currency: str, idempotency_key: str,
+                            metadata: dict[str, str]) -> IntentResult:
+        event = {"id": f"evt_{uuid.uuid4().hex}", "object": "event",
+                 "type": "payment_intent.succeeded", "created": int(time.time()),
+                 "data": {"object": {"id": self.intent_id, "object": "payment_intent",
+                                     "amount": amount_cents, "amount_received": amount_cents,
+                                     "currency": currency.lower(), "metadata": metadata}}}
+        delivered = await deliver(self.client, event)
+        assert delivered.status_code == 200, delivered.text
+        return IntentResult(self.intent_id, "requires_payment", "secret")
+
+    async def refund(self, provider_payment_id: str, amount_cents: int,
+                     idempotency_key: str) -> RefundResult:
+        raise NotImplementedError
+
+
+async def test_a_webhook_before_the_answer_is_recorded_still_settles_the_attempt(
+        client: httpx.AsyncClient) -> None:
+    _, customer, invoice = await issued_invoice(client)
+    early = WebhookFirst(client)
+    row = await online.start(caller_for(customer), uuid.UUID(invoice["id"]),
+                             early)  # type: ignore[arg-type]
+    assert (row.status, row.provider_payment_id) == ("succeeded", early.intent_id)
+    stored, payments, attempts = await rows(invoice["id"])
+    assert (stored.status, stored.paid_cents, [p.amount_cents for p in payments]) == (
+        "paid", 35_700, [35_700])
+    assert [(a.status, a.credited_cents) for a in attempts] == [("succeeded", 35_700)]

@@ -263,3 +263,37 @@ async def test_an_outage_is_a_503_and_the_retry_completes_the_requested_attempt(
     assert keys == {f"movehub-payment-{booking.id}-0"} and len(peer.requests) == 2
     [intent_id] = peer.intents
     assert (await _payment(requested.id)).provider_payment_id == intent_id
+
+
+class WebhookFirst:
+    """A provider whose success webhook arrives before it answers the start."""
+
+    name = "stripe"
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client, self.intent_id = client, f"pi_early_{uuid.uuid4().hex[:12]}"
+
+    async def create_intent(self, amount_cents: int, currency: str, idempotency_key: str,
+                            metadata: dict[str, str]) -> IntentResult:
+        delivered = await _post(self.client, _event("payment_intent.succeeded", {
+            "id": self.intent_id, "object": "payment_intent", "amount": amount_cents,
+            "amount_received": amount_cents, "currency": currency.lower(),
+            "metadata": metadata}))
+        assert delivered.status_code == 200, delivered.text
+        return IntentResult(self.intent_id, "requires_payment", "secret")
+
+    async def refund(self, provider_payment_id: str, amount_cents: int,
+                     idempotency_key: str) -> RefundResult:
+        raise NotImplementedError
+
+
+async def test_a_webhook_before_the_answer_is_recorded_still_pays_the_attempt(
+        client: httpx.AsyncClient) -> None:
+    org, user = await make_org(), await make_user("customer")
+    customer = caller_for(user)
+    booking = await make_booking(org, user, status="confirmed", price_cents=11_000)
+    early = WebhookFirst(client)
+    payment = await start_payment(customer, booking.id, early)  # type: ignore[arg-type]
+    stored = await _payment(payment.id)
+    assert (payment.status, stored.status, stored.provider_payment_id) == (
+        "succeeded", "succeeded", early.intent_id)
