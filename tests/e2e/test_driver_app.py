@@ -210,10 +210,17 @@ async def test_driver_app_keeps_working_offline_and_catches_up(
     assert await page.inner_text("#job-status") == "loading"
     assert await app_state(page, "window.__driver.pending.map(f => f.status)") == [
         "arrived", "loading"]
-    await drive(context, page, range(8, 10), online=False)
-    waiting = await app_state(page, "window.__driver.queued")
-    assert waiting >= 6  # the pings and both status changes
-    assert await page.locator("#queue").get_attribute("data-waiting") == str(waiting)
+    # A ping kept longer than the server's age limit is dropped by the app, not sent (the
+    # server would refuse it, and enough refusals close the socket for good).
+    await page.evaluate("""async () => {
+        const outbox = await import("/driver/outbox.js");
+        await outbox.push(window.__driver.me.id, {type: "ping", lat: 52.6, lon: 13.6,
+            heading: null, speed: null, accuracy: 5, ts: Date.now() / 1000 - 7200});
+    }""")
+    await drive(context, page, range(8, 10), online=False)  # the queue's count follows
+    waiting, shown = await app_state(
+        page, "[window.__driver.queued, document.querySelector('#queue').dataset.waiting]")
+    assert waiting >= 6 and shown == str(waiting)  # the pings and both status changes
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / "driver-app-offline.png"), full_page=True)
     # Nothing made offline has reached the server.
@@ -226,6 +233,8 @@ async def test_driver_app_keeps_working_offline_and_catches_up(
     await until(page, "window.__driver.queued === 0 && window.__driver.pending.length === 0",
                 60_000)
     assert await app_state(page, "window.__driver.sent.pings") >= 1
+    assert await app_state(page, "window.__driver.sent.expired") == 1
+    assert await app_state(page, "window.__driver.closes.map(c => c.code)") == []
     assert await page.inner_text("#job-status") == "loading"
     assert await page.locator("#moves button").evaluate_all(
         "buttons => buttons.map(b => b.dataset.status)") == [BookingStatus.IN_TRANSIT]
@@ -241,6 +250,7 @@ async def test_driver_app_keeps_working_offline_and_catches_up(
     points = set(await trail(crew.driver.id))
     offline_points = {position(step) for step in range(4, 9)}
     assert len(points & offline_points) >= 2, (points, offline_points)
+    assert (13.6, 52.6) not in points
     assert await live(crew.driver.id) == position(9)
 
     await page.screenshot(path=str(ARTIFACTS / "driver-app.png"), full_page=True)

@@ -16,6 +16,7 @@ const BACKOFF_MAX_MS = 30_000;
 const REPLY_TIMEOUT_MS = 20_000;
 const HEARTBEAT_MS = 25_000; // well inside the server's idle timeout
 const SEND_PER_S = 15; // below the server's 20 messages/s per connection
+const AGE_MARGIN_S = 30; // of the server's ping age limit, for the time on the way
 
 let attempt = 0;
 let retry = null;
@@ -119,6 +120,7 @@ function receive(frame) {
       refreshed = false;
       app.driverId = frame.driver_id;
       if (frame.ping_interval_s) app.pingIntervalS = frame.ping_interval_s;
+      if (frame.ping_max_age_s) app.pingMaxAgeS = frame.ping_max_age_s;
       reconcile(frame.jobs);
       app.live = true;
       setStatus("live");
@@ -237,6 +239,14 @@ export async function pump() {
         if (!live()) return;
         if (sent > 0 && sent % SEND_PER_S === 0) await pause(1000);
         sent += 1;
+        // The server refuses a ts older than its age limit (and too many refusals close the
+        // socket for good): older pings are dropped here, older changes go without their ts.
+        const oldest = Date.now() / 1000 - app.pingMaxAgeS + AGE_MARGIN_S;
+        if (item.frame.type !== "status" && item.frame.ts < oldest) {
+          app.sent.expired += 1;
+          await outbox.remove(item.seq);
+          continue;
+        }
         if (item.frame.type !== "status") {
           send(item.frame);
           app.sent.pings += 1;
@@ -245,7 +255,7 @@ export async function pump() {
           continue;
         }
         const reply = answer(item.frame);
-        send(item.frame);
+        send(item.frame.ts < oldest ? { ...item.frame, ts: undefined } : item.frame);
         app.sent.statuses += 1;
         const got = await reply;
         if (got === null) return; // no answer: the socket went; sent again after reconnecting

@@ -22,11 +22,12 @@ export const app = {
   fix: null, // the latest position from the geolocation API
   track: [], // the pings made this session: {lat, lon, ts, queued}
   pingIntervalS: 2,
+  pingMaxAgeS: 3600, // from hello: older pings are refused, so not sent
   onDuty: localStorage.getItem(DUTY_KEY) === "on",
   live: false, // hello received on the current socket
   socket: null,
   queued: 0, // entries in the offline queue
-  sent: { pings: 0, statuses: 0, late: 0 },
+  sent: { pings: 0, statuses: 0, expired: 0 },
   replies: [], // status.ok / error frames received, newest last
   closes: [],
   messages: [],
