@@ -326,6 +326,7 @@ def main() -> None:
         "rows": counts, "samples": args.samples, "before_samples": args.before_samples,
         "range": "default (last 30 days)",
         "goal_p95_ms": GOAL_MS, "before": before, "after": after,
+        "load_average_at_end": [round(x, 1) for x in os.getloadavg()],  # a shared machine?
         "seconds": round(time.perf_counter() - started, 1)}, indent=2) + "\n")
     console.print(f"wrote {out}")
 
