@@ -307,7 +307,7 @@ def main() -> None:
                                       args.seconds)
             profiler = None
             if args.profile and workers == 1:
-                raw = OUT.with_name("rest-create.pyspy.txt")
+                raw = scripts / "rest-create.pyspy.txt"
                 OUT.parent.mkdir(exist_ok=True)
                 wrk(f"{base}/api/v1/bookings", steps[0], 2, create)
                 # Recorded during the top step of booking create (the ladder's last one).
