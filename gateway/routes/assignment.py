@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, Request, status
+from pydantic import BaseModel, ConfigDict, Field
 
 from dispatch.assignment import planning, service
 from dispatch.assignment.schemas import AssignmentOut, ManualAssignment, PlanOut, PlanRequest
@@ -43,6 +44,27 @@ async def manual_assign(booking_id: uuid.UUID, choice: ManualAssignment, caller:
     """Assign a chosen driver and truck; 409 names the booking they are already on."""
     return await service.manual_assign(session, booking_id, caller, choice.driver_id,
                                        choice.truck_id)
+
+
+class Reassignment(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    driver_id: uuid.UUID
+    truck_id: uuid.UUID | None = Field(default=None, description="omitted: keep the truck")
+
+
+@router.post("/bookings/{booking_id}/reassign", response_model=AssignmentOut,
+             responses={404: {"description": "no such booking (or another organization's), "
+                                             "or the driver or truck is not the booking's org's"},
+                        409: {"description": "the booking is not assigned, or the driver or "
+                                             "truck is not free for its window (nothing "
+                                             "changed: the current assignment stays)"},
+                        422: {"description": "the booking's window has already started"}})
+async def reassign(booking_id: uuid.UUID, choice: Reassignment, caller: StaffCaller,
+                   session: SessionDep) -> AssignmentOut:
+    """Move an assigned job to another driver (and truck) atomically: the old assignment is
+    released and the new one made in one transaction, or nothing changes."""
+    return await service.reassign(session, booking_id, caller, choice.driver_id,
+                                  choice.truck_id)
 
 
 @router.delete("/bookings/{booking_id}/assignment", response_model=BookingOut)

@@ -64,6 +64,32 @@ class AssignmentRepository(Repository[BookingAssignment]):
                    BookingAssignment.id.is_(None))
             .order_by(Booking.window_start).with_for_update(of=Booking)))
 
+    async def lock_active(self, booking_id: uuid.UUID) -> BookingAssignment | None:
+        """The booking's active assignment, row-locked for this transaction (None if none)."""
+        return await self.session.scalar(
+            select(BookingAssignment)
+            .where(BookingAssignment.booking_id == booking_id, BookingAssignment.active)
+            .with_for_update())
+
+    async def replace_unless_overlapping(self, current: BookingAssignment,
+                                         assignment: BookingAssignment) -> bool:
+        """Deactivate `current` and insert `assignment` in one savepoint; False (and nothing
+        changed: `current` still active) when the exclusion constraints refuse the new one."""
+        try:
+            async with self.session.begin_nested():
+                await self.session.execute(
+                    update(BookingAssignment).where(BookingAssignment.id == current.id)
+                    .values(active=False, released_at=func.now())
+                    .execution_options(synchronize_session=False))
+                self.session.add(assignment)
+                await self.session.flush()
+        except IntegrityError as exc:
+            if any(name in str(exc.orig) for name in OVERLAP_CONSTRAINTS):
+                return False
+            raise
+        await self.session.refresh(current)
+        return True
+
     async def release_active(self, booking_id: uuid.UUID) -> None:
         """End the booking's active assignment now: the crew is free for other work."""
         await self.session.execute(
