@@ -1,6 +1,7 @@
 // The fleet calendar: drivers by day over a week, with their jobs (GET /calendar), their free
 // gaps and overlapping jobs flagged as conflicts. Moving a job to another driver is a manual assignment
-// (POST /bookings/{id}/assign); when the server refuses, its reason is shown as it gave it.
+// (POST /bookings/{id}/assign, or /reassign for an assigned job, atomically); when the server
+// refuses, its reason is shown as it gave it.
 
 import { loadList } from "/board/api.js";
 import { colour, label, lifecycle, loadLifecycle } from "/board/lifecycle.js";
@@ -245,16 +246,16 @@ function refuse(entry, driverId, message) {
   showResult("move-result", message, "error");
 }
 
-// Assigns the job to `driverId`. An assigned job keeps its booking: the server is asked first
-// whether the driver (and truck) are free for the window; only then is the old crew released
-// and the new one assigned (and the old one put back if the server still refuses).
+// Assigns the job to `driverId`. An assigned job is moved in one step (POST
+// /bookings/{id}/reassign: the old crew released and the new one assigned atomically, or nothing
+// changes); the server is asked first whether the driver (and truck) are free for the window.
 async function move(entry, driverId, truckId) {
   if (!movable(entry)) return refuse(entry, driverId, `A ${label(entry.status)} job cannot move.`);
   if (driverId === entry.driver_id) return refuse(entry, driverId, "The job is already this driver's.");
   if (!truckId) return refuse(entry, driverId, "Choose a truck.");
   $("move-submit").disabled = true;
   showResult("move-result", `Moving to ${driverName(driverId)}…`);
-  const path = `/bookings/${entry.booking_id}/assign`;
+  const choice = { driver_id: driverId, truck_id: truckId };
   try {
     if (entry.driver_id) {
       const query = new URLSearchParams({ start: entry.start, end: entry.end,
@@ -266,17 +267,9 @@ async function move(entry, driverId, truckId) {
           `${truckName(truckId)} is already booked in this window (booking ` +
           `${clashes.map(shortId).join(", ")}).`);
       }
-      await api("DELETE", `/bookings/${entry.booking_id}/assignment`);
-      try {
-        await api("POST", path, { driver_id: driverId, truck_id: truckId });
-      } catch (error) {
-        // Taken meanwhile: the job goes back to the crew it had.
-        await api("POST", path, { driver_id: entry.driver_id, truck_id: entry.truck_id })
-          .catch(() => null);
-        throw error;
-      }
+      await api("POST", `/bookings/${entry.booking_id}/reassign`, choice);
     } else {
-      await api("POST", path, { driver_id: driverId, truck_id: truckId });
+      await api("POST", `/bookings/${entry.booking_id}/assign`, choice);
     }
     const message = `Moved to ${driverName(driverId)} with ${truckName(truckId)} ` +
       "(manual assignment).";
@@ -284,7 +277,7 @@ async function move(entry, driverId, truckId) {
     await load();
     showResult("move-result", message, "ok");
   } catch (error) {
-    await load().catch(() => null); // what the server holds now (unchanged, or restored)
+    await load().catch(() => null); // what the server holds now (unchanged)
     refuse(entry, driverId, error.message);
   } finally {
     $("move-submit").disabled = !(cal.selected && movable(cal.selected));
