@@ -11,10 +11,18 @@ from sqlalchemy import text
 from persistence.integrations.payments import IntentResult, PaymentsPort, RefundResult
 from persistence.session import SYSTEM, tenant_session
 
+# Only transactions that have touched the tables a payment start reads or writes: other
+# backends of ours (the position writer flushing another test's pings, a revocation check)
+# may be mid-transaction at that instant without having anything to do with it.
+PAYMENT_TABLES = ("bookings", "payments", "invoices", "invoice_online_payments")
 OPEN_TRANSACTIONS = text(
-    "SELECT pid, state, left(query, 160) FROM pg_stat_activity"
-    " WHERE datname = current_database() AND usename = current_user"
-    " AND pid <> pg_backend_pid() AND xact_start IS NOT NULL")
+    "SELECT DISTINCT a.pid, a.state, left(a.query, 160) FROM pg_stat_activity a"
+    " JOIN pg_locks l ON l.pid = a.pid AND l.database = (SELECT oid FROM pg_database"
+    "  WHERE datname = current_database())"
+    " JOIN pg_class c ON c.oid = l.relation"
+    " WHERE a.datname = current_database() AND a.usename = current_user"
+    " AND a.pid <> pg_backend_pid() AND a.xact_start IS NOT NULL"
+    " AND c.relname = ANY(:tables)").bindparams(tables=list(PAYMENT_TABLES))
 
 
 async def open_transactions() -> list[tuple[Any, ...]]:
@@ -44,6 +52,6 @@ class NoTransactionProbe:
 async def assert_probe_sees_an_open_transaction() -> None:
     """The probe can fail: a transaction of ours left open is seen."""
     async with tenant_session(SYSTEM) as session:
-        await session.execute(text("SELECT 1"))
+        await session.execute(text("SELECT count(*) FROM bookings"))
         seen = await open_transactions()
     assert any(state == "idle in transaction" for _, state, _ in seen), seen
