@@ -150,6 +150,8 @@ class DriverSession:
         mine = data.get("driver_id") == self.driver_id
         if event["kind"] == "assignment.created" and mine:
             self._spawn(self._assigned(booking_id))
+        elif event["kind"] == "assignment.created" and booking_id in self.jobs:
+            self._spawn(self._reassigned_away(booking_id))  # POST .../reassign: not ours now
         elif event["kind"] == "booking.status" and booking_id in self.jobs:
             self._spawn(self._status_changed(booking_id, str(data.get("to"))))
         elif event["kind"] == "driver.message" and mine:
@@ -176,6 +178,15 @@ class DriverSession:
             self._status = self.status()
             await self.sync_shard_job()
             await self.send({"type": "job.assigned", "job": jobs[0]})
+
+    async def _reassigned_away(self, booking_id: str) -> None:
+        """The job went to another crew (its status unchanged): it leaves this app."""
+        job = self.jobs.pop(booking_id, None)
+        if job is None:
+            return
+        self._status = self.status()
+        await self.sync_shard_job()
+        await self.send({"type": "job.cancelled", "job": job, "reason": "reassigned"})
 
     async def _status_changed(self, booking_id: str, to: str) -> None:
         own = self._own.get(booking_id)

@@ -216,3 +216,22 @@ async def test_assignment_and_cancellation_are_pushed(ws_base: str) -> None:
             "booking_id": str(booking.id), "from": "assigned", "to": "cancelled"}})
         cancelled = await recv_until(ws, "job.cancelled", 5)
         assert cancelled["job"]["status"] == "cancelled"
+
+
+async def test_a_job_reassigned_to_another_driver_leaves_the_first_drivers_app(
+        ws_base: str) -> None:
+    org, driver, headers = await driver_account()
+    other = await make_driver(org)
+    truck, customer = await make_truck(org), await make_user()
+    booking, kept = await make_booking(org, customer), await make_booking(org, customer)
+    await assign(booking, driver, truck)
+    async with connect(f"{ws_base}/ws/driver", headers) as ws:
+        assert [j["booking_id"] for j in (await recv_json(ws))["jobs"]] == [str(booking.id)]
+        # Another driver's assignment of a job this app does not hold changes nothing here.
+        await events.publish(org.id, {"type": "assignment.created", "outbox_id": 1, "data": {
+            "booking_id": str(kept.id), "driver_id": str(other.id), "org_id": str(org.id)}})
+        await events.publish(org.id, {"type": "assignment.created", "outbox_id": 2, "data": {
+            "booking_id": str(booking.id), "driver_id": str(other.id), "org_id": str(org.id)}})
+        gone = await recv_until(ws, "job.cancelled", 5)
+        assert (gone["job"]["booking_id"], gone["reason"]) == (str(booking.id), "reassigned")
+        assert gone["job"]["status"] == "assigned"  # the booking itself did not change
