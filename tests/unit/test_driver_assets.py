@@ -15,7 +15,7 @@ from persistence.statuses import BOOKING_STATUSES
 
 IMPORT = re.compile(r'^import\s.*?\sfrom\s+"(\./|/board/)([\w-]+\.js)";', re.M | re.S)
 ENTRY = re.compile(r'<script type="module" src="/driver/([\w-]+\.js)"></script>')
-STYLES = re.compile(r'<link rel="stylesheet" href="(/[\w/.-]+)">')
+STYLES = re.compile(r'<link rel="stylesheet" href="(/[\w/.-]+)"\s*/?>')
 
 
 def imports(path: str) -> set[str]:

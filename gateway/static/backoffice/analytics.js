@@ -6,12 +6,29 @@
 import { colour, label, loadLifecycle } from "/board/lifecycle.js";
 import { barChart, lineChart, PALETTE } from "./charts.js";
 import {
-  $, addDays, api, board, bootPage, el, fetchBlob, isoDay, localMidnight, money, office,
+  $,
+  addDays,
+  api,
+  board,
+  bootPage,
+  control,
+  el,
+  fetchBlob,
+  isoDay,
+  localMidnight,
+  money,
+  office,
   showResult,
 } from "./common.js";
 
-const stats = { range: null, org: board.orgParam || "", newer: false, views: {}, charts: {},
-                downloads: [] };
+const stats = {
+  range: null,
+  org: board.orgParam || "",
+  newer: false,
+  views: {},
+  charts: {},
+  downloads: [],
+};
 office.analytics = stats;
 
 const percent = (value) => (value == null ? "–" : `${(value * 100).toFixed(1)} %`);
@@ -25,16 +42,13 @@ function moneyText(value) {
   return parts.length ? parts.join(" + ") : money(0, "EUR");
 }
 
-function moneyTotal(value) {
-  if (value == null) return 0;
-  if (typeof value === "number") return value;
-  return Object.values(value).reduce((a, b) => a + b, 0);
-}
-
 function query(range, extra = {}) {
   const params = new URLSearchParams({
-    start: range.start.toISOString(), end: range.end.toISOString(),
-    from: isoDay(range.start), to: isoDay(addDays(range.end, -1)), ...extra,
+    start: range.start.toISOString(),
+    end: range.end.toISOString(),
+    from: isoDay(range.start),
+    to: isoDay(addDays(range.end, -1)),
+    ...extra,
   });
   if (stats.org) params.set("org_id", stats.org);
   return params.toString();
@@ -50,32 +64,47 @@ async function view(name, range, extra) {
 }
 
 function kpi(title, value, key) {
-  return el("div", { class: "kpi", "data-kpi": key }, el("b", { text: value }),
-            el("span", { text: title }));
+  return el(
+    "div",
+    { class: "kpi", "data-kpi": key },
+    el("b", { text: value }),
+    el("span", { text: title }),
+  );
 }
 
 function show(id, visible) {
-  const card = $(id).closest(".card");
+  const card = /** @type {HTMLElement | null} */ ($(id).closest(".card"));
   if (card) card.hidden = !visible;
 }
 
 function dayLabel(value) {
-  return new Date(`${value}T00:00:00`).toLocaleDateString(undefined,
-    { day: "numeric", month: "short" });
+  return new Date(`${value}T00:00:00`).toLocaleDateString(undefined, {
+    day: "numeric",
+    month: "short",
+  });
 }
 
 async function load() {
   const range = stats.range;
   const [dashboard, bookings, drivers] = await Promise.all([
-    view("dashboard", range), view("bookings", range), view("drivers", range)]);
+    view("dashboard", range),
+    view("bookings", range),
+    view("drivers", range),
+  ]);
   const newer = Boolean(dashboard && typeof dashboard.bookings === "number");
   stats.newer = newer;
   $("csv-row").hidden = !newer; // CSV (Accept: text/csv) came with the nine views
-  const [trucks, ratings, completed, revenue, legacyTrend] = await Promise.all(newer ? [
-    view("trucks", range), view("ratings", range),
-    view("trends", range, { metric: "completed", bucket: "day" }),
-    view("trends", range, { metric: "revenue_cents", bucket: "day" }), null,
-  ] : [null, null, null, null, view("trend", range)]);
+  const [trucks, ratings, completed, revenue, legacyTrend] = await Promise.all(
+    newer
+      ? [
+          view("trucks", range),
+          view("ratings", range),
+          view("trends", range, { metric: "completed", bucket: "day" }),
+          view("trends", range, { metric: "revenue_cents", bucket: "day" }),
+          null,
+        ]
+      : [null, null, null, null, view("trend", range)],
+  );
   stats.views = { dashboard, bookings, drivers, trucks, ratings };
 
   // Headline figures.
@@ -90,19 +119,25 @@ async function load() {
     kpi("active drivers", count(drivers && drivers.active_drivers), "active_drivers"),
   ];
   if (newer) {
-    cards.push(kpi("no-show rate", percent(dashboard.no_show_rate), "no_show_rate"),
-               kpi("on-time rate", percent(dashboard.on_time_rate), "on_time_rate"),
-               kpi("open tickets", count(dashboard.open_tickets), "open_tickets"),
-               kpi("overdue invoices", count(dashboard.overdue_invoices), "overdue_invoices"),
-               kpi("pending verifications", count(dashboard.pending_verifications),
-                   "pending_verifications"));
+    cards.push(
+      kpi("no-show rate", percent(dashboard.no_show_rate), "no_show_rate"),
+      kpi("on-time rate", percent(dashboard.on_time_rate), "on_time_rate"),
+      kpi("open tickets", count(dashboard.open_tickets), "open_tickets"),
+      kpi("overdue invoices", count(dashboard.overdue_invoices), "overdue_invoices"),
+      kpi("pending verifications", count(dashboard.pending_verifications), "pending_verifications"),
+    );
   }
   $("kpis").replaceChildren(...cards);
-  const picked = $("range-org").selectedOptions[0];
-  const scope = dashboard && dashboard.scope === "platform" ? "whole platform"
-    : stats.org && picked ? picked.textContent : "your organization";
+  const picked = /** @type {HTMLSelectElement} */ ($("range-org")).selectedOptions[0];
+  const scope =
+    dashboard && dashboard.scope === "platform"
+      ? "whole platform"
+      : stats.org && picked
+        ? picked.textContent
+        : "your organization";
   $("range-scope").textContent = dashboard
-    ? scope + (dashboard.timezone ? ` · ${dashboard.timezone}` : "") : "";
+    ? scope + (dashboard.timezone ? ` · ${dashboard.timezone}` : "")
+    : "";
 
   // Bookings (and completions) per day, revenue per day.
   let days = [];
@@ -112,7 +147,8 @@ async function load() {
   if (newer) {
     days = dashboard.trend.map((p) => p.bucket_start);
     perDay = dashboard.trend.map((p) => p.value);
-    const at = (trend) => new Map(((trend && trend.points) || []).map((p) => [p.bucket_start, p.value]));
+    const at = (trend) =>
+      new Map(((trend && trend.points) || []).map((p) => [p.bucket_start, p.value]));
     const done = at(completed);
     const cash = at(revenue);
     donePerDay = days.map((d) => done.get(d) || 0);
@@ -125,41 +161,69 @@ async function load() {
     revenuePerDay = points.map((p) => p.revenue_cents);
   }
   const labels = days.map(dayLabel);
-  lineChart($("chart-trend"), { labels, label: "bookings per day", series: [
-    { name: "bookings", values: perDay }, { name: "completed jobs", values: donePerDay }] });
-  barChart($("chart-revenue"), { label: "revenue per day",
-    items: days.map((d, i) => ({ label: labels[i], value: revenuePerDay[i] }))
+  lineChart($("chart-trend"), {
+    labels,
+    label: "bookings per day",
+    series: [
+      { name: "bookings", values: perDay },
+      { name: "completed jobs", values: donePerDay },
+    ],
+  });
+  barChart($("chart-revenue"), {
+    label: "revenue per day",
+    items: days
+      .map((d, i) => ({ label: labels[i], value: revenuePerDay[i] }))
       .filter((item) => item.value > 0),
-    format: (cents) => money(cents, "EUR") });
+    format: (cents) => money(cents, "EUR"),
+  });
 
   // Bookings by status (colours from the board's lifecycle), top drivers.
-  barChart($("chart-status"), { label: "bookings by status",
-    items: Object.entries(b.by_status || {}).filter(([, n]) => n > 0)
-      .map(([status, n]) => ({ label: label(status), value: n, color: colour(status) })) });
-  barChart($("chart-drivers"), { label: "top drivers",
+  barChart($("chart-status"), {
+    label: "bookings by status",
+    items: Object.entries(b.by_status || {})
+      .filter(([, n]) => n > 0)
+      .map(([status, n]) => ({ label: label(status), value: n, color: colour(status) })),
+  });
+  barChart($("chart-drivers"), {
+    label: "top drivers",
     items: ((drivers && drivers.top_performers) || []).map((d, i) => ({
-      label: d.full_name, value: d.completed_jobs, color: PALETTE[i % PALETTE.length] })) });
+      label: d.full_name,
+      value: d.completed_jobs,
+      color: PALETTE[i % PALETTE.length],
+    })),
+  });
 
   // Views of the nine-view API.
   show("chart-trucks", Boolean(trucks));
   if (trucks) {
-    barChart($("chart-trucks"), { label: "truck utilization", format: percent,
-      items: trucks.trucks.map((t) => ({ label: t.plate, value: t.utilization })) });
+    barChart($("chart-trucks"), {
+      label: "truck utilization",
+      format: percent,
+      items: trucks.trucks.map((t) => ({ label: t.plate, value: t.utilization })),
+    });
   }
   show("chart-ratings", Boolean(ratings));
   if (ratings) {
-    barChart($("chart-ratings"), { label: "ratings by stars",
+    barChart($("chart-ratings"), {
+      label: "ratings by stars",
       items: ["5", "4", "3", "2", "1"].map((stars) => ({
-        label: `${stars} ★`, value: ratings.distribution[stars] || 0, color: "#b45309" })) });
+        label: `${stars} ★`,
+        value: ratings.distribution[stars] || 0,
+        color: "#b45309",
+      })),
+    });
   }
-  stats.charts = Object.fromEntries([...document.querySelectorAll("[id^=chart-]")]
-    .map((node) => [node.id, Number(node.dataset.points || 0)]));
+  stats.charts = Object.fromEntries(
+    [.../** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll("[id^=chart-]"))].map(
+      (node) => [node.id, Number(node.dataset.points || 0)],
+    ),
+  );
   office.loads += 1;
 }
 
 function readRange() {
-  const start = localMidnight($("range-start").value);
-  const end = addDays(localMidnight($("range-end").value), 1); // the last day counts whole
+  const start = localMidnight(control("range-start").value);
+  const end = addDays(localMidnight(control("range-end").value), 1); // the last day counts whole
   if (!(end > start)) throw new Error("the range ends before it starts");
   return { start, end };
 }
@@ -168,21 +232,26 @@ function readRange() {
 async function loadOrganizations(me) {
   if (me.role !== "platform_admin") return;
   const page = await api("GET", "/organizations?limit=200");
-  $("range-org").replaceChildren(el("option", { value: "", text: "whole platform" }),
-    ...page.items.map((org) => el("option", { value: org.id, text: org.name,
-                                              selected: org.id === stats.org })));
+  $("range-org").replaceChildren(
+    el("option", { value: "", text: "whole platform" }),
+    ...page.items.map((org) =>
+      el("option", { value: org.id, text: org.name, selected: org.id === stats.org }),
+    ),
+  );
   $("org-row").hidden = false;
 }
 
 async function downloadCsv() {
-  const name = $("csv-view").value;
+  const name = control("csv-view").value;
   showResult("range-error", "");
   try {
     const blob = await fetchBlob(`/analytics/${name}?${query(stats.range)}`, "text/csv");
     const text = await blob.text();
     stats.downloads.push({ view: name, type: blob.type, lines: text.split(/\r?\n/).length });
-    const link = el("a", { href: URL.createObjectURL(new Blob([text], { type: "text/csv" })),
-                           download: `movehub-${name}-${isoDay(stats.range.start)}.csv` });
+    const link = el("a", {
+      href: URL.createObjectURL(new Blob([text], { type: "text/csv" })),
+      download: `movehub-${name}-${isoDay(stats.range.start)}.csv`,
+    });
     document.body.append(link);
     link.click();
     link.remove();
@@ -194,8 +263,8 @@ async function downloadCsv() {
 function wire() {
   $("csv-download").addEventListener("click", downloadCsv);
   $("range-org").addEventListener("change", () => {
-    stats.org = $("range-org").value;
-    $("range-form").requestSubmit();
+    stats.org = control("range-org").value;
+    /** @type {HTMLFormElement} */ ($("range-form")).requestSubmit();
   });
   $("range-form").addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -211,8 +280,8 @@ function wire() {
 
 const today = localMidnight(isoDay(new Date()));
 const params = new URLSearchParams(location.search);
-$("range-start").value = params.get("from") || isoDay(addDays(today, -29));
-$("range-end").value = params.get("to") || isoDay(addDays(today, 7));
+control("range-start").value = params.get("from") || isoDay(addDays(today, -29));
+control("range-end").value = params.get("to") || isoDay(addDays(today, 7));
 wire();
 bootPage("analytics", {
   who: "mover staff and platform admins",

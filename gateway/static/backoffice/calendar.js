@@ -6,7 +6,19 @@
 import { loadList } from "/board/api.js";
 import { colour, label, lifecycle, loadLifecycle } from "/board/lifecycle.js";
 import {
-  $, addDays, api, bootPage, clock, el, isoDay, localMidnight, office, shortId, showResult,
+  $,
+  addDays,
+  api,
+  bootPage,
+  clock,
+  control,
+  el,
+  isoDay,
+  localMidnight,
+  office,
+  shortId,
+  showResult,
+  table,
 } from "./common.js";
 
 const DAYS = 7;
@@ -14,9 +26,12 @@ const WORK_START = 7; // the working day the free gaps are shown in (local hours
 const WORK_END = 20;
 
 const cal = {
-  start: null, end: null,
-  entries: [], unassigned: 0,
-  drivers: new Map(), trucks: new Map(),
+  start: null,
+  end: null,
+  entries: [],
+  unassigned: 0,
+  drivers: new Map(),
+  trucks: new Map(),
   free: new Map(), // driver id -> [{start, end}] (Date)
   conflicts: new Set(), // booking ids overlapping another job of the same driver
   selected: null,
@@ -58,8 +73,10 @@ function findConflicts(entries) {
 // GET /calendar/drivers/{id}, without one request per driver: a fleet of fifty would meet
 // the read rate limit).
 function freeGaps(driverId) {
-  const busy = cal.entries.filter((e) => e.driver_id === driverId)
-    .map((e) => [e.startAt.getTime(), e.endAt.getTime()]).sort((a, b) => a[0] - b[0]);
+  const busy = cal.entries
+    .filter((e) => e.driver_id === driverId)
+    .map((e) => [e.startAt.getTime(), e.endAt.getTime()])
+    .sort((a, b) => a[0] - b[0]);
   const gaps = [];
   let cursor = cal.start.getTime();
   for (const [start, end] of busy) {
@@ -71,7 +88,8 @@ function freeGaps(driverId) {
 }
 
 async function load() {
-  const range = `start=${encodeURIComponent(cal.start.toISOString())}` +
+  const range =
+    `start=${encodeURIComponent(cal.start.toISOString())}` +
     `&end=${encodeURIComponent(cal.end.toISOString())}`;
   const drivers = new Map();
   const trucks = new Map();
@@ -82,8 +100,11 @@ async function load() {
   ]);
   cal.drivers = drivers;
   cal.trucks = trucks;
-  cal.entries = calendar.entries.map((e) => ({ ...e, startAt: new Date(e.start),
-                                               endAt: new Date(e.end) }));
+  cal.entries = calendar.entries.map((e) => ({
+    ...e,
+    startAt: new Date(e.start),
+    endAt: new Date(e.end),
+  }));
   cal.unassigned = calendar.unassigned;
   cal.conflicts = findConflicts(cal.entries);
   cal.free = new Map([...drivers.keys()].map((id) => [id, freeGaps(id)]));
@@ -116,11 +137,12 @@ function timeline(dayStart, jobs, free) {
     span.style.width = `${((part[1] - part[0]) / (to - from)) * 100}%`;
     bar.append(span);
   }
-  const gaps = (free || []).map((g) => clip(g.start.getTime(), g.end.getTime(), from, to))
+  const gaps = (free || [])
+    .map((g) => clip(g.start.getTime(), g.end.getTime(), from, to))
     .filter(Boolean);
   const text = gaps.length
-    ? "free " + gaps.map(([s, e]) => `${hhmm(s)}–${e === to ? `${WORK_END}:00` : hhmm(e)}`)
-      .join(", ")
+    ? "free " +
+      gaps.map(([s, e]) => `${hhmm(s)}–${e === to ? `${WORK_END}:00` : hhmm(e)}`).join(", ")
     : "no free time";
   return [bar, el("div", { class: "free-text", "data-free": gaps.length, text })];
 }
@@ -128,31 +150,43 @@ function timeline(dayStart, jobs, free) {
 function chip(entry) {
   const conflict = cal.conflicts.has(entry.booking_id);
   const canMove = movable(entry);
-  const node = el("div", {
-    class: `job${conflict ? " conflict" : ""}${canMove ? "" : " fixed"}` +
-      `${cal.selected && cal.selected.booking_id === entry.booking_id ? " selected" : ""}`,
-    "data-booking-id": entry.booking_id, "data-status": entry.status,
-    "data-driver-id": entry.driver_id || "", draggable: canMove ? "true" : "false",
-    title: `${label(entry.status)} · ${entry.pickup_address} → ${entry.dropoff_address}` +
-      (entry.truck_id ? ` · truck ${truckName(entry.truck_id)}` : "") +
-      (conflict ? " · overlaps another job of this driver" : ""),
-    onclick: () => select(entry),
-    ondragstart: (event) => {
-      event.dataTransfer.setData("text/plain", entry.booking_id);
-      event.dataTransfer.effectAllowed = "move";
+  const node = el(
+    "div",
+    {
+      class:
+        `job${conflict ? " conflict" : ""}${canMove ? "" : " fixed"}` +
+        `${cal.selected && cal.selected.booking_id === entry.booking_id ? " selected" : ""}`,
+      "data-booking-id": entry.booking_id,
+      "data-status": entry.status,
+      "data-driver-id": entry.driver_id || "",
+      draggable: canMove ? "true" : "false",
+      title:
+        `${label(entry.status)} · ${entry.pickup_address} → ${entry.dropoff_address}` +
+        (entry.truck_id ? ` · truck ${truckName(entry.truck_id)}` : "") +
+        (conflict ? " · overlaps another job of this driver" : ""),
+      onclick: () => select(entry),
+      ondragstart: (event) => {
+        event.dataTransfer.setData("text/plain", entry.booking_id);
+        event.dataTransfer.effectAllowed = "move";
+      },
     },
-  }, `${clock(entry.startAt)}–${clock(entry.endAt)} ${entry.pickup_address}`);
+    `${clock(entry.startAt)}–${clock(entry.endAt)} ${entry.pickup_address}`,
+  );
   node.style.setProperty("--swatch", colour(entry.status));
   return node;
 }
 
 function dayCell(driverId, dayStart, index) {
   const dayEnd = addDays(dayStart, 1);
-  const jobs = cal.entries.filter((e) => (e.driver_id || null) === driverId &&
-    e.startAt < dayEnd && e.endAt > dayStart);
+  const jobs = cal.entries.filter(
+    (e) => (e.driver_id || null) === driverId && e.startAt < dayEnd && e.endAt > dayStart,
+  );
   const today = isoDay(dayStart) === isoDay(new Date());
-  const cell = el("td", { class: today ? "today" : "", "data-day": index,
-                          "data-driver-id": driverId || "" });
+  const cell = el("td", {
+    class: today ? "today" : "",
+    "data-day": index,
+    "data-driver-id": driverId || "",
+  });
   if (driverId) {
     cell.append(...timeline(dayStart, jobs, cal.free.get(driverId)));
     cell.addEventListener("dragover", (event) => {
@@ -163,9 +197,11 @@ function dayCell(driverId, dayStart, index) {
     cell.addEventListener("drop", (event) => {
       event.preventDefault();
       cell.classList.remove("drop-target");
-      const entry = cal.entries.find((e) => e.booking_id === event.dataTransfer.getData("text/plain"));
+      const entry = cal.entries.find(
+        (e) => e.booking_id === event.dataTransfer.getData("text/plain"),
+      );
       if (entry) {
-        const truckId = entry.truck_id || $("move-truck").value; // before the form redraws
+        const truckId = entry.truck_id || control("move-truck").value; // before the form redraws
         select(entry);
         move(entry, driverId, truckId);
       }
@@ -177,27 +213,63 @@ function dayCell(driverId, dayStart, index) {
 
 function render() {
   const days = [...Array(DAYS).keys()].map((i) => addDays(cal.start, i));
-  const head = el("tr", {}, el("th", { text: "Driver" }), days.map((d) => el("th", {
-    class: isoDay(d) === isoDay(new Date()) ? "today" : "",
-    text: d.toLocaleDateString(undefined, { weekday: "short", day: "numeric", month: "short" }),
-  })));
-  $("calendar").tHead.replaceChildren(head);
+  const head = el(
+    "tr",
+    {},
+    el("th", { text: "Driver" }),
+    days.map((d) =>
+      el("th", {
+        class: isoDay(d) === isoDay(new Date()) ? "today" : "",
+        text: d.toLocaleDateString(undefined, { weekday: "short", day: "numeric", month: "short" }),
+      }),
+    ),
+  );
+  table("calendar").tHead.replaceChildren(head);
   const rows = [];
-  rows.push(el("tr", { "data-driver-id": "", class: "unassigned" },
-    el("td", {}, el("span", { class: "driver-name" }, "Not assigned",
-                    el("span", { class: "muted", text: `${cal.unassigned} in range` }))),
-    days.map((d, i) => dayCell(null, d, i))));
+  rows.push(
+    el(
+      "tr",
+      { "data-driver-id": "", class: "unassigned" },
+      el(
+        "td",
+        {},
+        el(
+          "span",
+          { class: "driver-name" },
+          "Not assigned",
+          el("span", { class: "muted", text: `${cal.unassigned} in range` }),
+        ),
+      ),
+      days.map((d, i) => dayCell(null, d, i)),
+    ),
+  );
   const drivers = [...cal.drivers.values()].sort((a, b) => a.full_name.localeCompare(b.full_name));
   for (const driver of drivers) {
-    rows.push(el("tr", { "data-driver-id": driver.id },
-      el("td", {}, el("span", { class: "driver-name" }, driver.full_name,
-                      el("span", { class: "muted",
-                                   text: `${driver.status}${driver.verified ? " · verified" : ""}` }))),
-      days.map((d, i) => dayCell(driver.id, d, i))));
+    rows.push(
+      el(
+        "tr",
+        { "data-driver-id": driver.id },
+        el(
+          "td",
+          {},
+          el(
+            "span",
+            { class: "driver-name" },
+            driver.full_name,
+            el("span", {
+              class: "muted",
+              text: `${driver.status}${driver.verified ? " · verified" : ""}`,
+            }),
+          ),
+        ),
+        days.map((d, i) => dayCell(driver.id, d, i)),
+      ),
+    );
   }
-  $("calendar").tBodies[0].replaceChildren(...rows);
+  table("calendar").tBodies[0].replaceChildren(...rows);
   const jobs = cal.entries.length;
-  $("cal-summary").textContent = `${jobs} job${jobs === 1 ? "" : "s"}, ` +
+  $("cal-summary").textContent =
+    `${jobs} job${jobs === 1 ? "" : "s"}, ` +
     `${cal.conflicts.size} in conflict, ${drivers.length} drivers`;
   renderMoveForm();
 }
@@ -216,26 +288,40 @@ function renderMoveForm() {
   const entry = cal.selected;
   const drivers = [...cal.drivers.values()].sort((a, b) => a.full_name.localeCompare(b.full_name));
   if (!entry) {
-    $("move-submit").disabled = true;
+    control("move-submit").disabled = true;
     return;
   }
-  $("move-job").textContent = `${entry.startAt.toLocaleString([], { dateStyle: "medium",
-    timeStyle: "short" })}–${clock(entry.endAt)} · ${entry.pickup_address} → ` +
+  $("move-job").textContent =
+    `${entry.startAt.toLocaleString([], {
+      dateStyle: "medium",
+      timeStyle: "short",
+    })}–${clock(entry.endAt)} · ${entry.pickup_address} → ` +
     `${entry.dropoff_address} · ${label(entry.status)}` +
     (entry.driver_id ? ` · now ${driverName(entry.driver_id)}` : " · no driver yet");
   // A redraw of the same job keeps what was chosen in the form.
   const same = $("move-form").dataset.bookingId === entry.booking_id;
-  const chosenDriver = same ? $("move-driver").value : null;
-  const chosenTruck = same ? $("move-truck").value : entry.truck_id;
+  const chosenDriver = same ? control("move-driver").value : null;
+  const chosenTruck = same ? control("move-truck").value : entry.truck_id;
   $("move-form").dataset.bookingId = entry.booking_id;
-  $("move-driver").replaceChildren(...drivers.filter((d) => d.id !== entry.driver_id)
-    .map((d) => el("option", { value: d.id, text: d.full_name,
-                               selected: d.id === chosenDriver })));
-  $("move-truck").replaceChildren(...[...cal.trucks.values()]
-    .sort((a, b) => a.plate.localeCompare(b.plate))
-    .map((t) => el("option", { value: t.id, text: `${t.plate} · ${t.capacity_m3} m³`,
-                               selected: t.id === chosenTruck })));
-  $("move-submit").disabled = !movable(entry);
+  $("move-driver").replaceChildren(
+    ...drivers
+      .filter((d) => d.id !== entry.driver_id)
+      .map((d) =>
+        el("option", { value: d.id, text: d.full_name, selected: d.id === chosenDriver }),
+      ),
+  );
+  $("move-truck").replaceChildren(
+    ...[...cal.trucks.values()]
+      .sort((a, b) => a.plate.localeCompare(b.plate))
+      .map((t) =>
+        el("option", {
+          value: t.id,
+          text: `${t.plate} · ${t.capacity_m3} m³`,
+          selected: t.id === chosenTruck,
+        }),
+      ),
+  );
+  control("move-submit").disabled = !movable(entry);
   if (!movable(entry)) {
     showResult("move-result", `A ${label(entry.status)} job cannot move.`);
   }
@@ -251,28 +337,37 @@ function refuse(entry, driverId, message) {
 // changes); the server is asked first whether the driver (and truck) are free for the window.
 async function move(entry, driverId, truckId) {
   if (!movable(entry)) return refuse(entry, driverId, `A ${label(entry.status)} job cannot move.`);
-  if (driverId === entry.driver_id) return refuse(entry, driverId, "The job is already this driver's.");
+  if (driverId === entry.driver_id)
+    return refuse(entry, driverId, "The job is already this driver's.");
   if (!truckId) return refuse(entry, driverId, "Choose a truck.");
-  $("move-submit").disabled = true;
+  control("move-submit").disabled = true;
   showResult("move-result", `Moving to ${driverName(driverId)}…`);
   const choice = { driver_id: driverId, truck_id: truckId };
   try {
     if (entry.driver_id) {
-      const query = new URLSearchParams({ start: entry.start, end: entry.end,
-                                          driver_id: driverId, truck_id: truckId });
+      const query = new URLSearchParams({
+        start: entry.start,
+        end: entry.end,
+        driver_id: driverId,
+        truck_id: truckId,
+      });
       const answer = await api("GET", `/calendar/availability?${query}`);
       const clashes = answer.conflicting_booking_ids.filter((id) => id !== entry.booking_id);
       if (clashes.length) {
-        return refuse(entry, driverId, `Refused: ${driverName(driverId)} or truck ` +
-          `${truckName(truckId)} is already booked in this window (booking ` +
-          `${clashes.map(shortId).join(", ")}).`);
+        return refuse(
+          entry,
+          driverId,
+          `Refused: ${driverName(driverId)} or truck ` +
+            `${truckName(truckId)} is already booked in this window (booking ` +
+            `${clashes.map(shortId).join(", ")}).`,
+        );
       }
       await api("POST", `/bookings/${entry.booking_id}/reassign`, choice);
     } else {
       await api("POST", `/bookings/${entry.booking_id}/assign`, choice);
     }
-    const message = `Moved to ${driverName(driverId)} with ${truckName(truckId)} ` +
-      "(manual assignment).";
+    const message =
+      `Moved to ${driverName(driverId)} with ${truckName(truckId)} ` + "(manual assignment).";
     cal.moves.push({ booking_id: entry.booking_id, driver_id: driverId, ok: true, message });
     await load();
     showResult("move-result", message, "ok");
@@ -280,22 +375,25 @@ async function move(entry, driverId, truckId) {
     await load().catch(() => null); // what the server holds now (unchanged)
     refuse(entry, driverId, error.message);
   } finally {
-    $("move-submit").disabled = !(cal.selected && movable(cal.selected));
+    control("move-submit").disabled = !(cal.selected && movable(cal.selected));
   }
 }
 
 function setWeek(start) {
   cal.start = start;
   cal.end = addDays(start, DAYS);
-  $("cal-start").value = isoDay(start);
+  control("cal-start").value = isoDay(start);
 }
 
 function wire() {
   $("move-form").addEventListener("submit", (event) => {
     event.preventDefault();
-    if (cal.selected) move(cal.selected, $("move-driver").value, $("move-truck").value);
+    if (cal.selected) move(cal.selected, control("move-driver").value, control("move-truck").value);
   });
-  const shift = (days) => { setWeek(addDays(cal.start, days)); load().catch(report); };
+  const shift = (days) => {
+    setWeek(addDays(cal.start, days));
+    load().catch(report);
+  };
   $("cal-prev").addEventListener("click", () => shift(-DAYS));
   $("cal-next").addEventListener("click", () => shift(DAYS));
   $("cal-today").addEventListener("click", () => {
@@ -303,8 +401,8 @@ function wire() {
     load().catch(report);
   });
   $("cal-start").addEventListener("change", () => {
-    if (!$("cal-start").value) return;
-    setWeek(localMidnight($("cal-start").value));
+    if (!control("cal-start").value) return;
+    setWeek(localMidnight(control("cal-start").value));
     load().catch(report);
   });
 }

@@ -22,15 +22,29 @@ export function niceMax(value) {
 
 function frame(host, width, height, label) {
   host.replaceChildren();
-  const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img",
-                           "aria-label": label, class: "chart" });
+  const root = svg("svg", {
+    viewBox: `0 0 ${width} ${height}`,
+    role: "img",
+    "aria-label": label,
+    class: "chart",
+  });
   host.append(root);
   return root;
 }
 
 // series: [{name, values: [numbers]}], labels: one x label per value.
+/**
+ * @param {HTMLElement} host
+ * @param {{ labels: string[], series: { name: string, values: number[] }[],
+ *   format?: (value: number) => string, label?: string }} options
+ */
 export function lineChart(host, { labels, series, format = String, label = "line chart" }) {
-  const W = 640, H = 250, L = 52, R = 16, T = 14, B = 46;
+  const W = 640,
+    H = 250,
+    L = 52,
+    R = 16,
+    T = 14,
+    B = 46;
   const root = frame(host, W, H, label);
   const top = niceMax(Math.max(0, ...series.flatMap((s) => s.values)));
   const n = Math.max(labels.length, 1);
@@ -71,8 +85,17 @@ export function lineChart(host, { labels, series, format = String, label = "line
 }
 
 // items: [{label, value, color?}], drawn top to bottom.
+/**
+ * @param {HTMLElement} host
+ * @param {{ items: { label: string, value: number, color?: string }[],
+ *   format?: (value: number) => string, label?: string }} options
+ */
 export function barChart(host, { items, format = String, label = "bar chart" }) {
-  const W = 640, ROW = 26, L = 150, R = 70, T = 6;
+  const W = 640,
+    ROW = 26,
+    L = 150,
+    R = 70,
+    T = 6;
   const H = T * 2 + Math.max(items.length, 1) * ROW;
   const root = frame(host, W, H, label);
   const top = niceMax(Math.max(0, ...items.map((item) => item.value)));
@@ -81,17 +104,29 @@ export function barChart(host, { items, format = String, label = "bar chart" }) 
     const width = ((W - L - R) * item.value) / top;
     const group = svg("g", { class: "bar", "data-label": item.label, "data-value": item.value });
     group.append(svg("text", { x: L - 8, y: y + ROW / 2 + 4, "text-anchor": "end" }, item.label));
-    const bar = svg("rect", { x: L, y: y + 4, width: Math.max(width, item.value > 0 ? 1 : 0),
-                              height: ROW - 8, rx: 3, fill: item.color || PALETTE[0] });
+    const bar = svg("rect", {
+      x: L,
+      y: y + 4,
+      width: Math.max(width, item.value > 0 ? 1 : 0),
+      height: ROW - 8,
+      rx: 3,
+      fill: item.color || PALETTE[0],
+    });
     bar.append(svg("title", {}, `${item.label}: ${format(item.value)}`));
     group.append(bar);
-    group.append(svg("text", { x: L + width + 6, y: y + ROW / 2 + 4, class: "value" },
-                     format(item.value)));
+    group.append(
+      svg("text", { x: L + width + 6, y: y + ROW / 2 + 4, class: "value" }, format(item.value)),
+    );
     root.append(group);
   });
   if (!items.length) {
-    root.append(svg("text", { x: W / 2, y: H / 2 + 4, "text-anchor": "middle",
-                              class: "empty" }, "no data in this range"));
+    root.append(
+      svg(
+        "text",
+        { x: W / 2, y: H / 2 + 4, "text-anchor": "middle", class: "empty" },
+        "no data in this range",
+      ),
+    );
   }
   host.dataset.points = String(items.length);
   return root;

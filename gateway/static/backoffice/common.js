@@ -11,9 +11,18 @@ export { $, api, board };
 export const STAFF = ["mover_admin", "dispatcher", "platform_admin"];
 export const ADMINS = ["platform_admin"];
 
+// Typed lookups by id for the type checker (JSDoc casts of $, no runtime difference): a form
+// control (.value, .disabled) and a table (.tHead, .tBodies).
+/** @typedef {HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement | HTMLButtonElement} Control */
+/** @param {string} id */
+export const control = (id) => /** @type {Control} */ ($(id));
+/** @param {string} id */
+export const table = (id) => /** @type {HTMLTableElement} */ ($(id));
+
 // What the page knows; each page adds its own part (office.calendar, office.invoices, ...).
+/** @type {{ page: string | null, me: any, ready: boolean, loads: number, [part: string]: any }} */
 export const office = { page: null, me: null, ready: false, loads: 0 };
-window.__backoffice = office;
+/** @type {any} */ (window).__backoffice = office;
 
 // An element with attributes and children (text goes in as text, never as HTML).
 export function el(tag, attrs = {}, ...children) {
@@ -47,8 +56,10 @@ export function showResult(id, text, kind = "") {
 
 export function money(cents, currency) {
   try {
-    return new Intl.NumberFormat(undefined, { style: "currency", currency: currency || "EUR" })
-      .format((cents || 0) / 100);
+    return new Intl.NumberFormat(undefined, {
+      style: "currency",
+      currency: currency || "EUR",
+    }).format((cents || 0) / 100);
   } catch {
     return `${((cents || 0) / 100).toFixed(2)} ${currency || ""}`.trim();
   }
@@ -63,8 +74,11 @@ export function day(value) {
 }
 
 export function clock(value) {
-  return new Date(value).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit",
-                                                 hour12: false });
+  return new Date(value).toLocaleTimeString([], {
+    hour: "2-digit",
+    minute: "2-digit",
+    hour12: false,
+  });
 }
 
 // yyyy-mm-dd of a local date (the value of an <input type=date>).
@@ -91,7 +105,7 @@ export async function fetchBlob(path, accept = "*/*", retry = true) {
   const headers = { Accept: accept };
   if (board.token) headers.Authorization = "Bearer " + board.token;
   const response = await fetch(API + path, { headers, credentials: "same-origin" });
-  if (response.status === 401 && retry && !board.token && await refreshSession()) {
+  if (response.status === 401 && retry && !board.token && (await refreshSession())) {
     return fetchBlob(path, accept, false);
   }
   if (!response.ok) {
@@ -102,7 +116,9 @@ export async function fetchBlob(path, accept = "*/*", retry = true) {
 }
 
 function markNav(page, me) {
-  for (const link of document.querySelectorAll("nav.nav a")) {
+  for (const link of /** @type {NodeListOf<HTMLAnchorElement>} */ (
+    document.querySelectorAll("nav.nav a")
+  )) {
     if (link.dataset.page === page) link.setAttribute("aria-current", "page");
     // The verification queue is the platform admins' (mover staff have no use for the link).
     if (link.dataset.roles && me) link.hidden = !link.dataset.roles.split(" ").includes(me.role);
@@ -140,6 +156,9 @@ export function bootPage(page, { roles = STAFF, who = "mover staff", start }) {
     }
   }
   token = tokenFromUrl();
-  wireSignIn(() => { token = null; return begin(); });
+  wireSignIn(() => {
+    token = null;
+    return begin();
+  });
   begin();
 }

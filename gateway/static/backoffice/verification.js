@@ -3,7 +3,17 @@
 // sees. Decided submissions leave the queue.
 
 import {
-  $, ADMINS, api, bootPage, day, el, office, shortId, showResult,
+  $,
+  ADMINS,
+  api,
+  bootPage,
+  control,
+  day,
+  el,
+  office,
+  shortId,
+  showResult,
+  table,
 } from "./common.js";
 
 const PAGE = 100;
@@ -14,39 +24,52 @@ office.verification = queue;
 const words = (text) => String(text || "").replaceAll("_", " ");
 
 function rowNode(row) {
-  return el("tr", {
-    "data-submission-id": row.id, "data-status": row.status,
-    class: queue.selected === row.id ? "selected" : "", onclick: () => select(row.id),
-  },
-  el("td", { text: day(row.created_at) }),
-  el("td", { text: words(row.kind) }),
-  el("td", { text: `${words(row.subject_type)} ${shortId(row.subject_id)}` }),
-  el("td", { text: queue.orgs.get(row.org_id) || shortId(row.org_id) }),
-  el("td", { text: day(row.expires_on) }),
-  el("td", {}, el("span", { class: "badge", text: words(row.status) })));
+  return el(
+    "tr",
+    {
+      "data-submission-id": row.id,
+      "data-status": row.status,
+      class: queue.selected === row.id ? "selected" : "",
+      onclick: () => select(row.id),
+    },
+    el("td", { text: day(row.created_at) }),
+    el("td", { text: words(row.kind) }),
+    el("td", { text: `${words(row.subject_type)} ${shortId(row.subject_id)}` }),
+    el("td", { text: queue.orgs.get(row.org_id) || shortId(row.org_id) }),
+    el("td", { text: day(row.expires_on) }),
+    el("td", {}, el("span", { class: "badge", text: words(row.status) })),
+  );
 }
 
 function render() {
   const rows = [...queue.rows.values()];
-  $("queue").tBodies[0].replaceChildren(...rows.map(rowNode));
+  table("queue").tBodies[0].replaceChildren(...rows.map(rowNode));
   $("queue-count").textContent = `${rows.length} waiting`;
 }
 
 async function load() {
-  const status = $("queue-status").value;
+  const status = control("queue-status").value;
   const rows = new Map();
   for (let offset = 0; offset < 2000; offset += PAGE) {
-    const page = await api("GET", `/verification/queue?limit=${PAGE}&offset=${offset}` +
-      (status ? `&status=${status}` : ""));
+    const page = await api(
+      "GET",
+      `/verification/queue?limit=${PAGE}&offset=${offset}` + (status ? `&status=${status}` : ""),
+    );
     page.items.forEach((row) => rows.set(row.id, row));
     if (offset + page.items.length >= page.total || !page.items.length) break;
   }
   queue.rows = rows;
   // The organizations' names, once each (a queue names few of them).
-  const unknown = [...new Set([...rows.values()].map((row) => row.org_id))]
-    .filter((id) => !queue.orgs.has(id));
-  await Promise.all(unknown.slice(0, 20).map((id) => api("GET", `/organizations/${id}`)
-    .then((org) => queue.orgs.set(id, org.name)).catch(() => null)));
+  const unknown = [...new Set([...rows.values()].map((row) => row.org_id))].filter(
+    (id) => !queue.orgs.has(id),
+  );
+  await Promise.all(
+    unknown.slice(0, 20).map((id) =>
+      api("GET", `/organizations/${id}`)
+        .then((org) => queue.orgs.set(id, org.name))
+        .catch(() => null),
+    ),
+  );
   render();
   if (queue.selected && !rows.has(queue.selected)) clearDetail();
   office.loads += 1;
@@ -56,27 +79,29 @@ function clearDetail() {
   queue.selected = null;
   $("sub-empty").hidden = false;
   $("sub-facts").hidden = true;
-  for (const id of ["sub-open", "sub-approve", "reject-submit"]) $(id).disabled = true;
+  for (const id of ["sub-open", "sub-approve", "reject-submit"]) control(id).disabled = true;
 }
 
 function showDetail(row) {
   const pairs = [
-    ["Document", words(row.kind)], ["Status", words(row.status)],
+    ["Document", words(row.kind)],
+    ["Status", words(row.status)],
     ["Subject", `${words(row.subject_type)} ${row.subject_id}`],
     ["Organization", queue.orgs.get(row.org_id) || row.org_id],
     ["Expires", day(row.expires_on)],
     ["Submitted", new Date(row.created_at).toLocaleString()],
   ];
-  $("sub-facts").replaceChildren(...pairs.flatMap(([k, v]) => [el("dt", { text: k }),
-                                                                el("dd", { text: v })]));
+  $("sub-facts").replaceChildren(
+    ...pairs.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })]),
+  );
   $("sub-empty").hidden = true;
   $("sub-facts").hidden = false;
-  for (const id of ["sub-open", "sub-approve", "reject-submit"]) $(id).disabled = false;
+  for (const id of ["sub-open", "sub-approve", "reject-submit"]) control(id).disabled = false;
 }
 
 function select(id) {
   queue.selected = id;
-  for (const tr of $("queue").tBodies[0].rows) {
+  for (const tr of table("queue").tBodies[0].rows) {
     tr.classList.toggle("selected", tr.dataset.submissionId === id);
   }
   showResult("sub-result", "");
@@ -114,9 +139,13 @@ async function decide(action, body) {
     await inReview(row);
     const decided = await api("POST", `/verification/submissions/${row.id}/${action}`, body);
     queue.decisions.push({ submission_id: row.id, status: decided.status, ok: true });
-    showResult("sub-result", `${words(decided.kind)} ${words(decided.status)}` +
-      (decided.rejection_reason ? `: ${decided.rejection_reason}` : "."), "ok");
-    $("reject-reason").value = "";
+    showResult(
+      "sub-result",
+      `${words(decided.kind)} ${words(decided.status)}` +
+        (decided.rejection_reason ? `: ${decided.rejection_reason}` : "."),
+      "ok",
+    );
+    control("reject-reason").value = "";
     await load();
   } catch (error) {
     queue.decisions.push({ submission_id: row.id, ok: false, message: error.message });
@@ -131,7 +160,7 @@ function wire() {
   $("sub-approve").addEventListener("click", () => decide("approve"));
   $("reject-form").addEventListener("submit", (event) => {
     event.preventDefault();
-    const reason = $("reject-reason").value.trim();
+    const reason = control("reject-reason").value.trim();
     if (reason.length < 3) {
       return showResult("sub-result", "Give the mover a reason (3 characters or more).", "error");
     }

@@ -10,8 +10,14 @@ let timer = null;
 
 function onFix(position) {
   const c = position.coords;
-  app.fix = { lat: c.latitude, lon: c.longitude, heading: c.heading, speed: c.speed,
-    accuracy: c.accuracy, at: position.timestamp };
+  app.fix = {
+    lat: c.latitude,
+    lon: c.longitude,
+    heading: c.heading,
+    speed: c.speed,
+    accuracy: c.accuracy,
+    at: position.timestamp,
+  };
   renderDuty();
   renderMap();
 }
@@ -37,8 +43,10 @@ function schedule() {
 export function startDuty() {
   setDuty(true);
   if (watch === null && navigator.geolocation) {
-    watch = navigator.geolocation.watchPosition(onFix, onError,
-      { enableHighAccuracy: true, maximumAge: 0 });
+    watch = navigator.geolocation.watchPosition(onFix, onError, {
+      enableHighAccuracy: true,
+      maximumAge: 0,
+    });
   }
   schedule();
   renderDuty();

@@ -175,11 +175,17 @@ function receive(frame) {
 export function pingFrame(ts) {
   const fix = app.fix;
   const number = (value, low, high) =>
-    (typeof value === "number" && Number.isFinite(value) && value >= low && value <= high
-      ? value : null);
+    typeof value === "number" && Number.isFinite(value) && value >= low && value <= high
+      ? value
+      : null;
   return {
-    type: "ping", lat: fix.lat, lon: fix.lon, heading: number(fix.heading, 0, 360),
-    speed: number(fix.speed, 0, 100), accuracy: number(fix.accuracy, 0, 1e7), ts,
+    type: "ping",
+    lat: fix.lat,
+    lon: fix.lon,
+    heading: number(fix.heading, 0, 360),
+    speed: number(fix.speed, 0, 100),
+    accuracy: number(fix.accuracy, 0, 1e7),
+    ts,
   };
 }
 
@@ -223,7 +229,10 @@ function settle(frame, reply) {
   render();
 }
 
-const pause = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
+const pause = (ms) =>
+  new Promise((resolve) => {
+    setTimeout(resolve, ms);
+  });
 
 // Sends the queue in order while the socket is live; stops (keeping the rest) when it is not.
 export async function pump() {

@@ -13,7 +13,13 @@ import { showSignIn, wireSignIn } from "/board/signin.js";
 import { board, setStatus } from "/board/state.js";
 import { followRate, startDuty, stopDuty } from "./geo.js";
 import {
-  backOnline, connect, enqueue, goneOffline, pump, refreshCount, startHeartbeat,
+  backOnline,
+  connect,
+  enqueue,
+  goneOffline,
+  pump,
+  refreshCount,
+  startHeartbeat,
 } from "./link.js";
 import * as outbox from "./outbox.js";
 import { $, app, loadJobs, remember, remembered, shownStatus } from "./state.js";
@@ -41,17 +47,27 @@ async function loadLifecycle() {
 }
 
 function uuid() {
-  return crypto.randomUUID ? crypto.randomUUID()
+  return crypto.randomUUID
+    ? crypto.randomUUID()
     : `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
 }
 
 async function move(job, to) {
   // Optimistic: shown at once, kept in the queue until the server answers.
-  const frame = { type: "status", booking_id: job.booking_id, status: to, ref: uuid(),
-    ts: Date.now() / 1000 };
+  const frame = {
+    type: "status",
+    booking_id: job.booking_id,
+    status: to,
+    ref: uuid(),
+    ts: Date.now() / 1000,
+  };
   app.pending.push(frame);
-  showResult(app.live ? `${to.replace("_", " ")}: sending…` : `${to.replace("_", " ")}: `
-    + "kept, sent when back online", true);
+  showResult(
+    app.live
+      ? `${to.replace("_", " ")}: sending…`
+      : `${to.replace("_", " ")}: ` + "kept, sent when back online",
+    true,
+  );
   render();
   await enqueue(frame);
 }
@@ -64,7 +80,7 @@ async function restorePending() {
 
 async function start() {
   board.token = tokenFromUrl();
-  let me = null;
+  let me;
   try {
     me = await whoAmI();
   } catch (error) {

@@ -31,10 +31,14 @@ export const app = {
   replies: [], // status.ok / error frames received, newest last
   closes: [],
   messages: [],
-  get status() { return board.status; },
-  currentJob() { return currentJob(); },
+  get status() {
+    return board.status;
+  },
+  currentJob() {
+    return currentJob();
+  },
 };
-window.__driver = app;
+/** @type {any} */ (window).__driver = app;
 
 export const $ = (id) => document.getElementById(id);
 
@@ -80,7 +84,8 @@ export function shownStatus(job) {
 
 export function sortedJobs() {
   return [...app.jobs.values()].sort((a, b) =>
-    String(a.window_start).localeCompare(String(b.window_start)));
+    String(a.window_start).localeCompare(String(b.window_start)),
+  );
 }
 
 // The job in hand: one in progress, else the next assigned one (as the server picks it).

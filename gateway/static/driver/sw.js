@@ -5,22 +5,42 @@
 
 const CACHE = "movehub-driver-v1";
 const SHELL = [
-  "/driver/", "/driver/main.js", "/driver/state.js", "/driver/outbox.js", "/driver/link.js",
-  "/driver/geo.js", "/driver/view.js", "/driver/driver.css", "/driver/manifest.webmanifest",
-  "/driver/icon.svg", "/board/board.css", "/board/state.js", "/board/api.js",
-  "/board/signin.js", "/board/lifecycle.js", "/board/map.js", "/api/v1/lifecycle",
+  "/driver/",
+  "/driver/main.js",
+  "/driver/state.js",
+  "/driver/outbox.js",
+  "/driver/link.js",
+  "/driver/geo.js",
+  "/driver/view.js",
+  "/driver/driver.css",
+  "/driver/manifest.webmanifest",
+  "/driver/icon.svg",
+  "/board/board.css",
+  "/board/state.js",
+  "/board/api.js",
+  "/board/signin.js",
+  "/board/lifecycle.js",
+  "/board/map.js",
+  "/api/v1/lifecycle",
 ];
 const KEPT = new Set(SHELL);
 
 self.addEventListener("install", (event) => {
-  event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(SHELL))
-    .then(() => self.skipWaiting()));
+  event.waitUntil(
+    caches
+      .open(CACHE)
+      .then((cache) => cache.addAll(SHELL))
+      .then(() => self.skipWaiting()),
+  );
 });
 
 self.addEventListener("activate", (event) => {
-  event.waitUntil(caches.keys()
-    .then((names) => Promise.all(names.filter((n) => n !== CACHE).map((n) => caches.delete(n))))
-    .then(() => self.clients.claim()));
+  event.waitUntil(
+    caches
+      .keys()
+      .then((names) => Promise.all(names.filter((n) => n !== CACHE).map((n) => caches.delete(n))))
+      .then(() => self.clients.claim()),
+  );
 });
 
 async function networkFirst(request, key) {

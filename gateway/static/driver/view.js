@@ -5,14 +5,16 @@
 import { colour, label } from "/board/lifecycle.js";
 import { drawGrid, drawTiles, fitProjection } from "/board/map.js";
 import { board, VIEW_H, VIEW_W } from "/board/state.js";
-import {
-  $, app, currentJob, nextStatuses, shownStatus, sortedJobs,
-} from "./state.js";
+import { $, app, currentJob, nextStatuses, shownStatus, sortedJobs } from "./state.js";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 const SYMBOL = 2.2; // a phone shows the 1000-unit frame at ~400 px: symbols drawn larger
+/** @type {{ move: (job: any, to: string) => unknown }} */
 const actions = { move: () => {} };
-export function onMove(move) { actions.move = move; }
+/** @param {(job: any, to: string) => unknown} move */
+export function onMove(move) {
+  actions.move = move;
+}
 
 function svg(tag, attributes, parent) {
   const node = document.createElementNS(SVG_NS, tag);
@@ -33,8 +35,11 @@ function time(iso) {
 
 function sameDay(iso, day) {
   const when = new Date(iso);
-  return when.getFullYear() === day.getFullYear() && when.getMonth() === day.getMonth()
-    && when.getDate() === day.getDate();
+  return (
+    when.getFullYear() === day.getFullYear() &&
+    when.getMonth() === day.getMonth() &&
+    when.getDate() === day.getDate()
+  );
 }
 
 function badge(node, status) {
@@ -46,8 +51,10 @@ function badge(node, status) {
 export function renderQueue() {
   const note = $("queue");
   note.dataset.waiting = String(app.queued);
-  note.textContent = app.queued === 0 ? "nothing waiting to be sent"
-    : `${app.queued} update${app.queued === 1 ? "" : "s"} waiting to be sent`;
+  note.textContent =
+    app.queued === 0
+      ? "nothing waiting to be sent"
+      : `${app.queued} update${app.queued === 1 ? "" : "s"} waiting to be sent`;
 }
 
 export function renderDuty() {
@@ -103,7 +110,10 @@ function renderJobs(current) {
   const todays = jobs.filter((job) => sameDay(job.window_start, today));
   const later = jobs.filter((job) => !sameDay(job.window_start, today));
   $("jobs-count").textContent = `(${todays.length})`;
-  for (const [id, list] of [["jobs", todays], ["later", later]]) {
+  for (const [id, list] of [
+    ["jobs", todays],
+    ["later", later],
+  ]) {
     const ol = clear(id);
     for (const job of list) {
       const li = document.createElement("li");
@@ -142,7 +152,11 @@ function fit(job) {
 export function renderMap() {
   const job = currentJob();
   const me = app.fix && board.projection && board.projection.project(app.fix.lon, app.fix.lat);
-  if (!board.projection || fittedFor !== (job ? job.booking_id : null) || (app.fix && !inFrame(me))) {
+  if (
+    !board.projection ||
+    fittedFor !== (job ? job.booking_id : null) ||
+    (app.fix && !inFrame(me))
+  ) {
     fit(job);
   }
   const project = (p) => board.projection.project(p.lon, p.lat);
@@ -152,32 +166,62 @@ export function renderMap() {
     const a = project(job.pickup);
     const b = project(job.dropoff);
     svg("line", { class: "route-line selected", x1: a.x, y1: a.y, x2: b.x, y2: b.y }, route);
-    for (const [stop, p, letter] of [["pickup", a, "P"], ["dropoff", b, "D"]]) {
-      const pin = svg("g", { class: `pin ${stop}`, "data-stop": stop,
-        transform: `translate(${p.x.toFixed(1)},${p.y.toFixed(1)}) scale(${SYMBOL})` }, stops);
+    for (const [stop, p, letter] of [
+      ["pickup", a, "P"],
+      ["dropoff", b, "D"],
+    ]) {
+      const pin = svg(
+        "g",
+        {
+          class: `pin ${stop}`,
+          "data-stop": stop,
+          transform: `translate(${p.x.toFixed(1)},${p.y.toFixed(1)}) scale(${SYMBOL})`,
+        },
+        stops,
+      );
       svg("path", { d: "M0,0 C-9,-12 -9,-24 0,-24 C9,-24 9,-12 0,0Z" }, pin);
       svg("text", { y: -13 }, pin).textContent = letter;
     }
   }
   const track = clear("layer-track");
   if (app.track.length > 1) {
-    const d = app.track.map((p, i) => {
-      const q = project(p);
-      return `${i ? "L" : "M"}${q.x.toFixed(1)},${q.y.toFixed(1)}`;
-    }).join("");
+    const d = app.track
+      .map((p, i) => {
+        const q = project(p);
+        return `${i ? "L" : "M"}${q.x.toFixed(1)},${q.y.toFixed(1)}`;
+      })
+      .join("");
     svg("path", { class: "track", d }, track);
   }
   for (const p of app.track) {
     const q = project(p);
-    svg("circle", { class: "track-point" + (p.queued ? " queued" : ""), cx: q.x.toFixed(1),
-      cy: q.y.toFixed(1), r: 3 * SYMBOL }, track);
+    svg(
+      "circle",
+      {
+        class: "track-point" + (p.queued ? " queued" : ""),
+        cx: q.x.toFixed(1),
+        cy: q.y.toFixed(1),
+        r: 3 * SYMBOL,
+      },
+      track,
+    );
   }
   const layer = clear("layer-me");
   if (app.fix) {
     const p = project(app.fix);
-    const marker = svg("g", { class: "me", "data-me": "", "data-lat": app.fix.lat,
-      "data-lon": app.fix.lon, "data-x": p.x.toFixed(1), "data-y": p.y.toFixed(1),
-      transform: `translate(${p.x.toFixed(1)},${p.y.toFixed(1)})` }, layer);
+    const marker = svg(
+      "g",
+      {
+        class: "me",
+        "data-me": "",
+        "data-lat": app.fix.lat,
+        "data-lon": app.fix.lon,
+        "data-x": p.x.toFixed(1),
+        "data-y": p.y.toFixed(1),
+        transform: `translate(${p.x.toFixed(1)},${p.y.toFixed(1)})`,
+      },
+      layer,
+    );
     svg("circle", { r: 9 * SYMBOL }, marker);
   }
 }
