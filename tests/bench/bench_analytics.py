@@ -249,7 +249,9 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
     return round(statistics.median(ordered) * 1000, 1), round(p95 * 1000, 1)
 
 
-async def measure(samples: int) -> dict[str, dict[str, float]]:
+async def measure(samples: int, views: tuple[str, ...] = VIEWS,
+                  scopes: tuple[str, ...] = ("organization", "platform"),
+                  ) -> dict[str, dict[str, float]]:
     from gateway.app import create_app
 
     app = create_app(get_settings())
@@ -260,8 +262,8 @@ async def measure(samples: int) -> dict[str, dict[str, float]]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench",
                                      timeout=60) as http:
-            for view in VIEWS:
-                for scope in ("organization", "platform"):
+            for view in views:
+                for scope in scopes:
                     times: list[float] = []
                     for n in range(samples + 2):  # two warm-ups
                         params: dict[str, Any] = {}
@@ -289,13 +291,20 @@ def main() -> None:
     parser.add_argument("--orgs", type=int, default=ORGS,
                         help=f"organizations of {BOOKINGS_PER_ORG:,} bookings each")
     parser.add_argument("--before-samples", type=int, default=10,
-                        help="requests per endpoint and scope without the indexes")
+                        help="requests per endpoint and scope without the indexes "
+                             "(0: skip that pass)")
+    parser.add_argument("--revision", default="head",
+                        help="with --reuse: migrate to this revision first (to compare one)")
+    parser.add_argument("--views", default=",".join(VIEWS), help="comma-separated views")
+    parser.add_argument("--scopes", default="organization,platform",
+                        help="comma-separated: organization, platform")
     parser.add_argument("--reuse", action="store_true", help="keep an already seeded database")
     parser.add_argument("--seed-only", action="store_true", help="seed, measure nothing")
     args = parser.parse_args()
     random.seed(7)
     started = time.perf_counter()
     if args.reuse:
+        migrate(args.revision)  # a reused database gets the migrations since its seeding
         counts = row_counts()
     else:
         console.print(f"seeding {args.orgs} orgs x {BOOKINGS_PER_ORG:,} bookings ...")
@@ -303,12 +312,15 @@ def main() -> None:
     console.print(counts)
     if args.seed_only:
         return
-    console.print("without migration 0015's indexes:")
-    set_indexes(False)
-    before = asyncio.run(measure(args.before_samples))
+    views, scopes = tuple(args.views.split(",")), tuple(args.scopes.split(","))
+    before: dict[str, dict[str, float]] = {}
+    if args.before_samples:
+        console.print("without migration 0015's indexes:")
+        set_indexes(False)
+        before = asyncio.run(measure(args.before_samples, views, scopes))
     console.print("with them:")
     set_indexes(True)
-    after = asyncio.run(measure(args.samples))
+    after = asyncio.run(measure(args.samples, views, scopes))
 
     table = Table(title=f"analytics p95, last 30 days, {args.samples} requests each "
                         f"(goal <= {GOAL_MS:.0f} ms)")
@@ -316,7 +328,8 @@ def main() -> None:
         table.add_column(column)
     for key, figures in after.items():
         view, scope = key.split("/")
-        table.add_row(view, scope, f"{before[key]['p95_ms']:.1f}", f"{figures['p50_ms']:.1f}",
+        was = f"{before[key]['p95_ms']:.1f}" if key in before else "-"
+        table.add_row(view, scope, was, f"{figures['p50_ms']:.1f}",
                       f"{figures['p95_ms']:.1f}",
                       "ok" if figures["p95_ms"] <= GOAL_MS else "MISSED")
     console.print(table)

@@ -5,8 +5,9 @@ last. booking_status_history's participant_read ran its EXISTS over bookings (it
 RLS) for every history row an admin or staff read, and bookings' driver_read probed
 booking_assignments; analytics over a platform's history spent most of its time there.
 The participant branches now start with the caller's role, so the EXISTS runs only for the
-callers they exist for (customers and drivers; drivers alone for bookings). Only the read policies change
-(writes are not hot). Who sees what is unchanged: staff and admins are covered by their own policies.
+callers they exist for (customers and drivers; drivers alone for bookings). Only the read
+policies change (writes are not hot). Who sees what is unchanged: staff and admins have their
+own policies (tests/integration/test_analytics_rls.py).
 
 Revision ID: 0017
 Revises: 0016
