@@ -29,6 +29,7 @@ from persistence.config import Settings, get_settings, worker_environment
 log = structlog.get_logger("movehub.fleet")
 MAX_SENDS = 8  # a call follows at most this many Moved answers (one per table change)
 LOCAL_SHARD_SLOTS = 64  # the local Ray's fleet_shard resource: room for that many shards
+LOCAL_START_ATTEMPTS = 3  # a local Ray that timed out starting is tried again, twice
 
 
 def init_ray(settings: Settings) -> None:
@@ -47,9 +48,20 @@ def init_ray(settings: Settings) -> None:
         # One machine: actor logs (the outbox's "email.logged" lines, say) reach this console.
         # address="local": always a new Ray of our own, never one that `ray start` left
         # running on this machine (ray.init's default would join it).
-        ray.init(address="local", namespace=settings.ray_namespace, include_dashboard=False,
-                 log_to_driver=True, configure_logging=False, runtime_env=runtime_env,
-                 resources={SHARD_RESOURCE: LOCAL_SHARD_SLOTS})
+        for attempt in range(1, LOCAL_START_ATTEMPTS + 1):
+            try:
+                ray.init(address="local", namespace=settings.ray_namespace,
+                         include_dashboard=False, log_to_driver=True, configure_logging=False,
+                         runtime_env=runtime_env, resources={SHARD_RESOURCE: LOCAL_SHARD_SLOTS})
+                return
+            except Exception as exc:
+                # Ray waits a fixed 30 s for its raylet to register; on a machine that is busy
+                # (a cold start beside other work) the node agent may take longer. The half-
+                # started processes are stopped and the start is tried again.
+                if "timed out during startup" not in str(exc) or attempt == LOCAL_START_ATTEMPTS:
+                    raise
+                log.warning("ray.local_start_retry", attempt=attempt, error=str(exc))
+                ray.shutdown()
 
 
 def start_local_head(settings: Settings) -> str:
