@@ -4,20 +4,13 @@
 
 import { api, refreshSession, tokenFromUrl, whoAmI } from "/board/api.js";
 import { showSignIn, wireSignIn } from "/board/signin.js";
-import { $, API, board, setStatus } from "/board/state.js";
+import { $, API, board, control, setStatus, table } from "/board/state.js";
 
-export { $, api, board };
+// control and table: typed lookups by id (JSDoc casts of $) for the type checker.
+export { $, api, board, control, table };
 
 export const STAFF = ["mover_admin", "dispatcher", "platform_admin"];
 export const ADMINS = ["platform_admin"];
-
-// Typed lookups by id for the type checker (JSDoc casts of $, no runtime difference): a form
-// control (.value, .disabled) and a table (.tHead, .tBodies).
-/** @typedef {HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement | HTMLButtonElement} Control */
-/** @param {string} id */
-export const control = (id) => /** @type {Control} */ ($(id));
-/** @param {string} id */
-export const table = (id) => /** @type {HTMLTableElement} */ ($(id));
 
 // What the page knows; each page adds its own part (office.calendar, office.invoices, ...).
 /** @type {{ page: string | null, me: any, ready: boolean, loads: number, [part: string]: any }} */

@@ -8,7 +8,9 @@ const SVG_NS = "http://www.w3.org/2000/svg";
 const PAD = 0.06; // of the fitted frame, around the service area
 
 // What a click on a booking's pin does (panels.js selects the booking; set by main.js).
+/** @type {{ select: (bookingId: string) => unknown }} */
 const actions = { select: () => {} };
+/** @param {(bookingId: string) => unknown} select */
 export function onPinClick(select) { actions.select = select; }
 
 // ---- projection ----------------------------------------------------------------------------
@@ -67,8 +69,9 @@ export function fitProjection() {
 
 // ---- drawing -------------------------------------------------------------------------------
 
+/** @returns {SVGElement} */
 function svg(tag, attributes = {}, parent = null) {
-  const node = document.createElementNS(SVG_NS, tag);
+  const node = /** @type {SVGElement} */ (document.createElementNS(SVG_NS, tag));
   for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, value);
   if (parent) parent.appendChild(node);
   return node;
@@ -97,7 +100,7 @@ export function drawTiles() {
   if ((x1 - x0 + 1) * (y1 - y0 + 1) > 200) return;
   for (let x = x0; x <= x1; x += 1) {
     for (let y = y0; y <= y1; y += 1) {
-      const href = template.replace("{z}", zoom).replace("{x}", x).replace("{y}", y);
+      const href = template.replace("{z}", String(zoom)).replace("{x}", String(x)).replace("{y}", String(y));
       svg("image", {
         href, x: x * size + projection.offsetX, y: y * size + projection.offsetY,
         width: size, height: size, preserveAspectRatio: "none", opacity: 0.85,
@@ -152,6 +155,7 @@ export function driverStatus(driver) {
   return IDLE;
 }
 
+/** @returns {SVGElement | null} */
 export function driverMarker(id) {
   return $("layer-drivers").querySelector(`[data-driver-id="${CSS.escape(String(id))}"]`);
 }
@@ -182,7 +186,7 @@ export function drawDriver(driver) {
   marker.setAttribute("data-y", p.y.toFixed(2));
   marker.style.transform = `translate(${p.x.toFixed(2)}px, ${p.y.toFixed(2)}px)`;
   marker.querySelector("circle").setAttribute("fill", colour(status));
-  const heading = marker.querySelector(".heading");
+  const heading = /** @type {SVGElement} */ (marker.querySelector(".heading"));
   heading.style.display = driver.heading == null ? "none" : "";
   heading.setAttribute("transform", `rotate(${Number(driver.heading) || 0})`);
   placeLabel(marker.querySelector("text"), driver.heading);

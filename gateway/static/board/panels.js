@@ -7,7 +7,9 @@ import {
   clear, drawArea, drawBookings, drawDriver, drawGrid, drawTiles, drawTrucks, driverStatus,
   setDriverJob,
 } from "./map.js";
-import { $, board, driverName, etaText, sortedBookings, truckName } from "./state.js";
+import {
+  $, board, control, driverName, etaText, sortedBookings, table, truckName,
+} from "./state.js";
 
 const FEED_MAX = 200;
 
@@ -19,7 +21,7 @@ export function renderAll(fresh = false) {
     clear("layer-drivers");
   }
   for (const driver of board.drivers.values()) drawDriver(driver);
-  for (const marker of $("layer-drivers").querySelectorAll(".driver")) {
+  for (const marker of /** @type {NodeListOf<SVGElement>} */ ($("layer-drivers").querySelectorAll(".driver"))) {
     if (!board.drivers.has(marker.dataset.driverId)) marker.remove();
   }
   renderBookings();
@@ -61,7 +63,7 @@ function badge(status) {
 }
 
 function renderJobs() {
-  const body = $("jobs").tBodies[0];
+  const body = table("jobs").tBodies[0];
   body.replaceChildren();
   let active = 0;
   for (const booking of sortedBookings()) {
@@ -103,12 +105,17 @@ function showEta(cell, bookingId) {
 function noteEta(data) {
   if (!data.booking_id) return;
   board.etas.set(data.booking_id, data);
-  const row = $("jobs").querySelector(`tr[data-booking-id="${CSS.escape(data.booking_id)}"]`);
+  const row = /** @type {HTMLTableRowElement | null} */ (
+    $("jobs").querySelector(`tr[data-booking-id="${CSS.escape(data.booking_id)}"]`));
   if (row && row.cells[3]) showEta(row.cells[3], data.booking_id);
 }
 
 // ---- the assignment form -------------------------------------------------------------------
 
+/**
+ * @param {import("./state.js").Control} list
+ * @param {string[][]} entries [value, text] pairs
+ */
 function fillSelect(list, entries) {
   const keep = list.value;
   list.replaceChildren();
@@ -123,28 +130,28 @@ function fillSelect(list, entries) {
 
 function renderAssignForm() {
   const open = sortedBookings().filter((b) => !lifecycle.done.has(b.status));
-  fillSelect($("assign-booking"), open.map((b) => [b.id,
+  fillSelect(control("assign-booking"), open.map((b) => [b.id,
     `${when(b.window_start)} · ${short(b.pickup && b.pickup.address)} · ${b.status}` +
     (b.driver_id ? ` (${driverName(b.driver_id)})` : "")]));
   if (board.selected && open.some((b) => b.id === board.selected)) {
-    $("assign-booking").value = board.selected;
+    control("assign-booking").value = board.selected;
   } else if (!board.selected) {
     const firstFree = open.find((b) => lifecycle.assignable.has(b.status) && !b.driver_id);
-    if (firstFree && !$("assign-booking").dataset.touched) $("assign-booking").value = firstFree.id;
+    if (firstFree && !$("assign-booking").dataset.touched) control("assign-booking").value = firstFree.id;
   }
   const drivers = [...board.drivers.values()].sort((a, b) =>
     driverName(a.id).localeCompare(driverName(b.id)));
-  fillSelect($("assign-driver"), drivers.map((d) => [d.id,
+  fillSelect(control("assign-driver"), drivers.map((d) => [d.id,
     `${driverName(d.id)} · ${label(driverStatus(d))}`]));
   const trucks = [...board.trucks.values()].sort((a, b) =>
     truckName(a.id).localeCompare(truckName(b.id)));
-  fillSelect($("assign-truck"), trucks.map((t) => [t.id,
+  fillSelect(control("assign-truck"), trucks.map((t) => [t.id,
     `${truckName(t.id)}${t.capacity_m3 ? ` · ${t.capacity_m3} m³` : ""}`]));
 }
 
 export function select(bookingId) {
   board.selected = bookingId;
-  $("assign-booking").value = bookingId;
+  control("assign-booking").value = bookingId;
   drawBookings();
   renderJobs();
 }
@@ -168,18 +175,19 @@ export function assigned(assignment) {
 
 export function wireAssign() {
   $("assign-booking").addEventListener("change", (event) => {
-    event.target.dataset.touched = "1";
-    select(event.target.value);
+    const list = /** @type {HTMLSelectElement} */ (event.target);
+    list.dataset.touched = "1";
+    select(list.value);
   });
   const assign = async (auto) => {
-    const bookingId = $("assign-booking").value;
+    const bookingId = control("assign-booking").value;
     if (!bookingId) return result("choose a booking first", false);
-    const buttons = [$("assign-manual"), $("assign-auto")];
+    const buttons = [control("assign-manual"), control("assign-auto")];
     buttons.forEach((b) => { b.disabled = true; });
     try {
       const path = `/bookings/${bookingId}/assign${auto ? "/auto" : ""}`;
       const body = auto ? undefined
-        : { driver_id: $("assign-driver").value, truck_id: $("assign-truck").value };
+        : { driver_id: control("assign-driver").value, truck_id: control("assign-truck").value };
       const out = await api("POST", path, body);
       assigned(out);
       const why = out.score && out.score.deadhead_km != null
@@ -251,10 +259,10 @@ export function renderStats() {
   for (const booking of board.bookings.values()) {
     if (!lifecycle.done.has(booking.status) && booking.driver_id) active += 1;
   }
-  $("stat-online").textContent = online;
-  $("stat-drivers").textContent = board.drivers.size;
-  $("stat-jobs").textContent = active;
-  $("stat-seq").textContent = board.seq === null ? "–" : board.seq;
+  $("stat-online").textContent = String(online);
+  $("stat-drivers").textContent = String(board.drivers.size);
+  $("stat-jobs").textContent = String(active);
+  $("stat-seq").textContent = board.seq === null ? "–" : String(board.seq);
 }
 
 export function renderLegend() {

@@ -1,7 +1,7 @@
 // Signing in to the board: the one-time-code form (cookie session) and signing out.
 
 import { api, forgetToken } from "./api.js";
-import { $, board, setStatus } from "./state.js";
+import { $, board, control, setStatus } from "./state.js";
 
 export function showSignIn(note) {
   setStatus("signin");
@@ -17,7 +17,7 @@ export function wireSignIn(start) {
     event.preventDefault();
     const error = $("signin-error");
     error.textContent = "";
-    const destination = $("signin-destination").value.trim();
+    const destination = control("signin-destination").value.trim();
     try {
       if (requested !== destination) {
         const channel = destination.includes("@") ? "email" : "sms";
@@ -28,7 +28,7 @@ export function wireSignIn(start) {
         $("signin-code").focus();
         return;
       }
-      await api("POST", "/auth/otp/verify", { destination, code: $("signin-code").value.trim() });
+      await api("POST", "/auth/otp/verify", { destination, code: control("signin-code").value.trim() });
       $("signin").hidden = true;
       await start();
     } catch (failure) {

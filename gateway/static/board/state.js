@@ -6,6 +6,13 @@ export const VIEW_W = 1000;
 export const VIEW_H = 700;
 
 export const $ = (id) => document.getElementById(id);
+// Typed lookups by id for the type checker (JSDoc casts of $, no runtime difference): a form
+// control (.value, .disabled) and a table (.tHead, .tBodies).
+/** @typedef {HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement | HTMLButtonElement} Control */
+/** @param {string} id */
+export const control = (id) => /** @type {Control} */ ($(id));
+/** @param {string} id */
+export const table = (id) => /** @type {HTMLTableElement} */ ($(id));
 export const params = new URLSearchParams(location.search);
 
 export const board = {
@@ -39,7 +46,7 @@ export const board = {
   project(lon, lat) { return this.projection ? this.projection.project(lon, lat) : null; },
   receive() {}, // feeds one server frame (tests, offline demos); main.js wires it to the socket
 };
-window.__board = board;
+/** @type {any} */ (window).__board = board;
 
 export function driverName(id) {
   if (!id) return "";
