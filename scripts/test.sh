@@ -6,6 +6,7 @@ bash scripts/setup.sh --test
 export PATH="$HOME/.local/bin:$PATH"
 echo "== ruff"; uv run --frozen ruff check .
 echo "== mypy"; uv run --frozen mypy
+echo "== pages (eslint, prettier, tsc)"; bash scripts/frontend-lint.sh
 echo "== docker-compose config"  # with random secrets: the file itself holds none
 compose_env="$(mktemp)"; bash scripts/compose-env.sh >"$compose_env"
 docker-compose --env-file "$compose_env" -f docker-compose.yml config -q; rm -f "$compose_env"

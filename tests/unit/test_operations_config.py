@@ -248,8 +248,14 @@ def test_the_workflow_is_valid_for_github_and_has_its_jobs() -> None:
     assert checked.returncode == 0, checked.stdout + checked.stderr
     workflow = yaml.safe_load(WORKFLOW.read_text())
     jobs = workflow["jobs"]
-    assert {"lint", "test", "security", "image", "deploy-staging", "deploy-production"} <= set(jobs)
+    assert {"lint", "frontend-lint", "test", "security", "image", "deploy-staging",
+            "deploy-production"} <= set(jobs)
     assert any(step.get("run") == "bash .ci/run" for step in jobs["test"]["steps"])
+    pages = jobs["frontend-lint"]["steps"]
+    node = next(s for s in pages if s.get("uses", "").startswith("actions/setup-node@"))
+    assert str(node["with"]["node-version"]) == "20"
+    assert any(step.get("run") == "bash scripts/frontend-lint.sh" for step in pages)
+    assert "frontend-lint" in jobs["image"]["needs"]
     build = next(s for s in jobs["image"]["steps"] if "build-push" in s.get("uses", ""))
     assert build["with"]["platforms"] == "linux/amd64,linux/arm64"
     assert "refs/tags/v" in build["with"]["push"]
