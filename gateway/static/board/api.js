@@ -46,10 +46,12 @@ export async function api(method, path, body, retry = true) {
   if (board.token) headers.Authorization = "Bearer " + board.token;
   else if (!SAFE_METHODS.has(method)) headers["X-CSRF-Token"] = cookie("movehub_csrf");
   const response = await fetch(API + path, {
-    method, headers, credentials: "same-origin",
+    method,
+    headers,
+    credentials: "same-origin",
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  if (response.status === 401 && retry && !board.token && await refreshSession()) {
+  if (response.status === 401 && retry && !board.token && (await refreshSession())) {
     return api(method, path, body, false);
   }
   const data = response.status === 204 ? null : await response.json().catch(() => null);
@@ -61,7 +63,8 @@ export async function refreshSession() {
   // The access cookie lives minutes; the refresh cookie (path /api/v1/auth) renews it.
   if (!cookie("movehub_csrf")) return false;
   const response = await fetch(API + "/auth/refresh", {
-    method: "POST", credentials: "same-origin",
+    method: "POST",
+    credentials: "same-origin",
     headers: { "X-CSRF-Token": cookie("movehub_csrf"), Accept: "application/json" },
   }).catch(() => null);
   return Boolean(response && response.ok);
@@ -98,5 +101,6 @@ export async function loadList(path, into) {
 // The page's server settings (/board/config.json); the defaults when it cannot be read.
 export async function loadConfig(fallback) {
   return fetch("/board/config.json")
-    .then((r) => (r.ok ? r.json() : fallback)).catch(() => fallback);
+    .then((r) => (r.ok ? r.json() : fallback))
+    .catch(() => fallback);
 }

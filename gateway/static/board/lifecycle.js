@@ -7,10 +7,20 @@ import { API } from "./state.js";
 // Marker and badge colours: presentation only, looked up by the statuses the API returns
 // (idle and offline are the page's own words for a driver without a job or a signal).
 const COLORS = {
-  offline: "#9ca3af", idle: "#16a34a", assigned: "#2563eb", en_route: "#f59e0b",
-  arrived: "#db2777", loading: "#9333ea", in_transit: "#ea580c", unloading: "#0891b2",
-  completed: "#4b5563", pending: "#a3a3a3", confirmed: "#64748b", cancelled: "#991b1b",
-  no_show: "#7f1d1d", disputed: "#b91c1c",
+  offline: "#9ca3af",
+  idle: "#16a34a",
+  assigned: "#2563eb",
+  en_route: "#f59e0b",
+  arrived: "#db2777",
+  loading: "#9333ea",
+  in_transit: "#ea580c",
+  unloading: "#0891b2",
+  completed: "#4b5563",
+  pending: "#a3a3a3",
+  confirmed: "#64748b",
+  cancelled: "#991b1b",
+  no_show: "#7f1d1d",
+  disputed: "#b91c1c",
 };
 // A status the server knows and this page has no colour for yet.
 const UNKNOWN_COLOR = "#6b7280";
@@ -56,8 +66,8 @@ export function derive(vocabulary) {
       if (!active.has(to) && to !== completion) lifecycle.released.add(to);
     }
   }
-  lifecycle.unassigned = Object.keys(moves[lifecycle.assigned] || {})
-    .find((to) => lifecycle.assignable.has(to)) || null;
+  lifecycle.unassigned =
+    Object.keys(moves[lifecycle.assigned] || {}).find((to) => lifecycle.assignable.has(to)) || null;
   lifecycle.legend = [IDLE, ...groups.active, OFFLINE];
   return lifecycle;
 }

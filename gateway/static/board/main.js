@@ -40,8 +40,10 @@ async function start() {
   }
   if (!me) return showSignIn();
   if (!STAFF_ROLES.has(me.role)) {
-    return showSignIn(`Signed in as ${me.full_name} (${me.role}): the board is for ` +
-      "dispatchers and mover admins.");
+    return showSignIn(
+      `Signed in as ${me.full_name} (${me.role}): the board is for ` +
+        "dispatchers and mover admins.",
+    );
   }
   board.me = me;
   $("who").textContent = `${me.full_name} · ${me.role.replace("_", " ")}`;

@@ -11,7 +11,9 @@ const PAD = 0.06; // of the fitted frame, around the service area
 /** @type {{ select: (bookingId: string) => unknown }} */
 const actions = { select: () => {} };
 /** @param {(bookingId: string) => unknown} select */
-export function onPinClick(select) { actions.select = select; }
+export function onPinClick(select) {
+  actions.select = select;
+}
 
 // ---- projection ----------------------------------------------------------------------------
 
@@ -45,7 +47,11 @@ export function fitProjection() {
       if (b.dropoff) points.push([b.dropoff.lon, b.dropoff.lat]);
     }
   }
-  if (points.length === 0) points = [[13.3, 52.45], [13.5, 52.6]];
+  if (points.length === 0)
+    points = [
+      [13.3, 52.45],
+      [13.5, 52.6],
+    ];
   const xy = points.map(([lon, lat]) => mercator(lon, lat));
   let minX = Math.min(...xy.map((p) => p[0]));
   let maxX = Math.max(...xy.map((p) => p[0]));
@@ -53,17 +59,24 @@ export function fitProjection() {
   let maxY = Math.max(...xy.map((p) => p[1]));
   const spanX = Math.max(maxX - minX, 1e-7);
   const spanY = Math.max(maxY - minY, 1e-7);
-  minX -= spanX * PAD; maxX += spanX * PAD; minY -= spanY * PAD; maxY += spanY * PAD;
+  minX -= spanX * PAD;
+  maxX += spanX * PAD;
+  minY -= spanY * PAD;
+  maxY += spanY * PAD;
   const scale = Math.min(VIEW_W / (maxX - minX), VIEW_H / (maxY - minY));
   const offsetX = (VIEW_W - (maxX - minX) * scale) / 2 - minX * scale;
   const offsetY = (VIEW_H - (maxY - minY) * scale) / 2 - minY * scale;
   return {
-    scale, offsetX, offsetY,
+    scale,
+    offsetX,
+    offsetY,
     project(lon, lat) {
       const [x, y] = mercator(lon, lat);
       return { x: x * scale + offsetX, y: y * scale + offsetY };
     },
-    unit(px, py) { return [(px - offsetX) / scale, (py - offsetY) / scale]; },
+    unit(px, py) {
+      return [(px - offsetX) / scale, (py - offsetY) / scale];
+    },
   };
 }
 
@@ -100,11 +113,23 @@ export function drawTiles() {
   if ((x1 - x0 + 1) * (y1 - y0 + 1) > 200) return;
   for (let x = x0; x <= x1; x += 1) {
     for (let y = y0; y <= y1; y += 1) {
-      const href = template.replace("{z}", String(zoom)).replace("{x}", String(x)).replace("{y}", String(y));
-      svg("image", {
-        href, x: x * size + projection.offsetX, y: y * size + projection.offsetY,
-        width: size, height: size, preserveAspectRatio: "none", opacity: 0.85,
-      }, layer);
+      const href = template
+        .replace("{z}", String(zoom))
+        .replace("{x}", String(x))
+        .replace("{y}", String(y));
+      svg(
+        "image",
+        {
+          href,
+          x: x * size + projection.offsetX,
+          y: y * size + projection.offsetY,
+          width: size,
+          height: size,
+          preserveAspectRatio: "none",
+          opacity: 0.85,
+        },
+        layer,
+      );
     }
   }
 }
@@ -136,10 +161,17 @@ export function drawArea() {
   const layer = clear("layer-area");
   const rings = areaRings(board.org && board.org.service_area);
   if (!board.projection || rings.length === 0) return;
-  const d = rings.map((ring) => ring.map(([lon, lat], i) => {
-    const p = board.projection.project(lon, lat);
-    return `${i ? "L" : "M"}${p.x.toFixed(1)},${p.y.toFixed(1)}`;
-  }).join("") + "Z").join("");
+  const d = rings
+    .map(
+      (ring) =>
+        ring
+          .map(([lon, lat], i) => {
+            const p = board.projection.project(lon, lat);
+            return `${i ? "L" : "M"}${p.x.toFixed(1)},${p.y.toFixed(1)}`;
+          })
+          .join("") + "Z",
+    )
+    .join("");
   svg("path", { class: "area", d, "fill-rule": "evenodd", "data-area": "service" }, layer);
 }
 
@@ -161,7 +193,12 @@ export function driverMarker(id) {
 }
 
 function initials(name) {
-  return (name || "?").split(/\s+/).map((part) => part[0] || "").join("").slice(0, 3).toUpperCase();
+  return (name || "?")
+    .split(/\s+/)
+    .map((part) => part[0] || "")
+    .join("")
+    .slice(0, 3)
+    .toUpperCase();
 }
 
 export function drawDriver(driver) {
@@ -215,8 +252,8 @@ function placeLabel(text, heading) {
 export function setDriverJob(driverId, bookingId, status) {
   const driver = driverId ? board.drivers.get(driverId) : null;
   if (!driver) return;
-  const active = bookingId && status && !lifecycle.done.has(status) &&
-    !lifecycle.released.has(status);
+  const active =
+    bookingId && status && !lifecycle.done.has(status) && !lifecycle.released.has(status);
   driver.job = active ? { booking_id: bookingId, status } : null;
   driver.status = active ? status : IDLE;
   drawDriver(driver);
@@ -226,11 +263,16 @@ export function setDriverJob(driverId, bookingId, status) {
 
 function pin(layer, booking, stop, point) {
   const p = board.projection.project(point.lon, point.lat);
-  const group = svg("g", {
-    class: `pin ${stop}${board.selected === booking.id ? " selected" : ""}`,
-    "data-booking-id": booking.id, "data-stop": stop,
-    transform: `translate(${p.x.toFixed(2)} ${p.y.toFixed(2)})`,
-  }, layer);
+  const group = svg(
+    "g",
+    {
+      class: `pin ${stop}${board.selected === booking.id ? " selected" : ""}`,
+      "data-booking-id": booking.id,
+      "data-stop": stop,
+      transform: `translate(${p.x.toFixed(2)} ${p.y.toFixed(2)})`,
+    },
+    layer,
+  );
   svg("path", { d: "M0,0 C-3,-6 -8,-9 -8,-14 A8,8 0 1 1 8,-14 C8,-9 3,-6 0,0 Z" }, group);
   svg("text", { y: -11 }, group).textContent = stop === "pickup" ? "P" : "D";
   svg("title", {}, group).textContent = `${stop}: ${point.address || ""} (${booking.status})`;
@@ -246,10 +288,18 @@ export function drawBookings() {
     if (lifecycle.done.has(booking.status) || !booking.pickup || !booking.dropoff) continue;
     const a = board.projection.project(booking.pickup.lon, booking.pickup.lat);
     const b = board.projection.project(booking.dropoff.lon, booking.dropoff.lat);
-    svg("line", {
-      class: `route-line${board.selected === booking.id ? " selected" : ""}`,
-      x1: a.x, y1: a.y, x2: b.x, y2: b.y, "data-booking-id": booking.id,
-    }, routes);
+    svg(
+      "line",
+      {
+        class: `route-line${board.selected === booking.id ? " selected" : ""}`,
+        x1: a.x,
+        y1: a.y,
+        x2: b.x,
+        y2: b.y,
+        "data-booking-id": booking.id,
+      },
+      routes,
+    );
     pin(pins, booking, "pickup", booking.pickup);
     pin(pins, booking, "dropoff", booking.dropoff);
   }
@@ -279,10 +329,15 @@ export function drawTrucks() {
     index += 1;
     if (!where) continue;
     const p = board.projection.project(where.lon, where.lat);
-    const group = svg("g", {
-      class: "truck", "data-truck-id": truck.id,
-      transform: `translate(${(p.x + where.dx).toFixed(2)} ${(p.y + 12).toFixed(2)})`,
-    }, layer);
+    const group = svg(
+      "g",
+      {
+        class: "truck",
+        "data-truck-id": truck.id,
+        transform: `translate(${(p.x + where.dx).toFixed(2)} ${(p.y + 12).toFixed(2)})`,
+      },
+      layer,
+    );
     svg("rect", { x: -6, y: -4, width: 12, height: 8, rx: 1.5 }, group);
     svg("title", {}, group).textContent = `truck ${truckName(truck.id)}`;
   }

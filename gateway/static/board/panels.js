@@ -4,11 +4,25 @@
 import { api } from "./api.js";
 import { colour, label, lifecycle } from "./lifecycle.js";
 import {
-  clear, drawArea, drawBookings, drawDriver, drawGrid, drawTiles, drawTrucks, driverStatus,
+  clear,
+  drawArea,
+  drawBookings,
+  drawDriver,
+  drawGrid,
+  drawTiles,
+  drawTrucks,
+  driverStatus,
   setDriverJob,
 } from "./map.js";
 import {
-  $, board, control, driverName, etaText, sortedBookings, table, truckName,
+  $,
+  board,
+  control,
+  driverName,
+  etaText,
+  sortedBookings,
+  table,
+  truckName,
 } from "./state.js";
 
 const FEED_MAX = 200;
@@ -21,7 +35,9 @@ export function renderAll(fresh = false) {
     clear("layer-drivers");
   }
   for (const driver of board.drivers.values()) drawDriver(driver);
-  for (const marker of /** @type {NodeListOf<SVGElement>} */ ($("layer-drivers").querySelectorAll(".driver"))) {
+  for (const marker of /** @type {NodeListOf<SVGElement>} */ (
+    $("layer-drivers").querySelectorAll(".driver")
+  )) {
     if (!board.drivers.has(marker.dataset.driverId)) marker.remove();
   }
   renderBookings();
@@ -45,8 +61,12 @@ function when(value) {
 }
 
 function clock(value) {
-  const date = value == null ? new Date()
-    : typeof value === "number" ? new Date(value * 1000) : new Date(value);
+  const date =
+    value == null
+      ? new Date()
+      : typeof value === "number"
+        ? new Date(value * 1000)
+        : new Date(value);
   return date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
 }
 
@@ -77,11 +97,13 @@ function renderJobs() {
     row.insertCell().appendChild(badge(booking.status));
     const route = row.insertCell();
     route.className = "route";
-    route.textContent = `${short(booking.pickup && booking.pickup.address)} → ` +
+    route.textContent =
+      `${short(booking.pickup && booking.pickup.address)} → ` +
       short(booking.dropoff && booking.dropoff.address);
     const crew = row.insertCell();
     crew.textContent = booking.driver_id
-      ? `${driverName(booking.driver_id)} · ${truckName(booking.truck_id)}` : "unassigned";
+      ? `${driverName(booking.driver_id)} · ${truckName(booking.truck_id)}`
+      : "unassigned";
     if (booking.driver_id && !lifecycle.done.has(booking.status)) showEta(crew, booking.id);
     row.addEventListener("click", () => select(booking.id));
   }
@@ -92,7 +114,10 @@ function renderJobs() {
 function showEta(cell, bookingId) {
   const text = etaText(bookingId);
   let span = cell.querySelector(".eta");
-  if (!text) { if (span) span.remove(); return; }
+  if (!text) {
+    if (span) span.remove();
+    return;
+  }
   if (!span) {
     span = document.createElement("span");
     span.className = "eta";
@@ -106,7 +131,8 @@ function noteEta(data) {
   if (!data.booking_id) return;
   board.etas.set(data.booking_id, data);
   const row = /** @type {HTMLTableRowElement | null} */ (
-    $("jobs").querySelector(`tr[data-booking-id="${CSS.escape(data.booking_id)}"]`));
+    $("jobs").querySelector(`tr[data-booking-id="${CSS.escape(data.booking_id)}"]`)
+  );
   if (row && row.cells[3]) showEta(row.cells[3], data.booking_id);
 }
 
@@ -130,23 +156,35 @@ function fillSelect(list, entries) {
 
 function renderAssignForm() {
   const open = sortedBookings().filter((b) => !lifecycle.done.has(b.status));
-  fillSelect(control("assign-booking"), open.map((b) => [b.id,
-    `${when(b.window_start)} · ${short(b.pickup && b.pickup.address)} · ${b.status}` +
-    (b.driver_id ? ` (${driverName(b.driver_id)})` : "")]));
+  fillSelect(
+    control("assign-booking"),
+    open.map((b) => [
+      b.id,
+      `${when(b.window_start)} · ${short(b.pickup && b.pickup.address)} · ${b.status}` +
+        (b.driver_id ? ` (${driverName(b.driver_id)})` : ""),
+    ]),
+  );
   if (board.selected && open.some((b) => b.id === board.selected)) {
     control("assign-booking").value = board.selected;
   } else if (!board.selected) {
     const firstFree = open.find((b) => lifecycle.assignable.has(b.status) && !b.driver_id);
-    if (firstFree && !$("assign-booking").dataset.touched) control("assign-booking").value = firstFree.id;
+    if (firstFree && !$("assign-booking").dataset.touched)
+      control("assign-booking").value = firstFree.id;
   }
   const drivers = [...board.drivers.values()].sort((a, b) =>
-    driverName(a.id).localeCompare(driverName(b.id)));
-  fillSelect(control("assign-driver"), drivers.map((d) => [d.id,
-    `${driverName(d.id)} · ${label(driverStatus(d))}`]));
+    driverName(a.id).localeCompare(driverName(b.id)),
+  );
+  fillSelect(
+    control("assign-driver"),
+    drivers.map((d) => [d.id, `${driverName(d.id)} · ${label(driverStatus(d))}`]),
+  );
   const trucks = [...board.trucks.values()].sort((a, b) =>
-    truckName(a.id).localeCompare(truckName(b.id)));
-  fillSelect(control("assign-truck"), trucks.map((t) => [t.id,
-    `${truckName(t.id)}${t.capacity_m3 ? ` · ${t.capacity_m3} m³` : ""}`]));
+    truckName(a.id).localeCompare(truckName(b.id)),
+  );
+  fillSelect(
+    control("assign-truck"),
+    trucks.map((t) => [t.id, `${truckName(t.id)}${t.capacity_m3 ? ` · ${t.capacity_m3} m³` : ""}`]),
+  );
 }
 
 export function select(bookingId) {
@@ -183,26 +221,39 @@ export function wireAssign() {
     const bookingId = control("assign-booking").value;
     if (!bookingId) return result("choose a booking first", false);
     const buttons = [control("assign-manual"), control("assign-auto")];
-    buttons.forEach((b) => { b.disabled = true; });
+    buttons.forEach((b) => {
+      b.disabled = true;
+    });
     try {
       const path = `/bookings/${bookingId}/assign${auto ? "/auto" : ""}`;
-      const body = auto ? undefined
+      const body = auto
+        ? undefined
         : { driver_id: control("assign-driver").value, truck_id: control("assign-truck").value };
       const out = await api("POST", path, body);
       assigned(out);
-      const why = out.score && out.score.deadhead_km != null
-        ? ` (deadhead ${out.score.deadhead_km.toFixed(1)} km)` : "";
-      result(`${out.method}: ${driverName(out.driver_id)} with ${truckName(out.truck_id)}${why}`, true);
+      const why =
+        out.score && out.score.deadhead_km != null
+          ? ` (deadhead ${out.score.deadhead_km.toFixed(1)} km)`
+          : "";
+      result(
+        `${out.method}: ${driverName(out.driver_id)} with ${truckName(out.truck_id)}${why}`,
+        true,
+      );
       feed({ kind: "page.assigned", data: out });
       renderBookings();
       renderStats();
     } catch (error) {
       result(`${error.status || ""} ${error.message}`.trim(), false);
     } finally {
-      buttons.forEach((b) => { b.disabled = false; });
+      buttons.forEach((b) => {
+        b.disabled = false;
+      });
     }
   };
-  $("assign-form").addEventListener("submit", (event) => { event.preventDefault(); assign(false); });
+  $("assign-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    assign(false);
+  });
   $("assign-auto").addEventListener("click", () => assign(true));
 }
 
@@ -217,23 +268,32 @@ function describe(event) {
     case "booking.status":
       return `booking ${where} → ${label(String(data.to || data.status))}`;
     case "assignment.created":
-      return `assigned ${where || "booking"} to ${who} (${truckName(data.truck_id)})` +
-        (data.method ? ` · ${data.method}` : "");
+      return (
+        `assigned ${where || "booking"} to ${who} (${truckName(data.truck_id)})` +
+        (data.method ? ` · ${data.method}` : "")
+      );
     case "page.assigned": // this page's own request; the server's event follows
       return `you assigned ${where || "booking"} to ${who} (${truckName(data.truck_id)})`;
-    case "assignment.removed": return `unassigned ${where || "booking"}`;
-    case "driver.arrived": return `${who} arrived at ${data.stop || "stop"} · ${where}`;
-    case "alert.offline": return `${who} went offline`;
-    case "alert.late": return `${where || "a job"} is running late${who ? ` (${who})` : ""}`;
-    case "error": return `server: ${data.detail || data.code || "error"}`;
+    case "assignment.removed":
+      return `unassigned ${where || "booking"}`;
+    case "driver.arrived":
+      return `${who} arrived at ${data.stop || "stop"} · ${where}`;
+    case "alert.offline":
+      return `${who} went offline`;
+    case "alert.late":
+      return `${where || "a job"} is running late${who ? ` (${who})` : ""}`;
+    case "error":
+      return `server: ${data.detail || data.code || "error"}`;
     case "snapshot":
       return `snapshot: ${data.drivers} drivers, ${data.bookings} bookings (seq ${board.seq})`;
-    default: return `${event.kind}${who ? " · " + who : ""}${where ? " · " + where : ""}`;
+    default:
+      return `${event.kind}${who ? " · " + who : ""}${where ? " · " + where : ""}`;
   }
 }
 
 export function feed(event) {
-  if (event.kind === "job.eta") { // once a minute per job: beside the job, not in the feed
+  if (event.kind === "job.eta") {
+    // once a minute per job: beside the job, not in the feed
     noteEta(event.data || {});
     return;
   }

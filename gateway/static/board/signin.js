@@ -28,7 +28,10 @@ export function wireSignIn(start) {
         $("signin-code").focus();
         return;
       }
-      await api("POST", "/auth/otp/verify", { destination, code: control("signin-code").value.trim() });
+      await api("POST", "/auth/otp/verify", {
+        destination,
+        code: control("signin-code").value.trim(),
+      });
       $("signin").hidden = true;
       await start();
     } catch (failure) {

@@ -36,7 +36,11 @@ export function connect() {
   };
   socket.onmessage = (message) => {
     let frame;
-    try { frame = JSON.parse(message.data); } catch { return; }
+    try {
+      frame = JSON.parse(message.data);
+    } catch {
+      return;
+    }
     if (frame && typeof frame === "object") receive(frame);
   };
   socket.onclose = (close) => {
@@ -51,7 +55,7 @@ export function connect() {
 async function onClosed(code, reason) {
   if (code === 4401) {
     // The session ran out: renew the cookie, or ask to sign in again.
-    if (!board.token && await refreshSession()) return reconnectSoon();
+    if (!board.token && (await refreshSession())) return reconnectSoon();
     forgetToken();
     return showSignIn("Your session ended: " + (reason || "sign in again"));
   }
@@ -140,7 +144,10 @@ function applyEvent(event) {
   const data = event.data || {};
   const booking = data.booking_id ? board.bookings.get(data.booking_id) : null;
   if (data.booking && data.booking.id) {
-    board.bookings.set(data.booking.id, { ...board.bookings.get(data.booking.id), ...data.booking });
+    board.bookings.set(data.booking.id, {
+      ...board.bookings.get(data.booking.id),
+      ...data.booking,
+    });
   }
   if (data.driver && data.driver.id) {
     const driver = { ...board.drivers.get(data.driver.id), ...data.driver };
@@ -154,7 +161,10 @@ function applyEvent(event) {
       setDriverJob(driverId, data.booking_id, status);
       if (booking && status) {
         booking.status = status;
-        if (lifecycle.released.has(status)) { booking.driver_id = null; booking.truck_id = null; }
+        if (lifecycle.released.has(status)) {
+          booking.driver_id = null;
+          booking.truck_id = null;
+        }
       }
       return true;
     }
@@ -171,7 +181,10 @@ function applyEvent(event) {
       return true;
     case "alert.offline": {
       const driver = board.drivers.get(data.driver_id);
-      if (driver) { driver.online = false; drawDriver(driver); }
+      if (driver) {
+        driver.online = false;
+        drawDriver(driver);
+      }
       return false;
     }
     case "alert.late":

@@ -37,13 +37,16 @@ export const board = {
   projection: null,
   selected: null,
   socket: null,
-  driver(id) { // a plain copy, for tests and the console
+  driver(id) {
+    // a plain copy, for tests and the console
     const d = this.drivers.get(id);
     if (!d) return null;
     const p = this.projection && d.lat != null ? this.projection.project(d.lon, d.lat) : null;
     return { ...d, x: p ? p.x : null, y: p ? p.y : null };
   },
-  project(lon, lat) { return this.projection ? this.projection.project(lon, lat) : null; },
+  project(lon, lat) {
+    return this.projection ? this.projection.project(lon, lat) : null;
+  },
   receive() {}, // feeds one server frame (tests, offline demos); main.js wires it to the socket
 };
 /** @type {any} */ (window).__board = board;
@@ -68,7 +71,8 @@ export function etaText(bookingId) {
 
 export function sortedBookings() {
   return [...board.bookings.values()].sort((a, b) =>
-    String(a.window_start).localeCompare(String(b.window_start)));
+    String(a.window_start).localeCompare(String(b.window_start)),
+  );
 }
 
 export function setStatus(status, detail) {
