@@ -26,6 +26,7 @@ need_apt wrk  # the load generator of `movehub bench rest`
 if [ "$want_test_tools" = 1 ]; then
   need_apt chromium; need_apt poppler-utils; need_apt docker-compose
   need_apt prometheus; need_apt nginx-light  # promtool for the alert rules; nginx -t for the proxy
+  command -v npm >/dev/null 2>&1 || need_apt npm  # the pages' eslint/prettier/tsc (Node >= 20)
 fi
 if [ "${#apt_missing[@]}" -gt 0 ]; then
   if is_root; then
