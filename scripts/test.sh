@@ -14,4 +14,4 @@ echo "== workflow, alert rules"  # also inside pytest (tests/unit/test_operation
 uv run --frozen check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/ci.yml
 promtool check rules deploy/prometheus/rules/*.yml >/dev/null
 promtool test rules deploy/prometheus/tests/*.yml >/dev/null
-echo "== pytest"; uv run --frozen pytest -q -p no:cacheprovider "$@"
+echo "== pytest"; uv run --frozen pytest -q -p no:cacheprovider --durations=20 "$@"

@@ -89,7 +89,7 @@ async def test_two_workers_share_one_ray_and_one_live_state(database: str) -> No
         wait_ready(base, server, log, timeout_s=300)
         family = descendants(server.pid)
         assert len([p for p in family if "gcs_server" in cmdline(p)]) == 1, "one Ray cluster"
-        workers = [p for p in family if "multiprocessing" in cmdline(p)]
+        workers = [p for p in family if "spawn_main" in cmdline(p)]  # not the resource tracker
         assert len(workers) == 2, [cmdline(p) for p in workers]
         ws = base.replace("http", "ws")
         async with connect(f"{ws}/ws/driver", auth_headers(driver_user, driver)) as app_socket:
