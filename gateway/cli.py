@@ -40,9 +40,15 @@ def _serve(args: argparse.Namespace) -> None:
     uvicorn.run("gateway.app:create_app", factory=True, host=args.host, port=args.port,
                 workers=args.workers, loop="uvloop", ws="websockets-sansio",
                 log_level="warning",
+                # SIGTERM: open sockets get this long to end, then they are closed (a service
+                # manager's stop must not wait on a board that never hangs up).
+                timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
                 ws_per_message_deflate=False,
                 ws_max_size=max(64 * 1024, 4 * get_settings().ws_max_message_bytes),
                 **ws_keepalive(get_settings()))
+
+
+SHUTDOWN_GRACE_S = 10
 
 
 def share_one_ray(workers: int) -> None:

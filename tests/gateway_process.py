@@ -79,7 +79,7 @@ def running_gateway(env: dict[str, str] | None = None, *, name: str = "gateway",
              "--ws", "websockets-sansio", "--ws-per-message-deflate", "false",
              "--ws-ping-interval", str(keepalive["ws_ping_interval"]),
              "--ws-ping-timeout", str(keepalive["ws_ping_timeout"]),
-             "--log-level", "warning"],
+             "--timeout-graceful-shutdown", "10", "--log-level", "warning"],
             cwd=ROOT, env=full_env, stdout=sink, stderr=subprocess.STDOUT)
     try:
         wait_ready(base_url, server, log)
