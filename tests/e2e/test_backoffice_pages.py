@@ -315,8 +315,8 @@ async def test_analytics_draws_svg_charts_from_the_views(gateway_url: str,
 
     # Platform admins drill into one organization (the nine-view API's ?org_id=), and any
     # view downloads as CSV.
-    if not await page.evaluate("() => window.__backoffice.analytics.newer"):
-        pytest.skip("the nine-view analytics API (org_id, CSV) is not in this tree yet")
+    assert await page.evaluate("() => window.__backoffice.analytics.newer"), (
+        "the page fell back to the four-view analytics API")
     assert await page.locator("#org-row").is_hidden()  # staff see their own organization
     await page.goto(f"{gateway_url}/backoffice/analytics?{link(platform)}")
     await page.wait_for_function("() => window.__backoffice.ready", timeout=30_000)
