@@ -31,8 +31,11 @@ SHARD_START_TIMEOUT_S = 120.0  # a shard waiting for a node (the autoscaler adds
 def shard_nodes() -> list[str]:
     """Alive nodes offering the shard resource; the head only when it is the only one (it
     runs the gateway and the cluster's control plane)."""
-    nodes = [n for n in ray.nodes()  # type: ignore[no-untyped-call]
-             if n.get("Alive") and n.get("Resources", {}).get(SHARD_RESOURCE, 0) > 0]
+    nodes = [
+        n
+        for n in ray.nodes()  # type: ignore[no-untyped-call]
+        if n.get("Alive") and n.get("Resources", {}).get(SHARD_RESOURCE, 0) > 0
+    ]
     workers = [n for n in nodes if "node:__internal_head__" not in n.get("Resources", {})]
     return sorted(n["NodeID"] for n in (workers or nodes))
 
@@ -52,8 +55,7 @@ def plan_moves(owner: list[int], targets: dict[int, int]) -> list[tuple[int, int
     by_shard: dict[int, list[int]] = {s: [] for s in targets}
     for slot, shard in enumerate(owner):
         by_shard.setdefault(shard, []).append(slot)
-    surplus = [(s, slot) for s, owned in sorted(by_shard.items())
-               for slot in owned[targets.get(s, 0):]]
+    surplus = [(s, slot) for s, owned in sorted(by_shard.items()) for slot in owned[targets.get(s, 0) :]]
     moves: dict[tuple[int, int], list[int]] = {}
     for shard in sorted(targets):
         for _ in range(targets[shard] - len(by_shard[shard])):
@@ -64,8 +66,15 @@ def plan_moves(owner: list[int], targets: dict[int, int]) -> list[tuple[int, int
 
 @ray.remote(num_cpus=0, max_restarts=-1)
 class FleetDirectory:
-    def __init__(self, slots: int, initial_shards: int, namespace: str,
-                 rebalance_interval_s: float = 0.0, *, shard_config: ShardConfig) -> None:
+    def __init__(
+        self,
+        slots: int,
+        initial_shards: int,
+        namespace: str,
+        rebalance_interval_s: float = 0.0,
+        *,
+        shard_config: ShardConfig,
+    ) -> None:
         self.slots, self.initial_shards, self.namespace = slots, initial_shards, namespace
         self.shard_config = shard_config  # what every shard it creates is given
         self.rebalance_interval_s = rebalance_interval_s
@@ -109,8 +118,7 @@ class FleetDirectory:
     async def _start(self) -> None:
         if self.owner:  # this directory restarted: the shards are still there
             for shard_id in sorted(set(self.owner)):
-                self.shards[shard_id] = ray.get_actor(shard_name(shard_id),
-                                                      namespace=self.namespace)
+                self.shards[shard_id] = ray.get_actor(shard_name(shard_id), namespace=self.namespace)
             await self._locate(list(self.shards))
             return
         ids = [self._create_shard() for _ in range(self.initial_shards)]
@@ -120,13 +128,17 @@ class FleetDirectory:
         await self._locate(ids)
 
     def _save(self) -> None:
-        internal_kv._internal_kv_put(self._kv_key, json.dumps(
-            {"version": self.version, "next_id": self.next_id, "owner": self.owner}))
+        internal_kv._internal_kv_put(
+            self._kv_key, json.dumps({"version": self.version, "next_id": self.next_id, "owner": self.owner})
+        )
 
     async def table(self) -> dict[str, Any]:
         await self._ready()
-        return {"version": self.version, "owner": list(self.owner),
-                "handles": {s: self.shards[s] for s in set(self.owner)}}
+        return {
+            "version": self.version,
+            "owner": list(self.owner),
+            "handles": {s: self.shards[s] for s in set(self.owner)},
+        }
 
     async def slots_of(self, shard_id: int) -> tuple[list[int], int]:
         """Asked by a shard as it (re)starts; answered without waiting for _ready, since the
@@ -141,9 +153,13 @@ class FleetDirectory:
         """The table between changes (a scale in progress is waited out)."""
         await self._ready()
         async with self._lock:
-            return {"version": self.version, "slots": self.slots,
-                    "shards": {s: {"slots": self.owner.count(s), "node": self.nodes.get(s)}
-                               for s in sorted(self.shards)}}
+            return {
+                "version": self.version,
+                "slots": self.slots,
+                "shards": {
+                    s: {"slots": self.owner.count(s), "node": self.nodes.get(s)} for s in sorted(self.shards)
+                },
+            }
 
     # --- shards ----------------------------------------------------------------------
 
@@ -155,8 +171,12 @@ class FleetDirectory:
         node = node or self._least_loaded_node()
         strategy = NodeAffinitySchedulingStrategy(node, soft=True) if node else "DEFAULT"
         self.shards[shard_id] = FleetShard.options(  # type: ignore[attr-defined]
-            name=shard_name(shard_id), namespace=self.namespace, get_if_exists=True,
-            lifetime="detached", resources={SHARD_RESOURCE: 1}, scheduling_strategy=strategy,
+            name=shard_name(shard_id),
+            namespace=self.namespace,
+            get_if_exists=True,
+            lifetime="detached",
+            resources={SHARD_RESOURCE: 1},
+            scheduling_strategy=strategy,
         ).remote(shard_id, self.slots, self.shard_config)
         if node:
             self.nodes[shard_id] = node  # provisional, confirmed by _locate
@@ -173,7 +193,8 @@ class FleetDirectory:
     async def _locate(self, ids: list[int]) -> None:
         """Wait until these shards run (their state built), and note where they run."""
         answers = await asyncio.wait_for(
-            asyncio.gather(*(self.shards[s].ping.remote() for s in ids)), SHARD_START_TIMEOUT_S)
+            asyncio.gather(*(self.shards[s].ping.remote() for s in ids)), SHARD_START_TIMEOUT_S
+        )
         for shard_id, answer in zip(ids, answers, strict=True):
             self.nodes[shard_id] = answer["node"]
 
@@ -211,29 +232,34 @@ class FleetDirectory:
             chosen.append(max(load.values(), key=lambda ids: (len(ids), max(ids)))[-1])
         return chosen
 
-    async def _settle(self, added: list[int], removed: list[int],
-                      hold_s: float = 0.0) -> dict[str, Any]:
+    async def _settle(self, added: list[int], removed: list[int], hold_s: float = 0.0) -> dict[str, Any]:
         started = time.perf_counter()
         if added:
             await self._locate(added)
         keep = [s for s in sorted(self.shards) if s not in removed]
         counts = {s: self.owner.count(s) for s in self.shards}
-        moves = [await self._move(src, dst, slots, hold_s) for src, dst, slots in
-                 plan_moves(self.owner, even_targets(counts, keep, self.slots))]
+        moves = [
+            await self._move(src, dst, slots, hold_s)
+            for src, dst, slots in plan_moves(self.owner, even_targets(counts, keep, self.slots))
+        ]
         for shard_id in removed:
             ray.kill(self.shards.pop(shard_id), no_restart=True)
             self.nodes.pop(shard_id, None)
         self._save()
         pauses = [m["pause_ms"] for m in moves]
-        report = {"version": self.version, "shards": len(self.shards), "added": added,
-                  "removed": removed, "moves": moves,
-                  "max_pause_ms": max(pauses, default=0.0),
-                  "seconds": round(time.perf_counter() - started, 3)}
+        report = {
+            "version": self.version,
+            "shards": len(self.shards),
+            "added": added,
+            "removed": removed,
+            "moves": moves,
+            "max_pause_ms": max(pauses, default=0.0),
+            "seconds": round(time.perf_counter() - started, 3),
+        }
         log.info("fleet.scaled", **{k: v for k, v in report.items() if k != "moves"})
         return report
 
-    async def _move(self, src: int, dst: int, slots: list[int],
-                    hold_s: float = 0.0) -> dict[str, Any]:
+    async def _move(self, src: int, dst: int, slots: list[int], hold_s: float = 0.0) -> dict[str, Any]:
         """Hand `slots` from shard src to dst. The pause, from the hold on the old owner to
         its release, is when these slots' organizations cannot be answered."""
         old, new = self.shards[src], self.shards[dst]
@@ -251,7 +277,20 @@ class FleetDirectory:
         self._save()
         await old.let_go.remote(slots, self.version)
         pause_ms = round((time.perf_counter() - held) * 1000, 2)
-        log.info("fleet.slots_moved", source=src, target=dst, slots=len(slots), orgs=orgs,
-                 version=self.version, pause_ms=pause_ms)
-        return {"from": src, "to": dst, "slots": len(slots), "orgs": orgs,
-                "version": self.version, "pause_ms": pause_ms}
+        log.info(
+            "fleet.slots_moved",
+            source=src,
+            target=dst,
+            slots=len(slots),
+            orgs=orgs,
+            version=self.version,
+            pause_ms=pause_ms,
+        )
+        return {
+            "from": src,
+            "to": dst,
+            "slots": len(slots),
+            "orgs": orgs,
+            "version": self.version,
+            "pause_ms": pause_ms,
+        }

@@ -30,10 +30,16 @@ from persistence.config import Settings
 
 
 def job_from(spec: dict[str, Any]) -> Job:
-    return Job(pickup_lat=spec["pickup_lat"], pickup_lon=spec["pickup_lon"],
-               start=spec["start"], end=spec["end"], volume_m3=spec["volume_m3"],
-               required_skills=skill_mask(spec.get("required_skills") or ["driver"]),
-               dropoff_lat=spec.get("dropoff_lat"), dropoff_lon=spec.get("dropoff_lon"))
+    return Job(
+        pickup_lat=spec["pickup_lat"],
+        pickup_lon=spec["pickup_lon"],
+        start=spec["start"],
+        end=spec["end"],
+        volume_m3=spec["volume_m3"],
+        required_skills=skill_mask(spec.get("required_skills") or ["driver"]),
+        dropoff_lat=spec.get("dropoff_lat"),
+        dropoff_lon=spec.get("dropoff_lon"),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,15 +58,23 @@ class ShardConfig:
     @classmethod
     def of(cls, settings: Settings) -> ShardConfig:
         s = settings
-        return cls(namespace=s.ray_namespace, move_wait_s=s.fleet_move_wait_s,
-                   weights=Weights(distance=s.weight_distance, rating=s.weight_rating,
-                                   fairness=s.weight_fairness, idle=s.weight_idle,
-                                   speed_kmh=s.average_speed_kmh),
-                   geofence_m=s.geofence_radius_m,
-                   plan_chain_max_drivers=s.plan_chain_max_drivers,
-                   plan_chain_time_limit_s=s.plan_chain_time_limit_s,
-                   eta=EtaModel.of(s.eta_road_factor, s.eta_default_speed_kmh,
-                                   s.eta_notify_minutes, s.geofence_radius_m))
+        return cls(
+            namespace=s.ray_namespace,
+            move_wait_s=s.fleet_move_wait_s,
+            weights=Weights(
+                distance=s.weight_distance,
+                rating=s.weight_rating,
+                fairness=s.weight_fairness,
+                idle=s.weight_idle,
+                speed_kmh=s.average_speed_kmh,
+            ),
+            geofence_m=s.geofence_radius_m,
+            plan_chain_max_drivers=s.plan_chain_max_drivers,
+            plan_chain_time_limit_s=s.plan_chain_time_limit_s,
+            eta=EtaModel.of(
+                s.eta_road_factor, s.eta_default_speed_kmh, s.eta_notify_minutes, s.geofence_radius_m
+            ),
+        )
 
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=3)
@@ -99,9 +113,14 @@ class FleetShard:
 
     async def ping(self) -> dict[str, Any]:
         await self._ready()
-        return {"shard": self.shard_id, "orgs": len(self.orgs), "slots": len(self.slots.owned),
-                "drivers": sum(len(o.fleet.driver_ids) for o in self.orgs.values()),
-                "version": self.slots.version, "node": ray.get_runtime_context().get_node_id()}
+        return {
+            "shard": self.shard_id,
+            "orgs": len(self.orgs),
+            "slots": len(self.slots.owned),
+            "drivers": sum(len(o.fleet.driver_ids) for o in self.orgs.values()),
+            "version": self.slots.version,
+            "node": ray.get_runtime_context().get_node_id(),
+        }
 
     async def refresh_org(self, org_id: str) -> Moved | None:
         if (moved := await self._own(org_id)) is not None:
@@ -131,22 +150,39 @@ class FleetShard:
         if state is None or isinstance(state, Moved):
             return state or {}
         fleet, live = state.fleet, state.live
-        return {"drivers": sorted(fleet.driver_ids), "trucks": sorted(fleet.truck_ids),
-                "live": {d: (float(fleet.lat[i]), float(fleet.lon[i]), float(live.last_seen[i]),
-                             int(live.applied[i])) for i, d in enumerate(fleet.driver_ids)},
-                "busy": sorted(zip([fleet.driver_ids[i] for i in fleet.driver_busy.owner],
-                                   fleet.driver_busy.start.tolist(),
-                                   fleet.driver_busy.end.tolist(), strict=True))}
+        return {
+            "drivers": sorted(fleet.driver_ids),
+            "trucks": sorted(fleet.truck_ids),
+            "live": {
+                d: (float(fleet.lat[i]), float(fleet.lon[i]), float(live.last_seen[i]), int(live.applied[i]))
+                for i, d in enumerate(fleet.driver_ids)
+            },
+            "busy": sorted(
+                zip(
+                    [fleet.driver_ids[i] for i in fleet.driver_busy.owner],
+                    fleet.driver_busy.start.tolist(),
+                    fleet.driver_busy.end.tolist(),
+                    strict=True,
+                )
+            ),
+        }
 
-    async def rank(self, org_id: str, spec: dict[str, Any],
-                   limit: int = 5) -> list[dict[str, Any]] | Moved:
+    async def rank(self, org_id: str, spec: dict[str, Any], limit: int = 5) -> list[dict[str, Any]] | Moved:
         state = await self._org(org_id)
         if state is None or isinstance(state, Moved):
             return state or []
         return [c.__dict__ for c in rank(state.fleet, job_from(spec), self.weights, limit)]
 
-    async def note_assignment(self, org_id: str, driver_id: str, truck_id: str, start: float,
-                              end: float, end_lat: float, end_lon: float) -> Moved | None:
+    async def note_assignment(
+        self,
+        org_id: str,
+        driver_id: str,
+        truck_id: str,
+        start: float,
+        end: float,
+        end_lat: float,
+        end_lon: float,
+    ) -> Moved | None:
         if (moved := await self._own(org_id)) is not None:
             return moved
         state = self.orgs.get(org_id)
@@ -162,8 +198,9 @@ class FleetShard:
             return moved
         job = job_from(spec)
         pickup = Point(spec["pickup_lon"], spec["pickup_lat"])
-        distance = float(haversine_km(spec["pickup_lat"], spec["pickup_lon"],
-                                      spec["dropoff_lat"], spec["dropoff_lon"]))
+        distance = float(
+            haversine_km(spec["pickup_lat"], spec["pickup_lon"], spec["dropoff_lat"], spec["dropoff_lon"])
+        )
         found = []
         for state in self.orgs.values():
             if not state.verified or not state.area.contains(pickup):
@@ -171,16 +208,22 @@ class FleetShard:
             best = rank(state.fleet, job, self.weights, limit=1)
             if not best:
                 continue
-            price = quote(state.pricing, distance, spec["volume_m3"], spec["crew_size"],
-                          self.weights.speed_kmh)
+            price = quote(
+                state.pricing, distance, spec["volume_m3"], spec["crew_size"], self.weights.speed_kmh
+            )
             travel_s = best[0].breakdown["deadhead_km"] / self.weights.speed_kmh * 3600
-            found.append({
-                "org_id": state.org_id, "name": state.name, "rating": state.rating,
-                "price_cents": price.total_cents, "currency": price.currency,
-                "distance_km": price.distance_km,
-                "earliest_start": max(job.start, time.time() + travel_s),
-                "deadhead_km": best[0].breakdown["deadhead_km"],
-            })
+            found.append(
+                {
+                    "org_id": state.org_id,
+                    "name": state.name,
+                    "rating": state.rating,
+                    "price_cents": price.total_cents,
+                    "currency": price.currency,
+                    "distance_km": price.distance_km,
+                    "earliest_start": max(job.start, time.time() + travel_s),
+                    "deadhead_km": best[0].breakdown["deadhead_km"],
+                }
+            )
         return found
 
     async def plan(self, org_id: str, specs: list[dict[str, Any]]) -> dict[str, Any] | Moved:
@@ -190,19 +233,38 @@ class FleetShard:
         if isinstance(state, Moved):
             return state
         if state is None or not specs:
-            return {"pairs": [], "deadhead_km": 0.0, "greedy_deadhead_km": 0.0,
-                    "method": "matching", "greedy_assigned": 0,
-                    "unassigned": list(range(len(specs)))}
-        day = plan_jobs(state.fleet, [job_from(s) for s in specs], self.weights,
-                        max_drivers=self.config.plan_chain_max_drivers,
-                        time_limit_s=self.config.plan_chain_time_limit_s)
+            return {
+                "pairs": [],
+                "deadhead_km": 0.0,
+                "greedy_deadhead_km": 0.0,
+                "method": "matching",
+                "greedy_assigned": 0,
+                "unassigned": list(range(len(specs))),
+            }
+        day = plan_jobs(
+            state.fleet,
+            [job_from(s) for s in specs],
+            self.weights,
+            max_drivers=self.config.plan_chain_max_drivers,
+            time_limit_s=self.config.plan_chain_time_limit_s,
+        )
         fleet = state.fleet
-        return {"pairs": [{"job": p.job, "driver_id": fleet.driver_ids[p.driver],
-                           "truck_id": fleet.truck_ids[p.truck], "deadhead_km": p.deadhead_km}
-                          for p in day.pairs],
-                "method": day.method, "deadhead_km": day.deadhead_km,
-                "greedy_deadhead_km": day.greedy_deadhead_km,
-                "greedy_assigned": day.greedy_assigned, "unassigned": day.unassigned}
+        return {
+            "pairs": [
+                {
+                    "job": p.job,
+                    "driver_id": fleet.driver_ids[p.driver],
+                    "truck_id": fleet.truck_ids[p.truck],
+                    "deadhead_km": p.deadhead_km,
+                }
+                for p in day.pairs
+            ],
+            "method": day.method,
+            "deadhead_km": day.deadhead_km,
+            "greedy_deadhead_km": day.greedy_deadhead_km,
+            "greedy_assigned": day.greedy_assigned,
+            "unassigned": day.unassigned,
+        }
 
     async def ingest_pings(self, pings: list[dict[str, Any]]) -> dict[str, Any]:
         """A batch of location pings (one call per shard per flush, never one per ping).
@@ -219,15 +281,15 @@ class FleetShard:
             events += more
         return {"events": events, "moved": held, "version": self.slots.version}
 
-    def _apply_owned(self, pings: list[dict[str, Any]],
-                     geofence_m: float) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    def _apply_owned(
+        self, pings: list[dict[str, Any]], geofence_m: float
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Apply the pings this shard answers for now; return their events and the others."""
         mine = [p for p in pings if self.slots.answers_for(str(p["org_id"]))]
         others = [p for p in pings if not self.slots.answers_for(str(p["org_id"]))]
         return apply_pings(self.orgs, mine, geofence_m, self.config.eta), others
 
-    async def set_driver_job(self, org_id: str, driver_id: str,
-                             job: dict[str, Any] | None) -> Moved | None:
+    async def set_driver_job(self, org_id: str, driver_id: str, job: dict[str, Any] | None) -> Moved | None:
         state = await self._org(org_id)
         if isinstance(state, Moved):
             return state
@@ -239,19 +301,19 @@ class FleetShard:
         state = await self._org(org_id)
         if isinstance(state, Moved):
             return state
-        return snapshot(state) if state is not None else {"org_id": org_id, "drivers": [],
-                                                          "trucks": []}
+        return snapshot(state) if state is not None else {"org_id": org_id, "drivers": [], "trucks": []}
 
-    async def sweep_alerts(self, late_grace_s: float,
-                           version: int) -> list[dict[str, Any]] | Moved:
+    async def sweep_alerts(self, late_grace_s: float, version: int) -> list[dict[str, Any]] | Moved:
         """Offline and running-late alerts raised since the last sweep (each exactly once)."""
         await self._ready()
         if (moved := await self.slots.check_all(version)) is not None:
             return moved
         now = time.time()
-        return [alert for org_id, state in self.orgs.items()
-                for alert in due_alerts(state, now, late_grace_s,
-                                        self.offline.setdefault(org_id, set()))]
+        return [
+            alert
+            for org_id, state in self.orgs.items()
+            for alert in due_alerts(state, now, late_grace_s, self.offline.setdefault(org_id, set()))
+        ]
 
     async def loaded_since(self) -> float:
         return self.loaded_at
@@ -267,8 +329,9 @@ class FleetShard:
         self.slots.hold(moving)  # no await from here to the return: the export is consistent
         orgs = {o: state for o, state in self.orgs.items() if self.slots.slot(o) in moving}
         # Pickled here, not left to Ray: Ray hands NumPy arrays over zero-copy, read-only.
-        return pickle.dumps({"orgs": orgs, "offline": {o: self.offline[o] for o in orgs
-                                                       if o in self.offline}})
+        return pickle.dumps(
+            {"orgs": orgs, "offline": {o: self.offline[o] for o in orgs if o in self.offline}}
+        )
 
     async def take_over(self, slots: list[int], exported: bytes, version: int) -> int:
         await self._ready()
@@ -289,4 +352,3 @@ class FleetShard:
     async def call_off(self, slots: list[int]) -> None:
         """The handover failed before the table changed: keep the slots, serve them again."""
         self.slots.resume(set(slots))
-

@@ -30,9 +30,13 @@ class LiveColumns:
 
     @classmethod
     def empty(cls, drivers: int) -> LiveColumns:
-        return cls(heading=np.full(drivers, np.nan), speed=np.full(drivers, np.nan),
-                   last_seen=np.zeros(drivers), job=[None] * drivers,
-                   applied=np.zeros(drivers, np.int64))
+        return cls(
+            heading=np.full(drivers, np.nan),
+            speed=np.full(drivers, np.nan),
+            last_seen=np.zeros(drivers),
+            job=[None] * drivers,
+            applied=np.zeros(drivers, np.int64),
+        )
 
 
 @dataclass
@@ -75,8 +79,7 @@ def _columns(drivers: list[Any], trucks: list[Any], now: float) -> FleetColumns:
     )
 
 
-async def load_orgs(owned: set[int], slots: int,
-                    org_id: str | None = None) -> dict[str, OrgState]:
+async def load_orgs(owned: set[int], slots: int, org_id: str | None = None) -> dict[str, OrgState]:
     """Every organization in these slots (or just one), with fleet and busy intervals."""
     now = datetime.now(UTC)
     async with tenant_session(SYSTEM) as session:
@@ -91,10 +94,12 @@ async def load_orgs(owned: set[int], slots: int,
         own_drivers = [d for d in drivers if d.org_id == o.id]
         own_trucks = [t for t in trucks if t.org_id == o.id]
         state = OrgState(
-            org_id=o.id, name=o.name, verified=bool(o.verified), rating=o.rating_avg or 0.0,
+            org_id=o.id,
+            name=o.name,
+            verified=bool(o.verified),
+            rating=o.rating_avg or 0.0,
             area=prep(wkb.loads(bytes(o.area))),
-            pricing=Pricing(o.hourly_rate_cents, o.per_km_cents, o.minimum_charge_cents,
-                            o.currency),
+            pricing=Pricing(o.hourly_rate_cents, o.per_km_cents, o.minimum_charge_cents, o.currency),
             fleet=_columns(own_drivers, own_trucks, now.timestamp()),
             driver_row={d.id: i for i, d in enumerate(own_drivers)},
             truck_row={t.id: i for i, t in enumerate(own_trucks)},
@@ -106,8 +111,16 @@ async def load_orgs(owned: set[int], slots: int,
     return states
 
 
-def note_busy(state: OrgState, driver_id: str, truck_id: str, start: float, end: float,
-              end_lat: float, end_lon: float, now: datetime | None = None) -> None:
+def note_busy(
+    state: OrgState,
+    driver_id: str,
+    truck_id: str,
+    start: float,
+    end: float,
+    end_lat: float,
+    end_lon: float,
+    now: datetime | None = None,
+) -> None:
     """Record a committed assignment in the columns (jobs today, idle time, busy windows)."""
     fleet = state.fleet
     today = (now or datetime.now(UTC)).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -120,4 +133,3 @@ def note_busy(state: OrgState, driver_id: str, truck_id: str, start: float, end:
     t = state.truck_row.get(truck_id)
     if t is not None:
         fleet.truck_busy.add(t, start, end, end_lat, end_lon)
-

@@ -19,8 +19,12 @@ HEADING_FOR = {BookingStatus.EN_ROUTE: "pickup", BookingStatus.IN_TRANSIT: "drop
 DUE_AT_PICKUP = (BookingStatus.ASSIGNED, BookingStatus.EN_ROUTE)
 
 
-def apply_pings(orgs: dict[str, OrgState], pings: list[dict[str, Any]],
-                geofence_m: float, eta: eta_rules.EtaModel | None = None) -> list[dict[str, Any]]:
+def apply_pings(
+    orgs: dict[str, OrgState],
+    pings: list[dict[str, Any]],
+    geofence_m: float,
+    eta: eta_rules.EtaModel | None = None,
+) -> list[dict[str, Any]]:
     """Update positions in place; drop unknown drivers and out-of-order pings; return arrival
     events when a driver enters the geofence of its current job's pickup or dropoff, and
     `job.eta` events when the ETA to that stop changes by a minute (given an ETA model)."""
@@ -47,8 +51,14 @@ def apply_pings(orgs: dict[str, OrgState], pings: list[dict[str, Any]],
     return events
 
 
-def _eta(state: OrgState, row: int, job: dict[str, Any], ping: dict[str, Any],
-         before: tuple[float, float, float], model: eta_rules.EtaModel) -> list[dict[str, Any]]:
+def _eta(
+    state: OrgState,
+    row: int,
+    job: dict[str, Any],
+    ping: dict[str, Any],
+    before: tuple[float, float, float],
+    model: eta_rules.EtaModel,
+) -> list[dict[str, Any]]:
     """Track the job's smoothed speed and ETA in the job itself (it travels with handovers
     and reloads); one `job.eta` event per change of the minute shown, carrying `near` the
     first time the ETA to the pickup drops below the threshold."""
@@ -60,33 +70,58 @@ def _eta(state: OrgState, row: int, job: dict[str, Any], ping: dict[str, Any],
     stop = HEADING_FOR.get(job["status"])
     if stop is None or job.get(f"arrived_{stop}"):
         return []
-    found = eta_rules.estimate(ping["lat"], ping["lon"], job[f"{stop}_lat"], job[f"{stop}_lon"],
-                               job["eta_speed"], model, ping.get("heading"))
+    found = eta_rules.estimate(
+        ping["lat"],
+        ping["lon"],
+        job[f"{stop}_lat"],
+        job[f"{stop}_lon"],
+        job["eta_speed"],
+        model,
+        ping.get("heading"),
+    )
     job["eta_s"], job["eta_distance_m"], job["eta_stop"] = found.eta_s, found.distance_m, stop
     near = stop == "pickup" and not job.get("near_told") and eta_rules.crew_is_near(found, model)
     if not near and not eta_rules.worth_telling(job.get("eta_minutes"), found):
         return []
     job["eta_minutes"] = found.minutes
     job["near_told"] = job.get("near_told") or near
-    return [{"type": "job.eta", "org_id": state.org_id, "ts": ping["ts"], "near": near,
-             "data": {"booking_id": job["booking_id"], "driver_id": state.fleet.driver_ids[row],
-                      "eta_s": round(found.eta_s, 1), "distance_m": round(found.distance_m, 1),
-                      "stop": stop}}]
+    return [
+        {
+            "type": "job.eta",
+            "org_id": state.org_id,
+            "ts": ping["ts"],
+            "near": near,
+            "data": {
+                "booking_id": job["booking_id"],
+                "driver_id": state.fleet.driver_ids[row],
+                "eta_s": round(found.eta_s, 1),
+                "distance_m": round(found.distance_m, 1),
+                "stop": stop,
+            },
+        }
+    ]
 
 
-def _arrivals(state: OrgState, row: int, job: dict[str, Any], ping: dict[str, Any],
-              geofence_m: float) -> list[dict[str, Any]]:
+def _arrivals(
+    state: OrgState, row: int, job: dict[str, Any], ping: dict[str, Any], geofence_m: float
+) -> list[dict[str, Any]]:
     stop = HEADING_FOR.get(job["status"])
     if stop is None or job.get(f"arrived_{stop}"):
         return []
-    distance_m = 1000 * float(haversine_km(ping["lat"], ping["lon"], job[f"{stop}_lat"],
-                                           job[f"{stop}_lon"]))
+    distance_m = 1000 * float(haversine_km(ping["lat"], ping["lon"], job[f"{stop}_lat"], job[f"{stop}_lon"]))
     if distance_m > geofence_m:
         return []
     job[f"arrived_{stop}"] = True  # one event per stop
-    return [{"type": "driver.arrived", "org_id": state.org_id,
-             "driver_id": state.fleet.driver_ids[row], "booking_id": job["booking_id"],
-             "stop": stop, "ts": ping["ts"]}]
+    return [
+        {
+            "type": "driver.arrived",
+            "org_id": state.org_id,
+            "driver_id": state.fleet.driver_ids[row],
+            "booking_id": job["booking_id"],
+            "stop": stop,
+            "ts": ping["ts"],
+        }
+    ]
 
 
 # What the shard learnt about a job from the pings, kept when the driver app sends the job again.
@@ -114,16 +149,28 @@ def snapshot(state: OrgState, now: float | None = None) -> dict[str, Any]:
 
     return {
         "org_id": state.org_id,
-        "drivers": [{
-            "id": driver_id, "lat": float(fleet.lat[i]), "lon": float(fleet.lon[i]),
-            "heading": number(live.heading[i]), "speed": number(live.speed[i]),
-            "last_seen": float(live.last_seen[i]) or None,
-            "online": bool(now - live.last_seen[i] < ONLINE_WITHIN_S),
-            "eligible": bool(fleet.eligible[i]), "job": live.job[i],
-        } for i, driver_id in enumerate(fleet.driver_ids)],
-        "trucks": [{"id": truck_id, "capacity_m3": float(fleet.truck_capacity[i]),
-                    "active": bool(fleet.truck_active[i])}
-                   for i, truck_id in enumerate(fleet.truck_ids)],
+        "drivers": [
+            {
+                "id": driver_id,
+                "lat": float(fleet.lat[i]),
+                "lon": float(fleet.lon[i]),
+                "heading": number(live.heading[i]),
+                "speed": number(live.speed[i]),
+                "last_seen": float(live.last_seen[i]) or None,
+                "online": bool(now - live.last_seen[i] < ONLINE_WITHIN_S),
+                "eligible": bool(fleet.eligible[i]),
+                "job": live.job[i],
+            }
+            for i, driver_id in enumerate(fleet.driver_ids)
+        ],
+        "trucks": [
+            {
+                "id": truck_id,
+                "capacity_m3": float(fleet.truck_capacity[i]),
+                "active": bool(fleet.truck_active[i]),
+            }
+            for i, truck_id in enumerate(fleet.truck_ids)
+        ],
     }
 
 
@@ -142,8 +189,7 @@ def carry_live_state(old: OrgState, new: OrgState) -> None:
         new.live.applied[new_row] = old.live.applied[old_row]
 
 
-def due_alerts(state: OrgState, now: float, late_grace_s: float,
-               offline: set[str]) -> list[dict[str, Any]]:
+def due_alerts(state: OrgState, now: float, late_grace_s: float, offline: set[str]) -> list[dict[str, Any]]:
     """Alerts not raised yet: a driver gone silent (once until it pings again) and a job whose
     window started `late_grace_s` ago while its driver is not there (once per job)."""
     live, ids = state.live, state.fleet.driver_ids
@@ -153,16 +199,35 @@ def due_alerts(state: OrgState, now: float, late_grace_s: float,
         i = int(row)
         if ids[i] not in offline:
             offline.add(ids[i])
-            alerts.append({"type": "alert.offline", "org_id": state.org_id, "ts": now,
-                           "data": {"driver_id": ids[i], "last_seen": float(live.last_seen[i])}})
+            alerts.append(
+                {
+                    "type": "alert.offline",
+                    "org_id": state.org_id,
+                    "ts": now,
+                    "data": {"driver_id": ids[i], "last_seen": float(live.last_seen[i])},
+                }
+            )
     offline.difference_update([ids[i] for i in np.flatnonzero(~silent)])
     for i, job in enumerate(live.job):
-        if (job is None or job.get("alerted_late") or job.get("status") not in
-                DUE_AT_PICKUP or now < float(job.get("window_start") or now) +
-                late_grace_s):
+        if (
+            job is None
+            or job.get("alerted_late")
+            or job.get("status") not in DUE_AT_PICKUP
+            or now < float(job.get("window_start") or now) + late_grace_s
+        ):
             continue
         job["alerted_late"] = True
-        alerts.append({"type": "alert.late", "org_id": state.org_id, "ts": now, "data": {
-            "driver_id": ids[i], "booking_id": job["booking_id"], "status": job["status"],
-            "window_start": job["window_start"]}})
+        alerts.append(
+            {
+                "type": "alert.late",
+                "org_id": state.org_id,
+                "ts": now,
+                "data": {
+                    "driver_id": ids[i],
+                    "booking_id": job["booking_id"],
+                    "status": job["status"],
+                    "window_start": job["window_start"],
+                },
+            }
+        )
     return alerts

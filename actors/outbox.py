@@ -81,9 +81,15 @@ async def assignment_noted(item: OutboxItem) -> None:
         return
     p = item.payload
     await asyncio.to_thread(
-        notify_assignment, uuid.UUID(str(p["org_id"])), uuid.UUID(str(p["driver_id"])),
-        uuid.UUID(str(p["truck_id"])), float(p["start"]), float(p["end"]),
-        float(p["end_lat"]), float(p["end_lon"]))
+        notify_assignment,
+        uuid.UUID(str(p["org_id"])),
+        uuid.UUID(str(p["driver_id"])),
+        uuid.UUID(str(p["truck_id"])),
+        float(p["start"]),
+        float(p["end"]),
+        float(p["end_lat"]),
+        float(p["end_lon"]),
+    )
 
 
 async def alert(item: OutboxItem) -> None:
@@ -100,8 +106,9 @@ class DrainResult:
 class OutboxWorker:
     """Delivers outbox rows in process; `drain_once` is one claim-and-deliver pass."""
 
-    def __init__(self, settings: Settings, *, ports: Ports | None = None,
-                 rng: random.Random | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, ports: Ports | None = None, rng: random.Random | None = None
+    ) -> None:
         self.settings = settings
         self.ports = ports or build_ports(settings)
         self.policy = RetryPolicy.from_settings(settings)
@@ -168,28 +175,36 @@ class OutboxWorker:
         if failure is not None:
             await self._failed(item, now, failure[0], failure[1], result)
             return
-        await self._finish(item, {"status": "delivered", "delivered_at": datetime.now(UTC),
-                                  "last_error": None})
+        await self._finish(
+            item, {"status": "delivered", "delivered_at": datetime.now(UTC), "last_error": None}
+        )
         result.delivered += 1
 
-    async def _failed(self, item: OutboxItem, now: datetime, error: str, retryable: bool,
-                      result: DrainResult) -> None:
+    async def _failed(
+        self, item: OutboxItem, now: datetime, error: str, retryable: bool, result: DrainResult
+    ) -> None:
         if self.policy.gives_up(item.attempts, retryable=retryable):
             await self._dead(item, error)
             result.dead += 1
             return
         delay = self.policy.delay_s(item.attempts, self._rng)
-        await self._finish(item, {"next_attempt_at": now + timedelta(seconds=delay),
-                                  "last_error": error[:2000]})
-        log.warning("outbox.retry", outbox_id=item.id, topic=item.topic, attempts=item.attempts,
-                    delay_s=round(delay, 1), error=error)
+        await self._finish(
+            item, {"next_attempt_at": now + timedelta(seconds=delay), "last_error": error[:2000]}
+        )
+        log.warning(
+            "outbox.retry",
+            outbox_id=item.id,
+            topic=item.topic,
+            attempts=item.attempts,
+            delay_s=round(delay, 1),
+            error=error,
+        )
         result.retried += 1
 
     async def _dead(self, item: OutboxItem, error: str) -> None:
         """Dead-letter the row and, in the same transaction, run its topic's dead hook."""
         values = {"status": "dead", "last_error": error[:2000]}
-        log.error("outbox.dead", outbox_id=item.id, topic=item.topic, attempts=item.attempts,
-                  error=error)
+        log.error("outbox.dead", outbox_id=item.id, topic=item.topic, attempts=item.attempts, error=error)
         hook = DEAD_HOOKS.get(item.topic)
         if hook is not None:
             try:
@@ -227,8 +242,9 @@ async def run_worker(worker: OutboxWorker, stop: asyncio.Event) -> None:
                 continue
             wake.clear()
             waiters = [asyncio.ensure_future(wake.wait()), asyncio.ensure_future(stop.wait())]
-            await asyncio.wait(waiters, timeout=worker.settings.outbox_poll_interval_s,
-                               return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                waiters, timeout=worker.settings.outbox_poll_interval_s, return_when=asyncio.FIRST_COMPLETED
+            )
             for waiter in waiters:
                 waiter.cancel()
     finally:
@@ -278,8 +294,9 @@ class OutboxWorkerActor:
 class OutboxHandle:
     """What the app holds: the worker as a Ray actor or an in-process task; close() stops it."""
 
-    def __init__(self, *, actor: Any = None, task: asyncio.Task[None] | None = None,
-                 stop: asyncio.Event | None = None) -> None:
+    def __init__(
+        self, *, actor: Any = None, task: asyncio.Task[None] | None = None, stop: asyncio.Event | None = None
+    ) -> None:
         self._actor, self._task, self._stop = actor, task, stop
 
     async def alive(self) -> bool:
@@ -301,10 +318,8 @@ async def start_outbox_worker(settings: Settings, ports: Ports | None = None) ->
     """Start the worker on Ray when Ray is running here (its process builds its own ports),
     else as a task in this event loop, with the app's `ports` when given."""
     if settings.ray_enabled and ray.is_initialized():
-        actor_class = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)(
-            OutboxWorkerActor)
-        actor: Any = actor_class.options(name="outbox-worker",
-                                         get_if_exists=True).remote(settings)
+        actor_class = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)(OutboxWorkerActor)
+        actor: Any = actor_class.options(name="outbox-worker", get_if_exists=True).remote(settings)
         actor.run.remote()
         return OutboxHandle(actor=actor)
     stop = asyncio.Event()

@@ -38,8 +38,12 @@ def init_ray(settings: Settings) -> None:
         return
     runtime_env = {"env_vars": worker_environment()}
     if settings.ray_address:
-        ray.init(address=settings.ray_address, namespace=settings.ray_namespace,
-                 log_to_driver=False, runtime_env=runtime_env)
+        ray.init(
+            address=settings.ray_address,
+            namespace=settings.ray_namespace,
+            log_to_driver=False,
+            runtime_env=runtime_env,
+        )
     else:
         # Ray starts workers at nice 15; the shards hold the live fleet state every ping and
         # every assignment waits on, so on a busy machine they must not queue behind the
@@ -50,9 +54,15 @@ def init_ray(settings: Settings) -> None:
         # running on this machine (ray.init's default would join it).
         for attempt in range(1, LOCAL_START_ATTEMPTS + 1):
             try:
-                ray.init(address="local", namespace=settings.ray_namespace,
-                         include_dashboard=False, log_to_driver=True, configure_logging=False,
-                         runtime_env=runtime_env, resources={SHARD_RESOURCE: LOCAL_SHARD_SLOTS})
+                ray.init(
+                    address="local",
+                    namespace=settings.ray_namespace,
+                    include_dashboard=False,
+                    log_to_driver=True,
+                    configure_logging=False,
+                    runtime_env=runtime_env,
+                    resources={SHARD_RESOURCE: LOCAL_SHARD_SLOTS},
+                )
                 return
             except Exception as exc:
                 # Ray waits a fixed 30 s for its raylet to register; on a machine that is busy
@@ -75,10 +85,17 @@ def start_local_head(settings: Settings) -> str:
 def directory_handle(settings: Settings) -> Any:
     """The cluster's one fleet directory, created by whichever process asks first."""
     return FleetDirectory.options(  # type: ignore[attr-defined]
-        name=DIRECTORY_NAME, namespace=settings.ray_namespace, get_if_exists=True,
+        name=DIRECTORY_NAME,
+        namespace=settings.ray_namespace,
+        get_if_exists=True,
         lifetime="detached",
-    ).remote(settings.fleet_slots, settings.fleet_shards, settings.ray_namespace,
-             settings.fleet_rebalance_interval_s, shard_config=ShardConfig.of(settings))
+    ).remote(
+        settings.fleet_slots,
+        settings.fleet_shards,
+        settings.ray_namespace,
+        settings.fleet_rebalance_interval_s,
+        shard_config=ShardConfig.of(settings),
+    )
 
 
 def _table(answer: dict[str, Any]) -> SlotTable:
@@ -176,8 +193,8 @@ class Fleet:
         for _ in range(MAX_SENDS):
             shards, sent_with = self.shards, self.version
             answers = await asyncio.gather(
-                *(getattr(s, method).remote(*args, self.version) for s in shards),
-                return_exceptions=True)
+                *(getattr(s, method).remote(*args, self.version) for s in shards), return_exceptions=True
+            )
             lists = [a for a in answers if isinstance(a, list)]
             moved = [a.version for a in answers if isinstance(a, Moved)]
             failed = [a for a in answers if isinstance(a, BaseException)]
@@ -201,8 +218,7 @@ class Fleet:
                 raise
             await asyncio.gather(*(shard.ping.remote() for shard in self.shards))
 
-    async def rank(self, org_id: uuid.UUID, spec: dict[str, Any],
-                   limit: int = 5) -> list[dict[str, Any]]:
+    async def rank(self, org_id: uuid.UUID, spec: dict[str, Any], limit: int = 5) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = await self._send(org_id, "rank", spec, limit)
         return result
 
@@ -239,7 +255,8 @@ class Fleet:
             batches = list(by_shard.values())
             answers = await asyncio.gather(
                 *(self.table.handles[s].ingest_pings.remote(b) for s, b in by_shard.items()),
-                return_exceptions=True)
+                return_exceptions=True,
+            )
             pings, newest = [], 0
             for batch, answer in zip(batches, answers, strict=True):
                 if isinstance(answer, RayActorError):
@@ -258,8 +275,9 @@ class Fleet:
             self.stats.waited(started)
         raise Unavailable("the fleet's slot table keeps changing; retry")
 
-    async def set_driver_job(self, org_id: uuid.UUID, driver_id: uuid.UUID,
-                             job: dict[str, Any] | None) -> None:
+    async def set_driver_job(
+        self, org_id: uuid.UUID, driver_id: uuid.UUID, job: dict[str, Any] | None
+    ) -> None:
         await self._send(org_id, "set_driver_job", str(driver_id), job)
 
     async def snapshot(self, org_id: uuid.UUID) -> dict[str, Any]:
@@ -298,8 +316,9 @@ async def start_fleet(settings: Settings) -> Fleet:
     return fleet
 
 
-async def administer_shards(settings: Settings, action: str,
-                            count: int | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+async def administer_shards(
+    settings: Settings, action: str, count: int | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """`movehub shards`: scale to `count` shards, rebalance onto nodes without one, or just
     show; returns the change's report (each move with its pause) and the table after it."""
     await asyncio.to_thread(init_ray, settings)
@@ -325,8 +344,9 @@ def _tell_shard(org_id: uuid.UUID, method: str, *args: Any) -> None:
     for _ in range(MAX_SENDS):
         shard = _process_table.handle_for(org_id)
         try:
-            answer = ray.get(getattr(shard, method).remote(str(org_id), *args),
-                             timeout=settings.fleet_move_wait_s * 3)
+            answer = ray.get(
+                getattr(shard, method).remote(str(org_id), *args), timeout=settings.fleet_move_wait_s * 3
+            )
         except RayActorError:  # a shard removed since this process read the table
             answer = None
         else:
@@ -341,9 +361,15 @@ def notify_fleet_changed(org_id: uuid.UUID) -> None:
     _tell_shard(org_id, "refresh_org")
 
 
-def notify_assignment(org_id: uuid.UUID, driver_id: uuid.UUID, truck_id: uuid.UUID,
-                      start: float, end: float, end_lat: float, end_lon: float) -> None:
+def notify_assignment(
+    org_id: uuid.UUID,
+    driver_id: uuid.UUID,
+    truck_id: uuid.UUID,
+    start: float,
+    end: float,
+    end_lat: float,
+    end_lon: float,
+) -> None:
     """The outbox's `fleet.assignment_noted`: the org's shard marks the crew busy for the
     window (cheaper than a reload; the database's exclusion constraint stays the guard)."""
-    _tell_shard(org_id, "note_assignment", str(driver_id), str(truck_id), start, end,
-                end_lat, end_lon)
+    _tell_shard(org_id, "note_assignment", str(driver_id), str(truck_id), start, end, end_lat, end_lon)

@@ -66,7 +66,9 @@ class SchedulerHandle:
 
 async def start_scheduler(settings: Settings) -> SchedulerHandle:
     actor = Scheduler.options(  # type: ignore[attr-defined]
-        name=SCHEDULER_NAME, namespace=settings.ray_namespace, get_if_exists=True,
+        name=SCHEDULER_NAME,
+        namespace=settings.ray_namespace,
+        get_if_exists=True,
         lifetime="detached",
     ).remote()
     actor.run.remote()

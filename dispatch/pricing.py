@@ -28,8 +28,7 @@ class Quote:
     currency: str
 
 
-def billable_hours(volume_m3: float, crew_size: int, distance_km: float,
-                   average_speed_kmh: float) -> float:
+def billable_hours(volume_m3: float, crew_size: int, distance_km: float, average_speed_kmh: float) -> float:
     """Loading + unloading + driving, rounded up to the billing increment."""
     handling = 2.0 * volume_m3 / (M3_PER_PERSON_HOUR * crew_size)
     driving = distance_km / average_speed_kmh
@@ -37,8 +36,9 @@ def billable_hours(volume_m3: float, crew_size: int, distance_km: float,
     return math.ceil(raw / BILLING_INCREMENT_H - 1e-9) * BILLING_INCREMENT_H
 
 
-def quote(pricing: Pricing, distance_km: float, volume_m3: float, crew_size: int,
-          average_speed_kmh: float = 40.0) -> Quote:
+def quote(
+    pricing: Pricing, distance_km: float, volume_m3: float, crew_size: int, average_speed_kmh: float = 40.0
+) -> Quote:
     if distance_km < 0 or volume_m3 <= 0 or crew_size < 1:
         raise ValueError("distance must be >= 0, volume > 0 and crew >= 1")
     hours = billable_hours(volume_m3, crew_size, distance_km, average_speed_kmh)

@@ -127,7 +127,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description="Moving-company marketplace with real-time dispatch.",
         lifespan=lifespan,
-        docs_url=None, redoc_url=None,  # /docs is gateway/routes/docs.py, under its own CSP
+        docs_url=None,
+        redoc_url=None,  # /docs is gateway/routes/docs.py, under its own CSP
     )
     app.state.settings = settings
     app.state.ports = build_ports(settings)  # payments, storage, email, SMS: built once
@@ -136,8 +137,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     security.install(app, settings)  # security headers on every answer, 500s included
     app.add_middleware(CorrelationMiddleware)
     if settings.cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
-                           allow_credentials=True, allow_methods=["*"], allow_headers=["*"])
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=True,
+            allow_methods=["*"],
+            allow_headers=["*"],
+        )
     app.include_router(health.router)
     app.include_router(metrics.router)  # /metrics: token or loopback-in-development only
     app.include_router(docs.router)

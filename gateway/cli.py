@@ -37,15 +37,22 @@ def _serve(args: argparse.Namespace) -> None:
     # stays above MOVEHUB_WS_MAX_MESSAGE_BYTES so the app can close with 1009 and a reason.
     # websockets-sansio: no task juggling per received frame (the legacy protocol's
     # asyncio.wait per message cost more CPU than our whole ping handling).
-    uvicorn.run("gateway.app:create_app", factory=True, host=args.host, port=args.port,
-                workers=args.workers, loop="uvloop", ws="websockets-sansio",
-                log_level="warning",
-                # SIGTERM: open sockets get this long to end, then they are closed (a service
-                # manager's stop must not wait on a board that never hangs up).
-                timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
-                ws_per_message_deflate=False,
-                ws_max_size=max(64 * 1024, 4 * get_settings().ws_max_message_bytes),
-                **ws_keepalive(get_settings()))
+    uvicorn.run(
+        "gateway.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        loop="uvloop",
+        ws="websockets-sansio",
+        log_level="warning",
+        # SIGTERM: open sockets get this long to end, then they are closed (a service
+        # manager's stop must not wait on a board that never hangs up).
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
+        ws_per_message_deflate=False,
+        ws_max_size=max(64 * 1024, 4 * get_settings().ws_max_message_bytes),
+        **ws_keepalive(get_settings()),
+    )
 
 
 SHUTDOWN_GRACE_S = 10
@@ -78,8 +85,7 @@ class WsKeepalive(TypedDict):
 def ws_keepalive(settings: Settings) -> WsKeepalive:
     """uvicorn's websocket ping options, on purpose (docs/realtime-protocol.md, slow boards);
     every server that runs the gateway passes these."""
-    return {"ws_ping_interval": settings.ws_ping_interval_s,
-            "ws_ping_timeout": settings.ws_ping_timeout_s}
+    return {"ws_ping_interval": settings.ws_ping_interval_s, "ws_ping_timeout": settings.ws_ping_timeout_s}
 
 
 def _seed(args: argparse.Namespace) -> None:
@@ -108,18 +114,23 @@ def _shards(args: argparse.Namespace) -> None:
 
     settings = get_settings()
     if not settings.ray_address:  # a Ray of our own would have no shards worth scaling
-        raise SystemExit("movehub shards: set RAY_ADDRESS to the cluster the gateways use "
-                         "(on its head node: RAY_ADDRESS=auto)")
+        raise SystemExit(
+            "movehub shards: set RAY_ADDRESS to the cluster the gateways use "
+            "(on its head node: RAY_ADDRESS=auto)"
+        )
     if args.action == "scale" and (args.count is None or args.count < 1):
-        raise SystemExit("movehub shards scale: how many shards (1 or more)? "
-                         "e.g. `movehub shards scale 4`")
+        raise SystemExit("movehub shards scale: how many shards (1 or more)? e.g. `movehub shards scale 4`")
     report, table = asyncio.run(administer_shards(settings, args.action, args.count))
     for move in report.get("moves", []):
-        print(f"shard {move['from']} -> {move['to']}: {move['slots']} slots, "
-              f"{move['orgs']} orgs, paused {move['pause_ms']} ms")
+        print(
+            f"shard {move['from']} -> {move['to']}: {move['slots']} slots, "
+            f"{move['orgs']} orgs, paused {move['pause_ms']} ms"
+        )
     if "moves" in report:
-        print(f"{len(report['moves'])} moves, longest pause {report['max_pause_ms']} ms, "
-              f"{report['seconds']} s in all")
+        print(
+            f"{len(report['moves'])} moves, longest pause {report['max_pause_ms']} ms, "
+            f"{report['seconds']} s in all"
+        )
     print(f"slot table version {table['version']}, {table['slots']} slots:")
     for shard_id, shard in table["shards"].items():
         print(f"  shard {shard_id}: {shard['slots']} slots on node {shard['node']}")
@@ -137,8 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     commands: dict[str, Callable[[argparse.Namespace], None]] = {}
 
-    def add(name: str, handler: Callable[[argparse.Namespace], None],
-            help_text: str) -> argparse.ArgumentParser:
+    def add(
+        name: str, handler: Callable[[argparse.Namespace], None], help_text: str
+    ) -> argparse.ArgumentParser:
         commands[name] = handler
         return sub.add_parser(name, help=help_text)
 
@@ -154,21 +166,29 @@ def build_parser() -> argparse.ArgumentParser:
     sim = add("simulate", _simulate, "drive simulated drivers over real websockets")
     sim.add_argument("--url", default="http://127.0.0.1:8000", help="the gateway")
     sim.add_argument("--drivers", type=int, default=40, help="simulated drivers in all")
-    sim.add_argument("--org", default=None,
-                     help="one organization code (default: every demo organization)")
+    sim.add_argument("--org", default=None, help="one organization code (default: every demo organization)")
     sim.add_argument("--duration", type=float, default=0, help="seconds; 0 runs until Ctrl-C")
     sim.add_argument("--rate", type=float, default=2.0, help="pings per second per driver")
-    sim.add_argument("--speedup", type=float, default=10.0,
-                     help="simulated seconds per real second (driving and dwell times)")
-    sim.add_argument("--auto-assign", type=float, default=0.0, metavar="SECONDS",
-                     help="also play the dispatcher: auto-assign confirmed bookings every "
-                          "SECONDS (0: off)")
+    sim.add_argument(
+        "--speedup",
+        type=float,
+        default=10.0,
+        help="simulated seconds per real second (driving and dwell times)",
+    )
+    sim.add_argument(
+        "--auto-assign",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="also play the dispatcher: auto-assign confirmed bookings every SECONDS (0: off)",
+    )
     sim.add_argument("--seed", type=int, default=None, help="random seed for the routes")
-    shards = add("shards", _shards, "show or scale the fleet shards of the cluster at "
-                 "RAY_ADDRESS")
-    shards.add_argument("action", choices=["show", "scale", "rebalance"],
-                        help="scale: run COUNT shards; rebalance: new shards on nodes that "
-                             "have none")
+    shards = add("shards", _shards, "show or scale the fleet shards of the cluster at RAY_ADDRESS")
+    shards.add_argument(
+        "action",
+        choices=["show", "scale", "rebalance"],
+        help="scale: run COUNT shards; rebalance: new shards on nodes that have none",
+    )
     shards.add_argument("count", type=int, nargs="?", default=None)
     bench = add("bench", _bench, "run a benchmark from tests/bench/")
     bench.add_argument("suite", choices=["dispatch", "realtime", "analytics", "rest"])

@@ -33,8 +33,9 @@ def check_csrf(request: Request) -> None:
     cookie = request.cookies.get(CSRF_COOKIE, "")
     header = request.headers.get(CSRF_HEADER, "")
     if not cookie or not header or not hmac.compare_digest(cookie, header):
-        raise Forbidden("CSRF token missing or wrong: send the movehub_csrf cookie value "
-                        "in the X-CSRF-Token header")
+        raise Forbidden(
+            "CSRF token missing or wrong: send the movehub_csrf cookie value in the X-CSRF-Token header"
+        )
 
 
 def bearer_token(request: Request) -> str | None:

@@ -23,10 +23,10 @@ log = structlog.get_logger(__name__)
 PROBLEM = "application/problem+json"
 
 
-def problem(status: int, title: str, detail: str, request: Request | None = None, /,
-            **extra: Any) -> JSONResponse:
-    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status,
-                            "detail": detail}
+def problem(
+    status: int, title: str, detail: str, request: Request | None = None, /, **extra: Any
+) -> JSONResponse:
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": detail}
     if request is not None:
         body["instance"] = request.url.path
         correlation_id = getattr(request.state, "correlation_id", None)
@@ -62,8 +62,13 @@ async def _domain(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    title = {404: "Not found", 405: "Method not allowed", 401: "Unauthorized",
-             403: "Forbidden", 413: "Payload too large"}.get(exc.status_code, "Error")
+    title = {
+        404: "Not found",
+        405: "Method not allowed",
+        401: "Unauthorized",
+        403: "Forbidden",
+        413: "Payload too large",
+    }.get(exc.status_code, "Error")
     answer = problem(exc.status_code, title, str(exc.detail), request)
     answer.headers.update(exc.headers or {})  # Starlette's own, such as a 405's Allow
     if exc.status_code == 405:
@@ -75,9 +80,12 @@ def _allowed_methods(request: Request) -> str:
     """Every method the path answers: Starlette's Allow names only the first route matching
     the path, and GET and PUT of one path are often two routes."""
     path = request.url.path
-    methods = {method for route in iter_route_contexts(request.app.routes)
-               if (regex := getattr(route, "path_regex", None)) is not None and regex.match(path)
-               for method in (route.methods or ())}
+    methods = {
+        method
+        for route in iter_route_contexts(request.app.routes)
+        if (regex := getattr(route, "path_regex", None)) is not None and regex.match(path)
+        for method in (route.methods or ())
+    }
     return ", ".join(sorted(methods))
 
 
@@ -94,11 +102,25 @@ def _driver_error_attr(exc: Exception, name: str) -> str:
 # Unreachable backing services (issue 10.5): connection-class SQLSTATEs (server gone, shutting
 # down, starting up, out of connections), refused/reset sockets, connect and pool timeouts.
 _UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
-_UNREACHABLE_ERRNOS = frozenset({
-    errno.ECONNREFUSED, errno.ECONNRESET, errno.ECONNABORTED, errno.ETIMEDOUT, errno.EPIPE,
-    errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ENETDOWN})
-_UNREACHABLE = (ConnectionError, TimeoutError, PoolTimeout, redis.exceptions.ConnectionError,
-                redis.exceptions.TimeoutError)
+_UNREACHABLE_ERRNOS = frozenset(
+    {
+        errno.ECONNREFUSED,
+        errno.ECONNRESET,
+        errno.ECONNABORTED,
+        errno.ETIMEDOUT,
+        errno.EPIPE,
+        errno.EHOSTUNREACH,
+        errno.ENETUNREACH,
+        errno.ENETDOWN,
+    }
+)
+_UNREACHABLE = (
+    ConnectionError,
+    TimeoutError,
+    PoolTimeout,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
 
 
 def _unreachable(exc: BaseException) -> bool:
@@ -136,17 +158,26 @@ async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
     if not unavailable(exc):
         return await _unhandled(request, exc)
     log.warning("service_unavailable", error=type(exc).__name__, path=request.url.path)
-    return problem(503, "Service unavailable",
-                   "a service this request needs cannot be reached right now; retry later",
-                   request, retry_after=request.app.state.settings.outage_retry_after_s)
+    return problem(
+        503,
+        "Service unavailable",
+        "a service this request needs cannot be reached right now; retry later",
+        request,
+        retry_after=request.app.state.settings.outage_retry_after_s,
+    )
 
 
 async def _integrity(request: Request, exc: Exception) -> JSONResponse:
     # A constraint the service did not pre-check: still the caller's conflict, not our 500.
     constraint = _driver_error_attr(exc, "constraint_name")
     log.info("integrity_conflict", constraint=constraint)
-    return problem(409, "Conflict", f"conflicts with existing data ({constraint or 'constraint'})",
-                   request, constraint=constraint)
+    return problem(
+        409,
+        "Conflict",
+        f"conflicts with existing data ({constraint or 'constraint'})",
+        request,
+        constraint=constraint,
+    )
 
 
 async def _dbapi(request: Request, exc: Exception) -> JSONResponse:
@@ -165,8 +196,7 @@ async def _dbapi(request: Request, exc: Exception) -> JSONResponse:
 
 async def _stale(request: Request, exc: Exception) -> JSONResponse:
     # Optimistic concurrency: someone changed the row between our read and our write.
-    return problem(409, "Conflict", "the resource was changed concurrently; reload and retry",
-                   request)
+    return problem(409, "Conflict", "the resource was changed concurrently; reload and retry", request)
 
 
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
@@ -183,7 +213,12 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(IntegrityError, _integrity)
     app.add_exception_handler(DBAPIError, _dbapi)
     app.add_exception_handler(StaleDataError, _stale)
-    for unreachable in (OSError, PoolTimeout, asyncpg.PostgresError, asyncpg.InterfaceError,
-                        redis.exceptions.RedisError):
+    for unreachable in (
+        OSError,
+        PoolTimeout,
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+        redis.exceptions.RedisError,
+    ):
         app.add_exception_handler(unreachable, _unavailable)  # 503 when an outage, else 500
     app.add_exception_handler(Exception, _unhandled)

@@ -41,7 +41,8 @@ def configure_logging() -> None:
     it must cost a few microseconds, not the stdlib json encoder's tens)."""
     settings = get_settings()
     renderer: structlog.types.Processor = (
-        structlog.processors.JSONRenderer(serializer=orjson.dumps) if settings.log_json
+        structlog.processors.JSONRenderer(serializer=orjson.dumps)
+        if settings.log_json
         else structlog.dev.ConsoleRenderer()
     )
     structlog.configure(
@@ -52,11 +53,10 @@ def configure_logging() -> None:
             structlog.processors.format_exc_info,
             renderer,
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(
-            logging.getLevelName(settings.log_level.upper())
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(settings.log_level.upper())),
+        logger_factory=(
+            structlog.BytesLoggerFactory() if settings.log_json else structlog.PrintLoggerFactory()
         ),
-        logger_factory=(structlog.BytesLoggerFactory() if settings.log_json
-                        else structlog.PrintLoggerFactory()),
         cache_logger_on_first_use=True,
     )
 
@@ -69,8 +69,9 @@ class CorrelationMiddleware:
         settings = get_settings()
         # The access line skips structlog's processor chain (the same JSON fields, written
         # by orjson in one call): it is the only line logged on every request.
-        self.access_log = (settings.log_json and logging.getLevelName(
-            settings.log_level.upper()) <= logging.INFO)
+        self.access_log = (
+            settings.log_json and logging.getLevelName(settings.log_level.upper()) <= logging.INFO
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -91,8 +92,7 @@ class CorrelationMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()),
-                                      (_HEADER, correlation_id.encode())]
+                message["headers"] = [*message.get("headers", ()), (_HEADER, correlation_id.encode())]
             await send(message)
 
         try:
@@ -108,13 +108,20 @@ class CorrelationMiddleware:
             _correlation.reset(token)
 
 
-def _access_line(method: str, path: str, status: int, elapsed: float,
-                 correlation_id: str) -> None:
-    line = orjson.dumps({
-        "method": method, "path": path, "status": status, "ms": round(elapsed * 1000, 2),
-        "event": "request", "correlation_id": correlation_id, "level": "info",
-        "logger": "movehub.access",
-        "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z")})
+def _access_line(method: str, path: str, status: int, elapsed: float, correlation_id: str) -> None:
+    line = orjson.dumps(
+        {
+            "method": method,
+            "path": path,
+            "status": status,
+            "ms": round(elapsed * 1000, 2),
+            "event": "request",
+            "correlation_id": correlation_id,
+            "level": "info",
+            "logger": "movehub.access",
+            "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        }
+    )
     try:
         sys.stdout.buffer.write(line + b"\n")
         sys.stdout.buffer.flush()

@@ -29,18 +29,26 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "detail": {"type": "string"},
         "instance": {"type": "string", "description": "the request path"},
         "correlation_id": {"type": "string"},
-        "errors": {"type": "array", "items": {
-            "type": "object", "required": ["field", "message"],
-            "properties": {"field": {"type": "string"}, "message": {"type": "string"}}}},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["field", "message"],
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
     },
     "additionalProperties": True,
 }
-RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before trying again",
-                               "schema": {"type": "integer"}}}
+RETRY_AFTER = {
+    "Retry-After": {"description": "seconds to wait before trying again", "schema": {"type": "integer"}}
+}
 ANSWERS: dict[int, tuple[str, dict[str, Any]]] = {
     400: ("the body cannot be parsed (malformed JSON or form)", {}),
-    401: ("not signed in, or the token is invalid, expired or revoked",
-          {"WWW-Authenticate": {"schema": {"type": "string"}}}),
+    401: (
+        "not signed in, or the token is invalid, expired or revoked",
+        {"WWW-Authenticate": {"schema": {"type": "string"}}},
+    ),
     403: ("signed in, but this action is not allowed to the caller", {}),
     404: ("no such resource, or not one the caller may see", {}),
     409: ("conflicts with the resource's current state", {}),
@@ -62,8 +70,10 @@ def _authenticated(dependant: Dependant) -> bool:
 
 
 def _takes_input(dependant: Dependant) -> bool:
-    return any(d.path_params or d.query_params or d.header_params or d.cookie_params
-               or d.body_params for d in _dependants(dependant))
+    return any(
+        d.path_params or d.query_params or d.header_params or d.cookie_params or d.body_params
+        for d in _dependants(dependant)
+    )
 
 
 def statuses(path: str, method: str, dependant: Dependant, openapi_extra: Any) -> set[int]:
@@ -74,7 +84,8 @@ def statuses(path: str, method: str, dependant: Dependant, openapi_extra: Any) -
     if _authenticated(dependant):
         answers |= {401, 403}
     body = any(d.body_params for d in _dependants(dependant)) or bool(
-        (openapi_extra or {}).get("requestBody"))
+        (openapi_extra or {}).get("requestBody")
+    )
     if dependant.path_params or body:
         answers.add(404)  # the path's resource, or one the body names
     if _takes_input(dependant) or body:

@@ -31,7 +31,8 @@ UPLOAD_PATHS = frozenset({"/api/v1/documents", "/api/v1/documents/uploads", "/st
 EXEMPT_PATHS = frozenset({"/api/v1/payments/stripe/webhook"})
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 TOO_MANY: dict[int | str, dict[str, Any]] = {
-    429: {"description": "rate limited (problem+json, Retry-After header)"}}
+    429: {"description": "rate limited (problem+json, Retry-After header)"}
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,14 +46,18 @@ def _parse(settings: Settings, field: str) -> list[RateLimitItem]:
     try:
         return parse_many(value)
     except ValueError as exc:
-        raise ValueError(f"MOVEHUB_{field.upper()}={value!r} is not a rate limit in `limits` "
-                         "notation (e.g. '20/second;600/minute')") from exc
+        raise ValueError(
+            f"MOVEHUB_{field.upper()}={value!r} is not a rate limit in `limits` "
+            "notation (e.g. '20/second;600/minute')"
+        ) from exc
 
 
 def budgets(settings: Settings) -> dict[str, Budget]:
     """Every route class's budget; a malformed setting fails here, at start, by name."""
-    return {kind: Budget(_parse(settings, f"rate_limit_{kind}"),
-                         _parse(settings, f"rate_limit_{kind}_ip")) for kind in ROUTE_CLASSES}
+    return {
+        kind: Budget(_parse(settings, f"rate_limit_{kind}"), _parse(settings, f"rate_limit_{kind}_ip"))
+        for kind in ROUTE_CLASSES
+    }
 
 
 def route_class(method: str, path: str) -> str | None:
@@ -79,9 +84,14 @@ def token_subject(request: Request, settings: Settings) -> str | None:
     if not token:
         return None
     try:
-        claims = jwt.decode(token, settings.jwt_secret, algorithms=[settings.jwt_algorithm],
-                            audience=settings.jwt_audience, issuer=settings.jwt_issuer,
-                            options={"require": ["exp", "sub"]})
+        claims = jwt.decode(
+            token,
+            settings.jwt_secret,
+            algorithms=[settings.jwt_algorithm],
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+            options={"require": ["exp", "sub"]},
+        )
     except jwt.PyJWTError:
         return None
     return str(claims["sub"])
@@ -95,8 +105,7 @@ class _AppLimits:
 
 
 def _storage_of(settings: Settings) -> tuple[str, float, float]:
-    return (settings.redis_url, settings.rate_limit_redis_timeout_s,
-            settings.rate_limit_redis_retry_s)
+    return (settings.redis_url, settings.rate_limit_redis_timeout_s, settings.rate_limit_redis_retry_s)
 
 
 def app_limits(app: FastAPI) -> _AppLimits:
@@ -104,9 +113,11 @@ def app_limits(app: FastAPI) -> _AppLimits:
     settings: Settings = app.state.settings
     current: _AppLimits | None = getattr(app.state, "rate_limits", None)
     if current is None or current.settings is not settings:
-        limiter = (current.limiter if current is not None
-                   and _storage_of(current.settings) == _storage_of(settings)
-                   else build_rate_limiter(settings))
+        limiter = (
+            current.limiter
+            if current is not None and _storage_of(current.settings) == _storage_of(settings)
+            else build_rate_limiter(settings)
+        )
         current = _AppLimits(settings, budgets(settings), limiter)
         app.state.rate_limits = current
     return current
@@ -120,8 +131,11 @@ async def close_limits(app: FastAPI) -> None:
 
 
 def _refuse(kind: str, whom: str, wait_s: int) -> RateLimited:
-    return RateLimited(f"too many {kind} requests from this {whom}; retry in {wait_s} s",
-                       retry_after=wait_s, route_class=kind)
+    return RateLimited(
+        f"too many {kind} requests from this {whom}; retry in {wait_s} s",
+        retry_after=wait_s,
+        route_class=kind,
+    )
 
 
 async def rate_limit(request: Request) -> None:

@@ -30,8 +30,9 @@ def check_settings(settings: Settings) -> None:
     if problems and settings.environment == "development":
         # A fresh logger each time: a cached one would escape structlog's capture in tests.
         structlog.get_logger("movehub.security").warning(
-            "INSECURE SETTINGS: fine for development only; any other environment refuses "
-            "to start with these", problems=problems)
+            "INSECURE SETTINGS: fine for development only; any other environment refuses to start with these",
+            problems=problems,
+        )
 
 
 def _origin(url: str) -> str | None:
@@ -49,26 +50,34 @@ def _socket_origins(public_base_url: str) -> list[str]:
     return [f"ws://{host}", f"wss://{host}"]
 
 
-def base_policy(*, script: Iterable[str] = (), style: Iterable[str] = (),
-                img: Iterable[str] = (), connect: Iterable[str] = ()) -> ContentSecurityPolicy:
+def base_policy(
+    *,
+    script: Iterable[str] = (),
+    style: Iterable[str] = (),
+    img: Iterable[str] = (),
+    connect: Iterable[str] = (),
+) -> ContentSecurityPolicy:
     """Same-origin everything, no plugins, no framing; extra sources per directive."""
-    return (ContentSecurityPolicy()
-            .default_src("'self'")
-            .script_src("'self'", *script)
-            .style_src("'self'", *style)
-            .img_src("'self'", "data:", *img)
-            .connect_src("'self'", *connect)
-            .object_src("'none'")
-            .base_uri("'none'")
-            .form_action("'self'")
-            .frame_ancestors("'none'"))
+    return (
+        ContentSecurityPolicy()
+        .default_src("'self'")
+        .script_src("'self'", *script)
+        .style_src("'self'", *style)
+        .img_src("'self'", "data:", *img)
+        .connect_src("'self'", *connect)
+        .object_src("'none'")
+        .base_uri("'none'")
+        .form_action("'self'")
+        .frame_ancestors("'none'")
+    )
 
 
 def page_policy(settings: Settings) -> str:
     """The board page (and every other answer): its own scripts, socket and optional tiles."""
     tiles = _origin(settings.board_tile_url)
-    return base_policy(img=[tiles] if tiles else [],
-                       connect=_socket_origins(settings.public_base_url)).header_value
+    return base_policy(
+        img=[tiles] if tiles else [], connect=_socket_origins(settings.public_base_url)
+    ).header_value
 
 
 def security_headers(settings: Settings) -> dict[str, str]:
@@ -79,8 +88,11 @@ def security_headers(settings: Settings) -> dict[str, str]:
         xfo=XFrameOptions().deny(),
         coop=CrossOriginOpenerPolicy().same_origin(),
         csp=ContentSecurityPolicy().value(page_policy(settings)),
-        hsts=(StrictTransportSecurity().max_age(HSTS_MAX_AGE_S).include_subdomains()
-              if settings.cookie_secure else None),
+        hsts=(
+            StrictTransportSecurity().max_age(HSTS_MAX_AGE_S).include_subdomains()
+            if settings.cookie_secure
+            else None
+        ),
     )
     return dict(secure.headers)
 
@@ -90,8 +102,9 @@ class SecurityHeaders:
 
     def __init__(self, app: ASGIApp, headers: Mapping[str, str]) -> None:
         self.app = app
-        self.headers = [(name.lower().encode("latin-1"), value.encode("latin-1"))
-                        for name, value in headers.items()]
+        self.headers = [
+            (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()
+        ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -51,10 +51,35 @@ MOVERS = [
     ("Neukoelln Umzuege", "NEUKOELLN", (0.04, -0.05), 8.0),
     ("Charlottenburg Carriers", "CHARLOTTE", (-0.11, -0.005), 10.0),
 ]
-STREETS = ["Torstrasse", "Invalidenstrasse", "Karl-Marx-Allee", "Kantstrasse", "Sonnenallee",
-           "Schoenhauser Allee", "Bergmannstrasse", "Frankfurter Allee", "Hermannstrasse"]
-FIRST = ["Jonas", "Mia", "Leon", "Emma", "Paul", "Hanna", "Felix", "Lena", "Noah", "Clara",
-         "Elias", "Marie", "Ben", "Sophie", "Finn", "Lea"]
+STREETS = [
+    "Torstrasse",
+    "Invalidenstrasse",
+    "Karl-Marx-Allee",
+    "Kantstrasse",
+    "Sonnenallee",
+    "Schoenhauser Allee",
+    "Bergmannstrasse",
+    "Frankfurter Allee",
+    "Hermannstrasse",
+]
+FIRST = [
+    "Jonas",
+    "Mia",
+    "Leon",
+    "Emma",
+    "Paul",
+    "Hanna",
+    "Felix",
+    "Lena",
+    "Noah",
+    "Clara",
+    "Elias",
+    "Marie",
+    "Ben",
+    "Sophie",
+    "Finn",
+    "Lea",
+]
 LAST = ["Weber", "Koch", "Schulz", "Becker", "Wolf", "Richter", "Klein", "Neumann"]
 CUSTOMERS = 10
 KM_PER_DEGREE_LAT = 111.2
@@ -73,17 +98,24 @@ class SeedReport:
 def service_area(lon: float, lat: float, radius_km: float) -> GeoJsonArea:
     """A circle on the ground: a lon/lat ellipse stretched by 1/cos(latitude)."""
     degrees = radius_km / KM_PER_DEGREE_LAT
-    circle = scale(Point(lon, lat).buffer(degrees, 32), xfact=1 / math.cos(math.radians(lat)),
-                   yfact=1.0, origin=(lon, lat))
+    circle = scale(
+        Point(lon, lat).buffer(degrees, 32),
+        xfact=1 / math.cos(math.radians(lat)),
+        yfact=1.0,
+        origin=(lon, lat),
+    )
     geojson = mapping(circle)
-    return GeoJsonArea(type="Polygon",
-                       coordinates=[[list(xy) for xy in ring] for ring in geojson["coordinates"]])
+    return GeoJsonArea(
+        type="Polygon", coordinates=[[list(xy) for xy in ring] for ring in geojson["coordinates"]]
+    )
 
 
 def near(rng: random.Random, lon: float, lat: float, km: float) -> GeoPoint:
     degrees = km / KM_PER_DEGREE_LAT
-    return GeoPoint(lon=round(lon + rng.uniform(-degrees, degrees) * 1.6, 5),
-                    lat=round(lat + rng.uniform(-degrees, degrees), 5))
+    return GeoPoint(
+        lon=round(lon + rng.uniform(-degrees, degrees) * 1.6, 5),
+        lat=round(lat + rng.uniform(-degrees, degrees), 5),
+    )
 
 
 async def user_by_email(email: str) -> User | None:
@@ -99,8 +131,9 @@ async def ensure_user(email: str, role: str, full_name: str) -> User:
         return await SeedRepository(session).add_user(role, email, full_name)
 
 
-async def ensure_org(index: int, admin: Caller, drivers_per_org: int, center: tuple[float, float],
-                     report: SeedReport) -> Organization:
+async def ensure_org(
+    index: int, admin: Caller, drivers_per_org: int, center: tuple[float, float], report: SeedReport
+) -> Organization:
     name, code, (dlon, dlat), radius = MOVERS[index]
     async with tenant_session(SYSTEM) as session:
         existing = await SeedRepository(session).organization_by_code(code)
@@ -109,32 +142,68 @@ async def ensure_org(index: int, admin: Caller, drivers_per_org: int, center: tu
     lon, lat = center[0] + dlon, center[1] + dlat
     slug = code.lower()
     async with tenant_session(admin) as session:
-        onboarded = await onboard(session, admin, OrganizationCreate(
-            name=name, code=code, service_area=service_area(lon, lat, radius),
-            base_location=GeoPoint(lon=lon, lat=lat), hourly_rate_cents=4000 + 250 * index,
-            per_km_cents=120 + 10 * index, minimum_charge_cents=15000, currency="EUR",
-            timezone="Europe/Berlin", contact_email=f"office@{slug}.{DOMAIN}",
-            admin_email=f"admin@{slug}.{DOMAIN}"), get_settings())
+        onboarded = await onboard(
+            session,
+            admin,
+            OrganizationCreate(
+                name=name,
+                code=code,
+                service_area=service_area(lon, lat, radius),
+                base_location=GeoPoint(lon=lon, lat=lat),
+                hourly_rate_cents=4000 + 250 * index,
+                per_km_cents=120 + 10 * index,
+                minimum_charge_cents=15000,
+                currency="EUR",
+                timezone="Europe/Berlin",
+                contact_email=f"office@{slug}.{DOMAIN}",
+                admin_email=f"admin@{slug}.{DOMAIN}",
+            ),
+            get_settings(),
+        )
         org = await OrganizationRepository(session).get_by_id(onboarded.organization.id)
         assert org is not None
         org.verified = True
     owner = Caller(role="mover_admin", user_id=onboarded.admin_user_id, org_id=org.id)
     rng = random.Random(index)
     async with tenant_session(owner) as session:
-        await invite(session, owner, org.id, StaffInvite(
-            role="dispatcher", email=f"dispatch@{slug}.{DOMAIN}",
-            full_name=f"{rng.choice(FIRST)} {rng.choice(LAST)}"))
+        await invite(
+            session,
+            owner,
+            org.id,
+            StaffInvite(
+                role="dispatcher",
+                email=f"dispatch@{slug}.{DOMAIN}",
+                full_name=f"{rng.choice(FIRST)} {rng.choice(LAST)}",
+            ),
+        )
         for number in range(1, drivers_per_org + 1):
-            skills = ["driver", "foreman"] if number == 1 else rng.choice(
-                [["driver"], ["driver", "packer"], ["packer", "driver", "foreman"]])
-            await invite(session, owner, org.id, StaffInvite(
-                role="driver", email=f"driver{number}@{slug}.{DOMAIN}",
-                full_name=f"{rng.choice(FIRST)} {rng.choice(LAST)}", skills=skills,
-                home_base=near(rng, lon, lat, radius / 2)))
+            skills = (
+                ["driver", "foreman"]
+                if number == 1
+                else rng.choice([["driver"], ["driver", "packer"], ["packer", "driver", "foreman"]])
+            )
+            await invite(
+                session,
+                owner,
+                org.id,
+                StaffInvite(
+                    role="driver",
+                    email=f"driver{number}@{slug}.{DOMAIN}",
+                    full_name=f"{rng.choice(FIRST)} {rng.choice(LAST)}",
+                    skills=skills,
+                    home_base=near(rng, lon, lat, radius / 2),
+                ),
+            )
         for number in range(1, max(2, drivers_per_org // 2) + 1):
-            await add_truck(session, owner, TruckCreate(
-                plate=f"B-{code[:2]} {100 + number}", capacity_m3=rng.choice([15, 25, 35, 45]),
-                home_base=GeoPoint(lon=lon, lat=lat)))
+            await add_truck(
+                session,
+                owner,
+                TruckCreate(
+                    plate=f"B-{code[:2]} {100 + number}",
+                    capacity_m3=rng.choice([15, 25, 35, 45]),
+                    home_base=GeoPoint(lon=lon, lat=lat),
+                ),
+            )
     async with tenant_session(SYSTEM) as session:
         # Demo movers count as vetted: their drivers' documents are taken as approved.
         await SeedRepository(session).vet_drivers(org.id)
@@ -142,8 +211,9 @@ async def ensure_org(index: int, admin: Caller, drivers_per_org: int, center: tu
     return org
 
 
-async def ensure_bookings(org: Organization, customers: list[User], now: datetime,
-                          report: SeedReport) -> None:
+async def ensure_bookings(
+    org: Organization, customers: list[User], now: datetime, report: SeedReport
+) -> None:
     """Top up to three open bookings in the next two days (the first one later today):
     finished ones are not work, so every `movehub up` gives the simulated crews some."""
     async with tenant_session(SYSTEM) as session:
@@ -159,16 +229,30 @@ async def ensure_bookings(org: Organization, customers: list[User], now: datetim
         customer = customers[rng.randrange(len(customers))]
         caller = Caller(role="customer", user_id=customer.id)
         async with tenant_session(caller) as session:
-            booking_id = (await book(session, caller, BookingCreate(
-                org_id=org.id,
-                pickup=Stop(address=f"{rng.choice(STREETS)} {rng.randint(1, 120)}, Berlin",
-                            location=near(rng, base.lon, base.lat, 4)),
-                dropoff=Stop(address=f"{rng.choice(STREETS)} {rng.randint(1, 120)}, Berlin",
-                             location=near(rng, base.lon, base.lat, 9)),
-                window_start=start, window_end=start + timedelta(hours=rng.choice([3, 4, 5])),
-                volume_m3=rng.choice([8, 12, 20, 30]), crew_size=rng.choice([2, 2, 3]),
-                notes="demo booking"), average_speed_kmh=get_settings().average_speed_kmh,
-                now=now)).id
+            booking_id = (
+                await book(
+                    session,
+                    caller,
+                    BookingCreate(
+                        org_id=org.id,
+                        pickup=Stop(
+                            address=f"{rng.choice(STREETS)} {rng.randint(1, 120)}, Berlin",
+                            location=near(rng, base.lon, base.lat, 4),
+                        ),
+                        dropoff=Stop(
+                            address=f"{rng.choice(STREETS)} {rng.randint(1, 120)}, Berlin",
+                            location=near(rng, base.lon, base.lat, 9),
+                        ),
+                        window_start=start,
+                        window_end=start + timedelta(hours=rng.choice([3, 4, 5])),
+                        volume_m3=rng.choice([8, 12, 20, 30]),
+                        crew_size=rng.choice([2, 2, 3]),
+                        notes="demo booking",
+                    ),
+                    average_speed_kmh=get_settings().average_speed_kmh,
+                    now=now,
+                )
+            ).id
         if number % 2 == 0 and dispatcher is not None:
             staff = Caller(role="dispatcher", user_id=dispatcher.id, org_id=org.id)
             async with tenant_session(staff) as session:
@@ -178,8 +262,7 @@ async def ensure_bookings(org: Organization, customers: list[User], now: datetim
         report.created_bookings += 1
 
 
-async def seed(drivers_total: int, console: Console,
-               center: tuple[float, float] = CENTER) -> SeedReport:
+async def seed(drivers_total: int, console: Console, center: tuple[float, float] = CENTER) -> SeedReport:
     """Create what is missing; `center` moves the whole city (tests seed far from Berlin)."""
     report = SeedReport()
     now = datetime.now(UTC)
@@ -190,8 +273,11 @@ async def seed(drivers_total: int, console: Console,
         progress.advance(people)
         customers = []
         for number in range(1, CUSTOMERS + 1):
-            customers.append(await ensure_user(f"customer{number}@{DOMAIN}", "customer",
-                                               f"{FIRST[number % len(FIRST)]} Kunde"))
+            customers.append(
+                await ensure_user(
+                    f"customer{number}@{DOMAIN}", "customer", f"{FIRST[number % len(FIRST)]} Kunde"
+                )
+            )
             progress.advance(people)
         admin = Caller(role="platform_admin", user_id=platform.id)
         movers = progress.add_task("movers, fleets, bookings", total=len(MOVERS))
@@ -205,8 +291,7 @@ async def seed(drivers_total: int, console: Console,
 
 async def _summarize(report: SeedReport, customer: User) -> None:
     async with tenant_session(SYSTEM) as session:
-        report.organizations = await SeedRepository(session).fleet_summary(
-            [code for _, code, _, _ in MOVERS])
+        report.organizations = await SeedRepository(session).fleet_summary([code for _, code, _, _ in MOVERS])
     slug = MOVERS[0][1].lower()
     report.logins = {
         "platform admin": f"admin@{DOMAIN}",
@@ -229,8 +314,7 @@ async def demo_board_token(code: str = MOVERS[0][1]) -> str | None:
     if dispatcher is None:
         return None
     caller = Caller(role="dispatcher", user_id=dispatcher.id, org_id=dispatcher.org_id)
-    return issue_access_token(caller, settings.model_copy(
-        update={"access_token_ttl_s": DEMO_LINK_TTL_S}))
+    return issue_access_token(caller, settings.model_copy(update={"access_token_ttl_s": DEMO_LINK_TTL_S}))
 
 
 def _print(report: SeedReport, console: Console) -> None:
@@ -240,8 +324,7 @@ def _print(report: SeedReport, console: Console) -> None:
     for name, code, drivers, trucks, bookings in report.organizations:
         table.add_row(name, code, str(drivers), str(trucks), str(bookings))
     console.print(table)
-    console.print(f"new organizations: {report.created_orgs}   new bookings: "
-                  f"{report.created_bookings}")
+    console.print(f"new organizations: {report.created_orgs}   new bookings: {report.created_bookings}")
     logins = Table(title="Sign in with an email OTP (development: the code is in the server log)")
     logins.add_column("as")
     logins.add_column("email")
@@ -261,4 +344,3 @@ def run_seed(args: argparse.Namespace) -> None:
             await dispose_engine()
 
     _print(asyncio.run(main()), console)
-

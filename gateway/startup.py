@@ -20,15 +20,19 @@ def event_streams_problem(settings: Settings, workers: int = 1) -> str | None:
     if settings.redis_url:
         return None
     if workers > 1:
-        return (f"MOVEHUB_REDIS_URL is empty, so the event streams live inside one process, "
-                f"but --workers {workers} starts {workers} processes that cannot share them: "
-                f"{_SET_REDIS}, or serve with --workers 1 and MOVEHUB_RAY_ENABLED=false")
+        return (
+            f"MOVEHUB_REDIS_URL is empty, so the event streams live inside one process, "
+            f"but --workers {workers} starts {workers} processes that cannot share them: "
+            f"{_SET_REDIS}, or serve with --workers 1 and MOVEHUB_RAY_ENABLED=false"
+        )
     if settings.ray_enabled:
-        return ("MOVEHUB_REDIS_URL is empty, so the event streams live inside the gateway's "
-                "process, but with Ray on the outbox worker that publishes assignments and "
-                "status changes runs in a Ray process: drivers and boards would never see "
-                f"them. Either {_SET_REDIS}, or set MOVEHUB_RAY_ENABLED=false to run "
-                "everything in this one process")
+        return (
+            "MOVEHUB_REDIS_URL is empty, so the event streams live inside the gateway's "
+            "process, but with Ray on the outbox worker that publishes assignments and "
+            "status changes runs in a Ray process: drivers and boards would never see "
+            f"them. Either {_SET_REDIS}, or set MOVEHUB_RAY_ENABLED=false to run "
+            "everything in this one process"
+        )
     return None
 
 

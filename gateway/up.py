@@ -62,6 +62,7 @@ def _board_link(base_url: str) -> str | None:
 def _driver_link(base_url: str, drivers: int) -> tuple[str, str] | None:
     """A one-click driver app link (development only) for a demo driver the simulator leaves
     alone (the seed makes a few more drivers than it drives), and who that is."""
+
     async def mint() -> tuple[str, str] | None:
         from dispatch.auth.tokens import issue_access_token
         from gateway.seed import DEMO_LINK_TTL_S
@@ -81,9 +82,9 @@ def _driver_link(base_url: str, drivers: int) -> tuple[str, str] | None:
             return None
         driver = free[0]
         token = issue_access_token(
-            Caller(role="driver", user_id=driver.user_id, org_id=driver.area.org_id,
-                   driver_id=driver.id),
-            settings.model_copy(update={"access_token_ttl_s": DEMO_LINK_TTL_S}))
+            Caller(role="driver", user_id=driver.user_id, org_id=driver.area.org_id, driver_id=driver.id),
+            settings.model_copy(update={"access_token_ttl_s": DEMO_LINK_TTL_S}),
+        )
         return f"{base_url}/driver/?token={token}", f"{driver.name} ({driver.area.code})"
 
     return asyncio.run(mint())
@@ -94,25 +95,35 @@ def _print_urls(base_url: str, console: Console, drivers: int) -> None:
     link = _board_link(base_url)
     if link:
         console.print(f"  [bold]fleet board[/]  {link}", soft_wrap=True)
-        console.print(f"               (signed in as the {MOVERS[0][0]} dispatcher for 12 h; "
-                      "open it in a browser)")
-    console.print(f"  board login  {base_url}/board  (one-time code for "
-                  f"dispatch@{code.lower()}.movehub.example, printed in this log)")
+        console.print(
+            f"               (signed in as the {MOVERS[0][0]} dispatcher for 12 h; open it in a browser)"
+        )
+    console.print(
+        f"  board login  {base_url}/board  (one-time code for "
+        f"dispatch@{code.lower()}.movehub.example, printed in this log)"
+    )
     driver = _driver_link(base_url, drivers)
     if driver:
         console.print(f"  [bold]driver app[/]   {driver[0]}", soft_wrap=True)
-        console.print(f"               (signed in as {driver[1]}, a driver the simulator leaves "
-                      "to you, for 12 h; its jobs come from the board or the auto-assigner)")
-    console.print(f"  driver login {base_url}/driver/  (one-time code for "
-                  f"driver1@{code.lower()}.movehub.example; the simulator drives that one too)")
+        console.print(
+            f"               (signed in as {driver[1]}, a driver the simulator leaves "
+            "to you, for 12 h; its jobs come from the board or the auto-assigner)"
+        )
+    console.print(
+        f"  driver login {base_url}/driver/  (one-time code for "
+        f"driver1@{code.lower()}.movehub.example; the simulator drives that one too)"
+    )
     console.print(f"  API docs     {base_url}/docs")
     console.print(f"  readiness    {base_url}/readyz")
-    console.print(f"  simulator    {drivers} drivers on /ws/driver at {DEMO_SPEEDUP}x; bookings "
-                  f"confirmed and auto-assigned every {AUTO_ASSIGN_EVERY_S} s")
+    console.print(
+        f"  simulator    {drivers} drivers on /ws/driver at {DEMO_SPEEDUP}x; bookings "
+        f"confirmed and auto-assigned every {AUTO_ASSIGN_EVERY_S} s"
+    )
 
 
 def _stop_on_sigterm() -> None:
     """SIGTERM (a service manager, `kill`) stops the children like Ctrl-C does."""
+
     def interrupt(_signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
 
@@ -128,7 +139,8 @@ def run_up(args: argparse.Namespace) -> None:
     run_seed(args)
     base_url = f"http://127.0.0.1:{args.port}"
     server = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "gateway.cli", "serve", "--port", str(args.port)])
+        [sys.executable, "-m", "gateway.cli", "serve", "--port", str(args.port)]
+    )
     simulator: subprocess.Popen[bytes] | None = None
     try:
         started = time.monotonic()
@@ -137,9 +149,21 @@ def run_up(args: argparse.Namespace) -> None:
         _print_urls(base_url, console, args.drivers)
         if importlib.util.find_spec("gateway.simulator") is not None:
             simulator = subprocess.Popen(  # noqa: S603
-                [sys.executable, "-m", "gateway.cli", "simulate", "--url", base_url,
-                 "--drivers", str(args.drivers), "--auto-assign", str(AUTO_ASSIGN_EVERY_S),
-                 "--speedup", str(DEMO_SPEEDUP)])
+                [
+                    sys.executable,
+                    "-m",
+                    "gateway.cli",
+                    "simulate",
+                    "--url",
+                    base_url,
+                    "--drivers",
+                    str(args.drivers),
+                    "--auto-assign",
+                    str(AUTO_ASSIGN_EVERY_S),
+                    "--speedup",
+                    str(DEMO_SPEEDUP),
+                ]
+            )
         server.wait()
     except KeyboardInterrupt:
         console.print("stopping")

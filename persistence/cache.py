@@ -37,8 +37,7 @@ T = TypeVar("T")
 _skip_until = 0.0  # monotonic: after a failure, reads leave Redis alone for a while
 
 
-async def redis_call(operation: Callable[[Any], Awaitable[T]], default: T, *,
-                     always: bool = False) -> T:
+async def redis_call(operation: Callable[[Any], Awaitable[T]], default: T, *, always: bool = False) -> T:
     """`operation(redis)` within the cache timeout; `default` without Redis or on failure.
 
     After a failure, calls are skipped for `cache_redis_retry_s` (an outage costs one wait,
@@ -73,14 +72,20 @@ class OrgTerms:
     service_area_wkb: bytes
 
     def encode(self) -> bytes:
-        return orjson.dumps({**asdict(self), "id": str(self.id),
-                             "service_area_wkb": self.service_area_wkb.hex()})
+        return orjson.dumps(
+            {**asdict(self), "id": str(self.id), "service_area_wkb": self.service_area_wkb.hex()}
+        )
 
     @classmethod
     def decode(cls, raw: bytes) -> OrgTerms:
         data = orjson.loads(raw)
-        return cls(**{**data, "id": uuid.UUID(data["id"]),
-                      "service_area_wkb": bytes.fromhex(data["service_area_wkb"])})
+        return cls(
+            **{
+                **data,
+                "id": uuid.UUID(data["id"]),
+                "service_area_wkb": bytes.fromhex(data["service_area_wkb"]),
+            }
+        )
 
 
 def _keys(org_id: uuid.UUID) -> tuple[str, str, str]:
@@ -103,16 +108,23 @@ return gen
 
 
 async def _load_terms(session: AsyncSession, org_id: uuid.UUID) -> OrgTerms | None:
-    row = (await session.execute(
-        select(Organization.name, Organization.active, Organization.verified,
-               Organization.hourly_rate_cents, Organization.per_km_cents,
-               Organization.minimum_charge_cents, Organization.currency,
-               func.ST_AsBinary(Organization.service_area))
-        .where(Organization.id == org_id))).first()
+    row = (
+        await session.execute(
+            select(
+                Organization.name,
+                Organization.active,
+                Organization.verified,
+                Organization.hourly_rate_cents,
+                Organization.per_km_cents,
+                Organization.minimum_charge_cents,
+                Organization.currency,
+                func.ST_AsBinary(Organization.service_area),
+            ).where(Organization.id == org_id)
+        )
+    ).first()
     if row is None:
         return None
-    return OrgTerms(org_id, row[0], row[1], row[2], row[3], row[4], row[5], row[6],
-                    bytes(row[7]))
+    return OrgTerms(org_id, row[0], row[1], row[2], row[3], row[4], row[5], row[6], bytes(row[7]))
 
 
 async def org_terms(session: AsyncSession, org_id: uuid.UUID) -> OrgTerms | None:
@@ -159,13 +171,16 @@ async def org_terms_changed(org_id: uuid.UUID) -> None:
             await _bump(redis, org_id, 0)
 
 
-async def distance_and_cover(session: AsyncSession, area_wkb: bytes, origin: LonLat,
-                             destination: LonLat) -> tuple[float, bool]:
+async def distance_and_cover(
+    session: AsyncSession, area_wkb: bytes, origin: LonLat, destination: LonLat
+) -> tuple[float, bool]:
     """One query: the km between two points (WGS84 spheroid) and whether the area (cached
     WKB of an organization's service area) covers the origin, edges included."""
     pickup = geography_point(origin)
     area = func.ST_GeogFromWKB(bindparam("area", area_wkb, type_=LargeBinary))
-    row = (await session.execute(select(
-        func.ST_Distance(pickup, geography_point(destination)),
-        func.ST_Covers(area, pickup)))).one()
+    row = (
+        await session.execute(
+            select(func.ST_Distance(pickup, geography_point(destination)), func.ST_Covers(area, pickup))
+        )
+    ).one()
     return float(row[0] or 0) / 1000.0, bool(row[1])

@@ -243,8 +243,7 @@ RELAXED_ENVIRONMENTS = frozenset({"development", "test"})
 MIN_SECRET_BYTES = 32
 # Passwords this repository has shipped in URLs (defaults, docs, the old compose file).
 SHIPPED_DB_PASSWORDS = frozenset({"movehub_app", "movehub_owner", "postgres"})
-_DATABASE_URLS = ("database_url", "owner_database_url", "admin_database_url",
-                  "analytics_database_url")
+_DATABASE_URLS = ("database_url", "owner_database_url", "admin_database_url", "analytics_database_url")
 
 
 def _env_name(field: str) -> str:
@@ -285,8 +284,7 @@ def insecure_settings(settings: Settings) -> list[str]:
     problems = {field: _key_problem(settings, field) for field in ("jwt_secret", "digest_secret")}
     if settings.storage_backend == "local":  # s3 signs with the bucket's own credentials
         problems["storage_signing_secret"] = _key_problem(settings, "storage_signing_secret")
-    problems["stripe_webhook_secret"] = _key_problem(settings, "stripe_webhook_secret",
-                                                     min_bytes=1)
+    problems["stripe_webhook_secret"] = _key_problem(settings, "stripe_webhook_secret", min_bytes=1)
     if settings.metrics_token:  # optional: empty keeps /metrics closed
         problems["metrics_token"] = _key_problem(settings, "metrics_token")
     for field in _DATABASE_URLS:
@@ -306,5 +304,6 @@ def refuse_insecure_settings(settings: Settings) -> list[str]:
         raise InsecureSettings(
             f"refusing to start in environment {settings.environment!r} with insecure "
             f"settings:\n{listing}\nSet each to a random value of at least "
-            f"{MIN_SECRET_BYTES} bytes (e.g. `openssl rand -hex 32`); see .env.example.")
+            f"{MIN_SECRET_BYTES} bytes (e.g. `openssl rand -hex 32`); see .env.example."
+        )
     return problems

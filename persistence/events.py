@@ -116,8 +116,9 @@ async def append(org_id: uuid.UUID, event: dict[str, Any]) -> Head:
             _local_wake.set()
         return Head(_local_seq[org_id], LOCAL_EPOCH)
     meta_key, stream_key = _keys(org_id)
-    seq, epoch = await redis.eval(_PUBLISH, 2, meta_key, stream_key, orjson.dumps(event),
-                                  max_events(), new_epoch())
+    seq, epoch = await redis.eval(
+        _PUBLISH, 2, meta_key, stream_key, orjson.dumps(event), max_events(), new_epoch()
+    )
     return Head(int(seq), _text(epoch))
 
 
@@ -137,8 +138,9 @@ async def heads(org_ids: list[uuid.UUID]) -> dict[uuid.UUID, Head]:
         for org in org_ids:
             pipe.eval(_HEAD, 2, *_keys(org), new_epoch())
         answers = await pipe.execute()
-    return {org: Head(int(seq or 0), _text(epoch))
-            for org, (seq, epoch) in zip(org_ids, answers, strict=True)}
+    return {
+        org: Head(int(seq or 0), _text(epoch)) for org, (seq, epoch) in zip(org_ids, answers, strict=True)
+    }
 
 
 async def head(org_id: uuid.UUID) -> Head:
@@ -151,12 +153,19 @@ async def last_seq(org_id: uuid.UUID) -> int:
 
 
 def _decode(entries: list[Any]) -> list[tuple[int, str, dict[str, Any]]]:
-    return [(int(_text(entry_id).split("-", 1)[0]), _text(fields.get(b"epoch", b"")),
-             orjson.loads(fields[b"event"])) for entry_id, fields in entries]
+    return [
+        (
+            int(_text(entry_id).split("-", 1)[0]),
+            _text(fields.get(b"epoch", b"")),
+            orjson.loads(fields[b"event"]),
+        )
+        for entry_id, fields in entries
+    ]
 
 
-async def read_since(org_id: uuid.UUID, after_seq: int, limit: int = 1000,
-                     epoch: str | None = None) -> list[Event] | None:
+async def read_since(
+    org_id: uuid.UUID, after_seq: int, limit: int = 1000, epoch: str | None = None
+) -> list[Event] | None:
     """Events after `after_seq`, oldest first (at most `limit`); None if the stream no longer
     reaches that far back, or (when `epoch` is given) is no longer that epoch's stream: the
     reader needs a fresh snapshot instead."""
@@ -166,8 +175,7 @@ async def read_since(org_id: uuid.UUID, after_seq: int, limit: int = 1000,
             return None
         events = _local.get(org_id) or deque()
         newest = _local_seq[org_id]
-        if after_seq > newest or (after_seq < newest
-                                  and (not events or events[0][0] > after_seq + 1)):
+        if after_seq > newest or (after_seq < newest and (not events or events[0][0] > after_seq + 1)):
             return None
         return [(s, e) for s, e in events if s > after_seq][:limit]
     stream_key = _keys(org_id)[1]
@@ -185,8 +193,7 @@ async def read_since(org_id: uuid.UUID, after_seq: int, limit: int = 1000,
     return []
 
 
-async def read_new(cursors: dict[uuid.UUID, int], block_ms: int,
-                   count: int = 500) -> list[Entry]:
+async def read_new(cursors: dict[uuid.UUID, int], block_ms: int, count: int = 500) -> list[Entry]:
     """Block up to `block_ms` for events after each org's cursor (XREAD BLOCK over all the
     orgs a replica serves); returns entries in order per org, each with its epoch."""
     if not cursors:
@@ -209,8 +216,12 @@ async def _read_new_local(cursors: dict[uuid.UUID, int], block_ms: int) -> list[
     global _local_wake
 
     def pending() -> list[Entry]:
-        return [Entry(org, s, LOCAL_EPOCH, e) for org, after in cursors.items()
-                for s, e in (_local.get(org) or ()) if s > after]
+        return [
+            Entry(org, s, LOCAL_EPOCH, e)
+            for org, after in cursors.items()
+            for s, e in (_local.get(org) or ())
+            if s > after
+        ]
 
     found = pending()
     if found:

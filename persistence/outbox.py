@@ -47,12 +47,19 @@ async def enqueue(
     Topics are dotted names: `booking.*` and `assignment.*` events are also relayed to the
     organization's live event stream by the outbox worker; `notify.*` become email/SMS.
     """
-    await session.execute(outbox_row(topic, payload, idempotency_key=idempotency_key,
-                                     org_id=org_id, aggregate_id=aggregate_id))
+    await session.execute(
+        outbox_row(topic, payload, idempotency_key=idempotency_key, org_id=org_id, aggregate_id=aggregate_id)
+    )
 
 
-def outbox_row(topic: str, payload: dict[str, Any], *, idempotency_key: str | None = None,
-               org_id: uuid.UUID | None = None, aggregate_id: str = "") -> Insert:
+def outbox_row(
+    topic: str,
+    payload: dict[str, Any],
+    *,
+    idempotency_key: str | None = None,
+    org_id: uuid.UUID | None = None,
+    aggregate_id: str = "",
+) -> Insert:
     """enqueue's INSERT, for a caller that sends it in one statement with its own write
     (as a CTE: `statement.add_cte(outbox_row(...).cte())`), saving a round trip."""
     return (
@@ -85,8 +92,11 @@ class RetryPolicy:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RetryPolicy:
-        return cls(base_s=settings.outbox_backoff_base_s, max_s=settings.outbox_backoff_max_s,
-                   max_attempts=settings.outbox_max_attempts)
+        return cls(
+            base_s=settings.outbox_backoff_base_s,
+            max_s=settings.outbox_backoff_max_s,
+            max_attempts=settings.outbox_max_attempts,
+        )
 
     def delay_s(self, attempts: int, rng: random.Random | None = None) -> float:
         ceiling = min(self.max_s, self.base_s * 2.0 ** max(attempts - 1, 0))
@@ -107,15 +117,25 @@ RETURNING id, topic, payload, org_id, attempts
 """)
 
 
-async def claim_due(session: AsyncSession, now: datetime, lease_until: datetime,
-                    limit: int) -> list[OutboxItem]:
+async def claim_due(
+    session: AsyncSession, now: datetime, lease_until: datetime, limit: int
+) -> list[OutboxItem]:
     """Take the rows due at `now` (as SYSTEM): count the attempt and lease each until
     `lease_until`, so other workers skip them and a worker that dies only delays them."""
-    rows = (await session.execute(_CLAIM, {"now": now, "lease_until": lease_until,
-                                           "limit": limit})).all()
-    return sorted((OutboxItem(id=row.id, topic=row.topic, payload=row.payload or {},
-                              org_id=row.org_id, attempts=row.attempts) for row in rows),
-                  key=lambda item: item.id)
+    rows = (await session.execute(_CLAIM, {"now": now, "lease_until": lease_until, "limit": limit})).all()
+    return sorted(
+        (
+            OutboxItem(
+                id=row.id,
+                topic=row.topic,
+                payload=row.payload or {},
+                org_id=row.org_id,
+                attempts=row.attempts,
+            )
+            for row in rows
+        ),
+        key=lambda item: item.id,
+    )
 
 
 async def settle(session: AsyncSession, item: OutboxItem, values: dict[str, Any]) -> None:

@@ -45,14 +45,17 @@ class PartitionPlan:
     drop: list[date]
 
 
-def partition_plan(existing: Iterable[date], today: date, *, ahead_days: int,
-                   retention_days: int) -> PartitionPlan:
+def partition_plan(
+    existing: Iterable[date], today: date, *, ahead_days: int, retention_days: int
+) -> PartitionPlan:
     """Today and `ahead_days` more must exist; days before today - retention_days go."""
     have = set(existing)
     wanted = [today + timedelta(days=n) for n in range(ahead_days + 1)]
     oldest_kept = today - timedelta(days=retention_days)
-    return PartitionPlan(create=[day for day in wanted if day not in have],
-                         drop=sorted(day for day in have if day < oldest_kept))
+    return PartitionPlan(
+        create=[day for day in wanted if day not in have],
+        drop=sorted(day for day in have if day < oldest_kept),
+    )
 
 
 def partition_name(day: date) -> str:
@@ -89,8 +92,7 @@ async def _retire(plan: PartitionPlan, cutoff: datetime, report: PartitionReport
         report.purged = int(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def maintain_position_partitions(now: datetime,
-                                       settings: Settings | None = None) -> PartitionReport:
+async def maintain_position_partitions(now: datetime, settings: Settings | None = None) -> PartitionReport:
     """One pass: create the missing days, drop the expired ones, purge old default rows.
 
     Each partition is its own short transaction, so one lock timeout costs only that day.
@@ -102,21 +104,27 @@ async def maintain_position_partitions(now: datetime,
     async with tenant_session(SYSTEM) as session:
         existing = await partition_days(session)
         database_now: datetime = (await session.execute(_DATABASE_NOW)).scalar_one()
-    plan = partition_plan(existing, today, ahead_days=settings.positions_partitions_ahead_days,
-                          retention_days=settings.positions_retention_days)
+    plan = partition_plan(
+        existing,
+        today,
+        ahead_days=settings.positions_partitions_ahead_days,
+        retention_days=settings.positions_retention_days,
+    )
     report = PartitionReport()
     for day in plan.create:
         if await _apply(_CREATE, day):
             report.created.append(day)
     if now - database_now > MAX_CLOCK_AHEAD:
         report.retention_skipped = True
-        log.warning("positions.retention_skipped", now=now.isoformat(),
-                    database_now=database_now.isoformat())
+        log.warning("positions.retention_skipped", now=now.isoformat(), database_now=database_now.isoformat())
     else:
-        cutoff = datetime.combine(today - timedelta(days=settings.positions_retention_days),
-                                  time(), UTC)
+        cutoff = datetime.combine(today - timedelta(days=settings.positions_retention_days), time(), UTC)
         await _retire(plan, cutoff, report)
     if report.created or report.dropped or report.purged:
-        log.info("positions.partitions", created=[str(d) for d in report.created],
-                 dropped=[str(d) for d in report.dropped], purged=report.purged)
+        log.info(
+            "positions.partitions",
+            created=[str(d) for d in report.created],
+            dropped=[str(d) for d in report.dropped],
+            purged=report.purged,
+        )
     return report

@@ -86,11 +86,17 @@ class LimitsRateLimiter:
         self.memory = _Backend(MemoryStorage())
         self.redis: _Backend | None = None
         if redis_url:
-            self.redis = _Backend(RedisStorage(
-                _storage_uri(redis_url), wrap_exceptions=True, implementation="redispy",
-                key_prefix=KEY_PREFIX, socket_timeout=timeout_s,
-                socket_connect_timeout=timeout_s,
-                retry_on_error=CLIENT_OPTIONS["retry_on_error"]))
+            self.redis = _Backend(
+                RedisStorage(
+                    _storage_uri(redis_url),
+                    wrap_exceptions=True,
+                    implementation="redispy",
+                    key_prefix=KEY_PREFIX,
+                    socket_timeout=timeout_s,
+                    socket_connect_timeout=timeout_s,
+                    retry_on_error=CLIENT_OPTIONS["retry_on_error"],
+                )
+            )
         self._redis_down_until = 0.0
 
     @property
@@ -106,15 +112,12 @@ class LimitsRateLimiter:
                     return await operation(self.redis)
             except (StorageError, OSError, TimeoutError) as exc:
                 self._redis_down_until = time.monotonic() + self.retry_s
-                log.warning("ratelimit_redis_unavailable", error=repr(exc),
-                            retry_in_s=self.retry_s)
+                log.warning("ratelimit_redis_unavailable", error=repr(exc), retry_in_s=self.retry_s)
         return await operation(self.memory)
 
-    async def _answer(self, backend: _Backend, item: RateLimitItem, key: str,
-                      allowed: bool) -> Allowance:
+    async def _answer(self, backend: _Backend, item: RateLimitItem, key: str, allowed: bool) -> Allowance:
         stats = await backend.exact.get_window_stats(item, key)
-        return Allowance(allowed, item.amount - stats.remaining,
-                         0 if allowed else retry_after(stats))
+        return Allowance(allowed, item.amount - stats.remaining, 0 if allowed else retry_after(stats))
 
     async def hit(self, key: str, limit: int, window_s: float) -> Allowance:
         item = _item(limit, window_s)
@@ -161,6 +164,6 @@ class LimitsRateLimiter:
 
 
 def build_rate_limiter(settings: Settings) -> LimitsRateLimiter:
-    return LimitsRateLimiter(settings.redis_url, settings.rate_limit_redis_timeout_s,
-                             settings.rate_limit_redis_retry_s)
-
+    return LimitsRateLimiter(
+        settings.redis_url, settings.rate_limit_redis_timeout_s, settings.rate_limit_redis_retry_s
+    )

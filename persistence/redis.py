@@ -22,8 +22,7 @@ def get_redis() -> Redis | None:
     if not url:
         return None
     if _client is None:
-        _client = Redis.from_url(url, decode_responses=False, health_check_interval=30,
-                                 **CLIENT_OPTIONS)
+        _client = Redis.from_url(url, decode_responses=False, health_check_interval=30, **CLIENT_OPTIONS)
     return _client
 
 

@@ -126,8 +126,12 @@ _SET_CONTEXT = text(
 
 
 def _context(caller: Caller) -> dict[str, str]:
-    return {"role": caller.role, "user_id": str(caller.user_id or ""),
-            "org_id": str(caller.org_id or ""), "driver_id": str(caller.driver_id or "")}
+    return {
+        "role": caller.role,
+        "user_id": str(caller.user_id or ""),
+        "org_id": str(caller.org_id or ""),
+        "driver_id": str(caller.driver_id or ""),
+    }
 
 
 async def set_caller(session: AsyncSession, caller: Caller) -> None:
@@ -145,8 +149,7 @@ _BOUND = "movehub.caller_bound"
 
 
 @event.listens_for(Session, "after_begin")
-def _bind_caller(session: Session, transaction: SessionTransaction,
-                 connection: Connection) -> None:
+def _bind_caller(session: Session, transaction: SessionTransaction, connection: Connection) -> None:
     caller = session.info.get(_CALLER)
     if caller is None or transaction.nested:
         return
@@ -165,8 +168,7 @@ def caller_columns(session: AsyncSession) -> list[ColumnElement[Any]]:
     if caller is None or session.info.get(_BOUND):
         return []
     session.info[_CARRIED] = True
-    return [func.set_config(f"app.{name}", value, True)
-            for name, value in _context(caller).items()]
+    return [func.set_config(f"app.{name}", value, True) for name, value in _context(caller).items()]
 
 
 @asynccontextmanager

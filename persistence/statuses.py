@@ -37,22 +37,33 @@ BOOKING_STATUSES: Final[tuple[str, ...]] = tuple(status.value for status in Book
 
 # Statuses a driver moves a job through, in order (the driver socket's `status` frames).
 DRIVER_JOB_STATUSES: Final[tuple[BookingStatus, ...]] = (
-    S.EN_ROUTE, S.ARRIVED, S.LOADING, S.IN_TRANSIT, S.UNLOADING, S.COMPLETED,
+    S.EN_ROUTE,
+    S.ARRIVED,
+    S.LOADING,
+    S.IN_TRANSIT,
+    S.UNLOADING,
+    S.COMPLETED,
 )
 # The crew is on the job: driving to it, at it, or carrying the load.
 IN_PROGRESS_STATUSES: Final[tuple[BookingStatus, ...]] = (
-    S.EN_ROUTE, S.ARRIVED, S.LOADING, S.IN_TRANSIT, S.UNLOADING,
+    S.EN_ROUTE,
+    S.ARRIVED,
+    S.LOADING,
+    S.IN_TRANSIT,
+    S.UNLOADING,
 )
 # A crew and truck are held for the booking (assigned and not yet finished).
 ACTIVE_JOB_STATUSES: Final[tuple[BookingStatus, ...]] = (S.ASSIGNED, *IN_PROGRESS_STATUSES)
 # Still to be carried out: booked but not finished, cancelled or disputed.
 OPEN_STATUSES: Final[tuple[BookingStatus, ...]] = (S.PENDING, S.CONFIRMED, *ACTIVE_JOB_STATUSES)
 # Moving to one of these frees the job's driver and truck (called off, unassigned, no-show).
-RELEASING_STATUSES: Final[frozenset[BookingStatus]] = frozenset(
-    {S.CANCELLED, S.CONFIRMED, S.NO_SHOW})
+RELEASING_STATUSES: Final[frozenset[BookingStatus]] = frozenset({S.CANCELLED, S.CONFIRMED, S.NO_SHOW})
 # Nothing more happens to the job on the road.
 FINISHED_STATUSES: Final[tuple[BookingStatus, ...]] = (
-    S.COMPLETED, S.CANCELLED, S.NO_SHOW, S.DISPUTED,
+    S.COMPLETED,
+    S.CANCELLED,
+    S.NO_SHOW,
+    S.DISPUTED,
 )
 
 
@@ -68,7 +79,6 @@ class SubmissionStatus(StrEnum):
     SUPERSEDED = "superseded"
 
 
-
 class InvoiceStatus(StrEnum):
     """An invoice's status (its moves are dispatch/invoices/rules.py)."""
 
@@ -77,7 +87,6 @@ class InvoiceStatus(StrEnum):
     PAID = "paid"
     OVERDUE = "overdue"
     VOID = "void"
-
 
 
 class TicketStatus(StrEnum):
@@ -89,7 +98,6 @@ class TicketStatus(StrEnum):
     CLOSED = "closed"
 
 
-
 class RefundStatus(StrEnum):
     """A refund's business state; its delivery is the outbox's `refund.send` (dispatch/refunds)."""
 
@@ -98,7 +106,6 @@ class RefundStatus(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"  # an attempt failed; the outbox tries again
     DEAD = "dead"  # the outbox gave up: a human must look at it
-
 
 
 class OnlinePaymentStatus(StrEnum):

@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --test
 export PATH="$HOME/.local/bin:$PATH"
-echo "== ruff"; uv run --frozen ruff check .
+echo "== ruff"; uv run --frozen ruff check .; uv run --frozen ruff format --check .
 echo "== mypy"; uv run --frozen mypy
 echo "== pages (eslint, prettier, tsc)"; bash scripts/frontend-lint.sh
 echo "== docker-compose config"  # with random secrets: the file itself holds none

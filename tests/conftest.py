@@ -25,8 +25,11 @@ os.environ.update(
         "MOVEHUB_STORAGE_DIR": f"/tmp/movehub-test-storage-{TEST_DB}",
         # The suite is one client at one address: API budgets it cannot reach (the limits
         # themselves are tested with low ones, tests/integration/test_rate_limits.py).
-        **{f"MOVEHUB_RATE_LIMIT_{kind}{per}": "100000/minute"
-           for kind in ("AUTH", "QUOTE", "UPLOAD", "READ", "WRITE") for per in ("", "_IP")},
+        **{
+            f"MOVEHUB_RATE_LIMIT_{kind}{per}": "100000/minute"
+            for kind in ("AUTH", "QUOTE", "UPLOAD", "READ", "WRITE")
+            for per in ("", "_IP")
+        },
     }
 )
 
@@ -54,8 +57,10 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     seed = _random_order_seed(session.config)
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if seed is not None and reporter is not None:
-        reporter.write_line(f"random order, seed {seed} (this order again: -p randomly "
-                            f"--randomly-seed={seed}; file order: -p no:randomly)")
+        reporter.write_line(
+            f"random order, seed {seed} (this order again: -p randomly "
+            f"--randomly-seed={seed}; file order: -p no:randomly)"
+        )
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

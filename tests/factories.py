@@ -38,14 +38,20 @@ def unique_code(prefix: str = "T") -> str:
     return (prefix + secrets.token_hex(4)).upper()[:12]
 
 
-async def make_org(*, center: tuple[float, float] = CITY_CENTER, verified: bool = True,
-                   **fields: Any) -> Organization:
+async def make_org(
+    *, center: tuple[float, float] = CITY_CENTER, verified: bool = True, **fields: Any
+) -> Organization:
     lon, lat = center
     values: dict[str, Any] = {
-        "name": "Test Movers", "code": unique_code(), "service_area": from_shape(
-            square(lon, lat), srid=4326),
-        "base_location": geo(lon, lat), "hourly_rate_cents": 4500, "per_km_cents": 150,
-        "minimum_charge_cents": 15000, "currency": "EUR", "verified": verified,
+        "name": "Test Movers",
+        "code": unique_code(),
+        "service_area": from_shape(square(lon, lat), srid=4326),
+        "base_location": geo(lon, lat),
+        "hourly_rate_cents": 4500,
+        "per_km_cents": 150,
+        "minimum_charge_cents": 15000,
+        "currency": "EUR",
+        "verified": verified,
     }
     values.update(fields)
     async with tenant_session(SYSTEM) as session:
@@ -55,11 +61,12 @@ async def make_org(*, center: tuple[float, float] = CITY_CENTER, verified: bool 
     return org
 
 
-async def make_user(role: str = "customer", org: Organization | None = None,
-                    **fields: Any) -> User:
+async def make_user(role: str = "customer", org: Organization | None = None, **fields: Any) -> User:
     values: dict[str, Any] = {
-        "role": role, "org_id": org.id if org else None,
-        "email": f"{uuid.uuid4().hex[:12]}@example.test", "full_name": f"Test {role}",
+        "role": role,
+        "org_id": org.id if org else None,
+        "email": f"{uuid.uuid4().hex[:12]}@example.test",
+        "full_name": f"Test {role}",
     }
     values.update(fields)
     async with tenant_session(SYSTEM) as session:
@@ -69,11 +76,20 @@ async def make_user(role: str = "customer", org: Organization | None = None,
     return user
 
 
-async def make_driver(org: Organization, *, lon: float | None = None, lat: float | None = None,
-                      user: User | None = None, **fields: Any) -> Driver:
+async def make_driver(
+    org: Organization,
+    *,
+    lon: float | None = None,
+    lat: float | None = None,
+    user: User | None = None,
+    **fields: Any,
+) -> Driver:
     values: dict[str, Any] = {
-        "org_id": org.id, "full_name": "Test Driver", "skills": ["driver"],
-        "home_base": geo(lon or CITY_CENTER[0], lat or CITY_CENTER[1]), "verified": True,
+        "org_id": org.id,
+        "full_name": "Test Driver",
+        "skills": ["driver"],
+        "home_base": geo(lon or CITY_CENTER[0], lat or CITY_CENTER[1]),
+        "verified": True,
         "user_id": user.id if user else None,
     }
     values.update(fields)
@@ -94,15 +110,25 @@ async def make_truck(org: Organization, **fields: Any) -> Truck:
     return truck
 
 
-async def make_booking(org: Organization, customer: User, *, start: datetime | None = None,
-                       hours: float = 4, **fields: Any) -> Booking:
+async def make_booking(
+    org: Organization, customer: User, *, start: datetime | None = None, hours: float = 4, **fields: Any
+) -> Booking:
     start = start or (datetime.now(UTC) + timedelta(days=5)).replace(microsecond=0)
     values: dict[str, Any] = {
-        "org_id": org.id, "customer_id": customer.id, "pickup_address": "Alexanderplatz 1",
-        "pickup_location": geo(13.41, 52.52), "dropoff_address": "Potsdamer Platz 1",
-        "dropoff_location": geo(13.375, 52.51), "window_start": start,
-        "window_end": start + timedelta(hours=hours), "volume_m3": 20, "crew_size": 2,
-        "distance_km": 3.2, "price_cents": 30000, "currency": "EUR", "status": "confirmed",
+        "org_id": org.id,
+        "customer_id": customer.id,
+        "pickup_address": "Alexanderplatz 1",
+        "pickup_location": geo(13.41, 52.52),
+        "dropoff_address": "Potsdamer Platz 1",
+        "dropoff_location": geo(13.375, 52.51),
+        "window_start": start,
+        "window_end": start + timedelta(hours=hours),
+        "volume_m3": 20,
+        "crew_size": 2,
+        "distance_km": 3.2,
+        "price_cents": 30000,
+        "currency": "EUR",
+        "status": "confirmed",
     }
     values.update(fields)
     async with tenant_session(SYSTEM) as session:
@@ -113,8 +139,12 @@ async def make_booking(org: Organization, customer: User, *, start: datetime | N
 
 
 def caller_for(user: User, driver: Driver | None = None) -> Caller:
-    return Caller(role=user.role, user_id=user.id, org_id=user.org_id,  # type: ignore[arg-type]
-                  driver_id=driver.id if driver else None)
+    return Caller(
+        role=user.role,
+        user_id=user.id,
+        org_id=user.org_id,  # type: ignore[arg-type]
+        driver_id=driver.id if driver else None,
+    )
 
 
 def auth_headers(user: User, driver: Driver | None = None) -> dict[str, str]:

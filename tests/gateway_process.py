@@ -34,8 +34,9 @@ def _tail(log: Path) -> str:
     return log.read_text(errors="replace")[-4000:] if log.exists() else ""
 
 
-def wait_ready(base_url: str, server: subprocess.Popen[bytes], log: Path,
-               timeout_s: float = READY_TIMEOUT_S) -> None:
+def wait_ready(
+    base_url: str, server: subprocess.Popen[bytes], log: Path, timeout_s: float = READY_TIMEOUT_S
+) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if server.poll() is not None:
@@ -58,13 +59,13 @@ def stop(server: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         server.kill()
         server.wait()
-        raise RuntimeError(f"the gateway did not stop within {STOP_TIMEOUT_S:.0f} s of SIGTERM"
-                           ) from None
+        raise RuntimeError(f"the gateway did not stop within {STOP_TIMEOUT_S:.0f} s of SIGTERM") from None
 
 
 @contextmanager
-def running_gateway(env: dict[str, str] | None = None, *, name: str = "gateway",
-                    port: int | None = None) -> Iterator[str]:
+def running_gateway(
+    env: dict[str, str] | None = None, *, name: str = "gateway", port: int | None = None
+) -> Iterator[str]:
     """A gateway with this process's environment plus `env`; yields its http base URL."""
     port = port or free_port()
     base_url = f"http://127.0.0.1:{port}"
@@ -74,13 +75,36 @@ def running_gateway(env: dict[str, str] | None = None, *, name: str = "gateway",
     full_env = {**os.environ, "MOVEHUB_PUBLIC_BASE_URL": base_url, **(env or {})}
     with log.open("wb") as sink:
         server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "gateway.app:create_app", "--factory",
-             "--host", "127.0.0.1", "--port", str(port), "--loop", "uvloop",
-             "--ws", "websockets-sansio", "--ws-per-message-deflate", "false",
-             "--ws-ping-interval", str(keepalive["ws_ping_interval"]),
-             "--ws-ping-timeout", str(keepalive["ws_ping_timeout"]),
-             "--timeout-graceful-shutdown", "10", "--log-level", "warning"],
-            cwd=ROOT, env=full_env, stdout=sink, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "gateway.app:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--loop",
+                "uvloop",
+                "--ws",
+                "websockets-sansio",
+                "--ws-per-message-deflate",
+                "false",
+                "--ws-ping-interval",
+                str(keepalive["ws_ping_interval"]),
+                "--ws-ping-timeout",
+                str(keepalive["ws_ping_timeout"]),
+                "--timeout-graceful-shutdown",
+                "10",
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=full_env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
     try:
         wait_ready(base_url, server, log)
         yield base_url

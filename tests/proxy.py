@@ -38,8 +38,9 @@ class TcpProxy:
         self.mode: CutMode | None = None  # None: forwarding
         self.accepted = 0  # connections forwarded since start (the tests read it)
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True,
-                                        name=f"proxy->{target_port}")
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, daemon=True, name=f"proxy->{target_port}"
+        )
         self._server: asyncio.Server | None = None
         self._open: set[asyncio.StreamWriter] = set()  # both ends of every connection
         self._held: set[asyncio.StreamWriter] = set()  # blackholed: accepted, never answered
@@ -74,8 +75,7 @@ class TcpProxy:
 
     # ---- the proxy's loop ---------------------------------------------------------------
     async def _listen(self) -> None:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port,
-                                                  reuse_address=True)
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port, reuse_address=True)
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def _cut(self, mode: CutMode) -> None:

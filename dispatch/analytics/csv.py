@@ -24,8 +24,15 @@ from pydantic import BaseModel
 
 from dispatch.analytics.schemas import DriverMetrics, Trend, TruckMetrics
 
-DRIVER_COLUMNS = ("driver_id", "full_name", "jobs", "completed_jobs", "on_time_jobs",
-                  "on_time_rate", "rating_avg")
+DRIVER_COLUMNS = (
+    "driver_id",
+    "full_name",
+    "jobs",
+    "completed_jobs",
+    "on_time_jobs",
+    "on_time_rate",
+    "rating_avg",
+)
 TRUCK_COLUMNS = ("truck_id", "plate", "jobs", "busy_hours", "utilization", "idle_days")
 TREND_COLUMNS = ("bucket_start", "value")
 FIGURE_COLUMNS = ("metric", "key", "value")
@@ -44,8 +51,7 @@ def _write(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
 
 
 def _table(items: Iterable[BaseModel], columns: Sequence[str]) -> str:
-    return _write(columns, ([item.model_dump(mode="json")[c] for c in columns]
-                            for item in items))
+    return _write(columns, ([item.model_dump(mode="json")[c] for c in columns] for item in items))
 
 
 def _figures(view: BaseModel) -> str:

@@ -46,7 +46,8 @@ class TrendMetric(StrEnum):
 
 
 MONEY_METRICS: frozenset[TrendMetric] = frozenset(
-    {TrendMetric.REVENUE_CENTS, TrendMetric.INVOICED_CENTS, TrendMetric.COLLECTED_CENTS})
+    {TrendMetric.REVENUE_CENTS, TrendMetric.INVOICED_CENTS, TrendMetric.COLLECTED_CENTS}
+)
 
 
 class Scope(BaseModel):
@@ -67,13 +68,15 @@ class BookingMetrics(Scope):
     completed: int
     cancelled: int
     no_shows: int
-    completion_rate: float = Field(description="completed / bookings that ended "
-                                               "(completed, cancelled, no-show)")
+    completion_rate: float = Field(
+        description="completed / bookings that ended (completed, cancelled, no-show)"
+    )
     cancellation_rate: float = Field(description="cancelled / all bookings in the range")
     no_show_rate: float = Field(description="no-shows / all bookings in the range")
     revenue_cents: dict[str, int] = Field(description="price of completed bookings per currency")
     average_price_cents: dict[str, int] = Field(
-        description="average price of a completed booking per currency")
+        description="average price of a completed booking per currency"
+    )
 
 
 class DriverPerformance(BaseModel):
@@ -92,11 +95,13 @@ class DriverMetrics(Scope):
     jobs: int
     completed_jobs: int
     on_time_rate: float | None = Field(
-        description="arrivals within the grace after window start / all arrivals in the range")
+        description="arrivals within the grace after window start / all arrivals in the range"
+    )
     on_time_grace_minutes: int
     rating_avg: float | None = Field(description="mean of active drivers' ratings (rated ones)")
     top_performers: list[DriverPerformance] = Field(
-        description="most completed jobs first, then rating; at most `limit`")
+        description="most completed jobs first, then rating; at most `limit`"
+    )
 
 
 class TruckUtilization(BaseModel):
@@ -113,8 +118,7 @@ class TruckMetrics(Scope):
     working_day_hours: float
     fleet_utilization: float = Field(description="mean utilization of the active trucks")
     idle_truck_days: int = Field(description="sum of idle days over the active trucks")
-    trucks: list[TruckUtilization] = Field(
-        description="least used first (idle trucks lead); at most `limit`")
+    trucks: list[TruckUtilization] = Field(description="least used first (idle trucks lead); at most `limit`")
 
 
 class TrendPoint(BaseModel):
@@ -140,8 +144,9 @@ class SupportMetrics(Scope):
     average_first_response_s: float | None
     median_resolution_s: float | None
     average_resolution_s: float | None
-    sla_breaches: int = Field(description="opened in the range and resolved after their SLA "
-                                          "due time, or still unresolved past it")
+    sla_breaches: int = Field(
+        description="opened in the range and resolved after their SLA due time, or still unresolved past it"
+    )
 
 
 class InvoiceMetrics(Scope):
@@ -151,9 +156,9 @@ class InvoiceMetrics(Scope):
     paid: int = Field(description="invoices paid in full during the range")
     overdue_now: int = Field(description="unpaid past their due date today (any range)")
     outstanding_cents: dict[str, int] = Field(
-        description="unpaid balance of issued and overdue invoices now, per currency")
-    average_days_to_pay: float | None = Field(description="issue date to paid, of those paid "
-                                                          "in the range")
+        description="unpaid balance of issued and overdue invoices now, per currency"
+    )
+    average_days_to_pay: float | None = Field(description="issue date to paid, of those paid in the range")
     collected_cents: dict[str, int] = Field(description="payments received in the range")
 
 
@@ -162,8 +167,7 @@ class VerificationMetrics(Scope):
     approved: int = Field(description="approved during the range")
     rejected: int = Field(description="rejected during the range")
     submitted: int = Field(description="submitted during the range")
-    expiring_in_30_days: int = Field(description="approved documents expiring within 30 days "
-                                                 "from today")
+    expiring_in_30_days: int = Field(description="approved documents expiring within 30 days from today")
     expiring_by_kind: dict[str, int]
 
 

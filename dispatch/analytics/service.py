@@ -49,9 +49,14 @@ def _rate(part: int, whole: int) -> float:
     return round(part / whole, 4) if whole else 0.0
 
 
-async def resolve_window(session: AsyncSession, caller: Caller, org_id: uuid.UUID | None,
-                         date_from: date | None, date_to: date | None,
-                         today: date | None = None) -> Window:
+async def resolve_window(
+    session: AsyncSession,
+    caller: Caller,
+    org_id: uuid.UUID | None,
+    date_from: date | None,
+    date_to: date | None,
+    today: date | None = None,
+) -> Window:
     """The scope and range a request reads: checks tenancy (404) and the range (422)."""
     repo = AnalyticsRepository(session)
     if not caller.is_admin:
@@ -77,14 +82,17 @@ async def resolve_window(session: AsyncSession, caller: Caller, org_id: uuid.UUI
         end = datetime.combine(last + timedelta(days=1), time(), tz).astimezone(UTC)
     except (OverflowError, ValueError) as error:  # the calendar's first or last days
         raise ValidationFailed("the range is outside the calendar", field="to") from error
-    return Window(org_id=scoped, start=start, end=end, timezone=zone, first_day=first,
-                  last_day=last)
+    return Window(org_id=scoped, start=start, end=end, timezone=zone, first_day=first, last_day=last)
 
 
 def _scope(window: Window) -> dict[str, Any]:
-    return {"scope": "platform" if window.org_id is None else "organization",
-            "org_id": window.org_id, "timezone": window.timezone,
-            "date_from": window.first_day, "date_to": window.last_day}
+    return {
+        "scope": "platform" if window.org_id is None else "organization",
+        "org_id": window.org_id,
+        "timezone": window.timezone,
+        "date_from": window.first_day,
+        "date_to": window.last_day,
+    }
 
 
 def _days(window: Window) -> int:
@@ -105,53 +113,76 @@ async def booking_metrics(session: AsyncSession, window: Window) -> BookingMetri
     completed = by_status[BookingStatus.COMPLETED]
     cancelled, no_shows = by_status[BookingStatus.CANCELLED], by_status[BookingStatus.NO_SHOW]
     return BookingMetrics(
-        **_scope(window), total=total, by_status=by_status, completed=completed,
-        cancelled=cancelled, no_shows=no_shows,
+        **_scope(window),
+        total=total,
+        by_status=by_status,
+        completed=completed,
+        cancelled=cancelled,
+        no_shows=no_shows,
         completion_rate=_rate(completed, sum(by_status[s] for s in _ENDED)),
-        cancellation_rate=_rate(cancelled, total), no_show_rate=_rate(no_shows, total),
+        cancellation_rate=_rate(cancelled, total),
+        no_show_rate=_rate(no_shows, total),
         revenue_cents=revenue,
         average_price_cents={c: revenue[c] // n for c, n in completed_by_currency.items()},
     )
 
 
-async def driver_metrics(session: AsyncSession, window: Window, limit: int = 10
-                         ) -> DriverMetrics:
+async def driver_metrics(session: AsyncSession, window: Window, limit: int = 10) -> DriverMetrics:
     repo = AnalyticsRepository(session)
     active, verified, rating = await repo.driver_counts(window)
     per_driver = await repo.driver_jobs(window, ON_TIME_GRACE)
     leaders = sorted(per_driver, key=lambda r: (-r[2], -r[1]))[:limit]
     names = await repo.driver_names([r[0] for r in leaders])
-    top = [DriverPerformance(
-        driver_id=d, full_name=names.get(d, ("", 0.0))[0], jobs=j, completed_jobs=c,
-        on_time_jobs=o, on_time_rate=round(o / a, 4) if a else None,
-        rating_avg=names.get(d, ("", 0.0))[1]) for d, j, c, a, o in leaders]
+    top = [
+        DriverPerformance(
+            driver_id=d,
+            full_name=names.get(d, ("", 0.0))[0],
+            jobs=j,
+            completed_jobs=c,
+            on_time_jobs=o,
+            on_time_rate=round(o / a, 4) if a else None,
+            rating_avg=names.get(d, ("", 0.0))[1],
+        )
+        for d, j, c, a, o in leaders
+    ]
     top.sort(key=lambda p: (-p.completed_jobs, -p.rating_avg, -p.jobs))
     arrivals = sum(r[3] for r in per_driver)
     return DriverMetrics(
-        **_scope(window), active_drivers=active, verified_drivers=verified,
-        jobs=sum(r[1] for r in per_driver), completed_jobs=sum(r[2] for r in per_driver),
+        **_scope(window),
+        active_drivers=active,
+        verified_drivers=verified,
+        jobs=sum(r[1] for r in per_driver),
+        completed_jobs=sum(r[2] for r in per_driver),
         on_time_rate=round(sum(r[4] for r in per_driver) / arrivals, 4) if arrivals else None,
         on_time_grace_minutes=int(ON_TIME_GRACE.total_seconds() // 60),
-        rating_avg=None if rating is None else round(rating, 2), top_performers=top,
+        rating_avg=None if rating is None else round(rating, 2),
+        top_performers=top,
     )
 
 
-async def truck_metrics(session: AsyncSession, window: Window, limit: int = 100
-                        ) -> TruckMetrics:
+async def truck_metrics(session: AsyncSession, window: Window, limit: int = 100) -> TruckMetrics:
     days = _days(window)
     capacity = days * WORKING_DAY_HOURS
     rows = []
-    for truck_id, plate, count, hours, busy_days in await AnalyticsRepository(
-            session).truck_jobs(window):
-        rows.append(TruckUtilization(
-            truck_id=truck_id, plate=plate, jobs=count, busy_hours=round(hours, 2),
-            utilization=round(min(hours / capacity, 1.0), 4), idle_days=days - busy_days))
+    for truck_id, plate, count, hours, busy_days in await AnalyticsRepository(session).truck_jobs(window):
+        rows.append(
+            TruckUtilization(
+                truck_id=truck_id,
+                plate=plate,
+                jobs=count,
+                busy_hours=round(hours, 2),
+                utilization=round(min(hours / capacity, 1.0), 4),
+                idle_days=days - busy_days,
+            )
+        )
     rows.sort(key=lambda t: (t.utilization, t.plate))
     return TruckMetrics(
-        **_scope(window), active_trucks=len(rows), working_day_hours=WORKING_DAY_HOURS,
-        fleet_utilization=round(sum(t.utilization for t in rows) / len(rows), 4) if rows
-        else 0.0,
-        idle_truck_days=sum(t.idle_days for t in rows), trucks=rows[:limit],
+        **_scope(window),
+        active_trucks=len(rows),
+        working_day_hours=WORKING_DAY_HOURS,
+        fleet_utilization=round(sum(t.utilization for t in rows) / len(rows), 4) if rows else 0.0,
+        idle_truck_days=sum(t.idle_days for t in rows),
+        trucks=rows[:limit],
     )
 
 
@@ -181,13 +212,16 @@ def _next_bucket(day: date, bucket: Bucket) -> date:
     return day + timedelta(days=1)
 
 
-async def rating_metrics(session: AsyncSession, window: Window,
-                         bucket: Bucket = Bucket.WEEK) -> RatingMetrics:
+async def rating_metrics(
+    session: AsyncSession, window: Window, bucket: Bucket = Bucket.WEEK
+) -> RatingMetrics:
     repo = AnalyticsRepository(session)
     distribution, hidden, overall, driver = await repo.rating_figures(window)
     trend = await repo.trend(window, TrendMetric.RATING_AVG, bucket, None)
     return RatingMetrics(
-        **_scope(window), count=sum(distribution.values()), hidden=hidden,
+        **_scope(window),
+        count=sum(distribution.values()),
+        hidden=hidden,
         average_overall=None if overall is None else round(overall, 2),
         average_driver=None if driver is None else round(driver, 2),
         distribution={str(stars): distribution.get(stars, 0) for stars in range(1, 6)},
@@ -199,15 +233,18 @@ def _seconds(value: object) -> float | None:
     return None if value is None else round(float(value), 1)  # type: ignore[arg-type]
 
 
-async def support_metrics(session: AsyncSession, window: Window,
-                          now: datetime | None = None) -> SupportMetrics:
+async def support_metrics(
+    session: AsyncSession, window: Window, now: datetime | None = None
+) -> SupportMetrics:
     repo = AnalyticsRepository(session)
     open_by = await repo.open_tickets_by_priority(window)
     times = await repo.ticket_times(window, now or datetime.now(UTC))
     return SupportMetrics(
-        **_scope(window), open_total=sum(open_by.values()),
+        **_scope(window),
+        open_total=sum(open_by.values()),
         open_by_priority={p.value: open_by.get(p.value, 0) for p in LEVELS},
-        opened=int(times["opened"]), resolved=int(times["resolved"]),
+        opened=int(times["opened"]),
+        resolved=int(times["resolved"]),
         median_first_response_s=_seconds(times["median_first"]),
         average_first_response_s=_seconds(times["average_first"]),
         median_resolution_s=_seconds(times["median_resolution"]),
@@ -232,8 +269,13 @@ async def invoice_metrics(session: AsyncSession, window: Window) -> InvoiceMetri
     paid, days_to_pay = await repo.invoices_paid(window)
     overdue, outstanding = await repo.invoices_outstanding(window, _today(window))
     return InvoiceMetrics(
-        **_scope(window), issued=sum(by_status.values()), issued_cents=issued_cents,
-        by_status=by_status, paid=paid, overdue_now=overdue, outstanding_cents=outstanding,
+        **_scope(window),
+        issued=sum(by_status.values()),
+        issued_cents=issued_cents,
+        by_status=by_status,
+        paid=paid,
+        overdue_now=overdue,
+        outstanding_cents=outstanding,
         average_days_to_pay=None if days_to_pay is None else round(days_to_pay, 2),
         collected_cents=await repo.collected(window),
     )
@@ -243,27 +285,38 @@ async def verification_metrics(session: AsyncSession, window: Window) -> Verific
     figures = await AnalyticsRepository(session).verification_figures(window, _today(window))
     expiring: dict[str, int] = figures["expiring"]
     return VerificationMetrics(
-        **_scope(window), pending=figures["pending"], approved=figures["approved"],
-        rejected=figures["rejected"], submitted=figures["submitted"],
-        expiring_in_30_days=sum(expiring.values()), expiring_by_kind=expiring,
+        **_scope(window),
+        pending=figures["pending"],
+        approved=figures["approved"],
+        rejected=figures["rejected"],
+        submitted=figures["submitted"],
+        expiring_in_30_days=sum(expiring.values()),
+        expiring_by_kind=expiring,
     )
 
 
-async def trend(session: AsyncSession, window: Window, metric: TrendMetric, bucket: Bucket,
-                currency: str | None = None) -> Trend:
+async def trend(
+    session: AsyncSession, window: Window, metric: TrendMetric, bucket: Bucket, currency: str | None = None
+) -> Trend:
     """One metric per bucket; money metrics count one currency (the organization's, or
     USD platform-wide, unless asked)."""
     if metric in MONEY_METRICS:
         if currency is None:
-            zone = await AnalyticsRepository(session).organization_zone(window.org_id) \
-                if window.org_id else None
+            zone = (
+                await AnalyticsRepository(session).organization_zone(window.org_id) if window.org_id else None
+            )
             currency = zone[1] if zone else "USD"
         currency = currency.upper()
     else:
         currency = None
     rows = await AnalyticsRepository(session).trend(window, metric, bucket, currency)
-    return Trend(**_scope(window), metric=metric, bucket=bucket, currency=currency,
-                 points=_filled(window, bucket, rows))
+    return Trend(
+        **_scope(window),
+        metric=metric,
+        bucket=bucket,
+        currency=currency,
+        points=_filled(window, bucket, rows),
+    )
 
 
 async def dashboard(session: AsyncSession, window: Window) -> Dashboard:
@@ -275,13 +328,20 @@ async def dashboard(session: AsyncSession, window: Window) -> Dashboard:
     counts = await repo.headline_counts(window, _today(window), datetime.now(UTC))
     rating = counts["rating_avg"]
     return Dashboard(
-        **_scope(window), bookings=bookings.total, completed=bookings.completed,
-        revenue_cents=bookings.revenue_cents, cancellation_rate=bookings.cancellation_rate,
-        no_show_rate=bookings.no_show_rate, active_drivers=int(counts["active_drivers"]),
-        on_time_rate=drivers.on_time_rate, fleet_utilization=trucks.fleet_utilization,
+        **_scope(window),
+        bookings=bookings.total,
+        completed=bookings.completed,
+        revenue_cents=bookings.revenue_cents,
+        cancellation_rate=bookings.cancellation_rate,
+        no_show_rate=bookings.no_show_rate,
+        active_drivers=int(counts["active_drivers"]),
+        on_time_rate=drivers.on_time_rate,
+        fleet_utilization=trucks.fleet_utilization,
         rating_avg=None if rating is None else round(float(rating), 2),
-        open_tickets=int(counts["open_tickets"]), sla_breaches=int(counts["sla_breaches"]),
-        overdue_invoices=int(counts["overdue"]), collected_cents=await repo.collected(window),
+        open_tickets=int(counts["open_tickets"]),
+        sla_breaches=int(counts["sla_breaches"]),
+        overdue_invoices=int(counts["overdue"]),
+        collected_cents=await repo.collected(window),
         pending_verifications=int(counts["pending_verifications"]),
         expiring_in_30_days=int(counts["expiring"]),
         trend=_filled(window, Bucket.DAY, await repo.daily_bookings(window)),

@@ -88,17 +88,29 @@ def _chains(routes: list[tuple[int, list[int]]], legs: Legs, jobs: int) -> Chain
     for driver, order in routes:
         previous: int | None = None
         for job in order:
-            leg = (legs.start_km[driver, job] if previous is None
-                   else legs.between_km[previous, job])
+            leg = legs.start_km[driver, job] if previous is None else legs.between_km[previous, job]
             km[job] = round(float(leg), 3)
             previous = job
-    return Chains(routes=routes, legs_km=km, deadhead_km=round(sum(km.values()), 3),
-                  unassigned=[k for k in range(jobs) if k not in km])
+    return Chains(
+        routes=routes,
+        legs_km=km,
+        deadhead_km=round(sum(km.values()), 3),
+        unassigned=[k for k in range(jobs) if k not in km],
+    )
 
 
-def chain_plan(fleet: FleetColumns, jobs: list[Job], feasible: B, weights: Weights, *,
-               legs: Legs | None = None, max_drivers: int = 200, time_limit_s: float = 1.0,
-               exploration: int = 1, threads: int = 1) -> Chains:
+def chain_plan(
+    fleet: FleetColumns,
+    jobs: list[Job],
+    feasible: B,
+    weights: Weights,
+    *,
+    legs: Legs | None = None,
+    max_drivers: int = 200,
+    time_limit_s: float = 1.0,
+    exploration: int = 1,
+    threads: int = 1,
+) -> Chains:
     """VROOM's routes, then its leftovers inserted where they fit. `feasible` is jobs x
     drivers."""
     import vroom  # imported here: the solver is only needed when chains are planned
@@ -122,17 +134,25 @@ def chain_plan(fleet: FleetColumns, jobs: list[Job], feasible: B, weights: Weigh
         problem.add_vehicle(vroom.Vehicle(i + 1, start=i, skills=skills))
     for k, job in enumerate(jobs):
         begin = round(job.start - origin)
-        problem.add_job(vroom.Job(
-            k + 1, location=v + k, default_service=max(0, round(job.end - job.start)),
-            skills={k + 1}, time_windows=[vroom.TimeWindow(begin, begin)]))
-    solution = problem.solve(exploration_level=exploration, nb_threads=threads,
-                             timeout=timedelta(seconds=time_limit_s))
+        problem.add_job(
+            vroom.Job(
+                k + 1,
+                location=v + k,
+                default_service=max(0, round(job.end - job.start)),
+                skills={k + 1},
+                time_windows=[vroom.TimeWindow(begin, begin)],
+            )
+        )
+    solution = problem.solve(
+        exploration_level=exploration, nb_threads=threads, timeout=timedelta(seconds=time_limit_s)
+    )
     routes = _insert_leftovers(jobs, feasible, weights, legs, _routes_of(solution.routes, drivers))
     return _chains(routes, legs, n)
 
 
-def _insert_leftovers(jobs: list[Job], feasible: B, weights: Weights, legs: Legs,
-                      routes: list[tuple[int, list[int]]]) -> list[tuple[int, list[int]]]:
+def _insert_leftovers(
+    jobs: list[Job], feasible: B, weights: Weights, legs: Legs, routes: list[tuple[int, list[int]]]
+) -> list[tuple[int, list[int]]]:
     """Repair: put each job the solver left out into the cheapest gap of any driver's day
     that it fits (reachable after the job before it, and leaving time to reach the next).
     The heuristic search can leave jobs out under tight time windows; this keeps the plan
@@ -155,8 +175,11 @@ def _insert_leftovers(jobs: list[Job], feasible: B, weights: Weights, legs: Legs
                 continue
             if after is not None and jobs[k].end + between_km[k, after] * to_s > jobs[after].start:
                 continue
-            old = 0.0 if after is None else (
-                start_km[row, after] if before is None else between_km[before, after])
+            old = (
+                0.0
+                if after is None
+                else (start_km[row, after] if before is None else between_km[before, after])
+            )
             delta = come + (0.0 if after is None else between_km[k, after]) - old
             if best is None or delta < best[0]:
                 best = (float(delta), row, at)
@@ -175,8 +198,9 @@ def _routes_of(table: Any, drivers: list[int]) -> list[tuple[int, list[int]]]:
     return routes
 
 
-def greedy_chains(fleet: FleetColumns, jobs: list[Job], feasible: B, weights: Weights, *,
-                  legs: Legs | None = None) -> Chains:
+def greedy_chains(
+    fleet: FleetColumns, jobs: list[Job], feasible: B, weights: Weights, *, legs: Legs | None = None
+) -> Chains:
     """Baseline: jobs by start time, each to the nearest driver able to reach it in time."""
     n_drivers = len(fleet.driver_ids)
     if not jobs or n_drivers == 0:
@@ -217,9 +241,15 @@ class DayPlan:
     proof: Proof | None = None  # chains only: how close to the optimum the exact model got
 
 
-def plan_jobs(fleet: FleetColumns, jobs: list[Job], weights: Weights, *,
-              max_drivers: int = 200, time_limit_s: float = 1.0,
-              exact_time_limit_s: float = 10.0) -> DayPlan:
+def plan_jobs(
+    fleet: FleetColumns,
+    jobs: list[Job],
+    weights: Weights,
+    *,
+    max_drivers: int = 200,
+    time_limit_s: float = 1.0,
+    exact_time_limit_s: float = 10.0,
+) -> DayPlan:
     """The day's plan: optimal one-to-one matching; when that leaves jobs some driver could
     still take after another one (more jobs than drivers), chains instead from the exact
     model (most jobs served, then least deadhead, proven). Only when the exact model runs
@@ -236,16 +266,19 @@ def plan_jobs(fleet: FleetColumns, jobs: list[Job], weights: Weights, *,
     if any(feasible[j].any() for j in best.unassigned):
         legs = legs_of(fleet, jobs)
         try:
-            chains, proof = exact_chains(fleet, jobs, feasible, weights, legs=legs,
-                                         time_limit_s=exact_time_limit_s)
+            chains, proof = exact_chains(
+                fleet, jobs, feasible, weights, legs=legs, time_limit_s=exact_time_limit_s
+            )
         except (TimeoutError, TooLarge):  # VROOM's plan alone, below
             chains = Chains([], {}, 0.0, list(range(len(jobs))))
         if proof is None or not proof.optimal:
-            routed = chain_plan(fleet, jobs, feasible, weights, legs=legs,
-                                max_drivers=max_drivers, time_limit_s=time_limit_s)
+            routed = chain_plan(
+                fleet, jobs, feasible, weights, legs=legs, max_drivers=max_drivers, time_limit_s=time_limit_s
+            )
             chains = min((chains, routed), key=lambda c: (-c.served, c.deadhead_km))
         if chains.served > len(best.pairs) or (
-                chains.served == len(best.pairs) and chains.deadhead_km < best.deadhead_km):
+            chains.served == len(best.pairs) and chains.deadhead_km < best.deadhead_km
+        ):
             method, routes, km = "chains", chains.routes, chains.legs_km
             chained_baseline = greedy_chains(fleet, jobs, feasible, weights, legs=legs)
             greedy_km, greedy_served = chained_baseline.deadhead_km, chained_baseline.served
@@ -253,14 +286,20 @@ def plan_jobs(fleet: FleetColumns, jobs: list[Job], weights: Weights, *,
             proof = None
     pairs = _with_trucks(fleet, jobs, routes, km)
     done = {p.job for p in pairs}
-    return DayPlan(method=method, pairs=pairs,
-                   deadhead_km=round(sum(p.deadhead_km for p in pairs), 3),
-                   greedy_deadhead_km=greedy_km, greedy_assigned=greedy_served,
-                   unassigned=[k for k in range(len(jobs)) if k not in done], proof=proof)
+    return DayPlan(
+        method=method,
+        pairs=pairs,
+        deadhead_km=round(sum(p.deadhead_km for p in pairs), 3),
+        greedy_deadhead_km=greedy_km,
+        greedy_assigned=greedy_served,
+        unassigned=[k for k in range(len(jobs)) if k not in done],
+        proof=proof,
+    )
 
 
-def _with_trucks(fleet: FleetColumns, jobs: list[Job], routes: list[tuple[int, list[int]]],
-                 km: dict[int, float]) -> list[PlannedPair]:
+def _with_trucks(
+    fleet: FleetColumns, jobs: list[Job], routes: list[tuple[int, list[int]]], km: dict[int, float]
+) -> list[PlannedPair]:
     """A truck per job: free then (existing bookings and this plan), big enough, the route's
     previous truck preferred so a crew keeps its truck through the day."""
     planned: dict[int, list[tuple[float, float]]] = {}
@@ -277,8 +316,9 @@ def _with_trucks(fleet: FleetColumns, jobs: list[Job], routes: list[tuple[int, l
     return pairs
 
 
-def _truck_for(fleet: FleetColumns, job: Job, planned: dict[int, list[tuple[float, float]]],
-               preferred: int | None) -> int | None:
+def _truck_for(
+    fleet: FleetColumns, job: Job, planned: dict[int, list[tuple[float, float]]], preferred: int | None
+) -> int | None:
     ok = fleet.truck_active & (fleet.truck_capacity >= job.volume_m3)
     ok &= ~fleet.truck_busy.blocked(len(fleet.truck_ids), job.start, job.end, 0.0)
     candidates = np.flatnonzero(ok)
@@ -291,20 +331,34 @@ def _truck_for(fleet: FleetColumns, job: Job, planned: dict[int, list[tuple[floa
     return None
 
 
-def flow_plan(fleet: FleetColumns, jobs: list[Job], feasible: B, weights: Weights, *,
-              legs: Legs | None = None, time_limit_s: float = 30.0) -> Chains:
+def flow_plan(
+    fleet: FleetColumns,
+    jobs: list[Job],
+    feasible: B,
+    weights: Weights,
+    *,
+    legs: Legs | None = None,
+    time_limit_s: float = 30.0,
+) -> Chains:
     """Exact chains: the most jobs served, then the least deadhead (exact.py: one flow
     commodity per class of drivers allowed the same jobs, solved by HiGHS with a proof)."""
     return exact_chains(fleet, jobs, feasible, weights, legs=legs, time_limit_s=time_limit_s)[0]
 
 
-def exact_chains(fleet: FleetColumns, jobs: list[Job], feasible: B, weights: Weights, *,
-                 legs: Legs | None = None, time_limit_s: float = 30.0,
-                 ) -> tuple[Chains, Proof | None]:
+def exact_chains(
+    fleet: FleetColumns,
+    jobs: list[Job],
+    feasible: B,
+    weights: Weights,
+    *,
+    legs: Legs | None = None,
+    time_limit_s: float = 30.0,
+) -> tuple[Chains, Proof | None]:
     """flow_plan with its proof (None when there is nothing to plan)."""
     if not jobs or not len(fleet.driver_ids) or not feasible.any():
         return Chains([], {}, 0.0, list(range(len(jobs)))), None
     legs = legs if legs is not None else legs_of(fleet, jobs)
-    routes, proof = solve_exact(feasible, jobs, legs.start_km, legs.between_km, weights,
-                                time_limit_s=time_limit_s)
+    routes, proof = solve_exact(
+        feasible, jobs, legs.start_km, legs.between_km, weights, time_limit_s=time_limit_s
+    )
     return _chains(routes, legs, len(jobs)), proof

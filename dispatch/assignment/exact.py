@@ -113,8 +113,15 @@ class TooLarge(Exception):
     feasibility columns, for example each busy at other times, times many jobs)."""
 
 
-def arcs_of(feasible: B, jobs: list[Job], start_km: F64, between_km: F64,
-            weights: Weights, *, max_arcs: int | None = None) -> tuple[Arcs, int]:
+def arcs_of(
+    feasible: B,
+    jobs: list[Job],
+    start_km: F64,
+    between_km: F64,
+    weights: Weights,
+    *,
+    max_arcs: int | None = None,
+) -> tuple[Arcs, int]:
     """The whole arc universe and the number of classes (TooLarge past `max_arcs`, by
     default MAX_ARCS)."""
     columns, cls = classes_of(feasible)
@@ -127,14 +134,18 @@ def arcs_of(feasible: B, jobs: list[Job], start_km: F64, between_km: F64,
     if size > limit:
         raise TooLarge(f"day plan: {size} arcs in the exact model (at most {limit})")
     first_k, first_d = np.nonzero(feasible)
-    parts = [(first_d, np.full(len(first_k), -1), first_k, cls[first_d],
-              start_km[first_d, first_k])]
+    parts = [(first_d, np.full(len(first_k), -1), first_k, cls[first_d], start_km[first_d, first_k])]
     for c, allowed in enumerate(columns):
         j, k = np.nonzero(follow & allowed[:, None] & allowed[None, :])
         parts.append((np.full(len(j), -1), j, k, np.full(len(j), c), between_km[j, k]))
     driver, tail, head, klass, km = (np.concatenate([p[i] for p in parts]) for i in range(5))
-    return Arcs(driver.astype(np.int64), tail.astype(np.int64), head.astype(np.int64),
-                klass.astype(np.int64), km.astype(np.float64)), len(columns)
+    return Arcs(
+        driver.astype(np.int64),
+        tail.astype(np.int64),
+        head.astype(np.int64),
+        klass.astype(np.int64),
+        km.astype(np.float64),
+    ), len(columns)
 
 
 def _matrix(arcs: Arcs, chosen: I64, n: int, classes: int, drivers: int) -> csr_matrix:
@@ -143,20 +154,23 @@ def _matrix(arcs: Arcs, chosen: I64, n: int, classes: int, drivers: int) -> csr_
     cls, driver = arcs.cls[chosen], arcs.driver[chosen]
     col = np.arange(len(chosen))
     start = tail < 0
-    rows = np.concatenate([head, n + cls * n + head,
-                           np.where(start, n + classes * n + driver, n + cls * n + tail)])
+    rows = np.concatenate(
+        [head, n + cls * n + head, np.where(start, n + classes * n + driver, n + cls * n + tail)]
+    )
     vals = np.concatenate([np.ones(len(col)), -np.ones(len(col)), np.ones(len(col))])
-    return coo_matrix((vals, (rows, np.concatenate([col, col, col]))),
-                      shape=(n + classes * n + drivers, len(chosen))).tocsr()
+    return coo_matrix(
+        (vals, (rows, np.concatenate([col, col, col]))), shape=(n + classes * n + drivers, len(chosen))
+    ).tocsr()
 
 
 def _reduced(arcs: Arcs, cost: F64, duals: F64, n: int, classes: int) -> F64:
     """Reduced cost of every arc under the LP's duals (all <= 0 for Ax <= b)."""
-    cover, conserve, drivers = duals[:n], duals[n:n + classes * n], duals[n + classes * n:]
+    cover, conserve, drivers = duals[:n], duals[n : n + classes * n], duals[n + classes * n :]
     out = cost - cover[arcs.head] + conserve[arcs.cls * n + arcs.head]
     start = arcs.tail_job < 0
-    tail_dual = np.where(start, drivers[np.maximum(arcs.driver, 0)],
-                         conserve[arcs.cls * n + np.maximum(arcs.tail_job, 0)])
+    tail_dual = np.where(
+        start, drivers[np.maximum(arcs.driver, 0)], conserve[arcs.cls * n + np.maximum(arcs.tail_job, 0)]
+    )
     return np.asarray(out - tail_dual)
 
 
@@ -166,8 +180,7 @@ def _seed(arcs: Arcs, starts: F64, per_job: int) -> B:
     keep = np.zeros(len(arcs), dtype=bool)
     jobs = int(max(arcs.head.max(), arcs.tail_job.max())) + 1
     drivers = int(arcs.driver.max()) + 1
-    tail_key = np.where(arcs.tail_job < 0, arcs.driver,
-                        drivers + arcs.cls * jobs + arcs.tail_job)
+    tail_key = np.where(arcs.tail_job < 0, arcs.driver, drivers + arcs.cls * jobs + arcs.tail_job)
     head_key = arcs.cls * jobs + arcs.head
     for key, score in ((tail_key, arcs.km), (tail_key, starts[arcs.head]), (head_key, arcs.km)):
         order = np.lexsort((score, key))
@@ -177,10 +190,18 @@ def _seed(arcs: Arcs, starts: F64, per_job: int) -> B:
     return keep
 
 
-def solve_exact(feasible: B, jobs: list[Job], start_km: F64, between_km: F64,
-                weights: Weights, *, time_limit_s: float = 30.0, per_job: int = 6,
-                gap: float = 1e-6, slack_share: float = 1e-3,
-                ) -> tuple[list[tuple[int, list[int]]], Proof]:
+def solve_exact(
+    feasible: B,
+    jobs: list[Job],
+    start_km: F64,
+    between_km: F64,
+    weights: Weights,
+    *,
+    time_limit_s: float = 30.0,
+    per_job: int = 6,
+    gap: float = 1e-6,
+    slack_share: float = 1e-3,
+) -> tuple[list[tuple[int, list[int]]], Proof]:
     """Routes (driver row, job indices in order) of a plan with the most jobs served and,
     among those, the least deadhead, with its proof. `feasible` is jobs x drivers; `gap` is
     the relative deadhead gap at which HiGHS may stop; `per_job` sizes the first arc set and
@@ -202,8 +223,13 @@ def solve_exact(feasible: B, jobs: list[Job], start_km: F64, between_km: F64,
     while True:  # LP over the arcs kept, priced over all of them
         rounds += 1
         chosen = np.flatnonzero(inside)
-        lp = linprog(cost[chosen], A_ub=_matrix(arcs, chosen, n, classes, drivers), b_ub=b,
-                     bounds=(0, 1), method=_LP_METHOD)
+        lp = linprog(
+            cost[chosen],
+            A_ub=_matrix(arcs, chosen, n, classes, drivers),
+            b_ub=b,
+            bounds=(0, 1),
+            method=_LP_METHOD,
+        )
         if lp.status != 0:  # x = 0 is feasible and the costs are bounded: numerical trouble
             raise RuntimeError(f"day plan: HiGHS could not solve the LP ({lp.message})")
         reduced = _reduced(arcs, cost, np.asarray(lp.ineqlin.marginals), n, classes)
@@ -213,7 +239,7 @@ def solve_exact(feasible: B, jobs: list[Job], start_km: F64, between_km: F64,
         slack = max(1.0, slack_share * float(arcs.km[chosen] @ lp.x))
         if float(lp.fun) - lp_value <= _STOP * slack or time.perf_counter() - began > time_limit_s:
             break
-        take = entering[np.argsort(reduced[entering])[:max(_CAP * n, 500)]]
+        take = entering[np.argsort(reduced[entering])[: max(_CAP * n, 500)]]
         inside[take] = True
     lp_km = float(arcs.km[chosen] @ lp.x)
     # Integer program over the arcs whose reduced cost is at most `slack`: a plan using any
@@ -223,11 +249,13 @@ def solve_exact(feasible: B, jobs: list[Job], start_km: F64, between_km: F64,
         rounds += 1
         chosen = np.flatnonzero(reduced <= slack)
         left = max(0.1, time_limit_s - (time.perf_counter() - began))
-        result = milp(cost[chosen], integrality=np.ones(len(chosen)), bounds=Bounds(0, 1),
-                      constraints=LinearConstraint(_matrix(arcs, chosen, n, classes, drivers),
-                                                   -np.inf, b),
-                      options={"time_limit": left,
-                               "mip_rel_gap": gap * max(1.0, lp_km) / max(1.0, abs(lp_value))})
+        result = milp(
+            cost[chosen],
+            integrality=np.ones(len(chosen)),
+            bounds=Bounds(0, 1),
+            constraints=LinearConstraint(_matrix(arcs, chosen, n, classes, drivers), -np.inf, b),
+            options={"time_limit": left, "mip_rel_gap": gap * max(1.0, lp_km) / max(1.0, abs(lp_value))},
+        )
         if result.x is None:  # out of time before any plan (x = 0 is one, but not found yet)
             raise TimeoutError(f"day plan: no plan within {time_limit_s} s ({result.message})")
         incumbent = float(result.fun)
@@ -243,10 +271,17 @@ def solve_exact(feasible: B, jobs: list[Job], start_km: F64, between_km: F64,
     deadhead = float(arcs.km[picked].sum())
     # A plan serving one more job would cost at most -(served + 1) * reward + (reward - 1).
     served_is_max = bound > -(served + 1) * reward + reward - 1.0
-    proof = Proof(served=served, deadhead_km=round(deadhead, 3),
-                  bound_km=round(min(deadhead, bound + served * reward), 3),
-                  served_is_max=bool(served_is_max), classes=classes, arcs=len(chosen),
-                  universe=len(arcs), rounds=rounds, solve_s=time.perf_counter() - began)
+    proof = Proof(
+        served=served,
+        deadhead_km=round(deadhead, 3),
+        bound_km=round(min(deadhead, bound + served * reward), 3),
+        served_is_max=bool(served_is_max),
+        classes=classes,
+        arcs=len(chosen),
+        universe=len(arcs),
+        rounds=rounds,
+        solve_s=time.perf_counter() - began,
+    )
     return _routes(arcs, picked), proof
 
 

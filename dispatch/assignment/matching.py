@@ -32,8 +32,11 @@ def cost_matrix(fleet: FleetColumns, jobs: list[Job], weights: Weights) -> F64:
 def _plan_from(pairs: list[tuple[int, int]], matrix: F64, jobs: int) -> Plan:
     kept = [(j, d) for j, d in pairs if matrix[j, d] < INFEASIBLE_KM]
     done = {j for j, _ in kept}
-    return Plan(pairs=kept, deadhead_km=round(float(sum(matrix[j, d] for j, d in kept)), 3),
-                unassigned=[j for j in range(jobs) if j not in done])
+    return Plan(
+        pairs=kept,
+        deadhead_km=round(float(sum(matrix[j, d] for j, d in kept)), 3),
+        unassigned=[j for j in range(jobs) if j not in done],
+    )
 
 
 def optimal(matrix: F64) -> Plan:
@@ -41,8 +44,7 @@ def optimal(matrix: F64) -> Plan:
     if matrix.size == 0:
         return Plan([], 0.0, list(range(matrix.shape[0])))
     rows, cols = linear_sum_assignment(matrix)
-    return _plan_from(list(zip(rows.tolist(), cols.tolist(), strict=True)), matrix,
-                      matrix.shape[0])
+    return _plan_from(list(zip(rows.tolist(), cols.tolist(), strict=True)), matrix, matrix.shape[0])
 
 
 def greedy(matrix: F64) -> Plan:

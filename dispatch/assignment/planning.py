@@ -20,8 +20,14 @@ from persistence.repositories.assignments import AssignmentRepository
 from persistence.session import Caller
 
 
-async def plan_day(session: AsyncSession, caller: Caller, org_id: uuid.UUID | None, day: date,
-                   fleet: FleetPort, now: datetime | None = None) -> PlanOut:
+async def plan_day(
+    session: AsyncSession,
+    caller: Caller,
+    org_id: uuid.UUID | None,
+    day: date,
+    fleet: FleetPort,
+    now: datetime | None = None,
+) -> PlanOut:
     org = org_id if caller.is_admin and org_id else caller.org_id
     if org is None:
         raise ValidationFailed("name the organization to plan", field="org_id")
@@ -29,24 +35,39 @@ async def plan_day(session: AsyncSession, caller: Caller, org_id: uuid.UUID | No
     start = datetime.combine(day, time.min, UTC)
     now = now or datetime.now(UTC)
     bookings = await AssignmentRepository(session).lock_plannable(
-        org, max(start, now), start + timedelta(days=1))
+        org, max(start, now), start + timedelta(days=1)
+    )
     result = await fleet.plan(org, [booking_spec(b) for b in bookings])
     assigned: list[PlannedJob] = []
     for pair in result["pairs"]:
         booking = bookings[pair["job"]]
-        assignment = await try_assign(session, booking, uuid.UUID(pair["driver_id"]),
-                                   uuid.UUID(pair["truck_id"]), caller, "plan",
-                                   {"deadhead_km": pair["deadhead_km"]})
+        assignment = await try_assign(
+            session,
+            booking,
+            uuid.UUID(pair["driver_id"]),
+            uuid.UUID(pair["truck_id"]),
+            caller,
+            "plan",
+            {"deadhead_km": pair["deadhead_km"]},
+        )
         if assignment is None:
             continue  # taken meanwhile by someone else: stays unassigned
         await record_assignment(session, booking, assignment, caller, 1)
-        assigned.append(PlannedJob(booking_id=booking.id, driver_id=assignment.driver_id,
-                                   truck_id=assignment.truck_id,
-                                   deadhead_km=pair["deadhead_km"]))
+        assigned.append(
+            PlannedJob(
+                booking_id=booking.id,
+                driver_id=assignment.driver_id,
+                truck_id=assignment.truck_id,
+                deadhead_km=pair["deadhead_km"],
+            )
+        )
     done = {a.booking_id for a in assigned}
-    return PlanOut(bookings=len(bookings), assigned=assigned,
-                   unassigned=[b.id for b in bookings if b.id not in done],
-                   method=result.get("method", "matching"),
-                   deadhead_km=result["deadhead_km"],
-                   greedy_deadhead_km=result["greedy_deadhead_km"],
-                   greedy_assigned=result.get("greedy_assigned", 0))
+    return PlanOut(
+        bookings=len(bookings),
+        assigned=assigned,
+        unassigned=[b.id for b in bookings if b.id not in done],
+        method=result.get("method", "matching"),
+        deadhead_km=result["deadhead_km"],
+        greedy_deadhead_km=result["greedy_deadhead_km"],
+        greedy_assigned=result.get("greedy_assigned", 0),
+    )

@@ -24,8 +24,18 @@ class AssignmentOut(BaseModel):
     window_end: datetime
     method: str = Field(examples=["auto"])
     score: dict[str, float] | None = Field(
-        default=None, examples=[{"deadhead_km": 3.2, "distance": 3.2, "rating": -5.0,
-                                 "fairness": 2.0, "idle": -1.5, "total": -1.3}])
+        default=None,
+        examples=[
+            {
+                "deadhead_km": 3.2,
+                "distance": 3.2,
+                "rating": -5.0,
+                "fairness": 2.0,
+                "idle": -1.5,
+                "total": -1.3,
+            }
+        ],
+    )
     candidates_tried: int = 1
 
 
@@ -46,9 +56,12 @@ class PlanOut(BaseModel):
     bookings: int
     assigned: list[PlannedJob]
     unassigned: list[uuid.UUID]
-    method: str = Field(default="matching", examples=["matching", "chains"],
-                        description="matching: optimal one job per driver; chains: VROOM routes "
-                                    "with several jobs per driver in time order")
+    method: str = Field(
+        default="matching",
+        examples=["matching", "chains"],
+        description="matching: optimal one job per driver; chains: VROOM routes "
+        "with several jobs per driver in time order",
+    )
     deadhead_km: float = Field(description="total deadhead of the optimal plan")
     greedy_deadhead_km: float = Field(description="the same input assigned greedily")
     greedy_assigned: int = Field(default=0, description="jobs the greedy baseline assigned")

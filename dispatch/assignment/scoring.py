@@ -28,8 +28,7 @@ def skill_mask(skills: list[str] | tuple[str, ...]) -> int:
     return mask
 
 
-def haversine_km(lat1: F64 | float, lon1: F64 | float, lat2: F64 | float,
-                 lon2: F64 | float) -> F64:
+def haversine_km(lat1: F64 | float, lon1: F64 | float, lat2: F64 | float, lon2: F64 | float) -> F64:
     """Great-circle distance, element-wise (arrays broadcast)."""
     p1, p2 = np.radians(lat1), np.radians(lat2)
     dp, dl = p2 - p1, np.radians(np.asarray(lon2) - np.asarray(lon1))
@@ -54,8 +53,7 @@ class Busy:
         self.end_lat = np.append(self.end_lat, end_lat)
         self.end_lon = np.append(self.end_lon, end_lon)
 
-    def blocked(self, rows: int, window_start: float, window_end: float,
-                buffer_s: float) -> B:
+    def blocked(self, rows: int, window_start: float, window_end: float, buffer_s: float) -> B:
         """Rows holding any interval that overlaps [start - buffer, end + buffer)."""
         hit = (self.start < window_end + buffer_s) & (self.end + buffer_s > window_start)
         mask = np.zeros(rows, dtype=bool)
@@ -133,8 +131,12 @@ def driver_costs(fleet: FleetColumns, job: Job, weights: Weights) -> tuple[F64, 
     feasible &= ~fleet.driver_busy.blocked(n, job.start, job.end, 0.0)
     feasible &= ~_cannot_reach(fleet.driver_busy, n, job.start, travel_s)
     idle_h = np.clip((job.start - fleet.idle_since) / 3600.0, 0.0, 24.0)
-    cost = (weights.distance * deadhead - weights.rating * (fleet.rating - 3.0)
-            + weights.fairness * fleet.jobs_today - weights.idle * idle_h)
+    cost = (
+        weights.distance * deadhead
+        - weights.rating * (fleet.rating - 3.0)
+        + weights.fairness * fleet.jobs_today
+        - weights.idle * idle_h
+    )
     return np.where(feasible, cost, NO_SCORE), deadhead
 
 
@@ -172,16 +174,23 @@ def rank(fleet: FleetColumns, job: Job, weights: Weights, limit: int = 5) -> lis
     out: list[Candidate] = []
     for i, row in enumerate(best):
         truck = trucks[min(i, trucks.size - 1)]  # spread candidates over the best trucks
-        out.append(Candidate(
-            driver_id=fleet.driver_ids[row], truck_id=fleet.truck_ids[truck],
-            score=round(float(cost[row]), 3),
-            breakdown={
-                "deadhead_km": round(float(deadhead[row]), 3),
-                "distance": round(weights.distance * float(deadhead[row]), 3),
-                "rating": round(-weights.rating * (float(fleet.rating[row]) - 3.0), 3),
-                "fairness": round(weights.fairness * float(fleet.jobs_today[row]), 3),
-                "idle": round(-weights.idle * float(np.clip(
-                    (job.start - fleet.idle_since[row]) / 3600.0, 0.0, 24.0)), 3),
-                "truck_capacity_m3": float(fleet.truck_capacity[truck]),
-            }))
+        out.append(
+            Candidate(
+                driver_id=fleet.driver_ids[row],
+                truck_id=fleet.truck_ids[truck],
+                score=round(float(cost[row]), 3),
+                breakdown={
+                    "deadhead_km": round(float(deadhead[row]), 3),
+                    "distance": round(weights.distance * float(deadhead[row]), 3),
+                    "rating": round(-weights.rating * (float(fleet.rating[row]) - 3.0), 3),
+                    "fairness": round(weights.fairness * float(fleet.jobs_today[row]), 3),
+                    "idle": round(
+                        -weights.idle
+                        * float(np.clip((job.start - fleet.idle_since[row]) / 3600.0, 0.0, 24.0)),
+                        3,
+                    ),
+                    "truck_capacity_m3": float(fleet.truck_capacity[truck]),
+                },
+            )
+        )
     return out

@@ -104,18 +104,17 @@ class _Memory:
 
 async def _read_database(keys: list[str]) -> dict[str, bytes]:
     """The truth for these keys; an unknown user is OFF, an unknown sign-in REVOKED."""
-    users = [uuid.UUID(k[len(USER):]) for k in keys if k.startswith(USER)]
-    families = [uuid.UUID(k[len(SESSION):]) for k in keys if k.startswith(SESSION)]
+    users = [uuid.UUID(k[len(USER) :]) for k in keys if k.startswith(USER)]
+    families = [uuid.UUID(k[len(SESSION) :]) for k in keys if k.startswith(SESSION)]
     found: dict[str, bytes] = {}
     async with tenant_session(SYSTEM) as session:
         accounts, links = AccountRepository(session), RefreshTokenRepository(session)
         for start in range(0, len(users), DB_CHUNK):  # bind parameters are limited
-            rows = await accounts.session_states(users[start:start + DB_CHUNK])
+            rows = await accounts.session_states(users[start : start + DB_CHUNK])
             found.update({user_key(i): user_state(v, a) for i, v, a in rows})
         for start in range(0, len(families), DB_CHUNK):
-            counts = await links.revoked_link_counts(families[start:start + DB_CHUNK])
-            found.update({session_key(f): LIVE if revoked == 0 else REVOKED
-                          for f, revoked in counts})
+            counts = await links.revoked_link_counts(families[start : start + DB_CHUNK])
+            found.update({session_key(f): LIVE if revoked == 0 else REVOKED for f, revoked in counts})
     return {k: found.get(k, OFF if k.startswith(USER) else REVOKED) for k in keys}
 
 
@@ -154,8 +153,10 @@ class Revocations:
     async def check(self, claims: AccessClaims, settings: Settings) -> None:
         """Refuse (401) a token whose user was deactivated or whose sign-in was revoked."""
         if not is_live(claims, await self.states(keys_of(claims), settings)):
-            raise Unauthorized("session ended: the account was deactivated or this sign-in "
-                               "was revoked; sign in again", reason="session_revoked")
+            raise Unauthorized(
+                "session ended: the account was deactivated or this sign-in was revoked; sign in again",
+                reason="session_revoked",
+            )
 
     # ---- Redis, never waited on for long ---------------------------------------------------
     def _redis(self) -> Any:
@@ -172,7 +173,7 @@ class Revocations:
         fetched: dict[str, bytes] = {}
         try:
             for start in range(0, len(keys), MGET_CHUNK):  # a sweep asks for thousands
-                chunk = keys[start:start + MGET_CHUNK]
+                chunk = keys[start : start + MGET_CHUNK]
                 async with asyncio.timeout(settings.session_redis_timeout_s):
                     values = await redis.mget([REDIS_PREFIX + k for k in chunk])
                 fetched.update({k: v for k, v in zip(chunk, values, strict=True) if v})
@@ -181,8 +182,9 @@ class Revocations:
             return {}
         return fetched
 
-    async def _to_redis(self, values: dict[str, bytes], settings: Settings, *,
-                        only_new: bool = False, announce: bool = False) -> bool:
+    async def _to_redis(
+        self, values: dict[str, bytes], settings: Settings, *, only_new: bool = False, announce: bool = False
+    ) -> bool:
         redis = self._redis()
         if redis is None:
             return not settings.redis_url  # no Redis configured: nothing to write
@@ -190,8 +192,7 @@ class Revocations:
             async with asyncio.timeout(settings.session_redis_timeout_s):
                 pipe = redis.pipeline(transaction=False)
                 for key, value in values.items():
-                    pipe.set(REDIS_PREFIX + key, value, ex=settings.session_state_ttl_s,
-                             nx=only_new)
+                    pipe.set(REDIS_PREFIX + key, value, ex=settings.session_state_ttl_s, nx=only_new)
                 if announce:
                     pipe.publish(CHANNEL, orjson.dumps(sorted(values)))
                 await pipe.execute()
@@ -259,8 +260,7 @@ revocations = Revocations()
 
 def user_changed(session: AsyncSession, user: User) -> None:
     """After commit, every replica sees the user's new version or deactivation."""
-    revocations.after_commit(session, {user_key(user.id): user_state(user.token_version,
-                                                                     user.active)})
+    revocations.after_commit(session, {user_key(user.id): user_state(user.token_version, user.active)})
 
 
 def sessions_revoked(session: AsyncSession, family_ids: Iterable[uuid.UUID]) -> None:

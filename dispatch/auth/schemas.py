@@ -10,14 +10,24 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationInfo, fi
 
 from dispatch.auth.credentials import OTP_DIGITS, Channel, normalise_destination
 
-Destination = Field(min_length=3, max_length=320, examples=["ada@example.com", "+4930123456"],
-                    description="an email address or a phone number in international form")
+Destination = Field(
+    min_length=3,
+    max_length=320,
+    examples=["ada@example.com", "+4930123456"],
+    description="an email address or a phone number in international form",
+)
 
 
 class OtpRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"channel": "sms", "destination": "+49 30 1234567"},
-        {"channel": "email", "destination": "Ada@Example.com"}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"channel": "sms", "destination": "+49 30 1234567"},
+                {"channel": "email", "destination": "Ada@Example.com"},
+            ]
+        },
+    )
 
     channel: Channel
     destination: str = Destination
@@ -32,20 +42,21 @@ class OtpRequest(BaseModel):
 
 
 class OtpRequested(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"status": "sent", "expires_in": 300}]})
+    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "sent", "expires_in": 300}]})
 
     status: Literal["sent"] = "sent"
     expires_in: int = Field(description="seconds the code stays valid")
 
 
 class OtpVerify(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"destination": "+4930 1234567", "code": "042917"}]})
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"destination": "+4930 1234567", "code": "042917"}]}
+    )
 
     destination: str = Destination
-    code: str = Field(pattern=rf"^\d{{{OTP_DIGITS}}}$", examples=["042917"],
-                      description=f"the {OTP_DIGITS} digits we sent")
+    code: str = Field(
+        pattern=rf"^\d{{{OTP_DIGITS}}}$", examples=["042917"], description=f"the {OTP_DIGITS} digits we sent"
+    )
 
     @field_validator("destination")
     @classmethod
@@ -56,16 +67,25 @@ class OtpVerify(BaseModel):
 class RefreshRequest(BaseModel):
     """Apps send the refresh token here; browsers may leave the body out and rely on the cookie."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"refresh_token": "q3n0b1nM0Zb8d1l4b7mX1xXr2s9lW3dQ8Hq6pP1y5e4"}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"refresh_token": "q3n0b1nM0Zb8d1l4b7mX1xXr2s9lW3dQ8Hq6pP1y5e4"}]},
+    )
 
     refresh_token: str | None = Field(default=None, min_length=16, max_length=200)
 
 
 USER_EXAMPLE: dict[str, JsonValue] = {
-    "id": "0b7d3c1e-2f4a-4e5b-8c6d-7e8f9a0b1c2d", "role": "customer", "org_id": None,
-    "driver_id": None, "email": "ada@example.com", "phone": None, "full_name": "",
-    "active": True, "created_at": "2026-05-04T09:30:00Z"}
+    "id": "0b7d3c1e-2f4a-4e5b-8c6d-7e8f9a0b1c2d",
+    "role": "customer",
+    "org_id": None,
+    "driver_id": None,
+    "email": "ada@example.com",
+    "phone": None,
+    "full_name": "",
+    "active": True,
+    "created_at": "2026-05-04T09:30:00Z",
+}
 
 
 class UserOut(BaseModel):
@@ -83,10 +103,19 @@ class UserOut(BaseModel):
 
 
 class TokenPair(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9...", "token_type": "bearer",
-        "expires_in": 900, "refresh_token": "q3n0b1nM0Zb8d1l4b7mX1xXr2s9lW3dQ8Hq6pP1y5e4",
-        "user": USER_EXAMPLE}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9...",
+                    "token_type": "bearer",
+                    "expires_in": 900,
+                    "refresh_token": "q3n0b1nM0Zb8d1l4b7mX1xXr2s9lW3dQ8Hq6pP1y5e4",
+                    "user": USER_EXAMPLE,
+                }
+            ]
+        }
+    )
 
     access_token: str
     token_type: Literal["bearer"] = "bearer"

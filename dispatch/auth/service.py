@@ -24,8 +24,9 @@ from persistence.repositories.auth import AccountRepository
 from persistence.session import Caller, Role
 
 
-async def request_code(session: AsyncSession, limiter: RateLimiter, request: OtpRequest,
-                       client_ip: str, settings: Settings) -> OtpRequested:
+async def request_code(
+    session: AsyncSession, limiter: RateLimiter, request: OtpRequest, client_ip: str, settings: Settings
+) -> OtpRequested:
     """Send a fresh code. The answer never says whether an account exists."""
     await otp.check_request_limits(limiter, request.destination, client_ip, settings)
     await otp.issue_code(session, request.channel, request.destination, settings)
@@ -46,35 +47,46 @@ async def driver_id_of(session: AsyncSession, user: User) -> uuid.UUID | None:
 
 
 def user_out(user: User, driver_id: uuid.UUID | None) -> UserOut:
-    return UserOut(id=user.id, role=user.role, org_id=user.org_id, driver_id=driver_id,
-                   email=user.email, phone=user.phone, full_name=user.full_name,
-                   active=user.active, created_at=user.created_at)
+    return UserOut(
+        id=user.id,
+        role=user.role,
+        org_id=user.org_id,
+        driver_id=driver_id,
+        email=user.email,
+        phone=user.phone,
+        full_name=user.full_name,
+        active=user.active,
+        created_at=user.created_at,
+    )
 
 
-async def _token_pair(session: AsyncSession, user: User, settings: Settings,
-                      family_id: uuid.UUID | None = None) -> TokenPair:
+async def _token_pair(
+    session: AsyncSession, user: User, settings: Settings, family_id: uuid.UUID | None = None
+) -> TokenPair:
     """Tokens of one sign-in: the access token names the family (`sid`) and user version."""
     driver_id = await driver_id_of(session, user)
-    caller = Caller(role=cast(Role, user.role), user_id=user.id, org_id=user.org_id,
-                    driver_id=driver_id)
+    caller = Caller(role=cast(Role, user.role), user_id=user.id, org_id=user.org_id, driver_id=driver_id)
     family_id = family_id or uuid.uuid4()
     return TokenPair(
-        access_token=issue_access_token(caller, settings, version=user.token_version,
-                                        session_id=family_id),
+        access_token=issue_access_token(caller, settings, version=user.token_version, session_id=family_id),
         expires_in=settings.access_token_ttl_s,
         refresh_token=await refresh.issue(session, user.id, settings, family_id),
         user=user_out(user, driver_id),
     )
 
 
-async def sign_in(session: AsyncSession, limiter: RateLimiter, request: OtpVerify,
-                  settings: Settings) -> TokenPair:
+async def sign_in(
+    session: AsyncSession, limiter: RateLimiter, request: OtpVerify, settings: Settings
+) -> TokenPair:
     """Check the code; find the user by email/phone or open a customer account for them."""
     await otp.accept_code(session, limiter, request.destination, request.code, settings)
     user = await _user_by_destination(session, request.destination)
     if user is None:
-        contact = ({"email": request.destination} if channel_of(request.destination) == "email"
-                   else {"phone": request.destination})
+        contact = (
+            {"email": request.destination}
+            if channel_of(request.destination) == "email"
+            else {"phone": request.destination}
+        )
         user = User(role="customer", full_name="", **contact)
         session.add(user)
         await session.flush()
@@ -89,8 +101,11 @@ async def refresh_tokens(session: AsyncSession, secret: str, settings: Settings)
     link = await refresh.rotate(session, secret, settings)
     user = await AccountRepository(session).get_by_id(link.user_id)
     # A link issued before the last deactivation died with it, even after reactivation.
-    if user is None or not user.active or (
-            user.deactivated_at is not None and link.created_at <= user.deactivated_at):
+    if (
+        user is None
+        or not user.active
+        or (user.deactivated_at is not None and link.created_at <= user.deactivated_at)
+    ):
         await refresh.revoke_family(session, link.family_id)
         raise RecordedRefusal("this account is disabled", reason="account_disabled")
     return await _token_pair(session, user, settings, link.family_id)

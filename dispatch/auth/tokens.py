@@ -30,8 +30,14 @@ class AccessClaims:
     session_id: uuid.UUID | None = None  # the refresh family; None for tokens minted directly
 
 
-def issue_access_token(caller: Caller, settings: Settings, now: float | None = None, *,
-                       version: int = 0, session_id: uuid.UUID | None = None) -> str:
+def issue_access_token(
+    caller: Caller,
+    settings: Settings,
+    now: float | None = None,
+    *,
+    version: int = 0,
+    session_id: uuid.UUID | None = None,
+) -> str:
     """A signed access token for the caller, valid for `access_token_ttl_s` from `now`."""
     issued = int(now if now is not None else time.time())
     claims: dict[str, Any] = {

@@ -18,16 +18,29 @@ from persistence.session import Caller
 
 def _offer(org: Organization, distance_m: float) -> AvailableOrganization:
     return AvailableOrganization(
-        org_id=org.id, name=org.name, code=org.code, rating_avg=float(org.rating_avg),
-        distance_km=round(distance_m / 1000.0, 2), hourly_rate_cents=org.hourly_rate_cents,
-        per_km_cents=org.per_km_cents, minimum_charge_cents=org.minimum_charge_cents,
-        currency=org.currency)
+        org_id=org.id,
+        name=org.name,
+        code=org.code,
+        rating_avg=float(org.rating_avg),
+        distance_km=round(distance_m / 1000.0, 2),
+        hourly_rate_cents=org.hourly_rate_cents,
+        per_km_cents=org.per_km_cents,
+        minimum_charge_cents=org.minimum_charge_cents,
+        currency=org.currency,
+    )
 
 
-async def available_organizations(session: AsyncSession, caller: Caller, pickup: GeoPoint,
-                                  start: datetime, end: datetime, volume_m3: float,
-                                  params: PageParams, sort: list[AvailabilitySort],
-                                  now: datetime | None = None) -> Page[AvailableOrganization]:
+async def available_organizations(
+    session: AsyncSession,
+    caller: Caller,
+    pickup: GeoPoint,
+    start: datetime,
+    end: datetime,
+    volume_m3: float,
+    params: PageParams,
+    sort: list[AvailabilitySort],
+    now: datetime | None = None,
+) -> Page[AvailableOrganization]:
     """Verified orgs serving the pickup with a free active driver and a free active truck big
     enough, for the whole window. Fleets are other tenants' rows, so the
     one query runs as system and answers only with directory facts, never fleet rows.
@@ -35,6 +48,12 @@ async def available_organizations(session: AsyncSession, caller: Caller, pickup:
     check_window(start, end, now or datetime.now(UTC))
     async with acting_as_system(session, caller):
         found, total = await OrganizationRepository(session).available_for(
-            (pickup.lon, pickup.lat), start, end, volume_m3, sort=sort, limit=params.limit,
-            offset=params.offset)
+            (pickup.lon, pickup.lat),
+            start,
+            end,
+            volume_m3,
+            sort=sort,
+            limit=params.limit,
+            offset=params.offset,
+        )
     return Page.of([_offer(org, distance_m) for org, distance_m in found], total, params)

@@ -30,5 +30,9 @@ def check_reschedulable(status: str, fields: set[str]) -> None:
     """Window and addresses change only before a crew is assigned; notes change any time."""
     moved = sorted(fields - {"notes"})
     if moved and status not in RESCHEDULABLE:
-        raise Conflict(f"the booking is {status}: {', '.join(moved)} can no longer change "
-                       "(only while pending or confirmed)", field=moved[0], booking_status=status)
+        raise Conflict(
+            f"the booking is {status}: {', '.join(moved)} can no longer change "
+            "(only while pending or confirmed)",
+            field=moved[0],
+            booking_status=status,
+        )

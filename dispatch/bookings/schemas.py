@@ -12,8 +12,9 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from dispatch.kit.geo import GeoPoint
 from persistence.statuses import BookingStatus
 
-Volume = Annotated[float, Field(gt=0, le=200, allow_inf_nan=False, examples=[18.5],
-                                description="cubic metres of goods")]
+Volume = Annotated[
+    float, Field(gt=0, le=200, allow_inf_nan=False, examples=[18.5], description="cubic metres of goods")
+]
 CrewSize = Annotated[int, Field(ge=1, le=12, examples=[2])]
 Skill = Literal["driver", "foreman", "packer"]
 
@@ -45,10 +46,20 @@ class AvailabilitySort(StrEnum):
 
 
 class QuoteRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "org_id": "7d4c9a5e-8f1e-4f7b-9a43-0c2d3f7f0a11",
-        "pickup": {"lon": 13.41, "lat": 52.52}, "dropoff": {"lon": 13.375, "lat": 52.51},
-        "volume_m3": 18.5, "crew_size": 2}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "org_id": "7d4c9a5e-8f1e-4f7b-9a43-0c2d3f7f0a11",
+                    "pickup": {"lon": 13.41, "lat": 52.52},
+                    "dropoff": {"lon": 13.375, "lat": 52.51},
+                    "volume_m3": 18.5,
+                    "crew_size": 2,
+                }
+            ]
+        },
+    )
 
     org_id: uuid.UUID
     pickup: GeoPoint
@@ -58,10 +69,22 @@ class QuoteRequest(BaseModel):
 
 
 class QuoteOut(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "org_id": "7d4c9a5e-8f1e-4f7b-9a43-0c2d3f7f0a11", "distance_km": 2.63,
-        "billable_hours": 4.75, "labour_cents": 42750, "distance_cents": 395,
-        "total_cents": 43145, "currency": "EUR", "pickup_in_service_area": True}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "org_id": "7d4c9a5e-8f1e-4f7b-9a43-0c2d3f7f0a11",
+                    "distance_km": 2.63,
+                    "billable_hours": 4.75,
+                    "labour_cents": 42750,
+                    "distance_cents": 395,
+                    "total_cents": 43145,
+                    "currency": "EUR",
+                    "pickup_in_service_area": True,
+                }
+            ]
+        }
+    )
 
     org_id: uuid.UUID
     distance_km: float
@@ -74,14 +97,30 @@ class QuoteOut(BaseModel):
 
 
 class BookingCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "org_id": "7d4c9a5e-8f1e-4f7b-9a43-0c2d3f7f0a11",
-        "pickup": {"address": "Alexanderplatz 1, Berlin", "location": {"lon": 13.41, "lat": 52.52}},
-        "dropoff": {"address": "Potsdamer Platz 1, Berlin",
-                    "location": {"lon": 13.375, "lat": 52.51}},
-        "window_start": "2026-12-01T08:00:00Z", "window_end": "2026-12-01T14:00:00Z",
-        "volume_m3": 18.5, "crew_size": 2, "required_skills": ["packer"],
-        "notes": "third floor, no lift"}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "org_id": "7d4c9a5e-8f1e-4f7b-9a43-0c2d3f7f0a11",
+                    "pickup": {
+                        "address": "Alexanderplatz 1, Berlin",
+                        "location": {"lon": 13.41, "lat": 52.52},
+                    },
+                    "dropoff": {
+                        "address": "Potsdamer Platz 1, Berlin",
+                        "location": {"lon": 13.375, "lat": 52.51},
+                    },
+                    "window_start": "2026-12-01T08:00:00Z",
+                    "window_end": "2026-12-01T14:00:00Z",
+                    "volume_m3": 18.5,
+                    "crew_size": 2,
+                    "required_skills": ["packer"],
+                    "notes": "third floor, no lift",
+                }
+            ]
+        },
+    )
 
     org_id: uuid.UUID
     pickup: Stop
@@ -95,9 +134,15 @@ class BookingCreate(BaseModel):
 
 
 class BookingUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"notes": "ring twice"},
-        {"window_start": "2026-12-02T08:00:00Z", "window_end": "2026-12-02T13:00:00Z"}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"notes": "ring twice"},
+                {"window_start": "2026-12-02T08:00:00Z", "window_end": "2026-12-02T13:00:00Z"},
+            ]
+        },
+    )
 
     notes: str | None = Field(None, max_length=2000)
     pickup: Stop | None = None
@@ -107,18 +152,38 @@ class BookingUpdate(BaseModel):
 
 
 class BookingOut(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "id": "c1f3a2b4-5d6e-4f70-8a9b-0c1d2e3f4a5b",
-        "org_id": "7d4c9a5e-8f1e-4f7b-9a43-0c2d3f7f0a11",
-        "customer_id": "a0b1c2d3-e4f5-4a6b-8c7d-9e0f1a2b3c4d",
-        "pickup": {"address": "Alexanderplatz 1, Berlin", "location": {"lon": 13.41, "lat": 52.52}},
-        "dropoff": {"address": "Potsdamer Platz 1, Berlin",
-                    "location": {"lon": 13.375, "lat": 52.51}},
-        "window_start": "2026-12-01T08:00:00Z", "window_end": "2026-12-01T14:00:00Z",
-        "volume_m3": 18.5, "crew_size": 2, "required_skills": ["packer"], "distance_km": 2.63,
-        "price_cents": 43145, "currency": "EUR", "status": "pending",
-        "notes": "third floor, no lift", "version": 1, "created_at": "2026-11-24T09:00:00Z",
-        "updated_at": "2026-11-24T09:00:00Z"}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "c1f3a2b4-5d6e-4f70-8a9b-0c1d2e3f4a5b",
+                    "org_id": "7d4c9a5e-8f1e-4f7b-9a43-0c2d3f7f0a11",
+                    "customer_id": "a0b1c2d3-e4f5-4a6b-8c7d-9e0f1a2b3c4d",
+                    "pickup": {
+                        "address": "Alexanderplatz 1, Berlin",
+                        "location": {"lon": 13.41, "lat": 52.52},
+                    },
+                    "dropoff": {
+                        "address": "Potsdamer Platz 1, Berlin",
+                        "location": {"lon": 13.375, "lat": 52.51},
+                    },
+                    "window_start": "2026-12-01T08:00:00Z",
+                    "window_end": "2026-12-01T14:00:00Z",
+                    "volume_m3": 18.5,
+                    "crew_size": 2,
+                    "required_skills": ["packer"],
+                    "distance_km": 2.63,
+                    "price_cents": 43145,
+                    "currency": "EUR",
+                    "status": "pending",
+                    "notes": "third floor, no lift",
+                    "version": 1,
+                    "created_at": "2026-11-24T09:00:00Z",
+                    "updated_at": "2026-11-24T09:00:00Z",
+                }
+            ]
+        }
+    )
 
     id: uuid.UUID
     org_id: uuid.UUID
@@ -141,10 +206,23 @@ class BookingOut(BaseModel):
 
 
 class AvailableOrganization(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "org_id": "7d4c9a5e-8f1e-4f7b-9a43-0c2d3f7f0a11", "name": "Spree Movers",
-        "code": "SPREE", "rating_avg": 4.7, "distance_km": 3.1, "hourly_rate_cents": 4500,
-        "per_km_cents": 150, "minimum_charge_cents": 15000, "currency": "EUR"}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "org_id": "7d4c9a5e-8f1e-4f7b-9a43-0c2d3f7f0a11",
+                    "name": "Spree Movers",
+                    "code": "SPREE",
+                    "rating_avg": 4.7,
+                    "distance_km": 3.1,
+                    "hourly_rate_cents": 4500,
+                    "per_km_cents": 150,
+                    "minimum_charge_cents": 15000,
+                    "currency": "EUR",
+                }
+            ]
+        }
+    )
 
     org_id: uuid.UUID
     name: str

@@ -48,8 +48,9 @@ def _clipped(busy: Iterable[Interval], bounds: Interval) -> list[Interval]:
     return merge(c for c in (b.clip(bounds) for b in busy) if c is not None)
 
 
-def free_gaps(busy: Iterable[Interval], bounds: Interval,
-              min_gap: timedelta = timedelta(0)) -> list[Interval]:
+def free_gaps(
+    busy: Iterable[Interval], bounds: Interval, min_gap: timedelta = timedelta(0)
+) -> list[Interval]:
     """The parts of `bounds` not covered by `busy`, at least `min_gap` long."""
     gaps: list[Interval] = []
     cursor = bounds.start
@@ -64,4 +65,3 @@ def utilization(busy: Iterable[Interval], bounds: Interval) -> float:
     """Share of `bounds` covered by busy time, 0.0 to 1.0."""
     covered = sum((i.duration for i in _clipped(busy, bounds)), timedelta(0))
     return covered / bounds.duration
-

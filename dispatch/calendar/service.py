@@ -35,19 +35,31 @@ def checked_range(start: datetime, end: datetime) -> Interval:
     if end <= start:
         raise ValidationFailed("end must be after start", field="end")
     if end - start > MAX_RANGE:
-        raise ValidationFailed(f"a calendar range spans at most {MAX_RANGE.days} days",
-                               field="end")
+        raise ValidationFailed(f"a calendar range spans at most {MAX_RANGE.days} days", field="end")
     return Interval(start, end)
 
 
-async def _entries(session: AsyncSession, bounds: Interval, *, driver_id: uuid.UUID | None = None,
-                   truck_id: uuid.UUID | None = None) -> list[CalendarEntry]:
-    rows = await CalendarRepository(session).entries(bounds.start, bounds.end,
-                                                     driver_id=driver_id, truck_id=truck_id)
+async def _entries(
+    session: AsyncSession,
+    bounds: Interval,
+    *,
+    driver_id: uuid.UUID | None = None,
+    truck_id: uuid.UUID | None = None,
+) -> list[CalendarEntry]:
+    rows = await CalendarRepository(session).entries(
+        bounds.start, bounds.end, driver_id=driver_id, truck_id=truck_id
+    )
     return [
-        CalendarEntry(booking_id=b.id, status=b.status, start=b.window_start, end=b.window_end,
-                      pickup_address=b.pickup_address, dropoff_address=b.dropoff_address,
-                      driver_id=d, truck_id=t)
+        CalendarEntry(
+            booking_id=b.id,
+            status=b.status,
+            start=b.window_start,
+            end=b.window_end,
+            pickup_address=b.pickup_address,
+            dropoff_address=b.dropoff_address,
+            driver_id=d,
+            truck_id=t,
+        )
         for b, d, t in rows
     ]
 
@@ -55,29 +67,31 @@ async def _entries(session: AsyncSession, bounds: Interval, *, driver_id: uuid.U
 async def fleet_calendar(session: AsyncSession, start: datetime, end: datetime) -> FleetCalendar:
     bounds = checked_range(start, end)
     entries = await _entries(session, bounds)
-    return FleetCalendar(start=start, end=end, entries=entries,
-                         unassigned=sum(1 for e in entries if e.driver_id is None))
+    return FleetCalendar(
+        start=start, end=end, entries=entries, unassigned=sum(1 for e in entries if e.driver_id is None)
+    )
 
 
-async def resource_schedule(session: AsyncSession, resource_type: str, resource_id: uuid.UUID,
-                            start: datetime, end: datetime) -> ResourceSchedule:
+async def resource_schedule(
+    session: AsyncSession, resource_type: str, resource_id: uuid.UUID, start: datetime, end: datetime
+) -> ResourceSchedule:
     bounds = checked_range(start, end)
-    repository = (DriverRepository(session) if resource_type == "driver"
-                  else TruckRepository(session))
+    repository = DriverRepository(session) if resource_type == "driver" else TruckRepository(session)
     if await repository.get_by_id(resource_id) is None:
         raise NotFound(f"no such {resource_type}")
     key = "driver_id" if resource_type == "driver" else "truck_id"
     entries = await _entries(session, bounds, **{key: resource_id})
     busy = [Interval(e.start, e.end) for e in entries]
     return ResourceSchedule(
-        resource_id=resource_id, resource_type=resource_type, entries=entries,
+        resource_id=resource_id,
+        resource_type=resource_type,
+        entries=entries,
         free=[FreeGap(start=g.start, end=g.end) for g in free_gaps(busy, bounds)],
         utilization=round(utilization(busy, bounds), 4),
     )
 
 
-async def utilization_report(session: AsyncSession, start: datetime,
-                             end: datetime) -> UtilizationReport:
+async def utilization_report(session: AsyncSession, start: datetime, end: datetime) -> UtilizationReport:
     bounds = checked_range(start, end)
     entries = await _entries(session, bounds)
     busy_by: dict[tuple[str, uuid.UUID], list[Interval]] = defaultdict(list)
@@ -94,26 +108,40 @@ async def utilization_report(session: AsyncSession, start: datetime,
         for resource_id, label in resources:
             busy = busy_by.get((kind, resource_id), [])
             share = utilization(busy, bounds)
-            out.append(UtilizationRow(
-                resource_id=resource_id, resource_type=kind, label=label,
-                busy_hours=round(share * bounds.duration.total_seconds() / 3600, 2),
-                utilization=round(share, 4)))
+            out.append(
+                UtilizationRow(
+                    resource_id=resource_id,
+                    resource_type=kind,
+                    label=label,
+                    busy_hours=round(share * bounds.duration.total_seconds() / 3600, 2),
+                    utilization=round(share, 4),
+                )
+            )
         return sorted(out, key=lambda r: -r.utilization)
 
     driver_rows = rows("driver", drivers)
     fleet = sum(r.utilization for r in driver_rows) / len(driver_rows) if driver_rows else 0.0
-    return UtilizationReport(start=start, end=end, drivers=driver_rows,
-                             trucks=rows("truck", trucks),
-                             fleet_utilization=round(fleet, 4))
+    return UtilizationReport(
+        start=start,
+        end=end,
+        drivers=driver_rows,
+        trucks=rows("truck", trucks),
+        fleet_utilization=round(fleet, 4),
+    )
 
 
-async def check_availability(session: AsyncSession, start: datetime, end: datetime,
-                             driver_id: uuid.UUID | None,
-                             truck_id: uuid.UUID | None) -> AvailabilityAnswer:
+async def check_availability(
+    session: AsyncSession,
+    start: datetime,
+    end: datetime,
+    driver_id: uuid.UUID | None,
+    truck_id: uuid.UUID | None,
+) -> AvailabilityAnswer:
     """Would this driver and/or truck be free for [start, end)? Lists the bookings in the way."""
     window = checked_range(start, end)
     if driver_id is None and truck_id is None:
         raise ValidationFailed("give a driver_id, a truck_id or both", field="driver_id")
-    clashing = await CalendarRepository(session).clashing_bookings(window.start, window.end,
-                                                                   driver_id, truck_id)
+    clashing = await CalendarRepository(session).clashing_bookings(
+        window.start, window.end, driver_id, truck_id
+    )
     return AvailabilityAnswer(available=not clashing, conflicting_booking_ids=clashing)

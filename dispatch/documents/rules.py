@@ -47,8 +47,10 @@ def check_declared_type(declared: str) -> str:
     """A content type a client may announce for a presigned upload (parameters dropped)."""
     base = declared.split(";", 1)[0].strip().lower()
     if base not in ALLOWED_TYPES:
-        raise UnsupportedType(f"content type {base or '(none)'} is not accepted; "
-                              f"use one of {', '.join(ALLOWED_TYPES)}", allowed=list(ALLOWED_TYPES))
+        raise UnsupportedType(
+            f"content type {base or '(none)'} is not accepted; use one of {', '.join(ALLOWED_TYPES)}",
+            allowed=list(ALLOWED_TYPES),
+        )
     return base
 
 
@@ -57,29 +59,31 @@ def check_content(head: bytes, declared: str | None) -> str:
     says otherwise is a spoof and refused; `application/octet-stream` or none declares nothing."""
     actual = sniff(head)
     if actual is None:
-        raise UnsupportedType("the file is not a PDF, JPEG, PNG or HEIC image (checked by its "
-                              "content, not its name or header)", allowed=list(ALLOWED_TYPES))
+        raise UnsupportedType(
+            "the file is not a PDF, JPEG, PNG or HEIC image (checked by its content, not its name or header)",
+            allowed=list(ALLOWED_TYPES),
+        )
     claimed = (declared or "").split(";", 1)[0].strip().lower()
     if claimed and claimed != "application/octet-stream" and claimed != actual:
-        raise ValidationFailed(f"the file is {actual} but was sent as {claimed}",
-                               field="file", detected=actual)
+        raise ValidationFailed(
+            f"the file is {actual} but was sent as {claimed}", field="file", detected=actual
+        )
     return actual
 
 
 def check_stored_type(stored: str | None, declared: str | None) -> None:
     """The Content-Type an uploaded object was stored with must be the one its form allowed."""
-    if stored is not None and declared is not None and \
-            stored.split(";", 1)[0].strip().lower() != declared:
-        raise UnsupportedType(f"the object was uploaded as {stored}, not {declared}",
-                              allowed=[declared])
+    if stored is not None and declared is not None and stored.split(";", 1)[0].strip().lower() != declared:
+        raise UnsupportedType(f"the object was uploaded as {stored}, not {declared}", allowed=[declared])
 
 
 def check_size(size_bytes: int, max_bytes: int) -> None:
     if size_bytes <= 0:
         raise ValidationFailed("the file is empty", field="file")
     if size_bytes > max_bytes:
-        raise TooLarge(f"the file has {size_bytes} bytes; at most {max_bytes} are accepted",
-                       max_bytes=max_bytes)
+        raise TooLarge(
+            f"the file has {size_bytes} bytes; at most {max_bytes} are accepted", max_bytes=max_bytes
+        )
 
 
 def display_name(filename: str | None) -> str:
@@ -92,14 +96,19 @@ def display_name(filename: str | None) -> str:
     name = unicodedata.normalize("NFC", filename or "").strip()
     if not name:
         return "upload"
-    if ("/" in name or "\\" in name or ".." in name or name.strip(".") == ""
-            or any(unicodedata.category(char).startswith("C") for char in name)):
-        raise ValidationFailed("the filename must be a plain file name, without a path",
-                               field="filename")
+    if (
+        "/" in name
+        or "\\" in name
+        or ".." in name
+        or name.strip(".") == ""
+        or any(unicodedata.category(char).startswith("C") for char in name)
+    ):
+        raise ValidationFailed("the filename must be a plain file name, without a path", field="filename")
     name = _UNSAFE_NAME_CHARS.sub("_", name)
     if len(name) > MAX_NAME_LENGTH:
         stem, dot, extension = name.rpartition(".")
         extension = extension[:16] if dot else ""
-        name = (stem if dot else name)[:MAX_NAME_LENGTH - len(extension) - 1] + (
-            f".{extension}" if extension else "")
+        name = (stem if dot else name)[: MAX_NAME_LENGTH - len(extension) - 1] + (
+            f".{extension}" if extension else ""
+        )
     return name[:MAX_NAME_LENGTH]

@@ -16,15 +16,26 @@ AcceptedType = Literal["application/pdf", "image/jpeg", "image/png", "image/heic
 class UploadRequest(BaseModel):
     """Ask for a presigned POST form; the store itself will refuse another type or size."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "purpose": "verification", "content_type": "application/pdf",
-        "filename": "liability-insurance-2026.pdf", "size_bytes": 183004}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "purpose": "verification",
+                    "content_type": "application/pdf",
+                    "filename": "liability-insurance-2026.pdf",
+                    "size_bytes": 183004,
+                }
+            ]
+        },
+    )
 
     purpose: DocumentPurpose
     content_type: str = Field(min_length=1, max_length=100, examples=["application/pdf"])
     filename: str = Field(default="", max_length=1024)
-    size_bytes: int | None = Field(default=None, gt=0, le=10**12,
-                                   description="optional: refused early when over the limit")
+    size_bytes: int | None = Field(
+        default=None, gt=0, le=10**12, description="optional: refused early when over the limit"
+    )
 
 
 class DocumentOut(BaseModel):

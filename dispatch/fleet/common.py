@@ -16,8 +16,7 @@ from persistence.repositories.organizations import OrganizationRepository
 from persistence.session import Caller
 
 
-async def owning_org(session: AsyncSession, caller: Caller,
-                     requested: uuid.UUID | None) -> uuid.UUID:
+async def owning_org(session: AsyncSession, caller: Caller, requested: uuid.UUID | None) -> uuid.UUID:
     """Staff write into their own org; platform admins must name one."""
     if not caller.is_admin:
         if caller.org_id is None or (requested is not None and requested != caller.org_id):
@@ -40,8 +39,9 @@ def apply_changes(row: Any, changes: dict[str, Any], *, nullable: frozenset[str]
         setattr(row, field, value)
 
 
-async def retire_or_delete(session: AsyncSession, row: Any, kind: FleetKind,
-                           retired_status: str) -> FleetRemoval:
+async def retire_or_delete(
+    session: AsyncSession, row: Any, kind: FleetKind, retired_status: str
+) -> FleetRemoval:
     """Delete the row; when history still references it (assignments, ratings), retire it."""
     try:
         async with session.begin_nested():

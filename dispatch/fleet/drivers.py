@@ -27,33 +27,51 @@ from persistence.repositories.fleet import DriverRepository
 from persistence.repositories.users import UserRepository
 from persistence.session import Caller
 
-SORT_COLUMNS: dict[str, Any] = {"full_name": Driver.full_name, "created_at": Driver.created_at,
-                                "rating_avg": Driver.rating_avg, "status": Driver.status}
+SORT_COLUMNS: dict[str, Any] = {
+    "full_name": Driver.full_name,
+    "created_at": Driver.created_at,
+    "rating_avg": Driver.rating_avg,
+    "status": Driver.status,
+}
 
 
 def driver_out(driver: Driver) -> DriverOut:
     return DriverOut(
-        id=driver.id, org_id=driver.org_id, user_id=driver.user_id, full_name=driver.full_name,
-        phone=driver.phone, status=driver.status, skills=list(driver.skills),
-        home_base=point_of(driver.home_base), verified=driver.verified,
-        rating_avg=float(driver.rating_avg), created_at=driver.created_at)
+        id=driver.id,
+        org_id=driver.org_id,
+        user_id=driver.user_id,
+        full_name=driver.full_name,
+        phone=driver.phone,
+        status=driver.status,
+        skills=list(driver.skills),
+        home_base=point_of(driver.home_base),
+        verified=driver.verified,
+        rating_avg=float(driver.rating_avg),
+        created_at=driver.created_at,
+    )
 
 
-async def _check_linkable_user(session: AsyncSession, org_id: uuid.UUID,
-                               user_id: uuid.UUID) -> None:
+async def _check_linkable_user(session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID) -> None:
     user = await UserRepository(session).get_by_id(user_id)
     if user is None or user.org_id != org_id or user.role != "driver":
-        raise ValidationFailed("user_id must be a driver user of the same organization",
-                               field="user_id")
+        raise ValidationFailed("user_id must be a driver user of the same organization", field="user_id")
 
 
-async def roster(session: AsyncSession, params: PageParams, sort: list[DriverSort], *,
-                 org_id: uuid.UUID | None = None, status: str | None = None,
-                 skill: str | None = None, name: str | None = None) -> Page[DriverOut]:
+async def roster(
+    session: AsyncSession,
+    params: PageParams,
+    sort: list[DriverSort],
+    *,
+    org_id: uuid.UUID | None = None,
+    status: str | None = None,
+    skill: str | None = None,
+    name: str | None = None,
+) -> Page[DriverOut]:
     """The caller's drivers (RLS limits staff to their org; admins may filter by org)."""
     repository = DriverRepository(session)
-    statement = sorted_by(repository.roster(org_id=org_id, status=status, skill=skill,
-                                            name=name), sort, SORT_COLUMNS, Driver.id)
+    statement = sorted_by(
+        repository.roster(org_id=org_id, status=status, skill=skill, name=name), sort, SORT_COLUMNS, Driver.id
+    )
     rows, total = await repository.page(statement, limit=params.limit, offset=params.offset)
     return Page.of([driver_out(d) for d in rows], total, params)
 
@@ -70,9 +88,15 @@ async def hire(session: AsyncSession, caller: Caller, payload: DriverCreate) -> 
     org_id = await owning_org(session, caller, payload.org_id)
     if payload.user_id is not None:
         await _check_linkable_user(session, org_id, payload.user_id)
-    driver = Driver(org_id=org_id, full_name=payload.full_name, phone=payload.phone,
-                    skills=list(payload.skills), home_base=point_geography(payload.home_base),
-                    status=payload.status, user_id=payload.user_id)
+    driver = Driver(
+        org_id=org_id,
+        full_name=payload.full_name,
+        phone=payload.phone,
+        skills=list(payload.skills),
+        home_base=point_geography(payload.home_base),
+        status=payload.status,
+        user_id=payload.user_id,
+    )
     session.add(driver)
     await session.flush()
     await session.refresh(driver)

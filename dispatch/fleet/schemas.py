@@ -25,8 +25,11 @@ def only_driving() -> list[Skill]:
     return ["driver"]
 
 
-Skills = Annotated[list[Skill], Field(min_length=1, max_length=3, examples=[["driver", "foreman"]]),
-                   AfterValidator(_distinct)]
+Skills = Annotated[
+    list[Skill],
+    Field(min_length=1, max_length=3, examples=[["driver", "foreman"]]),
+    AfterValidator(_distinct),
+]
 Phone = Annotated[str, Field(pattern=r"^\+?[0-9 ()-]{6,31}$", examples=["+4930123456"])]
 Plate = Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9 -]{0,18}[A-Z0-9]$", examples=["B-MH 1234"])]
 Capacity = Annotated[float, Field(gt=0, le=200, allow_inf_nan=False, description="cubic metres")]
@@ -52,9 +55,19 @@ class TruckSort(StrEnum):
 
 
 class DriverCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "full_name": "Jonas Weber", "phone": "+4930123456", "skills": ["driver", "foreman"],
-        "home_base": {"lon": 13.43, "lat": 52.51}}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "full_name": "Jonas Weber",
+                    "phone": "+4930123456",
+                    "skills": ["driver", "foreman"],
+                    "home_base": {"lon": 13.43, "lat": 52.51},
+                }
+            ]
+        },
+    )
 
     full_name: str = Field(min_length=1, max_length=200)
     phone: Phone | None = None
@@ -66,8 +79,10 @@ class DriverCreate(BaseModel):
 
 
 class DriverUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"status": "suspended"}, {"skills": ["driver", "packer"]}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"status": "suspended"}, {"skills": ["driver", "packer"]}]},
+    )
 
     full_name: str | None = Field(None, min_length=1, max_length=200)
     phone: Phone | None = None
@@ -78,12 +93,25 @@ class DriverUpdate(BaseModel):
 
 
 class DriverOut(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "id": "4b1f0f7e-2d7a-4c55-9a57-8d7bb1c0e0a2",
-        "org_id": "7d4c9a5e-8f1e-4f7b-9a43-0c2d3f7f0a11", "user_id": None,
-        "full_name": "Jonas Weber", "phone": "+4930123456", "status": "active",
-        "skills": ["driver", "foreman"], "home_base": {"lon": 13.43, "lat": 52.51},
-        "verified": False, "rating_avg": 0.0, "created_at": "2026-11-24T09:00:00Z"}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "4b1f0f7e-2d7a-4c55-9a57-8d7bb1c0e0a2",
+                    "org_id": "7d4c9a5e-8f1e-4f7b-9a43-0c2d3f7f0a11",
+                    "user_id": None,
+                    "full_name": "Jonas Weber",
+                    "phone": "+4930123456",
+                    "status": "active",
+                    "skills": ["driver", "foreman"],
+                    "home_base": {"lon": 13.43, "lat": 52.51},
+                    "verified": False,
+                    "rating_avg": 0.0,
+                    "created_at": "2026-11-24T09:00:00Z",
+                }
+            ]
+        }
+    )
 
     id: uuid.UUID
     org_id: uuid.UUID
@@ -99,8 +127,12 @@ class DriverOut(BaseModel):
 
 
 class TruckCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "plate": "B-MH 1234", "capacity_m3": 35, "home_base": {"lon": 13.43, "lat": 52.51}}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"plate": "B-MH 1234", "capacity_m3": 35, "home_base": {"lon": 13.43, "lat": 52.51}}]
+        },
+    )
 
     plate: Plate
     capacity_m3: Capacity
@@ -110,8 +142,7 @@ class TruckCreate(BaseModel):
 
 
 class TruckUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"status": "maintenance"}]})
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"status": "maintenance"}]})
 
     plate: Plate | None = None
     capacity_m3: Capacity | None = None
@@ -120,11 +151,21 @@ class TruckUpdate(BaseModel):
 
 
 class TruckOut(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "id": "0e6c3b1a-51f5-4b8e-a0f4-1d6f0e2b9c33",
-        "org_id": "7d4c9a5e-8f1e-4f7b-9a43-0c2d3f7f0a11", "plate": "B-MH 1234",
-        "capacity_m3": 35.0, "status": "active", "home_base": None,
-        "created_at": "2026-11-24T09:00:00Z"}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "0e6c3b1a-51f5-4b8e-a0f4-1d6f0e2b9c33",
+                    "org_id": "7d4c9a5e-8f1e-4f7b-9a43-0c2d3f7f0a11",
+                    "plate": "B-MH 1234",
+                    "capacity_m3": 35.0,
+                    "status": "active",
+                    "home_base": None,
+                    "created_at": "2026-11-24T09:00:00Z",
+                }
+            ]
+        }
+    )
 
     id: uuid.UUID
     org_id: uuid.UUID
@@ -138,8 +179,9 @@ class TruckOut(BaseModel):
 class FleetRemoval(BaseModel):
     """What DELETE did: rows still referenced by assignments are retired, not deleted."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"id": "0e6c3b1a-51f5-4b8e-a0f4-1d6f0e2b9c33", "outcome": "retired"}]})
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"id": "0e6c3b1a-51f5-4b8e-a0f4-1d6f0e2b9c33", "outcome": "retired"}]}
+    )
 
     id: uuid.UUID
     outcome: Literal["deleted", "deactivated", "retired"]

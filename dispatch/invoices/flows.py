@@ -49,16 +49,30 @@ def pdf_filename(invoice: Invoice) -> str:
 
 def _view(invoice: Invoice, org: Organization) -> InvoicePdf:
     return InvoicePdf(
-        number=invoice.number or "DRAFT", status=invoice.status, currency=invoice.currency,
-        issue_date=invoice.issue_date, due_date=invoice.due_date, mover_name=org.name,
-        mover_code=org.code, mover_email=org.contact_email or "",
-        mover_phone=org.contact_phone or "", customer_name=invoice.bill_to_name,
+        number=invoice.number or "DRAFT",
+        status=invoice.status,
+        currency=invoice.currency,
+        issue_date=invoice.issue_date,
+        due_date=invoice.due_date,
+        mover_name=org.name,
+        mover_code=org.code,
+        mover_email=org.contact_email or "",
+        mover_phone=org.contact_phone or "",
+        customer_name=invoice.bill_to_name,
         customer_email=invoice.bill_to_email or "",
-        lines=tuple(PdfLine(line.description, line.quantity, line.unit_price_cents,
-                            line.tax_rate_bp, line.amount_cents) for line in invoice.line_items),
-        subtotal_cents=invoice.subtotal_cents, tax_cents=invoice.tax_cents,
-        total_cents=invoice.total_cents, paid_cents=invoice.paid_cents,
-        payment_instructions=invoice.payment_instructions, notes=invoice.notes)
+        lines=tuple(
+            PdfLine(
+                line.description, line.quantity, line.unit_price_cents, line.tax_rate_bp, line.amount_cents
+            )
+            for line in invoice.line_items
+        ),
+        subtotal_cents=invoice.subtotal_cents,
+        tax_cents=invoice.tax_cents,
+        total_cents=invoice.total_cents,
+        paid_cents=invoice.paid_cents,
+        payment_instructions=invoice.payment_instructions,
+        notes=invoice.notes,
+    )
 
 
 async def _load(invoice_id: uuid.UUID) -> tuple[Invoice, Organization, str | None]:
@@ -74,16 +88,25 @@ async def _load(invoice_id: uuid.UUID) -> tuple[Invoice, Organization, str | Non
 
 async def _record(invoice: Invoice, key: str, content: bytes, now: datetime) -> None:
     async with tenant_session(SYSTEM) as session:
-        await InvoiceRepository(session).record_pdf(invoice, {
-            "org_id": invoice.org_id, "owner_user_id": None, "purpose": "invoice_pdf",
-            "storage_key": key, "content_type": PDF, "size_bytes": len(content),
-            "sha256": hashlib.sha256(content).hexdigest(),
-            "original_name": pdf_filename(invoice), "status": "stored", "created_at": now,
-            "stored_at": now})
+        await InvoiceRepository(session).record_pdf(
+            invoice,
+            {
+                "org_id": invoice.org_id,
+                "owner_user_id": None,
+                "purpose": "invoice_pdf",
+                "storage_key": key,
+                "content_type": PDF,
+                "size_bytes": len(content),
+                "sha256": hashlib.sha256(content).hexdigest(),
+                "original_name": pdf_filename(invoice),
+                "status": "stored",
+                "created_at": now,
+                "stored_at": now,
+            },
+        )
 
 
-async def ensure_pdf(invoice_id: uuid.UUID, storage: StoragePort,
-                     now: datetime | None = None) -> RenderedPdf:
+async def ensure_pdf(invoice_id: uuid.UUID, storage: StoragePort, now: datetime | None = None) -> RenderedPdf:
     """The PDF of the invoice's current version: the stored one, or rendered and stored now."""
     invoice, org, stored_key = await _load(invoice_id)
     if stored_key is not None:
@@ -104,9 +127,14 @@ async def ensure_pdf(invoice_id: uuid.UUID, storage: StoragePort,
 async def enqueue_render(session: AsyncSession, invoice: Invoice) -> None:
     """Queue the PDF of this version in the transaction that made it (issuing); the outbox
     renders and stores it after the commit, retrying while storage is away."""
-    await enqueue(session, RENDER_PDF, {"invoice_id": str(invoice.id), "version": invoice.version},
-                  idempotency_key=f"{RENDER_PDF}:{invoice.id}:{invoice.version}",
-                  org_id=invoice.org_id, aggregate_id=str(invoice.id))
+    await enqueue(
+        session,
+        RENDER_PDF,
+        {"invoice_id": str(invoice.id), "version": invoice.version},
+        idempotency_key=f"{RENDER_PDF}:{invoice.id}:{invoice.version}",
+        org_id=invoice.org_id,
+        aggregate_id=str(invoice.id),
+    )
 
 
 async def render_pdf(storage: StoragePort, item: OutboxItem) -> None:
@@ -115,8 +143,9 @@ async def render_pdf(storage: StoragePort, item: OutboxItem) -> None:
     try:
         invoice_id = uuid.UUID(str(item.payload["invoice_id"]))
     except (KeyError, ValueError) as exc:
-        raise DeliveryFailed(f"invoice.render_pdf without an invoice id: {item.payload!r}",
-                             retryable=False) from exc
+        raise DeliveryFailed(
+            f"invoice.render_pdf without an invoice id: {item.payload!r}", retryable=False
+        ) from exc
     try:
         await ensure_pdf(invoice_id, storage)
     except LookupError as exc:

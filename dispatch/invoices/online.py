@@ -75,37 +75,43 @@ OPEN = frozenset({OnlinePaymentStatus.REQUIRES_PAYMENT, OnlinePaymentStatus.PROC
 def _balance(invoice: Invoice) -> int:
     """What the customer owes now; an invoice that is not open takes no online payment."""
     if InvoiceStatus(invoice.status) not in rules.OPEN_STATUSES:
-        raise InvalidTransition(f"an invoice that is {invoice.status} takes no payments",
-                                invoice_status=invoice.status)
+        raise InvalidTransition(
+            f"an invoice that is {invoice.status} takes no payments", invoice_status=invoice.status
+        )
     owed = rules.outstanding_cents(invoice.total_cents, invoice.paid_cents)
     if owed <= 0:
         raise Conflict("nothing is outstanding on this invoice", outstanding_cents=owed)
     return owed
 
 
-async def _payable(session: AsyncSession, caller: Caller,
-                   invoice_id: uuid.UUID) -> tuple[Invoice, int]:
+async def _payable(session: AsyncSession, caller: Caller, invoice_id: uuid.UUID) -> tuple[Invoice, int]:
     invoice = await get_invoice(session, invoice_id)  # RLS: 404 to strangers
     if caller.role != "customer" or invoice.customer_id != caller.user_id:
         raise Forbidden("only the invoice's customer pays it online")
     return invoice, _balance(invoice)
 
 
-async def _ask_provider(port: PaymentsPort, row: InvoiceOnlinePayment,
-                        invoice_number: str) -> IntentResult:
+async def _ask_provider(port: PaymentsPort, row: InvoiceOnlinePayment, invoice_number: str) -> IntentResult:
     try:
         return await port.create_intent(
-            row.amount_cents, row.currency,
+            row.amount_cents,
+            row.currency,
             f"movehub-invoice-{row.invoice_id}-{row.attempt}-{row.amount_cents}",
-            {"invoice_id": str(row.invoice_id), "online_payment_id": str(row.id),
-             "invoice_number": invoice_number})
+            {
+                "invoice_id": str(row.invoice_id),
+                "online_payment_id": str(row.id),
+                "invoice_number": invoice_number,
+            },
+        )
     except PaymentProviderError as exc:
-        raise Unavailable("the payment provider did not answer; try again",
-                          retry_after=PROVIDER_RETRY_AFTER_S) from exc
+        raise Unavailable(
+            "the payment provider did not answer; try again", retry_after=PROVIDER_RETRY_AFTER_S
+        ) from exc
 
 
-async def start(caller: Caller, invoice_id: uuid.UUID, port: PaymentsPort,
-                now: datetime | None = None) -> InvoiceOnlinePayment:
+async def start(
+    caller: Caller, invoice_id: uuid.UUID, port: PaymentsPort, now: datetime | None = None
+) -> InvoiceOnlinePayment:
     """Use case: the invoice's customer starts paying its balance online (one open attempt).
     Two short transactions as the caller, the provider asked between them with none open."""
     now = now or datetime.now(UTC)
@@ -121,8 +127,9 @@ async def start(caller: Caller, invoice_id: uuid.UUID, port: PaymentsPort,
     return row
 
 
-async def _open_attempt(session: AsyncSession, caller: Caller, invoice_id: uuid.UUID,
-                        provider: str, now: datetime) -> tuple[InvoiceOnlinePayment, str]:
+async def _open_attempt(
+    session: AsyncSession, caller: Caller, invoice_id: uuid.UUID, provider: str, now: datetime
+) -> tuple[InvoiceOnlinePayment, str]:
     """Step 1: the open attempt for the balance, or a new one recorded as requested; with the
     invoice's number (the provider's metadata)."""
     await _payable(session, caller, invoice_id)  # 404 to strangers, 403, 409 nothing owed
@@ -139,18 +146,27 @@ async def _open_attempt(session: AsyncSession, caller: Caller, invoice_id: uuid.
         attempt = await payments.attempts_for_invoice(invoice.id)
         row = await payments.add_once(
             id=uuid.uuid5(ONLINE_PAYMENT_NAMESPACE, f"{invoice.id}:{attempt}"),
-            invoice_id=invoice.id, org_id=invoice.org_id, customer_id=invoice.customer_id,
-            attempt=attempt, amount_cents=owed, currency=invoice.currency, provider=provider,
-            provider_payment_id=None, client_secret=None,
-            status=OnlinePaymentStatus.REQUIRES_PAYMENT.value, created_at=now, updated_at=now)
+            invoice_id=invoice.id,
+            org_id=invoice.org_id,
+            customer_id=invoice.customer_id,
+            attempt=attempt,
+            amount_cents=owed,
+            currency=invoice.currency,
+            provider=provider,
+            provider_payment_id=None,
+            client_secret=None,
+            status=OnlinePaymentStatus.REQUIRES_PAYMENT.value,
+            created_at=now,
+            updated_at=now,
+        )
         if row is None:
             raise Conflict("another payment of this invoice started at the same time; try again")
         return row, invoice.number or ""
 
 
-async def _record_answer(session: AsyncSession, caller: Caller, row_id: uuid.UUID,
-                         intent: IntentResult, now: datetime
-                         ) -> tuple[InvoiceOnlinePayment, DomainError | None]:
+async def _record_answer(
+    session: AsyncSession, caller: Caller, row_id: uuid.UUID, intent: IntentResult, now: datetime
+) -> tuple[InvoiceOnlinePayment, DomainError | None]:
     """Step 3, under the invoice's lock: the provider's answer recorded on the attempt once,
     and the balance checked again. The refusal is raised after the commit (what was recorded
     stays: a webhook about the intent finds its attempt)."""
@@ -170,11 +186,11 @@ async def _record_answer(session: AsyncSession, caller: Caller, row_id: uuid.UUI
         except DomainError as closed:  # paid by hand meanwhile, or voided
             owed_now, refusal = None, closed
         if owed_now is not None and owed_now != row.amount_cents:
-            refusal = Conflict("the invoice's balance changed meanwhile; start the payment again",
-                               outstanding_cents=owed_now)
+            refusal = Conflict(
+                "the invoice's balance changed meanwhile; start the payment again", outstanding_cents=owed_now
+            )
         if row.provider_payment_id is None:
-            row.provider_payment_id, row.client_secret = (intent.provider_payment_id,
-                                                          intent.client_secret)
+            row.provider_payment_id, row.client_secret = (intent.provider_payment_id, intent.client_secret)
             row.updated_at = now
             if intent.status == OnlinePaymentStatus.SUCCEEDED:  # the local ledger pays at once
                 await _settle(session, row, row.amount_cents, now)  # an excess: an alert
@@ -182,35 +198,46 @@ async def _record_answer(session: AsyncSession, caller: Caller, row_id: uuid.UUI
             if intent.status in (OnlinePaymentStatus.PROCESSING, OnlinePaymentStatus.FAILED):
                 row.status = intent.status
         elif row.provider_payment_id != intent.provider_payment_id:
-            log.warning("invoice_intent_differs", online_payment_id=str(row.id),
-                        recorded=row.provider_payment_id, answered=intent.provider_payment_id)
+            log.warning(
+                "invoice_intent_differs",
+                online_payment_id=str(row.id),
+                recorded=row.provider_payment_id,
+                answered=intent.provider_payment_id,
+            )
         if row.status == OnlinePaymentStatus.SUPERSEDED and refusal is None:
-            refusal = Conflict("the invoice's balance changed meanwhile; start the payment again",
-                               outstanding_cents=owed_now)
+            refusal = Conflict(
+                "the invoice's balance changed meanwhile; start the payment again", outstanding_cents=owed_now
+            )
         elif refusal is not None and row.status in OPEN:
             row.status, row.updated_at = OnlinePaymentStatus.SUPERSEDED.value, now
         await session.flush()
         return row, refusal
 
 
-async def _settle(session: AsyncSession, row: InvoiceOnlinePayment, received_cents: int,
-                  at: datetime) -> None:
+async def _settle(
+    session: AsyncSession, row: InvoiceOnlinePayment, received_cents: int, at: datetime
+) -> None:
     """Put what the provider received on the invoice (as much as is owed), once."""
     invoice = await InvoiceRepository(session).get_with_children(row.invoice_id, lock=True)
     if invoice is None:
         raise NotFound("no such invoice")
-    credited, excess = rules.online_credit(invoice.status, invoice.total_cents,
-                                           invoice.paid_cents, received_cents)
+    credited, excess = rules.online_credit(
+        invoice.status, invoice.total_cents, invoice.paid_cents, received_cents
+    )
     row.status = OnlinePaymentStatus.SUCCEEDED.value
     row.received_cents, row.credited_cents = received_cents, credited
     row.updated_at = at
     if credited > 0:
-        paid, status = rules.apply_payment(invoice.status, invoice.total_cents,
-                                           invoice.paid_cents, credited)
+        paid, status = rules.apply_payment(invoice.status, invoice.total_cents, invoice.paid_cents, credited)
         payment = InvoicePayment(
-            org_id=invoice.org_id, amount_cents=credited, method="card",
-            reference=row.provider_payment_id, received_at=at, recorded_by=None,
-            created_at=datetime.now(UTC))
+            org_id=invoice.org_id,
+            amount_cents=credited,
+            method="card",
+            reference=row.provider_payment_id,
+            received_at=at,
+            recorded_by=None,
+            created_at=datetime.now(UTC),
+        )
         invoice.payments.append(payment)
         invoice.paid_cents = paid
         if status is InvoiceStatus.PAID:
@@ -219,12 +246,22 @@ async def _settle(session: AsyncSession, row: InvoiceOnlinePayment, received_cen
         await session.flush()
         row.invoice_payment_id = payment.id
     if excess > 0:
-        await enqueue(session, "alert.invoice_overpaid", {
-            "invoice_id": str(invoice.id), "online_payment_id": str(row.id),
-            "provider_payment_id": row.provider_payment_id, "received_cents": received_cents,
-            "credited_cents": credited, "excess_cents": excess, "currency": row.currency},
-            idempotency_key=f"alert.invoice_overpaid:{row.id}", org_id=invoice.org_id,
-            aggregate_id=str(invoice.id))
+        await enqueue(
+            session,
+            "alert.invoice_overpaid",
+            {
+                "invoice_id": str(invoice.id),
+                "online_payment_id": str(row.id),
+                "provider_payment_id": row.provider_payment_id,
+                "received_cents": received_cents,
+                "credited_cents": credited,
+                "excess_cents": excess,
+                "currency": row.currency,
+            },
+            idempotency_key=f"alert.invoice_overpaid:{row.id}",
+            org_id=invoice.org_id,
+            aggregate_id=str(invoice.id),
+        )
     await session.flush()
 
 
@@ -243,14 +280,14 @@ def _reported(obj: dict[str, Any]) -> tuple[int | None, str | None]:
     amount = obj.get("amount_received", obj.get("amount"))
     currency = obj.get("currency")
     try:
-        return (int(amount) if amount is not None else None,
-                str(currency).upper() if currency else None)
+        return (int(amount) if amount is not None else None, str(currency).upper() if currency else None)
     except (TypeError, ValueError):
         return None, None
 
 
-async def apply_intent_event(session: AsyncSession, obj: dict[str, Any], succeeded: bool,
-                             at: datetime) -> bool:
+async def apply_intent_event(
+    session: AsyncSession, obj: dict[str, Any], succeeded: bool, at: datetime
+) -> bool:
     """Apply a payment_intent event to the invoice payment it is about, as SYSTEM; False when
     no invoice payment has that intent (it may be a booking's)."""
     payments = InvoiceOnlinePaymentRepository(session)
@@ -265,7 +302,8 @@ async def apply_intent_event(session: AsyncSession, obj: dict[str, Any], succeed
     if row is None:
         return False
     if row.status == OnlinePaymentStatus.SUCCEEDED or (
-            row.last_event_at is not None and row.last_event_at > at):
+        row.last_event_at is not None and row.last_event_at > at
+    ):
         return True  # settled once already, or an older event than one applied
     if not succeeded:
         row.last_event_at = at
@@ -274,23 +312,34 @@ async def apply_intent_event(session: AsyncSession, obj: dict[str, Any], succeed
         return True
     amount, currency = _reported(obj)
     if amount != row.amount_cents or currency != row.currency:
-        log.warning("invoice_payment_mismatch", online_payment_id=str(row.id),
-                    expected=(row.amount_cents, row.currency), reported=(amount, currency))
-        await enqueue(session, "alert.invoice_payment_mismatch", {
-            "online_payment_id": str(row.id), "invoice_id": str(row.invoice_id),
-            "expected_cents": row.amount_cents, "expected_currency": row.currency,
-            "reported_cents": amount, "reported_currency": currency},
-            idempotency_key=(f"alert.invoice_payment_mismatch:{row.id}:{amount}:{currency}:"
-                             f"{at.isoformat()}"),
-            org_id=row.org_id, aggregate_id=str(row.invoice_id))
+        log.warning(
+            "invoice_payment_mismatch",
+            online_payment_id=str(row.id),
+            expected=(row.amount_cents, row.currency),
+            reported=(amount, currency),
+        )
+        await enqueue(
+            session,
+            "alert.invoice_payment_mismatch",
+            {
+                "online_payment_id": str(row.id),
+                "invoice_id": str(row.invoice_id),
+                "expected_cents": row.amount_cents,
+                "expected_currency": row.currency,
+                "reported_cents": amount,
+                "reported_currency": currency,
+            },
+            idempotency_key=(f"alert.invoice_payment_mismatch:{row.id}:{amount}:{currency}:{at.isoformat()}"),
+            org_id=row.org_id,
+            aggregate_id=str(row.invoice_id),
+        )
         return True
     row.last_event_at = at
     await _settle(session, row, amount, at)
     return True
 
 
-async def list_online_payments(session: AsyncSession, invoice_id: uuid.UUID
-                               ) -> list[InvoiceOnlinePayment]:
+async def list_online_payments(session: AsyncSession, invoice_id: uuid.UUID) -> list[InvoiceOnlinePayment]:
     """An invoice's online payments, for who may see the invoice."""
     await get_invoice(session, invoice_id)
     return await InvoiceOnlinePaymentRepository(session).of_invoice(invoice_id)

@@ -18,8 +18,7 @@ BASIS_POINTS: Final = 10_000  # 100 % = 10000 bp
 
 TRANSITIONS: Final[dict[InvoiceStatus, frozenset[InvoiceStatus]]] = {
     InvoiceStatus.DRAFT: frozenset({InvoiceStatus.ISSUED, InvoiceStatus.VOID}),
-    InvoiceStatus.ISSUED: frozenset({InvoiceStatus.PAID, InvoiceStatus.OVERDUE,
-                                     InvoiceStatus.VOID}),
+    InvoiceStatus.ISSUED: frozenset({InvoiceStatus.PAID, InvoiceStatus.OVERDUE, InvoiceStatus.VOID}),
     InvoiceStatus.OVERDUE: frozenset({InvoiceStatus.PAID, InvoiceStatus.VOID}),
     InvoiceStatus.PAID: frozenset(),
     InvoiceStatus.VOID: frozenset(),
@@ -31,8 +30,9 @@ OPEN_STATUSES: Final = frozenset({InvoiceStatus.ISSUED, InvoiceStatus.OVERDUE})
 def check_transition(current: str, target: InvoiceStatus) -> None:
     """Raise InvalidTransition (409) unless `current -> target` is an edge of the machine."""
     if target not in TRANSITIONS[InvoiceStatus(current)]:
-        raise InvalidTransition(f"an invoice that is {current} cannot become {target.value}",
-                                status=current, target=target.value)
+        raise InvalidTransition(
+            f"an invoice that is {current} cannot become {target.value}", status=current, target=target.value
+        )
 
 
 def invoice_number(year: int, org_code: str, sequence: int) -> str:
@@ -80,8 +80,7 @@ def price_line(line: LineInput) -> PricedLine:
         raise ValueError("unit price must be >= 0 and tax rate within 0..10000 bp")
     amount = _round_cents(line.quantity * line.unit_price_cents)
     tax = _round_cents(Decimal(amount) * line.tax_rate_bp / BASIS_POINTS)
-    return PricedLine(line.description, line.quantity, line.unit_price_cents, line.tax_rate_bp,
-                      amount, tax)
+    return PricedLine(line.description, line.quantity, line.unit_price_cents, line.tax_rate_bp, amount, tax)
 
 
 def totals(lines: Iterable[PricedLine]) -> Totals:
@@ -100,8 +99,9 @@ def outstanding_cents(total_cents: int, paid_cents: int) -> int:
     return max(0, total_cents - paid_cents)
 
 
-def apply_payment(status: str, total_cents: int, paid_cents: int,
-                  amount_cents: int) -> tuple[int, InvoiceStatus]:
+def apply_payment(
+    status: str, total_cents: int, paid_cents: int, amount_cents: int
+) -> tuple[int, InvoiceStatus]:
     """What a payment of `amount_cents` makes of the invoice: (paid so far, new status).
 
     Only issued or overdue invoices take payments; paying more than is outstanding is refused
@@ -112,8 +112,7 @@ def apply_payment(status: str, total_cents: int, paid_cents: int,
         raise InvalidTransition(f"an invoice that is {status} takes no payments", status=status)
     owed = outstanding_cents(total_cents, paid_cents)
     if amount_cents > owed:
-        raise Conflict(f"the payment exceeds what is outstanding ({owed} cents)",
-                       outstanding_cents=owed)
+        raise Conflict(f"the payment exceeds what is outstanding ({owed} cents)", outstanding_cents=owed)
     paid = paid_cents + amount_cents
     return paid, InvoiceStatus.PAID if paid == total_cents else InvoiceStatus(status)
 
@@ -131,14 +130,12 @@ def is_overdue(status: str, due: date | None, today: date) -> bool:
     return status == InvoiceStatus.ISSUED and due is not None and today > due
 
 
-def online_credit(status: str, total_cents: int, paid_cents: int,
-                  received_cents: int) -> tuple[int, int]:
+def online_credit(status: str, total_cents: int, paid_cents: int, received_cents: int) -> tuple[int, int]:
     """What a settled online payment of `received_cents` puts on the invoice: (credited,
     excess). Only what is still owed on an open invoice is credited (a payment recorded by hand
     meanwhile, or an invoice voided or paid since, leaves an excess to refund)."""
     if received_cents <= 0:
         return 0, 0
-    owed = (outstanding_cents(total_cents, paid_cents)
-            if InvoiceStatus(status) in OPEN_STATUSES else 0)
+    owed = outstanding_cents(total_cents, paid_cents) if InvoiceStatus(status) in OPEN_STATUSES else 0
     credited = min(received_cents, owed)
     return credited, received_cents - credited

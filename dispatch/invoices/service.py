@@ -50,15 +50,18 @@ from persistence.statuses import InvoiceStatus
 def invoice_out(invoice: Invoice) -> InvoiceOut:
     """The invoice as callers read it, with what is still owed."""
     return InvoiceOut(
-        **{name: getattr(invoice, name) for name in InvoiceOut.model_fields
-           if name not in ("outstanding_cents", "line_items", "payments")},
+        **{
+            name: getattr(invoice, name)
+            for name in InvoiceOut.model_fields
+            if name not in ("outstanding_cents", "line_items", "payments")
+        },
         outstanding_cents=rules.outstanding_cents(invoice.total_cents, invoice.paid_cents),
         line_items=[LineItemOut.model_validate(line) for line in invoice.line_items],
-        payments=[PaymentOut.model_validate(payment) for payment in invoice.payments])
+        payments=[PaymentOut.model_validate(payment) for payment in invoice.payments],
+    )
 
 
-async def get_invoice(session: AsyncSession, invoice_id: uuid.UUID, *,
-                      lock: bool = False) -> Invoice:
+async def get_invoice(session: AsyncSession, invoice_id: uuid.UUID, *, lock: bool = False) -> Invoice:
     """An invoice the caller may see (RLS: its org's staff, its customer once issued, admins)
     with lines and payments; optionally row-locked for a change."""
     invoice = await InvoiceRepository(session).get_with_children(invoice_id, lock=lock)
@@ -67,9 +70,13 @@ async def get_invoice(session: AsyncSession, invoice_id: uuid.UUID, *,
     return invoice
 
 
-async def list_invoices(session: AsyncSession, status: str | None, customer_id: uuid.UUID | None,
-                        booking_id: uuid.UUID | None,
-                        params: PageParams) -> Page[InvoiceSummary]:
+async def list_invoices(
+    session: AsyncSession,
+    status: str | None,
+    customer_id: uuid.UUID | None,
+    booking_id: uuid.UUID | None,
+    params: PageParams,
+) -> Page[InvoiceSummary]:
     """Invoices the caller may see, newest first."""
     invoices = InvoiceRepository(session)
     statement = invoices.listing(status=status, customer_id=customer_id, booking_id=booking_id)
@@ -78,33 +85,44 @@ async def list_invoices(session: AsyncSession, status: str | None, customer_id: 
 
 
 def _price(lines: list[LineItemIn]) -> list[PricedLine]:
-    return [rules.price_line(LineInput(line.description, line.quantity, line.unit_price_cents,
-                                       line.tax_rate_bp)) for line in lines]
+    return [
+        rules.price_line(LineInput(line.description, line.quantity, line.unit_price_cents, line.tax_rate_bp))
+        for line in lines
+    ]
 
 
 def _booking_line(booking: Booking, tax_rate_bp: int) -> list[PricedLine]:
     """The default line of an invoice made from a booking: the move at its booked price."""
     day = booking.window_start.date().isoformat()
-    description = (f"Move on {day}: {booking.pickup_address} to {booking.dropoff_address}"
-                   f" ({booking.volume_m3} m3, crew of {booking.crew_size})")
-    return [rules.price_line(LineInput(description[:500], Decimal(1), booking.price_cents,
-                                       tax_rate_bp))]
+    description = (
+        f"Move on {day}: {booking.pickup_address} to {booking.dropoff_address}"
+        f" ({booking.volume_m3} m3, crew of {booking.crew_size})"
+    )
+    return [rules.price_line(LineInput(description[:500], Decimal(1), booking.price_cents, tax_rate_bp))]
 
 
 def _set_lines(invoice: Invoice, lines: list[PricedLine]) -> None:
     invoice.line_items = [
-        InvoiceLineItem(org_id=invoice.org_id, position=position, description=line.description,
-                        quantity=line.quantity, unit_price_cents=line.unit_price_cents,
-                        tax_rate_bp=line.tax_rate_bp, amount_cents=line.amount_cents,
-                        tax_cents=line.tax_cents)
-        for position, line in enumerate(lines, start=1)]
+        InvoiceLineItem(
+            org_id=invoice.org_id,
+            position=position,
+            description=line.description,
+            quantity=line.quantity,
+            unit_price_cents=line.unit_price_cents,
+            tax_rate_bp=line.tax_rate_bp,
+            amount_cents=line.amount_cents,
+            tax_cents=line.tax_cents,
+        )
+        for position, line in enumerate(lines, start=1)
+    ]
     totals = rules.totals(lines)
     invoice.subtotal_cents, invoice.tax_cents = totals.subtotal_cents, totals.tax_cents
     invoice.total_cents = totals.total_cents
 
 
-async def _customer_of_org(session: AsyncSession, caller: Caller, org_id: uuid.UUID,
-                           customer_id: uuid.UUID) -> User:
+async def _customer_of_org(
+    session: AsyncSession, caller: Caller, org_id: uuid.UUID, customer_id: uuid.UUID
+) -> User:
     """A customer the organization has served (a booking the caller can see says so); their
     user row is hidden from staff by RLS, so it is read as the system once that holds."""
     if not await InvoiceRepository(session).has_served(org_id, customer_id):
@@ -122,13 +140,13 @@ def _org_for(caller: Caller, request: InvoiceCreate, booking: Booking | None) ->
     if caller.is_admin and request.org_id:
         return request.org_id
     if caller.org_id is None:
-        raise ValidationFailed("say which organization invoices: give booking_id or org_id",
-                               field="org_id")
+        raise ValidationFailed("say which organization invoices: give booking_id or org_id", field="org_id")
     return caller.org_id
 
 
-async def create_draft(session: AsyncSession, caller: Caller, request: InvoiceCreate,
-                       now: datetime | None = None) -> Invoice:
+async def create_draft(
+    session: AsyncSession, caller: Caller, request: InvoiceCreate, now: datetime | None = None
+) -> Invoice:
     """Use case: a draft invoice (no number yet), from a booking or with explicit lines."""
     now = now or datetime.now(UTC)
     booking = None
@@ -137,17 +155,13 @@ async def create_draft(session: AsyncSession, caller: Caller, request: InvoiceCr
         if booking is None:
             raise NotFound("no such booking", field="booking_id")
         if request.customer_id and request.customer_id != booking.customer_id:
-            raise ValidationFailed("customer_id differs from the booking's customer",
-                                   field="customer_id")
+            raise ValidationFailed("customer_id differs from the booking's customer", field="customer_id")
         if request.currency and request.currency != booking.currency:
-            raise ValidationFailed(f"the booking is priced in {booking.currency}",
-                                   field="currency")
+            raise ValidationFailed(f"the booking is priced in {booking.currency}", field="currency")
     elif request.customer_id is None:
-        raise ValidationFailed("give booking_id, or customer_id with line_items",
-                               field="customer_id")
+        raise ValidationFailed("give booking_id, or customer_id with line_items", field="customer_id")
     elif not request.line_items:
-        raise ValidationFailed("an invoice without a booking needs line_items",
-                               field="line_items")
+        raise ValidationFailed("an invoice without a booking needs line_items", field="line_items")
     org_id = _org_for(caller, request, booking)
     org = await OrganizationRepository(session).get_by_id(org_id)
     if org is None:
@@ -157,13 +171,22 @@ async def create_draft(session: AsyncSession, caller: Caller, request: InvoiceCr
     customer = await _customer_of_org(session, caller, org.id, customer_id)
     currency = booking.currency if booking else (request.currency or org.currency)
     invoice = Invoice(
-        org_id=org.id, customer_id=customer.id, booking_id=booking.id if booking else None,
-        status=InvoiceStatus.DRAFT.value, currency=currency, paid_cents=0,
+        org_id=org.id,
+        customer_id=customer.id,
+        booking_id=booking.id if booking else None,
+        status=InvoiceStatus.DRAFT.value,
+        currency=currency,
+        paid_cents=0,
         payment_terms_days=request.payment_terms_days,
         bill_to_name=customer.full_name or (customer.email or ""),
-        bill_to_email=customer.email, notes=request.notes,
-        payment_instructions=request.payment_instructions, created_by=caller.user_id,
-        version=1, created_at=now, updated_at=now)
+        bill_to_email=customer.email,
+        notes=request.notes,
+        payment_instructions=request.payment_instructions,
+        created_by=caller.user_id,
+        version=1,
+        created_at=now,
+        updated_at=now,
+    )
     if request.line_items:
         _set_lines(invoice, _price(request.line_items))
     else:
@@ -180,13 +203,13 @@ def _touch(invoice: Invoice, now: datetime) -> None:
     invoice.updated_at = now
 
 
-async def update_draft(session: AsyncSession, invoice_id: uuid.UUID, request: InvoiceUpdate,
-                       now: datetime | None = None) -> Invoice:
+async def update_draft(
+    session: AsyncSession, invoice_id: uuid.UUID, request: InvoiceUpdate, now: datetime | None = None
+) -> Invoice:
     now = now or datetime.now(UTC)
     invoice = await get_invoice(session, invoice_id, lock=True)
     if invoice.status != InvoiceStatus.DRAFT:
-        raise InvalidTransition("only drafts can be edited; void and re-issue instead",
-                                      status=invoice.status)
+        raise InvalidTransition("only drafts can be edited; void and re-issue instead", status=invoice.status)
     if request.line_items is not None:
         invoice.line_items.clear()
         await session.flush()  # old positions go before new ones take them (unique per invoice)
@@ -214,16 +237,20 @@ def download_path(invoice_id: uuid.UUID) -> str:
     return f"/api/v1/invoices/{invoice_id}/pdf"
 
 
-async def issue(session: AsyncSession, caller: Caller, invoice_id: uuid.UUID,
-                public_base_url: str, now: datetime | None = None) -> Invoice:
+async def issue(
+    session: AsyncSession,
+    caller: Caller,
+    invoice_id: uuid.UUID,
+    public_base_url: str,
+    now: datetime | None = None,
+) -> Invoice:
     """Use case: number the draft, date it, and queue its email (linking to the PDF under
     `public_base_url`), in one transaction."""
     now = now or datetime.now(UTC)
     invoice = await get_invoice(session, invoice_id, lock=True)
     rules.check_transition(invoice.status, InvoiceStatus.ISSUED)
     if invoice.total_cents <= 0:
-        raise ValidationFailed("an invoice needs a positive total to be issued",
-                               field="line_items")
+        raise ValidationFailed("an invoice needs a positive total to be issued", field="line_items")
     org = await OrganizationRepository(session).get_by_id(invoice.org_id)
     assert org is not None  # the invoice's org is visible to whoever sees the invoice
     issue_date = local_date(now, org.timezone)
@@ -236,33 +263,54 @@ async def issue(session: AsyncSession, caller: Caller, invoice_id: uuid.UUID,
     invoice.issued_at = now
     _touch(invoice, now)
     await enqueue(
-        session, "notify.invoice_delivery",
-        {"user_id": str(invoice.customer_id),
-         "context": {"invoice_number": invoice.number, "total_cents": invoice.total_cents,
-                     "currency": invoice.currency, "org_name": org.name,
-                     "customer_name": invoice.bill_to_name,
-                     "due_date": invoice.due_date.isoformat(),
-                     "download_url": public_base_url.rstrip("/")
-                     + download_path(invoice.id)}},
-        idempotency_key=f"notify.invoice_delivery:{invoice.id}", org_id=invoice.org_id,
-        aggregate_id=str(invoice.id))
+        session,
+        "notify.invoice_delivery",
+        {
+            "user_id": str(invoice.customer_id),
+            "context": {
+                "invoice_number": invoice.number,
+                "total_cents": invoice.total_cents,
+                "currency": invoice.currency,
+                "org_name": org.name,
+                "customer_name": invoice.bill_to_name,
+                "due_date": invoice.due_date.isoformat(),
+                "download_url": public_base_url.rstrip("/") + download_path(invoice.id),
+            },
+        },
+        idempotency_key=f"notify.invoice_delivery:{invoice.id}",
+        org_id=invoice.org_id,
+        aggregate_id=str(invoice.id),
+    )
     await session.flush()
     await flows.enqueue_render(session, invoice)
     return invoice
 
 
-async def record_payment(session: AsyncSession, caller: Caller, invoice_id: uuid.UUID,
-                         payment: PaymentIn, now: datetime | None = None) -> Invoice:
+async def record_payment(
+    session: AsyncSession,
+    caller: Caller,
+    invoice_id: uuid.UUID,
+    payment: PaymentIn,
+    now: datetime | None = None,
+) -> Invoice:
     """Use case: money received (partial or full); the invoice is paid once nothing is owed."""
     now = now or datetime.now(UTC)
     invoice = await get_invoice(session, invoice_id, lock=True)
-    paid, status = rules.apply_payment(invoice.status, invoice.total_cents, invoice.paid_cents,
-                                       payment.amount_cents)
+    paid, status = rules.apply_payment(
+        invoice.status, invoice.total_cents, invoice.paid_cents, payment.amount_cents
+    )
     received_at = payment.received_at or now
-    invoice.payments.append(InvoicePayment(
-        org_id=invoice.org_id, amount_cents=payment.amount_cents, method=payment.method,
-        reference=payment.reference, received_at=received_at, recorded_by=caller.user_id,
-        created_at=now))
+    invoice.payments.append(
+        InvoicePayment(
+            org_id=invoice.org_id,
+            amount_cents=payment.amount_cents,
+            method=payment.method,
+            reference=payment.reference,
+            received_at=received_at,
+            recorded_by=caller.user_id,
+            created_at=now,
+        )
+    )
     invoice.paid_cents = paid
     if status is InvoiceStatus.PAID:
         invoice.status, invoice.paid_at = status.value, received_at
@@ -271,8 +319,9 @@ async def record_payment(session: AsyncSession, caller: Caller, invoice_id: uuid
     return invoice
 
 
-async def void(session: AsyncSession, invoice_id: uuid.UUID, reason: str,
-               now: datetime | None = None) -> Invoice:
+async def void(
+    session: AsyncSession, invoice_id: uuid.UUID, reason: str, now: datetime | None = None
+) -> Invoice:
     """Use case: cancel an unpaid invoice; an issued number stays used (no gaps, no reuse)."""
     now = now or datetime.now(UTC)
     invoice = await get_invoice(session, invoice_id, lock=True)

@@ -26,11 +26,18 @@ class GeoPoint(BaseModel):
 class GeoJsonArea(BaseModel):
     """A GeoJSON Polygon or MultiPolygon in lon/lat (RFC 7946)."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "type": "Polygon",
-        "coordinates": [[[13.25, 52.42], [13.55, 52.42], [13.55, 52.62], [13.25, 52.62],
-                         [13.25, 52.42]]],
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "Polygon",
+                    "coordinates": [
+                        [[13.25, 52.42], [13.55, 52.42], [13.55, 52.62], [13.25, 52.62], [13.25, 52.42]]
+                    ],
+                }
+            ]
+        }
+    )
 
     type: Literal["Polygon", "MultiPolygon"]
     coordinates: list[Any] = Field(min_length=1)
@@ -58,9 +65,11 @@ def _invalid(field: str, detail: str) -> ValidationFailed:
 
 def _position(value: Any, field: str) -> Position:
     """[lon, lat] (an altitude, which RFC 7946 allows, is dropped): finite numbers in range."""
-    if not isinstance(value, list) or len(value) not in (2, 3) or not all(
-            isinstance(n, int | float) and not isinstance(n, bool) and math.isfinite(n)
-            for n in value):
+    if (
+        not isinstance(value, list)
+        or len(value) not in (2, 3)
+        or not all(isinstance(n, int | float) and not isinstance(n, bool) and math.isfinite(n) for n in value)
+    ):
         raise _invalid(field, "has a position that is not [lon, lat] in numbers")
     lon, lat = float(value[0]), float(value[1])
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
@@ -73,8 +82,7 @@ def _ring(value: Any, field: str) -> Ring:
         raise _invalid(field, "has a ring of fewer than 4 positions")
     ring = [_position(position, field) for position in value]
     if ring[0] != ring[-1]:
-        raise _invalid(field, "has a ring that is not closed (the last position must repeat "
-                       "the first)")
+        raise _invalid(field, "has a ring that is not closed (the last position must repeat the first)")
     for start, end in itertools.pairwise(ring):
         _check_edge(start, end, field)
     return ring
@@ -82,15 +90,16 @@ def _ring(value: Any, field: str) -> Ring:
 
 def _check_edge(start: Position, end: Position, field: str) -> None:
     if _arc_degrees(start, end) > MAX_EDGE_DEGREES:
-        raise _invalid(field, f"has an edge longer than {MAX_EDGE_DEGREES:g} degrees of arc "
-                       "(nearly antipodal ends); split it")
+        raise _invalid(
+            field,
+            f"has an edge longer than {MAX_EDGE_DEGREES:g} degrees of arc (nearly antipodal ends); split it",
+        )
 
 
 def _arc_degrees(start: Position, end: Position) -> float:
     """The great-circle angle between two lon/lat positions (haversine)."""
     lon1, lat1, lon2, lat2 = map(math.radians, (*start, *end))
-    h = (math.sin((lat2 - lat1) / 2) ** 2
-         + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2)
+    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
     return math.degrees(2 * math.asin(min(1.0, math.sqrt(h))))
 
 
@@ -117,8 +126,7 @@ def area_shape(area: GeoJsonArea, field: str = "service_area") -> MultiPolygon:
     if max_lon - min_lon >= 180 or max(abs(min_lat), abs(max_lat)) >= 90:
         # On the sphere -180 and 180 are one meridian and a pole has no longitude: such an
         # area is not what its planar drawing shows (a whole-planet ring has zero area there).
-        raise _invalid(field, "must span less than 180 degrees of longitude and stay off the "
-                       "poles")
+        raise _invalid(field, "must span less than 180 degrees of longitude and stay off the poles")
     return geometry
 
 
@@ -128,8 +136,9 @@ def area_geography(area: GeoJsonArea, field: str = "service_area") -> Any:
 
 def area_of(geography: Any) -> GeoJsonArea:
     geojson = mapping(to_shape(geography))
-    return GeoJsonArea.model_validate({"type": geojson["type"],
-                                       "coordinates": _lists(geojson["coordinates"])})
+    return GeoJsonArea.model_validate(
+        {"type": geojson["type"], "coordinates": _lists(geojson["coordinates"])}
+    )
 
 
 def _lists(value: Any) -> Any:

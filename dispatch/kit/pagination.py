@@ -31,4 +31,3 @@ class Page(BaseModel, Generic[ItemT]):
     def of(cls, items: Sequence[ItemT], total: int, params: PageParams) -> Page[ItemT]:
         """The page of `items` the caller asked for with `params`, out of `total`."""
         return cls(items=list(items), total=total, limit=params.limit, offset=params.offset)
-

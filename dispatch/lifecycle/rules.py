@@ -51,9 +51,9 @@ def allowed_next(current: str, actor: Actor) -> list[BookingStatus]:
     """The statuses `actor` may move a booking in `current` to, in lifecycle order."""
     state = BookingStatus(current)  # a row's status is a plain string (one of the enum's)
     return [
-        to for to in BookingStatus
-        if (state, to) in TRANSITIONS
-        and (actor == "platform_admin" or actor in TRANSITIONS[(state, to)])
+        to
+        for to in BookingStatus
+        if (state, to) in TRANSITIONS and (actor == "platform_admin" or actor in TRANSITIONS[(state, to)])
     ]
 
 
@@ -67,7 +67,8 @@ def moves() -> dict[BookingStatus, dict[BookingStatus, list[Actor]]]:
     return {
         current: {
             to: [actor for actor in ACTORS if actor in TRANSITIONS[(current, to)]]
-            for to in BookingStatus if (current, to) in TRANSITIONS
+            for to in BookingStatus
+            if (current, to) in TRANSITIONS
         }
         for current in BookingStatus
     }

@@ -38,6 +38,7 @@ class HistoryEntry(BaseModel):
 
 class StatusGroups(BaseModel):
     """The status groups several layers ask about (persistence/statuses.py), each in order."""
+
     driver_job: list[BookingStatus]
     in_progress: list[BookingStatus]
     active: list[BookingStatus]
@@ -49,6 +50,7 @@ class Lifecycle(BaseModel):
     """The booking statuses (lifecycle order), their groups, and every allowed move:
     `moves[from][to]` lists the actors that may make it (platform admins may make any listed
     move); every status is a key of `moves`, `{}` when nothing follows it."""
+
     statuses: list[BookingStatus]
     groups: StatusGroups
     moves: dict[BookingStatus, dict[BookingStatus, list[Actor]]]

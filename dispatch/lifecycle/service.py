@@ -34,10 +34,13 @@ def vocabulary() -> Lifecycle:
     """The statuses, their groups and the allowed moves, for pages that must not keep a copy."""
     return Lifecycle(
         statuses=list(BookingStatus),
-        groups=StatusGroups(driver_job=list(DRIVER_JOB_STATUSES),
-                            in_progress=list(IN_PROGRESS_STATUSES),
-                            active=list(ACTIVE_JOB_STATUSES), open=list(OPEN_STATUSES),
-                            finished=list(FINISHED_STATUSES)),
+        groups=StatusGroups(
+            driver_job=list(DRIVER_JOB_STATUSES),
+            in_progress=list(IN_PROGRESS_STATUSES),
+            active=list(ACTIVE_JOB_STATUSES),
+            open=list(OPEN_STATUSES),
+            finished=list(FINISHED_STATUSES),
+        ),
         moves=moves(),
     )
 
@@ -59,27 +62,40 @@ async def apply_transition(
     if target not in allowed:
         raise InvalidTransition(
             f"cannot move booking from {current} to {target} as {caller.role}",
-            current=current, requested=target, allowed=allowed,
+            current=current,
+            requested=target,
+            allowed=allowed,
         )
     target = BookingStatus(target).value  # the row and the event hold the plain string
     booking.status = target
     history = BookingStatusHistory(
-        booking_id=booking.id, org_id=booking.org_id, from_status=current, to_status=target,
-        actor_user_id=caller.user_id, actor_role=caller.role, reason=reason,
+        booking_id=booking.id,
+        org_id=booking.org_id,
+        from_status=current,
+        to_status=target,
+        actor_user_id=caller.user_id,
+        actor_role=caller.role,
+        reason=reason,
         metadata_=metadata or {},
     )
     session.add(history)
     await session.flush()
     await enqueue(
-        session, "booking.status_changed",
-        {"booking_id": str(booking.id), "from": current, "to": target, "reason": reason,
-         "customer_id": str(booking.customer_id), "actor_role": caller.role},
+        session,
+        "booking.status_changed",
+        {
+            "booking_id": str(booking.id),
+            "from": current,
+            "to": target,
+            "reason": reason,
+            "customer_id": str(booking.customer_id),
+            "actor_role": caller.role,
+        },
         idempotency_key=f"booking.status_changed:{booking.id}:{history.id}",
-        org_id=booking.org_id, aggregate_id=str(booking.id),
+        org_id=booking.org_id,
+        aggregate_id=str(booking.id),
     )
     return history
-
-
 
 
 async def lock_booking(session: AsyncSession, booking_id: uuid.UUID) -> Booking:
@@ -125,8 +141,7 @@ async def transition(
     status and is refused (409) if its move is no longer allowed.
     """
     booking = await lock_booking(session, booking_id)
-    history = await apply_transition(session, booking, target, caller, reason=reason,
-                                     metadata=metadata)
+    history = await apply_transition(session, booking, target, caller, reason=reason, metadata=metadata)
     if target in RELEASING_STATUSES:
         await release_assignment(session, booking, caller)
     elif target == BookingStatus.COMPLETED:
@@ -134,8 +149,7 @@ async def transition(
     return booking, history
 
 
-async def history_of(session: AsyncSession,
-                     booking_id: uuid.UUID) -> list[BookingStatusHistory]:
+async def history_of(session: AsyncSession, booking_id: uuid.UUID) -> list[BookingStatusHistory]:
     """The booking's status changes, oldest first; a booking the caller cannot see is NotFound."""
     if await BookingRepository(session).get_by_id(booking_id) is None:
         raise NotFound("no such booking")

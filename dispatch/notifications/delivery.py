@@ -38,27 +38,37 @@ async def _already_sent(outbox_id: int) -> set[str]:
         return await NotificationRepository(session).channels_sent(outbox_id)
 
 
-async def _record(item: OutboxItem, channel: str, template: str, destination: str,
-                  provider: str, message_id: str) -> None:
+async def _record(
+    item: OutboxItem, channel: str, template: str, destination: str, provider: str, message_id: str
+) -> None:
     async with tenant_session(SYSTEM) as session:
         await NotificationRepository(session).record_sent(
-            outbox_id=item.id, org_id=item.org_id, channel=channel, template=template,
-            destination=destination, provider=provider, message_id=message_id)
+            outbox_id=item.id,
+            org_id=item.org_id,
+            channel=channel,
+            template=template,
+            destination=destination,
+            provider=provider,
+            message_id=message_id,
+        )
 
 
-async def _send(ports: Ports, channel: str, template: str, destination: str,
-                context: dict[str, Any]) -> tuple[str, str]:
+async def _send(
+    ports: Ports, channel: str, template: str, destination: str, context: dict[str, Any]
+) -> tuple[str, str]:
     if channel == "email":
         rendered = render_email(template, context)
-        message_id = await ports.email.send(EmailMessage(
-            to=destination, subject=rendered.subject, text=rendered.text, html=rendered.html))
+        message_id = await ports.email.send(
+            EmailMessage(to=destination, subject=rendered.subject, text=rendered.text, html=rendered.html)
+        )
         return ports.email.name, message_id
     message_id = await ports.sms.send(SmsMessage(to=destination, body=render_sms(template, context)))
     return ports.sms.name, message_id
 
 
-async def deliver(ports: Ports, item: OutboxItem, template: str, recipient: Recipient,
-                  context: dict[str, Any]) -> list[str]:
+async def deliver(
+    ports: Ports, item: OutboxItem, template: str, recipient: Recipient, context: dict[str, Any]
+) -> list[str]:
     """Send on every accepted channel not sent yet; returns the channels sent now.
 
     Raises DeliveryFailed (the first failure; retryable if any failure was) after trying
@@ -76,8 +86,14 @@ async def deliver(ports: Ports, item: OutboxItem, template: str, recipient: Reci
         except MissingContext as exc:
             raise DeliveryFailed(str(exc), retryable=False) from exc
         except DeliveryFailed as exc:
-            log.warning("notification.channel_failed", outbox_id=item.id, channel=channel,
-                        template=template, error=str(exc), retryable=exc.retryable)
+            log.warning(
+                "notification.channel_failed",
+                outbox_id=item.id,
+                channel=channel,
+                template=template,
+                error=str(exc),
+                retryable=exc.retryable,
+            )
             failures.append(exc)
             continue
         await _record(item, channel, template, destination, provider, message_id)

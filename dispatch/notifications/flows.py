@@ -27,14 +27,21 @@ def _uuid(value: Any, what: str) -> uuid.UUID:
         raise DeliveryFailed(f"{what} is not a UUID: {value!r}", retryable=False) from exc
 
 
-async def _user_recipient(session: AsyncSession, user_id: uuid.UUID, template: str, *,
-                          email: str | None = None, phone: str | None = None) -> Recipient:
+async def _user_recipient(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    template: str,
+    *,
+    email: str | None = None,
+    phone: str | None = None,
+) -> Recipient:
     user = await UserRepository(session).get_by_id(user_id)
     if user is None or not user.active:
         return Recipient(email=None, phone=None, channels=())
     preferences = parse_preferences(user.notification_preferences)
-    return Recipient(email=email or user.email, phone=phone or user.phone,
-                     channels=channels_for(preferences, template))
+    return Recipient(
+        email=email or user.email, phone=phone or user.phone, channels=channels_for(preferences, template)
+    )
 
 
 async def _with_booking(session: AsyncSession, context: dict[str, Any]) -> dict[str, Any]:
@@ -57,10 +64,12 @@ async def handle_notify(ports: Ports, item: OutboxItem) -> None:
         channel = str(payload.get("channel", ""))
         destination = str(payload.get("destination", ""))
         if channel not in ("email", "sms") or not destination:
-            raise DeliveryFailed("notify.otp needs channel (email|sms) and destination",
-                                 retryable=False)
-        recipient = Recipient(email=destination if channel == "email" else None,
-                              phone=destination if channel == "sms" else None, channels=(channel,))
+            raise DeliveryFailed("notify.otp needs channel (email|sms) and destination", retryable=False)
+        recipient = Recipient(
+            email=destination if channel == "email" else None,
+            phone=destination if channel == "sms" else None,
+            channels=(channel,),
+        )
         context = {**payload.get("context", {}), "code": payload.get("code", "")}
         await deliver(ports, item, template, recipient, context)
         return
@@ -68,8 +77,12 @@ async def handle_notify(ports: Ports, item: OutboxItem) -> None:
         context = await _with_booking(session, dict(payload.get("context") or {}))
         if payload.get("user_id"):
             recipient = await _user_recipient(
-                session, _uuid(payload["user_id"], "user_id"), template,
-                email=payload.get("email"), phone=payload.get("phone"))
+                session,
+                _uuid(payload["user_id"], "user_id"),
+                template,
+                email=payload.get("email"),
+                phone=payload.get("phone"),
+            )
         else:
             recipient = Recipient(email=payload.get("email"), phone=payload.get("phone"))
     await deliver(ports, item, template, recipient, context)
@@ -85,8 +98,7 @@ async def handle_booking_status_changed(ports: Ports, item: OutboxItem) -> None:
         if context is None:
             return
         context["reason"] = payload.get("reason", "")
-        recipient = await _user_recipient(
-            session, _uuid(payload.get("customer_id"), "customer_id"), template)
+        recipient = await _user_recipient(session, _uuid(payload.get("customer_id"), "customer_id"), template)
     await deliver(ports, item, template, recipient, context)
 
 
@@ -95,14 +107,14 @@ async def handle_assignment_created(ports: Ports, item: OutboxItem) -> None:
     payload = item.payload
     async with tenant_session(SYSTEM) as session:
         context = await booking_context(session, _uuid(payload.get("booking_id"), "booking_id"))
-        driver = await DriverRepository(session).get_by_id(
-            _uuid(payload.get("driver_id"), "driver_id"))
+        driver = await DriverRepository(session).get_by_id(_uuid(payload.get("driver_id"), "driver_id"))
         if context is None or driver is None:
             return
         context["driver_name"] = driver.full_name
         if driver.user_id is not None:
-            recipient = await _user_recipient(session, driver.user_id, "driver_assignment",
-                                              phone=driver.phone)
+            recipient = await _user_recipient(
+                session, driver.user_id, "driver_assignment", phone=driver.phone
+            )
         else:
             recipient = Recipient(email=None, phone=driver.phone, channels=("sms",))
     await deliver(ports, item, "driver_assignment", recipient, context)

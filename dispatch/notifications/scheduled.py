@@ -32,7 +32,11 @@ async def enqueue_booking_reminders(now: datetime, settings: Settings) -> int:
         due = [(key, booking) for key, booking in keys.items() if key not in reminded]
         for key, booking in due:
             await enqueue(
-                session, "notify.booking_reminder",
+                session,
+                "notify.booking_reminder",
                 {"user_id": str(booking.customer_id), "context": {"booking_id": str(booking.id)}},
-                idempotency_key=key, org_id=booking.org_id, aggregate_id=str(booking.id))
+                idempotency_key=key,
+                org_id=booking.org_id,
+                aggregate_id=str(booking.id),
+            )
         return len(due)

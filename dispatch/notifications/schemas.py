@@ -22,11 +22,18 @@ class NotificationPreferences(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{
-            "email": True, "sms": False,
-            "events": {"booking_reminder": {"email": True, "sms": True},
-                       "invoice_delivery": {"email": True, "sms": False}},
-        }]},
+        json_schema_extra={
+            "examples": [
+                {
+                    "email": True,
+                    "sms": False,
+                    "events": {
+                        "booking_reminder": {"email": True, "sms": True},
+                        "invoice_delivery": {"email": True, "sms": False},
+                    },
+                }
+            ]
+        },
     )
 
     email: StrictBool = True

@@ -25,8 +25,9 @@ async def get_preferences(session: AsyncSession, caller: Caller) -> Notification
     return parse_preferences((await _own_user(session, caller)).notification_preferences)
 
 
-async def update_preferences(session: AsyncSession, caller: Caller,
-                             preferences: NotificationPreferences) -> NotificationPreferences:
+async def update_preferences(
+    session: AsyncSession, caller: Caller, preferences: NotificationPreferences
+) -> NotificationPreferences:
     user = await _own_user(session, caller)
     user.notification_preferences = preferences.model_dump(mode="json")
     await session.flush()

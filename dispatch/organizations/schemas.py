@@ -20,12 +20,10 @@ def _known_timezone(value: str) -> str:
     return value
 
 
-Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", examples=["EUR"],
-                                description="ISO 4217 code")]
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", examples=["EUR"], description="ISO 4217 code")]
 Cents = Annotated[int, Field(ge=0, le=1_000_000_000, description="integer cents")]
 Phone = Annotated[str, Field(pattern=r"^\+?[0-9 ()-]{6,31}$", examples=["+4930123456"])]
-TimeZone = Annotated[str, Field(max_length=64, examples=["Europe/Berlin"]),
-                     AfterValidator(_known_timezone)]
+TimeZone = Annotated[str, Field(max_length=64, examples=["Europe/Berlin"]), AfterValidator(_known_timezone)]
 
 
 class OrganizationSort(StrEnum):
@@ -38,13 +36,25 @@ class OrganizationSort(StrEnum):
 
 
 class OrganizationCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "name": "Spree Movers", "code": "SPREE", "hourly_rate_cents": 4500, "per_km_cents": 150,
-        "minimum_charge_cents": 15000, "currency": "EUR", "timezone": "Europe/Berlin",
-        "base_location": {"lon": 13.405, "lat": 52.52},
-        "service_area": GeoJsonArea.model_json_schema()["examples"][0],
-        "contact_email": "office@spree-movers.example",
-    }]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Spree Movers",
+                    "code": "SPREE",
+                    "hourly_rate_cents": 4500,
+                    "per_km_cents": 150,
+                    "minimum_charge_cents": 15000,
+                    "currency": "EUR",
+                    "timezone": "Europe/Berlin",
+                    "base_location": {"lon": 13.405, "lat": 52.52},
+                    "service_area": GeoJsonArea.model_json_schema()["examples"][0],
+                    "contact_email": "office@spree-movers.example",
+                }
+            ]
+        },
+    )
 
     name: str = Field(min_length=2, max_length=200)
     code: str = Field(pattern=r"^[A-Z0-9]{2,12}$", description="short unique code, e.g. SPREE")
@@ -58,12 +68,15 @@ class OrganizationCreate(BaseModel):
     contact_email: EmailStr | None = None
     contact_phone: Phone | None = None
     admin_email: EmailStr | None = Field(
-        None, description="platform admins only: the user who becomes this organization's admin")
+        None, description="platform admins only: the user who becomes this organization's admin"
+    )
 
 
 class OrganizationUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"hourly_rate_cents": 4900, "minimum_charge_cents": 18000}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"hourly_rate_cents": 4900, "minimum_charge_cents": 18000}]},
+    )
 
     name: str | None = Field(None, min_length=2, max_length=200)
     base_location: GeoPoint | None = None
@@ -77,13 +90,30 @@ class OrganizationUpdate(BaseModel):
 
 
 class OrganizationOut(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "id": "7d4c9a5e-8f1e-4f7b-9a43-0c2d3f7f0a11", "name": "Spree Movers", "code": "SPREE",
-        "base_location": {"lon": 13.405, "lat": 52.52}, "hourly_rate_cents": 4500,
-        "per_km_cents": 150, "minimum_charge_cents": 15000, "currency": "EUR",
-        "timezone": "Europe/Berlin", "verified": True, "active": True, "rating_avg": 4.7,
-        "rating_count": 12, "contact_email": None, "contact_phone": None,
-        "created_at": "2026-11-24T09:00:00Z"}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "7d4c9a5e-8f1e-4f7b-9a43-0c2d3f7f0a11",
+                    "name": "Spree Movers",
+                    "code": "SPREE",
+                    "base_location": {"lon": 13.405, "lat": 52.52},
+                    "hourly_rate_cents": 4500,
+                    "per_km_cents": 150,
+                    "minimum_charge_cents": 15000,
+                    "currency": "EUR",
+                    "timezone": "Europe/Berlin",
+                    "verified": True,
+                    "active": True,
+                    "rating_avg": 4.7,
+                    "rating_count": 12,
+                    "contact_email": None,
+                    "contact_phone": None,
+                    "created_at": "2026-11-24T09:00:00Z",
+                }
+            ]
+        }
+    )
 
     id: uuid.UUID
     name: str
@@ -107,15 +137,27 @@ class OnboardingResult(BaseModel):
     organization: OrganizationOut
     admin_user_id: uuid.UUID
     access_token: str | None = Field(
-        None, description="a fresh access token carrying the new mover_admin role, when the "
-                          "caller onboarded themself (their old token still says customer)")
+        None,
+        description="a fresh access token carrying the new mover_admin role, when the "
+        "caller onboarded themself (their old token still says customer)",
+    )
 
 
 class StaffInvite(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"role": "driver", "email": "jonas@spree-movers.example", "full_name": "Jonas Weber",
-         "skills": ["driver", "foreman"]},
-        {"role": "dispatcher", "phone": "+4930123457", "full_name": "Mia Koch"}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "role": "driver",
+                    "email": "jonas@spree-movers.example",
+                    "full_name": "Jonas Weber",
+                    "skills": ["driver", "foreman"],
+                },
+                {"role": "dispatcher", "phone": "+4930123457", "full_name": "Mia Koch"},
+            ]
+        },
+    )
 
     role: Literal["dispatcher", "driver"]
     email: EmailStr | None = None
@@ -132,10 +174,20 @@ class StaffInvite(BaseModel):
 
 
 class StaffMember(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "user_id": "a0b1c2d3-e4f5-4a6b-8c7d-9e0f1a2b3c4d", "role": "driver",
-        "email": "jonas@spree-movers.example", "phone": None, "full_name": "Jonas Weber",
-        "driver_id": "4b1f0f7e-2d7a-4c55-9a57-8d7bb1c0e0a2"}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "user_id": "a0b1c2d3-e4f5-4a6b-8c7d-9e0f1a2b3c4d",
+                    "role": "driver",
+                    "email": "jonas@spree-movers.example",
+                    "phone": None,
+                    "full_name": "Jonas Weber",
+                    "driver_id": "4b1f0f7e-2d7a-4c55-9a57-8d7bb1c0e0a2",
+                }
+            ]
+        }
+    )
 
     user_id: uuid.UUID
     role: str

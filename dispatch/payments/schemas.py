@@ -17,7 +17,8 @@ class PaymentOut(BaseModel):
     provider: str = Field(examples=["stripe"])
     status: str = Field(examples=["requires_payment"])
     client_secret: str | None = Field(
-        default=None, description="hand to Stripe.js to confirm the payment in the browser")
+        default=None, description="hand to Stripe.js to confirm the payment in the browser"
+    )
     created_at: datetime
 
 

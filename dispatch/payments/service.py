@@ -63,21 +63,20 @@ def attempt_of(payment: Payment, attempts: int) -> int:
     for attempt in range(attempts):
         if payment_id_for(payment.booking_id, attempt) == payment.id:
             return attempt
-    raise Conflict("this payment was not started here; start it again",
-                   payment_id=str(payment.id))
+    raise Conflict("this payment was not started here; start it again", payment_id=str(payment.id))
 
 
 def _check_payable(booking: Booking | None, caller: Caller) -> Booking:
     if booking is None or booking.customer_id != caller.user_id:
         raise NotFound("no such booking")
     if booking.status not in PAYABLE:
-        raise Conflict(f"a {booking.status} booking cannot be paid",
-                       booking_status=booking.status)
+        raise Conflict(f"a {booking.status} booking cannot be paid", booking_status=booking.status)
     return booking
 
 
-async def _open_attempt(session: AsyncSession, booking_id: uuid.UUID, caller: Caller,
-                        provider: str) -> tuple[Payment, int]:
+async def _open_attempt(
+    session: AsyncSession, booking_id: uuid.UUID, caller: Caller, provider: str
+) -> tuple[Payment, int]:
     """Step 1, under the booking's lock: the open attempt (paid: 409), or a new one recorded
     as requested; with its attempt number."""
     booking = _check_payable(await BookingRepository(session).lock_by_id(booking_id), caller)
@@ -88,11 +87,18 @@ async def _open_attempt(session: AsyncSession, booking_id: uuid.UUID, caller: Ca
         if existing.status == "succeeded":
             raise Conflict("the booking is already paid", payment_id=str(existing.id))
         return existing, attempt_of(existing, attempts)
-    payment = Payment(id=payment_id_for(booking.id, attempts), org_id=booking.org_id,
-                      booking_id=booking.id, customer_id=booking.customer_id,
-                      amount_cents=booking.price_cents, currency=booking.currency,
-                      provider=provider, provider_payment_id=None, client_secret=None,
-                      status="requires_payment")
+    payment = Payment(
+        id=payment_id_for(booking.id, attempts),
+        org_id=booking.org_id,
+        booking_id=booking.id,
+        customer_id=booking.customer_id,
+        amount_cents=booking.price_cents,
+        currency=booking.currency,
+        provider=provider,
+        provider_payment_id=None,
+        client_secret=None,
+        status="requires_payment",
+    )
     session.add(payment)
     await session.flush()
     return payment, attempts
@@ -101,17 +107,20 @@ async def _open_attempt(session: AsyncSession, booking_id: uuid.UUID, caller: Ca
 async def _create_intent(port: PaymentsPort, payment: Payment, attempt: int) -> IntentResult:
     try:
         return await port.create_intent(
-            payment.amount_cents, payment.currency,
+            payment.amount_cents,
+            payment.currency,
             f"movehub-payment-{payment.booking_id}-{attempt}",
-            {"booking_id": str(payment.booking_id), "payment_id": str(payment.id)})
+            {"booking_id": str(payment.booking_id), "payment_id": str(payment.id)},
+        )
     except PaymentProviderError as exc:
-        raise Unavailable("the payment provider did not answer; try again",
-                          retry_after=PROVIDER_RETRY_AFTER_S) from exc
+        raise Unavailable(
+            "the payment provider did not answer; try again", retry_after=PROVIDER_RETRY_AFTER_S
+        ) from exc
 
 
-async def _record_answer(session: AsyncSession, booking_id: uuid.UUID, caller: Caller,
-                         payment_id: uuid.UUID, intent: IntentResult
-                         ) -> tuple[Payment, DomainError | None]:
+async def _record_answer(
+    session: AsyncSession, booking_id: uuid.UUID, caller: Caller, payment_id: uuid.UUID, intent: IntentResult
+) -> tuple[Payment, DomainError | None]:
     """Step 3, under the booking's and the payment's locks: the provider's answer recorded on
     the attempt once. The refusal to raise after the commit (the answer is kept either way,
     so a webhook about the intent still finds its payment)."""
@@ -127,8 +136,12 @@ async def _record_answer(session: AsyncSession, booking_id: uuid.UUID, caller: C
         if intent.status == "succeeded":
             await _paid(session, payment)
     elif payment.provider_payment_id != intent.provider_payment_id:
-        log.warning("payment_intent_differs", payment_id=str(payment.id),
-                    recorded=payment.provider_payment_id, answered=intent.provider_payment_id)
+        log.warning(
+            "payment_intent_differs",
+            payment_id=str(payment.id),
+            recorded=payment.provider_payment_id,
+            answered=intent.provider_payment_id,
+        )
     try:
         _check_payable(booking, caller)
     except DomainError as refusal:  # it changed while the provider answered
@@ -136,8 +149,7 @@ async def _record_answer(session: AsyncSession, booking_id: uuid.UUID, caller: C
     return payment, None
 
 
-async def start_payment(caller: Caller, booking_id: uuid.UUID,
-                        port: PaymentsPort) -> Payment:
+async def start_payment(caller: Caller, booking_id: uuid.UUID, port: PaymentsPort) -> Payment:
     """Use case: the customer pays the booking's price; one open attempt per booking. Two
     short transactions as the caller, and the provider asked between them with none open."""
     async with tenant_session(caller) as session:
@@ -146,19 +158,26 @@ async def start_payment(caller: Caller, booking_id: uuid.UUID,
         return payment  # asked and answered already
     intent = await _create_intent(port, payment, attempt)  # no transaction open here
     async with tenant_session(caller) as session:
-        payment, refusal = await _record_answer(session, booking_id, caller, payment.id,
-                                                intent)
+        payment, refusal = await _record_answer(session, booking_id, caller, payment.id, intent)
     if refusal is not None:
         raise refusal
     return payment
 
 
 async def _paid(session: AsyncSession, payment: Payment) -> None:
-    await enqueue(session, "booking.paid",
-                  {"booking_id": str(payment.booking_id), "payment_id": str(payment.id),
-                   "amount_cents": payment.amount_cents, "currency": payment.currency},
-                  idempotency_key=f"booking.paid:{payment.id}", org_id=payment.org_id,
-                  aggregate_id=str(payment.booking_id))
+    await enqueue(
+        session,
+        "booking.paid",
+        {
+            "booking_id": str(payment.booking_id),
+            "payment_id": str(payment.id),
+            "amount_cents": payment.amount_cents,
+            "currency": payment.currency,
+        },
+        idempotency_key=f"booking.paid:{payment.id}",
+        org_id=payment.org_id,
+        aggregate_id=str(payment.booking_id),
+    )
 
 
 def metadata_id(obj: dict[str, Any], key: str) -> uuid.UUID | None:
@@ -174,12 +193,14 @@ def metadata_id(obj: dict[str, Any], key: str) -> uuid.UUID | None:
 async def _record_event(session: AsyncSession, event: dict[str, Any]) -> bool:
     """True if this event id is new (and now recorded); False for a duplicate delivery."""
     return await PaymentRepository(session).record_event(
-        event["id"], event["type"], str(event["data"]["object"].get("id", "")),
-        datetime.fromtimestamp(int(event["created"]), UTC))
+        event["id"],
+        event["type"],
+        str(event["data"]["object"].get("id", "")),
+        datetime.fromtimestamp(int(event["created"]), UTC),
+    )
 
 
-async def _apply_intent(session: AsyncSession, obj: dict[str, Any], succeeded: bool,
-                        at: datetime) -> None:
+async def _apply_intent(session: AsyncSession, obj: dict[str, Any], succeeded: bool, at: datetime) -> None:
     payments = PaymentRepository(session)
     payment = await payments.lock_by_provider_id(obj.get("id"))
     answered_meanwhile = metadata_id(obj, "payment_id")
@@ -207,20 +228,25 @@ async def _apply_refund(session: AsyncSession, obj: dict[str, Any], at: datetime
     if refund is None:
         return
     status = obj.get("status")
-    if status == "succeeded" and refund.status in (RefundStatus.SENDING, RefundStatus.PENDING,
-                                                   RefundStatus.FAILED):
+    if status == "succeeded" and refund.status in (
+        RefundStatus.SENDING,
+        RefundStatus.PENDING,
+        RefundStatus.FAILED,
+    ):
         refund.status = RefundStatus.SUCCEEDED
-    elif status in ("failed", "canceled") and refund.status in (RefundStatus.SENDING,
-                                                                RefundStatus.SUCCEEDED):
+    elif status in ("failed", "canceled") and refund.status in (RefundStatus.SENDING, RefundStatus.SUCCEEDED):
         # The provider gave up on a refund it had accepted: send it again, with a new key.
         refund.status, refund.provider_refund_id = RefundStatus.FAILED, None
         refund.key_generation += 1
         refund.last_error = f"provider reported the refund {status}"
         await enqueue_send(session, refund)
-        await enqueue(session, "alert.refund_failed_later",
-                      {"refund_id": str(refund.id), "booking_id": str(refund.booking_id)},
-                      idempotency_key=f"alert.refund_failed_later:{refund.id}:{obj.get('id')}",
-                      org_id=refund.org_id)
+        await enqueue(
+            session,
+            "alert.refund_failed_later",
+            {"refund_id": str(refund.id), "booking_id": str(refund.booking_id)},
+            idempotency_key=f"alert.refund_failed_later:{refund.id}:{obj.get('id')}",
+            org_id=refund.org_id,
+        )
 
 
 async def apply_webhook_event(session: AsyncSession, event: dict[str, Any]) -> bool:

@@ -11,8 +11,12 @@ Stars = Field(ge=1, le=5)
 
 
 class RatingCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"overall": 5, "driver_rating": 4, "comment": "Careful with the piano, on time."}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"overall": 5, "driver_rating": 4, "comment": "Careful with the piano, on time."}]
+        },
+    )
 
     overall: int = Stars
     driver_rating: int | None = Field(default=None, ge=1, le=5)
@@ -20,8 +24,12 @@ class RatingCreate(BaseModel):
 
 
 class RatingUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"overall": 4, "comment": "One scratch on the wardrobe, handled well."}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"overall": 4, "comment": "One scratch on the wardrobe, handled well."}]
+        },
+    )
 
     overall: int | None = Field(default=None, ge=1, le=5)
     driver_rating: int | None = Field(default=None, ge=1, le=5)
@@ -35,21 +43,36 @@ class RatingUpdate(BaseModel):
 
 
 class HideRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"reason": "Personal data of the crew in the comment"}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"reason": "Personal data of the crew in the comment"}]},
+    )
 
     reason: str = Field(min_length=1, max_length=500)
 
 
 class RatingOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [{
-        "id": "7d3f8c1e-2b8e-4f0e-9a51-0b6f3c9d2e11",
-        "booking_id": "1c9e2d4a-5b6f-4a3e-8d7c-2e1f0a9b8c7d",
-        "org_id": "0b6f3c9d-2e11-4f0e-9a51-7d3f8c1e2b8e",
-        "driver_id": "5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d", "overall": 5, "driver_rating": 4,
-        "comment": "Careful with the piano, on time.", "hidden": False, "hidden_reason": "",
-        "created_at": "2026-11-20T10:00:00Z", "updated_at": "2026-11-20T10:00:00Z",
-        "editable_until": "2026-11-27T10:00:00Z"}]})
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "7d3f8c1e-2b8e-4f0e-9a51-0b6f3c9d2e11",
+                    "booking_id": "1c9e2d4a-5b6f-4a3e-8d7c-2e1f0a9b8c7d",
+                    "org_id": "0b6f3c9d-2e11-4f0e-9a51-7d3f8c1e2b8e",
+                    "driver_id": "5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d",
+                    "overall": 5,
+                    "driver_rating": 4,
+                    "comment": "Careful with the piano, on time.",
+                    "hidden": False,
+                    "hidden_reason": "",
+                    "created_at": "2026-11-20T10:00:00Z",
+                    "updated_at": "2026-11-20T10:00:00Z",
+                    "editable_until": "2026-11-27T10:00:00Z",
+                }
+            ]
+        },
+    )
 
     id: uuid.UUID
     booking_id: uuid.UUID
@@ -78,10 +101,27 @@ class Review(BaseModel):
 
 
 class ReviewPage(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "items": [{"id": "7d3f8c1e-2b8e-4f0e-9a51-0b6f3c9d2e11", "overall": 5, "driver_rating": 5,
-                   "comment": "Fast and friendly", "created_at": "2026-11-20T10:00:00Z"}],
-        "total": 1, "limit": 20, "offset": 0, "next_offset": None}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "id": "7d3f8c1e-2b8e-4f0e-9a51-0b6f3c9d2e11",
+                            "overall": 5,
+                            "driver_rating": 5,
+                            "comment": "Fast and friendly",
+                            "created_at": "2026-11-20T10:00:00Z",
+                        }
+                    ],
+                    "total": 1,
+                    "limit": 20,
+                    "offset": 0,
+                    "next_offset": None,
+                }
+            ]
+        }
+    )
 
     items: list[Review]
     total: int
@@ -91,9 +131,18 @@ class ReviewPage(BaseModel):
 
 
 class RatingSummary(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "org_id": "0b6f3c9d-2e11-4f0e-9a51-7d3f8c1e2b8e", "average": 4.5, "count": 4,
-        "breakdown": {"1": 0, "2": 0, "3": 0, "4": 2, "5": 2}}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "org_id": "0b6f3c9d-2e11-4f0e-9a51-7d3f8c1e2b8e",
+                    "average": 4.5,
+                    "count": 4,
+                    "breakdown": {"1": 0, "2": 0, "3": 0, "4": 2, "5": 2},
+                }
+            ]
+        }
+    )
 
     org_id: uuid.UUID
     average: float
@@ -114,14 +163,30 @@ class DriverRatingSummary(BaseModel):
     the same figures as the driver's rating_avg) and, in `breakdown`, each score a rating has:
     `driver_rating` and the `overall` stars of the moves the driver did."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "driver_id": "5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d", "average": 4.5, "count": 2,
-        "distribution": {"1": 0, "2": 0, "3": 0, "4": 1, "5": 1},
-        "breakdown": {
-            "driver_rating": {"average": 4.5, "count": 2,
-                              "distribution": {"1": 0, "2": 0, "3": 0, "4": 1, "5": 1}},
-            "overall": {"average": 4.0, "count": 3,
-                        "distribution": {"1": 0, "2": 0, "3": 1, "4": 1, "5": 1}}}}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "driver_id": "5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d",
+                    "average": 4.5,
+                    "count": 2,
+                    "distribution": {"1": 0, "2": 0, "3": 0, "4": 1, "5": 1},
+                    "breakdown": {
+                        "driver_rating": {
+                            "average": 4.5,
+                            "count": 2,
+                            "distribution": {"1": 0, "2": 0, "3": 0, "4": 1, "5": 1},
+                        },
+                        "overall": {
+                            "average": 4.0,
+                            "count": 3,
+                            "distribution": {"1": 0, "2": 0, "3": 1, "4": 1, "5": 1},
+                        },
+                    },
+                }
+            ]
+        }
+    )
 
     driver_id: uuid.UUID
     average: float

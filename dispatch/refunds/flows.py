@@ -36,28 +36,29 @@ SETTLED = frozenset({RefundStatus.SUCCEEDED, RefundStatus.SENDING, RefundStatus.
 async def enqueue_send(session: AsyncSession, refund: Refund) -> None:
     """Queue the send in the transaction that wrote (or reopened) the refund; one row per key
     generation, so a refund the provider failed later is asked for again, once."""
-    await enqueue(session, REFUND_SEND,
-                  {"refund_id": str(refund.id), "key_generation": refund.key_generation},
-                  idempotency_key=f"{REFUND_SEND}:{refund.id}:{refund.key_generation}",
-                  org_id=refund.org_id, aggregate_id=str(refund.booking_id))
+    await enqueue(
+        session,
+        REFUND_SEND,
+        {"refund_id": str(refund.id), "key_generation": refund.key_generation},
+        idempotency_key=f"{REFUND_SEND}:{refund.id}:{refund.key_generation}",
+        org_id=refund.org_id,
+        aggregate_id=str(refund.booking_id),
+    )
 
 
 def _refund_id(item: OutboxItem) -> uuid.UUID:
     try:
         return uuid.UUID(str(item.payload["refund_id"]))
     except (KeyError, ValueError) as exc:
-        raise DeliveryFailed(f"refund.send without a refund id: {item.payload!r}",
-                             retryable=False) from exc
+        raise DeliveryFailed(f"refund.send without a refund id: {item.payload!r}", retryable=False) from exc
 
 
-async def _count_attempt(refund_id: uuid.UUID,
-                         generation: int | None) -> tuple[Refund, str] | None:
+async def _count_attempt(refund_id: uuid.UUID, generation: int | None) -> tuple[Refund, str] | None:
     """Count the attempt (committed before the provider call); None when nothing is to send."""
     async with tenant_session(SYSTEM) as session:
         found = await RefundRepository(session).lock_with_provider_payment(refund_id)
         if found is None:
-            raise DeliveryFailed(f"refund {refund_id} or its provider payment is gone",
-                                 retryable=False)
+            raise DeliveryFailed(f"refund {refund_id} or its provider payment is gone", retryable=False)
         refund, provider_payment_id = found
         if refund.status in SETTLED or generation not in (None, refund.key_generation):
             return None  # sent already, or an older generation's row: the newer one sends
@@ -73,8 +74,7 @@ async def send_refund(port: PaymentsPort, item: OutboxItem) -> None:
         return
     refund, provider_payment_id = counted
     try:
-        answer = await port.refund(provider_payment_id, refund.amount_cents,
-                                   refund.idempotency_key)
+        answer = await port.refund(provider_payment_id, refund.amount_cents, refund.idempotency_key)
     except PaymentProviderError as exc:
         await _record_failure(refund.id, str(exc))
         raise DeliveryFailed(f"refund {refund.id}: {exc}", retryable=True) from exc
@@ -84,8 +84,7 @@ async def send_refund(port: PaymentsPort, item: OutboxItem) -> None:
         if stored.provider_refund_id == answer.provider_refund_id or stored.status == RefundStatus.SUCCEEDED:
             return  # already recorded by a webhook or an earlier attempt
         stored.provider_refund_id = answer.provider_refund_id
-        stored.status = (RefundStatus.SUCCEEDED if answer.status == "succeeded"
-                         else RefundStatus.SENDING)
+        stored.status = RefundStatus.SUCCEEDED if answer.status == "succeeded" else RefundStatus.SENDING
         stored.last_error = None
 
 
@@ -104,9 +103,16 @@ async def refund_dead(session: AsyncSession, item: OutboxItem, error: str) -> No
     if refund is None or refund.status in SETTLED:
         return
     refund.status, refund.last_error = RefundStatus.DEAD, error[:2000]
-    await enqueue(session, "alert.refund_dead",
-                  {"refund_id": str(refund.id), "booking_id": str(refund.booking_id),
-                   "amount_cents": refund.amount_cents, "error": error[:500]},
-                  idempotency_key=f"alert.refund_dead:{refund.id}:{refund.key_generation}",
-                  org_id=refund.org_id)
+    await enqueue(
+        session,
+        "alert.refund_dead",
+        {
+            "refund_id": str(refund.id),
+            "booking_id": str(refund.booking_id),
+            "amount_cents": refund.amount_cents,
+            "error": error[:500],
+        },
+        idempotency_key=f"alert.refund_dead:{refund.id}:{refund.key_generation}",
+        org_id=refund.org_id,
+    )
     log.error("refund_dead", refund_id=str(refund.id), attempts=refund.attempts, error=error)

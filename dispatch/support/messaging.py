@@ -14,17 +14,35 @@ from persistence.repositories.support import SupportTicketRepository
 TOPIC = "notify.support_ticket_update"
 
 
-async def notify(session: AsyncSession, ticket: SupportTicket, recipients: Iterable[uuid.UUID],
-                 status: str, *, event: str, message: str = "") -> None:
+async def notify(
+    session: AsyncSession,
+    ticket: SupportTicket,
+    recipients: Iterable[uuid.UUID],
+    status: str,
+    *,
+    event: str,
+    message: str = "",
+) -> None:
     """One event per recipient, keyed by ticket, event and recipient, so a retried
     transaction or job never sends the same update twice."""
     for user_id in dict.fromkeys(recipients):  # de-duplicated, order kept
-        await enqueue(session, TOPIC, {
-            "user_id": str(user_id),
-            "context": {"ticket_reference": ticket.reference, "ticket_subject": ticket.subject,
-                        "status": status, "message": message, "ticket_id": str(ticket.id)}},
+        await enqueue(
+            session,
+            TOPIC,
+            {
+                "user_id": str(user_id),
+                "context": {
+                    "ticket_reference": ticket.reference,
+                    "ticket_subject": ticket.subject,
+                    "status": status,
+                    "message": message,
+                    "ticket_id": str(ticket.id),
+                },
+            },
             idempotency_key=f"{TOPIC}:{ticket.id}:{event}:{user_id}",
-            org_id=ticket.org_id, aggregate_id=str(ticket.id))
+            org_id=ticket.org_id,
+            aggregate_id=str(ticket.id),
+        )
 
 
 async def platform_admins(session: AsyncSession) -> list[uuid.UUID]:

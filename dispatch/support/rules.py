@@ -29,8 +29,7 @@ class Priority(StrEnum):
     URGENT = "urgent"
 
 
-LEVELS: Final[tuple[Priority, ...]] = (Priority.LOW, Priority.NORMAL, Priority.HIGH,
-                                       Priority.URGENT)
+LEVELS: Final[tuple[Priority, ...]] = (Priority.LOW, Priority.NORMAL, Priority.HIGH, Priority.URGENT)
 
 # Damaged goods and a crew that never came hurt most; lateness and billing come next.
 BASE_PRIORITY: Final[Mapping[IssueType, Priority]] = {
@@ -52,14 +51,11 @@ SLA: Final[Mapping[Priority, timedelta]] = {
     Priority.LOW: timedelta(hours=120),
 }
 
-ACTIVE_STATUSES: Final[frozenset[TicketStatus]] = frozenset(
-    {TicketStatus.OPEN, TicketStatus.IN_PROGRESS})
+ACTIVE_STATUSES: Final[frozenset[TicketStatus]] = frozenset({TicketStatus.OPEN, TicketStatus.IN_PROGRESS})
 
 TRANSITIONS: Final[Mapping[TicketStatus, frozenset[TicketStatus]]] = {
-    TicketStatus.OPEN: frozenset({TicketStatus.IN_PROGRESS, TicketStatus.RESOLVED,
-                                  TicketStatus.CLOSED}),
-    TicketStatus.IN_PROGRESS: frozenset({TicketStatus.OPEN, TicketStatus.RESOLVED,
-                                         TicketStatus.CLOSED}),
+    TicketStatus.OPEN: frozenset({TicketStatus.IN_PROGRESS, TicketStatus.RESOLVED, TicketStatus.CLOSED}),
+    TicketStatus.IN_PROGRESS: frozenset({TicketStatus.OPEN, TicketStatus.RESOLVED, TicketStatus.CLOSED}),
     TicketStatus.RESOLVED: frozenset({TicketStatus.CLOSED, TicketStatus.OPEN}),
     TicketStatus.CLOSED: frozenset({TicketStatus.OPEN}),
 }
@@ -129,8 +125,11 @@ def check_transition(current: str, target: TicketStatus) -> None:
     allowed = TRANSITIONS.get(TicketStatus(current), frozenset())
     if target not in allowed:
         raise InvalidTransition(
-            f"a {current} ticket cannot become {target.value}", current=current,
-            target=target.value, allowed=sorted(status.value for status in allowed))
+            f"a {current} ticket cannot become {target.value}",
+            current=current,
+            target=target.value,
+            allowed=sorted(status.value for status in allowed),
+        )
 
 
 def is_first_response(opener_role: str, author_role: str, internal: bool) -> bool:
@@ -143,8 +142,7 @@ def is_first_response(opener_role: str, author_role: str, internal: bool) -> boo
     return opener_role == "customer" and author_role in ("mover_admin", "dispatcher")
 
 
-def on_opener_side(opener_role: str, customer_id: object, caller_role: str,
-                   caller_user_id: object) -> bool:
+def on_opener_side(opener_role: str, customer_id: object, caller_role: str, caller_user_id: object) -> bool:
     """May this caller close or reopen the ticket as its opener? The customer of a customer's
     ticket; any staff of the mover for a mover's ticket (they only see their own org's)."""
     if opener_role == "customer":

@@ -17,7 +17,8 @@ async def escalate_overdue(now: datetime) -> int:
     """One pass; returns how many tickets escalated. Rows another pass holds are skipped."""
     async with tenant_session(SYSTEM) as session:
         tickets = await SupportTicketRepository(session).overdue_for_escalation(
-            [s.value for s in rules.ACTIVE_STATUSES], now, BATCH)
+            [s.value for s in rules.ACTIVE_STATUSES], now, BATCH
+        )
         admins = await messaging.platform_admins(session) if tickets else []
         for ticket in tickets:
             escalation = rules.escalate(Priority(ticket.priority), ticket.escalation_level, now)
@@ -25,7 +26,11 @@ async def escalate_overdue(now: datetime) -> int:
             ticket.escalation_level, ticket.escalated = escalation.level, True
             ticket.escalated_at, ticket.updated_at = now, now
             await messaging.notify(
-                session, ticket, messaging.support_side(ticket) or admins, "escalated",
+                session,
+                ticket,
+                messaging.support_side(ticket) or admins,
+                "escalated",
                 event=f"escalated:{escalation.level}",
-                message=f"The SLA passed; priority is now {escalation.priority.value}.")
+                message=f"The SLA passed; priority is now {escalation.priority.value}.",
+            )
         return len(tickets)

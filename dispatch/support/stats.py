@@ -26,8 +26,9 @@ def scope_of(caller: Caller, org_id: uuid.UUID | None) -> uuid.UUID | None:
     return caller.org_id
 
 
-async def ticket_stats(session: AsyncSession, since: datetime | None = None,
-                       org_id: uuid.UUID | None = None) -> TicketStats:
+async def ticket_stats(
+    session: AsyncSession, since: datetime | None = None, org_id: uuid.UUID | None = None
+) -> TicketStats:
     """Open counts are of now; medians are over tickets opened since `since` (all if None);
     of one organization's tickets when `org_id` is given."""
     tickets = SupportTicketRepository(session)
@@ -37,7 +38,11 @@ async def ticket_stats(session: AsyncSession, since: datetime | None = None,
     for priority, count, _ in open_rows:
         by_priority[Priority(priority)] = int(count)
     return TicketStats(
-        open_by_priority=by_priority, open_total=sum(by_priority.values()),
+        open_by_priority=by_priority,
+        open_total=sum(by_priority.values()),
         escalated_open=sum(int(escalated) for _, _, escalated in open_rows),
-        median_first_response_s=first_response, median_resolution_s=resolution,
-        since=since, org_id=org_id)
+        median_first_response_s=first_response,
+        median_resolution_s=resolution,
+        since=since,
+        org_id=org_id,
+    )

@@ -40,12 +40,12 @@ async def on_fleet_events(events: list[dict[str, Any]], settings: Settings) -> i
     wanted = notices(events)
     if not wanted:
         return 0
-    link = LinkSettings(secret=settings.digest_secret, base_url=settings.public_base_url,
-                        ttl_s=settings.tracking_link_ttl_s)
+    link = LinkSettings(
+        secret=settings.digest_secret, base_url=settings.public_base_url, ttl_s=settings.tracking_link_ttl_s
+    )
     queued = 0
     async with tenant_session(SYSTEM) as session:
         for booking_id, notice, minutes in wanted:
-            queued += await tell_customer(session, booking_id, notice, link, time.time(),
-                                          minutes)
+            queued += await tell_customer(session, booking_id, notice, link, time.time(), minutes)
     log.info("tracking.notices", queued=queued, events=len(wanted))
     return queued

@@ -49,7 +49,8 @@ def verify(secret: str, booking_id: uuid.UUID, token: str, now: float) -> Tracki
     return TrackingGrant(booking_id, customer_id, expires)
 
 
-def tracking_url(base_url: str, secret: str, booking_id: uuid.UUID, customer_id: uuid.UUID,
-                 expires: int) -> str:
+def tracking_url(
+    base_url: str, secret: str, booking_id: uuid.UUID, customer_id: uuid.UUID, expires: int
+) -> str:
     token = sign(secret, booking_id, customer_id, expires)
     return f"{base_url.rstrip('/')}/track/{booking_id}?t={token}"

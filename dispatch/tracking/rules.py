@@ -37,10 +37,15 @@ class EtaModel:
     arrival_m: float = 0.0  # the geofence: a crew "arrives" this far before the stop itself
 
     @classmethod
-    def of(cls, road_factor: float, default_speed_kmh: float, near_minutes: float,
-           arrival_m: float = 0.0) -> EtaModel:
-        return cls(road_factor=road_factor, default_speed_mps=default_speed_kmh / 3.6,
-                   near_s=near_minutes * 60, arrival_m=arrival_m)
+    def of(
+        cls, road_factor: float, default_speed_kmh: float, near_minutes: float, arrival_m: float = 0.0
+    ) -> EtaModel:
+        return cls(
+            road_factor=road_factor,
+            default_speed_mps=default_speed_kmh / 3.6,
+            near_s=near_minutes * 60,
+            arrival_m=arrival_m,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +76,9 @@ def observed_speed(pinged: float | None, moved_m: float, dt_s: float) -> float |
     return moved_m / dt_s
 
 
-def smoothed_speed(previous: float | None, observed: float | None, dt_s: float,
-                   model: EtaModel) -> float | None:
+def smoothed_speed(
+    previous: float | None, observed: float | None, dt_s: float, model: EtaModel
+) -> float | None:
     """Exponential average over time (pings at any rate weigh by the time they cover). It
     starts from the default speed, not the first ping's: a crew pulling away from the curb
     is not going to crawl all the way."""
@@ -92,8 +98,9 @@ def bearing_deg(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return math.degrees(math.atan2(y, x)) % 360
 
 
-def circuity(lat: float, lon: float, stop_lat: float, stop_lon: float,
-             heading: float | None, model: EtaModel) -> float:
+def circuity(
+    lat: float, lon: float, stop_lat: float, stop_lon: float, heading: float | None, model: EtaModel
+) -> float:
     """Road distance over straight distance for what is left (see the module's docstring)."""
     if heading is None or not math.isfinite(heading):
         return model.road_factor
@@ -103,9 +110,15 @@ def circuity(lat: float, lon: float, stop_lat: float, stop_lon: float,
     return abs(math.cos(off)) + abs(math.sin(off))
 
 
-def estimate(lat: float, lon: float, stop_lat: float, stop_lon: float,
-             speed_mps: float | None, model: EtaModel,
-             heading: float | None = None) -> Estimate:
+def estimate(
+    lat: float,
+    lon: float,
+    stop_lat: float,
+    stop_lon: float,
+    speed_mps: float | None,
+    model: EtaModel,
+    heading: float | None = None,
+) -> Estimate:
     """The ETA from here to the stop's geofence at the driver's smoothed speed (or the
     default one)."""
     straight_m = great_circle_m(lat, lon, stop_lat, stop_lon)

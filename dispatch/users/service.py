@@ -25,8 +25,12 @@ MANAGED_BY_MOVER_ADMIN = frozenset({"mover_admin", "dispatcher", "driver"})
 def may_manage(caller: Caller, user: User) -> bool:
     if caller.is_admin:
         return True
-    return (caller.role == "mover_admin" and user.org_id is not None
-            and user.org_id == caller.org_id and user.role in MANAGED_BY_MOVER_ADMIN)
+    return (
+        caller.role == "mover_admin"
+        and user.org_id is not None
+        and user.org_id == caller.org_id
+        and user.role in MANAGED_BY_MOVER_ADMIN
+    )
 
 
 async def _managed_user(session: AsyncSession, caller: Caller, user_id: uuid.UUID) -> User:

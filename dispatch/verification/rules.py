@@ -31,8 +31,11 @@ class DocumentKind(StrEnum):
 
 
 REQUIRED: Final[Mapping[SubjectType, tuple[DocumentKind, ...]]] = {
-    SubjectType.ORGANIZATION: (DocumentKind.BUSINESS_LICENSE, DocumentKind.LIABILITY_INSURANCE,
-                               DocumentKind.WORKERS_COMP),
+    SubjectType.ORGANIZATION: (
+        DocumentKind.BUSINESS_LICENSE,
+        DocumentKind.LIABILITY_INSURANCE,
+        DocumentKind.WORKERS_COMP,
+    ),
     SubjectType.DRIVER: (DocumentKind.DRIVERS_LICENSE, DocumentKind.BACKGROUND_CHECK),
 }
 
@@ -48,20 +51,19 @@ LABELS: Final[Mapping[DocumentKind, str]] = {
 EXPIRY_OPTIONAL: Final[frozenset[DocumentKind]] = frozenset({DocumentKind.BACKGROUND_CHECK})
 
 TRANSITIONS: Final[Mapping[SubmissionStatus, frozenset[SubmissionStatus]]] = {
-    SubmissionStatus.PENDING: frozenset({SubmissionStatus.UNDER_REVIEW,
-                                         SubmissionStatus.SUPERSEDED}),
-    SubmissionStatus.UNDER_REVIEW: frozenset({SubmissionStatus.APPROVED,
-                                              SubmissionStatus.REJECTED,
-                                              SubmissionStatus.SUPERSEDED}),
-    SubmissionStatus.APPROVED: frozenset({SubmissionStatus.EXPIRED,
-                                          SubmissionStatus.SUPERSEDED}),
+    SubmissionStatus.PENDING: frozenset({SubmissionStatus.UNDER_REVIEW, SubmissionStatus.SUPERSEDED}),
+    SubmissionStatus.UNDER_REVIEW: frozenset(
+        {SubmissionStatus.APPROVED, SubmissionStatus.REJECTED, SubmissionStatus.SUPERSEDED}
+    ),
+    SubmissionStatus.APPROVED: frozenset({SubmissionStatus.EXPIRED, SubmissionStatus.SUPERSEDED}),
     SubmissionStatus.REJECTED: frozenset(),
     SubmissionStatus.EXPIRED: frozenset(),
     SubmissionStatus.SUPERSEDED: frozenset(),
 }
 
 OPEN_STATUSES: Final[frozenset[SubmissionStatus]] = frozenset(
-    {SubmissionStatus.PENDING, SubmissionStatus.UNDER_REVIEW})
+    {SubmissionStatus.PENDING, SubmissionStatus.UNDER_REVIEW}
+)
 
 # Days ahead of expiry at which the subject's organization is reminded, most notice first.
 REMINDER_DAYS: Final[tuple[int, ...]] = (30, 7, 1)
@@ -73,15 +75,19 @@ def check_transition(current: str, target: SubmissionStatus) -> None:
     if target not in allowed:
         raise InvalidTransition(
             f"a {current} submission cannot become {target.value}",
-            current=current, target=target.value,
-            allowed=sorted(status.value for status in allowed))
+            current=current,
+            target=target.value,
+            allowed=sorted(status.value for status in allowed),
+        )
 
 
 def check_kind_for_subject(subject_type: SubjectType, kind: DocumentKind) -> None:
     if kind not in REQUIRED[subject_type]:
         raise ValidationFailed(
-            f"a {subject_type.value} is not verified with a {kind.value}", field="kind",
-            accepted=[k.value for k in REQUIRED[subject_type]])
+            f"a {subject_type.value} is not verified with a {kind.value}",
+            field="kind",
+            accepted=[k.value for k in REQUIRED[subject_type]],
+        )
 
 
 def check_expiry(kind: DocumentKind, expires_on: date | None, today: date) -> None:
@@ -91,8 +97,12 @@ def check_expiry(kind: DocumentKind, expires_on: date | None, today: date) -> No
             raise ValidationFailed(f"a {kind.value} needs its expiry date", field="expires_on")
         return
     if expires_on <= today:
-        raise ValidationFailed("the document has already expired", field="expires_on",
-                               expires_on=expires_on.isoformat(), today=today.isoformat())
+        raise ValidationFailed(
+            "the document has already expired",
+            field="expires_on",
+            expires_on=expires_on.isoformat(),
+            today=today.isoformat(),
+        )
 
 
 def is_current(status: str, expires_on: date | None, today: date) -> bool:
@@ -108,8 +118,9 @@ def days_left(expires_on: date, today: date) -> int:
     return (expires_on - today).days
 
 
-def due_reminder(expires_on: date | None, today: date,
-                 thresholds: Iterable[int] = REMINDER_DAYS) -> int | None:
+def due_reminder(
+    expires_on: date | None, today: date, thresholds: Iterable[int] = REMINDER_DAYS
+) -> int | None:
     """The reminder threshold (in days) due today: the tightest one the document is inside.
 
     A job that missed the 30-day mark and runs 5 days ahead sends only the 7-day reminder, not
@@ -151,19 +162,21 @@ class SubjectStatus:
 
 # How well a submission answers its requirement; the best one describes the requirement.
 _RANK: Final[Mapping[str, int]] = {
-    "approved": 5, "under_review": 4, "pending": 3, "rejected": 2, "expired": 1,
+    "approved": 5,
+    "under_review": 4,
+    "pending": 3,
+    "rejected": 2,
+    "expired": 1,
 }
 
 
 def _state(fact: SubmissionFact, today: date) -> str:
-    if fact.status == SubmissionStatus.APPROVED and not is_current(fact.status, fact.expires_on,
-                                                                   today):
+    if fact.status == SubmissionStatus.APPROVED and not is_current(fact.status, fact.expires_on, today):
         return "expired"  # approved, but the expiry job has not run since the date passed
     return fact.status
 
 
-def aggregate(subject_type: SubjectType, facts: Iterable[SubmissionFact],
-              today: date) -> SubjectStatus:
+def aggregate(subject_type: SubjectType, facts: Iterable[SubmissionFact], today: date) -> SubjectStatus:
     """Verified only when every required kind has an approved, unexpired submission."""
     best: dict[str, tuple[int, datetime, SubmissionFact, str]] = {}
     for fact in facts:

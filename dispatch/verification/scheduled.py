@@ -33,8 +33,7 @@ async def expire_due(now: datetime) -> tuple[int, int]:
     expired = unverified = 0
     for subject_type, subject_id in subjects:
         async with tenant_session(SYSTEM) as session:
-            subject = await load_subject(session, SYSTEM, SubjectType(subject_type), subject_id,
-                                         lock=True)
+            subject = await load_subject(session, SYSTEM, SubjectType(subject_type), subject_id, lock=True)
             was_verified = subject.verified
             ids = await VerificationRepository(session).expire_approvals(subject_id, today, now)
             await refresh_subject(session, subject, today)
@@ -43,8 +42,7 @@ async def expire_due(now: datetime) -> tuple[int, int]:
     return expired, unverified
 
 
-async def _recipient(submissions: VerificationRepository,
-                     org: Organization) -> dict[str, Any]:
+async def _recipient(submissions: VerificationRepository, org: Organization) -> dict[str, Any]:
     """The organization's contact address, else its longest-serving active admin."""
     if org.contact_email or org.contact_phone:
         return {"email": org.contact_email, "phone": org.contact_phone}
@@ -73,13 +71,24 @@ async def send_reminders(now: datetime) -> int:
             if key in sent or not recipient:
                 continue
             assert submission.expires_on is not None
-            await enqueue(session, TOPIC, {**recipient, "context": {
-                "org_name": org.name, "subject_name": driver_name or org.name,
-                "document_type": rules.LABELS[DocumentKind(submission.kind)],
-                "expires_on": submission.expires_on.isoformat(),
-                "days_left": rules.days_left(submission.expires_on, today),
-                "submission_id": str(submission.id)}},
-                idempotency_key=key, org_id=org.id, aggregate_id=str(submission.id))
+            await enqueue(
+                session,
+                TOPIC,
+                {
+                    **recipient,
+                    "context": {
+                        "org_name": org.name,
+                        "subject_name": driver_name or org.name,
+                        "document_type": rules.LABELS[DocumentKind(submission.kind)],
+                        "expires_on": submission.expires_on.isoformat(),
+                        "days_left": rules.days_left(submission.expires_on, today),
+                        "submission_id": str(submission.id),
+                    },
+                },
+                idempotency_key=key,
+                org_id=org.id,
+                aggregate_id=str(submission.id),
+            )
             new += 1
         return new
 

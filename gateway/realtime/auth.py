@@ -38,8 +38,9 @@ def _origin(url: str) -> str:
 
 
 def allowed_origins(settings: Settings) -> set[str]:
-    return {_origin(o) for o in [*settings.ws_allowed_origins, *settings.cors_origins,
-                                 settings.public_base_url]}
+    return {
+        _origin(o) for o in [*settings.ws_allowed_origins, *settings.cors_origins, settings.public_base_url]
+    }
 
 
 def socket_token(websocket: WebSocket, settings: Settings) -> str:

@@ -30,9 +30,16 @@ ALERT_SWEEP_S = 5.0
 
 def position_diff(ping: dict[str, Any]) -> dict[str, Any]:
     """A board tick's view of one driver (with the ping's benchmark stamp, if any)."""
-    diff = {"id": ping["driver_id"], "lat": ping["lat"], "lon": ping["lon"],
-            "heading": ping.get("heading"), "speed": ping.get("speed"), "online": True,
-            "status": ping.get("status") or "idle", "ts": ping["ts"]}
+    diff = {
+        "id": ping["driver_id"],
+        "lat": ping["lat"],
+        "lon": ping["lon"],
+        "heading": ping.get("heading"),
+        "speed": ping.get("speed"),
+        "online": True,
+        "status": ping.get("status") or "idle",
+        "ts": ping["ts"],
+    }
     if "rx" in ping:
         diff["rx"] = ping["rx"]
     return diff
@@ -64,23 +71,26 @@ class IngestStats:
 
     def summary(self) -> dict[str, Any]:
         samples = np.fromiter(self.latencies_ms, dtype=float)
-        pct = (lambda q: round(float(np.percentile(samples, q)), 2)) if samples.size else (
-            lambda q: None)
+        pct = (lambda q: round(float(np.percentile(samples, q)), 2)) if samples.size else (lambda q: None)
         flush = np.fromiter(self.flush_ms, dtype=float)
         lag = np.fromiter(self.loop_lag_ms, dtype=float)
-        return {"applied": self.applied, "seconds": round(time.time() - self.since, 3),
-                "flush_p99_ms": round(float(np.percentile(flush, 99)), 2) if flush.size else None,
-                "flush_max_ms": round(float(flush.max()), 2) if flush.size else None,
-                "loop_lag_p99_ms": round(float(np.percentile(lag, 99)), 2) if lag.size else None,
-                "loop_lag_max_ms": round(float(lag.max()), 2) if lag.size else None,
-                "flushes": self.flushes,
-                "shard_calls": self.shard_calls, "p50_ms": pct(50), "p99_ms": pct(99),
-                "samples": int(samples.size)}
+        return {
+            "applied": self.applied,
+            "seconds": round(time.time() - self.since, 3),
+            "flush_p99_ms": round(float(np.percentile(flush, 99)), 2) if flush.size else None,
+            "flush_max_ms": round(float(flush.max()), 2) if flush.size else None,
+            "loop_lag_p99_ms": round(float(np.percentile(lag, 99)), 2) if lag.size else None,
+            "loop_lag_max_ms": round(float(lag.max()), 2) if lag.size else None,
+            "flushes": self.flushes,
+            "shard_calls": self.shard_calls,
+            "p50_ms": pct(50),
+            "p99_ms": pct(99),
+            "samples": int(samples.size),
+        }
 
 
 class PingBatcher:
-    def __init__(self, settings: Settings, fleet: Any, bus: PositionBus,
-                 writer: PositionWriter) -> None:
+    def __init__(self, settings: Settings, fleet: Any, bus: PositionBus, writer: PositionWriter) -> None:
         self.settings, self.fleet, self.bus, self.writer = settings, fleet, bus, writer
         self.pending: list[dict[str, Any]] = []
         self.late = 0  # pings taken into the trail only
@@ -129,9 +139,15 @@ class PingBatcher:
 
     async def _after(self, pings: list[dict[str, Any]], arrivals: list[dict[str, Any]]) -> None:
         for arrival in arrivals:  # driver.arrived and job.eta (its data is the board's)
-            await events.publish(uuid.UUID(arrival["org_id"]), {
-                "type": arrival["type"], "ts": arrival["ts"], "data": arrival.get("data") or {
-                    k: arrival[k] for k in ("driver_id", "booking_id", "stop")}})
+            await events.publish(
+                uuid.UUID(arrival["org_id"]),
+                {
+                    "type": arrival["type"],
+                    "ts": arrival["ts"],
+                    "data": arrival.get("data")
+                    or {k: arrival[k] for k in ("driver_id", "booking_id", "stop")},
+                },
+            )
         latest: dict[str, dict[str, Any]] = {}
         for ping in pings:
             latest[ping["driver_id"]] = ping

@@ -47,15 +47,18 @@ HEARTBEAT = Outgoing(b'{"type":"heartbeat"}')
 
 
 class BoardSession:
-    def __init__(self, websocket: WebSocket, caller: Caller, org_id: uuid.UUID,
-                 realtime: Realtime) -> None:
-        self.websocket, self.caller, self.org_id, self.realtime = (
-            websocket, caller, org_id, realtime)
+    def __init__(self, websocket: WebSocket, caller: Caller, org_id: uuid.UUID, realtime: Realtime) -> None:
+        self.websocket, self.caller, self.org_id, self.realtime = (websocket, caller, org_id, realtime)
         self.timeout_s = realtime.settings.ws_send_timeout_s
 
     async def snapshot(self, at: events.Head) -> dict[str, Any]:
-        snap = await build_snapshot(self.caller, self.org_id, at.seq, self.realtime.fleet,
-                                    self.realtime.hub.latest_positions(self.org_id))
+        snap = await build_snapshot(
+            self.caller,
+            self.org_id,
+            at.seq,
+            self.realtime.fleet,
+            self.realtime.hub.latest_positions(self.org_id),
+        )
         if snap is None:
             raise Closing(4400, "no such organization")
         return {**snap, "epoch": at.epoch}
@@ -75,8 +78,7 @@ class BoardSession:
         at = await self.head()
 
         async def build() -> CachedSnapshot:
-            return CachedSnapshot(at.seq, frame(await self.snapshot(at)), time.monotonic(),
-                                  at.epoch)
+            return CachedSnapshot(at.seq, frame(await self.snapshot(at)), time.monotonic(), at.epoch)
 
         cached = await self.realtime.snapshots.get(self.org_id, at.seq, build, at.epoch)
         snapshot = Outgoing(cached.text.encode())
@@ -102,17 +104,26 @@ class BoardSession:
                 return
             if not missed:
                 break
-            await link.send_now(Outgoing.of({
-                "type": "events", "epoch": at.epoch,
-                "events": [to_protocol(s, e) for s, e in missed]}))
+            await link.send_now(
+                Outgoing.of(
+                    {"type": "events", "epoch": at.epoch, "events": [to_protocol(s, e) for s, e in missed]}
+                )
+            )
             link.cursor = missed[-1][0]
         if link.mode != "replay":
             return
         link.mode = "live"
         drivers = (await self.snapshot(events.Head(link.cursor, at.epoch)))["drivers"]
-        await link.send_now(Outgoing.of({"type": "tick", "seq": link.cursor, "epoch": at.epoch,
-                                         "drivers": [{k: d.get(k) for k in TICK_FIELDS}
-                                                     for d in drivers]}))
+        await link.send_now(
+            Outgoing.of(
+                {
+                    "type": "tick",
+                    "seq": link.cursor,
+                    "epoch": at.epoch,
+                    "drivers": [{k: d.get(k) for k in TICK_FIELDS} for d in drivers],
+                }
+            )
+        )
 
     async def send_forever(self, link: BoardLink) -> None:
         """Snapshots and replays; live frames are the tick's to write (hub.BoardLink.flush).
@@ -135,8 +146,9 @@ class BoardSession:
                 message = decode(text, BOARD_FRAMES, BOARD_TYPES)
             except InvalidFrame as exc:
                 inbox.count_invalid()
-                link.say(Outgoing.of({"type": "error", "code": "invalid",
-                                      "detail": exc.detail, "ref": exc.ref}))
+                link.say(
+                    Outgoing.of({"type": "error", "code": "invalid", "detail": exc.detail, "ref": exc.ref})
+                )
                 continue
             if isinstance(message, Resume):
                 link.resume(message.since, message.epoch)
@@ -152,8 +164,10 @@ class BoardSession:
             link.resume(since, epoch)
         else:
             link.wake.set()
-        tasks = [asyncio.create_task(self.send_forever(link)),
-                 asyncio.create_task(self.receive_forever(link))]
+        tasks = [
+            asyncio.create_task(self.send_forever(link)),
+            asyncio.create_task(self.receive_forever(link)),
+        ]
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for task in done:

@@ -60,8 +60,8 @@ class PositionBus:
                     if message.get("type") != "pmessage":
                         continue
                     channel = message["channel"]
-                    org = (channel.decode() if isinstance(channel, bytes) else channel)
-                    self.listener(uuid.UUID(org[len(PREFIX):]), orjson.loads(message["data"]))
+                    org = channel.decode() if isinstance(channel, bytes) else channel
+                    self.listener(uuid.UUID(org[len(PREFIX) :]), orjson.loads(message["data"]))
             except asyncio.CancelledError:
                 raise
             except Exception:  # Redis restarted: subscribe again

@@ -40,6 +40,8 @@ class LeakyBucket:
         self.level = max(0.0, self.level - leaked) + 1
         self.at = max(now, self.at)
         return self.level > self.capacity
+
+
 # A socket that cannot go on because PostgreSQL or Redis is unreachable (gateway.errors.unavailable).
 TRY_LATER = (1013, "a service is unavailable: try again later")
 
@@ -80,8 +82,7 @@ class Inbox:
             async with asyncio.timeout(self.idle_s):
                 message = await self.websocket.receive()
         except TimeoutError as exc:
-            raise Closing(4408, f"heartbeat timeout: nothing received for {self.idle_s:g} s"
-                          ) from exc
+            raise Closing(4408, f"heartbeat timeout: nothing received for {self.idle_s:g} s") from exc
         if message["type"] == "websocket.disconnect":
             return None
         text: str | None = message.get("text")
@@ -94,16 +95,17 @@ class Inbox:
 
     def count_invalid(self) -> None:
         if self.invalid.add():
-            raise Closing(4400, f"too many invalid messages (over {MAX_INVALID} in "
-                                f"{INVALID_WINDOW_S:g} s)")
+            raise Closing(4400, f"too many invalid messages (over {MAX_INVALID} in {INVALID_WINDOW_S:g} s)")
 
 
 def gone(websocket: WebSocket, exc: BaseException) -> bool:
     """The client went away mid-send: not an error worth a stack trace."""
-    return (isinstance(exc, WebSocketDisconnect | OSError)
-            or type(exc).__name__ == "ClientDisconnected"
-            or websocket.client_state == WebSocketState.DISCONNECTED
-            or websocket.application_state == WebSocketState.DISCONNECTED)
+    return (
+        isinstance(exc, WebSocketDisconnect | OSError)
+        or type(exc).__name__ == "ClientDisconnected"
+        or websocket.client_state == WebSocketState.DISCONNECTED
+        or websocket.application_state == WebSocketState.DISCONNECTED
+    )
 
 
 def close_wait_s(settings: Settings) -> float:

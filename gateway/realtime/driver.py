@@ -65,8 +65,7 @@ class DriverSession:
 
     async def send(self, payload: dict[str, Any]) -> None:
         async with self.send_lock:
-            await send_text(self.websocket, _dumps(payload),
-                            self.realtime.settings.ws_send_timeout_s)
+            await send_text(self.websocket, _dumps(payload), self.realtime.settings.ws_send_timeout_s)
 
     def status(self) -> str:
         job = reads.current_job(list(self.jobs.values()))
@@ -79,16 +78,25 @@ class DriverSession:
             return
         job = reads.current_job(list(self.jobs.values()))
         try:
-            await fleet.set_driver_job(self.org_id, uuid.UUID(self.driver_id),
-                                       reads.shard_job(job) if job else None)
+            await fleet.set_driver_job(
+                self.org_id, uuid.UUID(self.driver_id), reads.shard_job(job) if job else None
+            )
         except Exception:
             log.warning("driver.shard_job_failed", driver_id=self.driver_id)
 
     # ---- client frames -------------------------------------------------------------------
     def on_ping(self, ping: Ping) -> Any:
-        accepted = {"org_id": self.org_key, "driver_id": self.driver_id, "lat": ping.lat,
-                    "lon": ping.lon, "heading": ping.heading, "speed": ping.speed,
-                    "accuracy": ping.accuracy, "ts": ping.ts, "status": self._status}
+        accepted = {
+            "org_id": self.org_key,
+            "driver_id": self.driver_id,
+            "lat": ping.lat,
+            "lon": ping.lon,
+            "heading": ping.heading,
+            "speed": ping.speed,
+            "accuracy": ping.accuracy,
+            "ts": ping.ts,
+            "status": self._status,
+        }
         if self.stamps:  # received by the gateway (bench_realtime's first hop)
             accepted["rx"] = time.time()
         batcher = self.realtime.batcher
@@ -109,8 +117,12 @@ class DriverSession:
         try:
             async with tenant_session(self.caller) as session:
                 booking, _ = await lifecycle.transition(
-                    session, change.booking_id, change.status, self.caller,
-                    metadata=None if change.ts is None else {"device_ts": change.ts})
+                    session,
+                    change.booking_id,
+                    change.status,
+                    self.caller,
+                    metadata=None if change.ts is None else {"device_ts": change.ts},
+                )
         except NotFound as exc:
             await self.send({"type": "error", "code": "not_found", "detail": exc.detail, **reply})
             return
@@ -125,11 +137,15 @@ class DriverSession:
             if not unavailable(exc):
                 raise
             # An outage is the server's, not this socket's: say so and stay open for a retry.
-            log.warning("driver.status_unavailable", driver_id=self.driver_id,
-                        error=type(exc).__name__)
-            await self.send({"type": "error", "code": "unavailable",
-                             "detail": "the database cannot be reached right now; retry later",
-                             **reply})
+            log.warning("driver.status_unavailable", driver_id=self.driver_id, error=type(exc).__name__)
+            await self.send(
+                {
+                    "type": "error",
+                    "code": "unavailable",
+                    "detail": "the database cannot be reached right now; retry later",
+                    **reply,
+                }
+            )
             return
         job = self.jobs.get(str(booking.id))
         # The stream will echo this change: skip it then (a burst of queued changes is
@@ -157,8 +173,11 @@ class DriverSession:
         elif event["kind"] == "driver.message" and mine:
             self._spawn(self.send({"type": "message", "text": str(data.get("text", ""))}))
         elif event["kind"] == "job.eta" and mine and booking_id in self.jobs:
-            self._spawn(self.send({"type": "job.eta", "booking_id": booking_id,
-                                   **{k: data.get(k) for k in ETA_FIELDS}}))
+            self._spawn(
+                self.send(
+                    {"type": "job.eta", "booking_id": booking_id, **{k: data.get(k) for k in ETA_FIELDS}}
+                )
+            )
 
     def _spawn(self, work: Any) -> None:
         task = asyncio.create_task(work)
@@ -168,8 +187,7 @@ class DriverSession:
     def _pushed(self, task: asyncio.Task[None]) -> None:
         self._pushes.discard(task)
         if not task.cancelled() and task.exception() is not None:
-            log.warning("driver.push_failed", driver_id=self.driver_id,
-                        error=repr(task.exception()))
+            log.warning("driver.push_failed", driver_id=self.driver_id, error=repr(task.exception()))
 
     async def _assigned(self, booking_id: str) -> None:
         jobs = await reads.driver_jobs(self.caller, uuid.UUID(booking_id))
@@ -191,7 +209,7 @@ class DriverSession:
     async def _status_changed(self, booking_id: str, to: str) -> None:
         own = self._own.get(booking_id)
         if own and to in own:
-            del own[:own.index(to) + 1]  # our own change, already answered with status.ok
+            del own[: own.index(to) + 1]  # our own change, already answered with status.ok
             return
         job = self.jobs.get(booking_id)
         if job is None or job["status"] == to:
@@ -209,8 +227,10 @@ class DriverSession:
     # ---- the connection ------------------------------------------------------------------
     async def run(self) -> None:
         realtime = self.realtime
-        self.direct = (self.websocket.query_params.get("ingest") == "direct"
-                       and realtime.settings.ingest_unbatched_allowed)
+        self.direct = (
+            self.websocket.query_params.get("ingest") == "direct"
+            and realtime.settings.ingest_unbatched_allowed
+        )
         # Listen first, then read the jobs: an assignment committed in between is not lost.
         await realtime.hub.add_driver(self.org_id, self.driver_id, self)
         try:
@@ -218,10 +238,16 @@ class DriverSession:
             self.jobs = {job["booking_id"]: job for job in jobs}
             self._status = self.status()
             settings = realtime.settings
-            await self.send({"type": "hello", "driver_id": self.driver_id,
-                             "org_id": self.org_key, "jobs": jobs,
-                             "ping_interval_s": settings.driver_ping_interval_s,
-                             "ping_max_age_s": settings.ping_max_age_s})
+            await self.send(
+                {
+                    "type": "hello",
+                    "driver_id": self.driver_id,
+                    "org_id": self.org_key,
+                    "jobs": jobs,
+                    "ping_interval_s": settings.driver_ping_interval_s,
+                    "ping_max_age_s": settings.ping_max_age_s,
+                }
+            )
             await self.sync_shard_job()
             await self._receive()
         finally:
@@ -237,8 +263,7 @@ class DriverSession:
                 message = decode(text, DRIVER_FRAMES, DRIVER_TYPES)
             except InvalidFrame as exc:
                 inbox.count_invalid()
-                await self.send({"type": "error", "code": "invalid", "detail": exc.detail,
-                                 "ref": exc.ref})
+                await self.send({"type": "error", "code": "invalid", "detail": exc.detail, "ref": exc.ref})
                 continue
             if isinstance(message, Ping):
                 pending = self.on_ping(message)

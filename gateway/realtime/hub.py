@@ -85,22 +85,27 @@ class HopStats:
 
     def summary(self) -> dict[str, Any]:
         def pct(samples: deque[float], q: float) -> float | None:
-            return round(float(np.percentile(np.fromiter(samples, float), q)), 2) if samples \
-                else None
-        return {"sent_after_build_p50_ms": pct(self.sent_ms, 50),
-                "sent_after_build_p99_ms": pct(self.sent_ms, 99),
-                "sent_after_build_max_ms": pct(self.sent_ms, 100),
-                "tick_p50_ms": pct(self.tick_ms, 50), "tick_p99_ms": pct(self.tick_ms, 99),
-                "tick_max_ms": pct(self.tick_ms, 100), "ticks_merged": self.merged,
-                "writes": len(self.sent_ms)}
+            return round(float(np.percentile(np.fromiter(samples, float), q)), 2) if samples else None
+
+        return {
+            "sent_after_build_p50_ms": pct(self.sent_ms, 50),
+            "sent_after_build_p99_ms": pct(self.sent_ms, 99),
+            "sent_after_build_max_ms": pct(self.sent_ms, 100),
+            "tick_p50_ms": pct(self.tick_ms, 50),
+            "tick_p99_ms": pct(self.tick_ms, 99),
+            "tick_max_ms": pct(self.tick_ms, 100),
+            "ticks_merged": self.merged,
+            "writes": len(self.sent_ms),
+        }
 
 
 class BoardLink:
     """One board connection's outbound side: what its socket has not taken yet (a bounded
     queue of events frames and at most one pending tick), cursor, and mode."""
 
-    def __init__(self, org_id: uuid.UUID, limit: int, outlet: Outlet | None = None,
-                 hops: HopStats | None = None) -> None:
+    def __init__(
+        self, org_id: uuid.UUID, limit: int, outlet: Outlet | None = None, hops: HopStats | None = None
+    ) -> None:
         self.org_id, self.limit, self.outlet, self.hops = org_id, limit, outlet, hops
         self.queue: deque[Outgoing] = deque()
         # The pending tick: its drivers (id -> newest state) and, unless merged, its frame.
@@ -166,9 +171,16 @@ class BoardLink:
             frame = self.tick_frame
             if frame is None:  # merged, or behind the room: this board's own tick frame
                 built = time.time() if self.hops is not None else 0.0
-                frame = Outgoing.of({"type": "tick", "seq": self.cursor, "epoch": self.epoch,
-                                     "drivers": list(self.tick_drivers.values()),
-                                     **({"built": built} if built else {})}, built)
+                frame = Outgoing.of(
+                    {
+                        "type": "tick",
+                        "seq": self.cursor,
+                        "epoch": self.epoch,
+                        "drivers": list(self.tick_drivers.values()),
+                        **({"built": built} if built else {}),
+                    },
+                    built,
+                )
             self.tick_drivers = self.tick_frame = None
             outlet.write(frame)
             if self.hops is not None and frame.built:
@@ -199,8 +211,7 @@ class BoardLink:
 
     def watch(self, now: float) -> None:
         """The watchdog's look: a socket that took nothing due for timeout_s is given up."""
-        if (self.stalled_at is not None and self.failure is None
-                and now - self.stalled_at >= self.timeout_s):
+        if self.stalled_at is not None and self.failure is None and now - self.stalled_at >= self.timeout_s:
             self.failure = Closing(*SLOW_CONSUMER)
             self.wake.set()
 
@@ -289,8 +300,7 @@ class BoardHub:
             room.boards.discard(link)
             self._maybe_close(room)
 
-    async def add_driver(self, org_id: uuid.UUID, driver_id: str,
-                         listener: DriverListener) -> None:
+    async def add_driver(self, org_id: uuid.UUID, driver_id: str, listener: DriverListener) -> None:
         room = await self.room(org_id)
         room.drivers.setdefault(driver_id, set()).add(listener)
 
@@ -349,8 +359,13 @@ class BoardHub:
 
     def new_epoch(self, room: Room, epoch: str) -> None:
         """The org's stream started again: follow it from its first event; boards resnapshot."""
-        log.warning("hub.stream_epoch_changed", org_id=str(room.org_id), old=room.epoch,
-                    new=epoch, last_seq=room.last_seq)
+        log.warning(
+            "hub.stream_epoch_changed",
+            org_id=str(room.org_id),
+            old=room.epoch,
+            new=epoch,
+            last_seq=room.last_seq,
+        )
         room.epoch, room.last_seq, room.ticked = epoch, 0, 0
         room.recent.clear()
         room.fresh.clear()
@@ -358,8 +373,7 @@ class BoardHub:
         for link in list(room.boards):
             link.restart()
 
-    def on_event(self, org_id: uuid.UUID, seq: int, event: dict[str, Any],
-                 epoch: str | None = None) -> bool:
+    def on_event(self, org_id: uuid.UUID, seq: int, event: dict[str, Any], epoch: str | None = None) -> bool:
         """Take one event; False when it belongs to a new epoch (the room restarted)."""
         room = self.rooms.get(org_id)
         if room is None:
@@ -392,8 +406,7 @@ class BoardHub:
     async def _read_events(self) -> None:
         while True:
             try:
-                if (self._check_now.is_set()
-                        or time.monotonic() - self._checked >= EPOCH_CHECK_S):
+                if self._check_now.is_set() or time.monotonic() - self._checked >= EPOCH_CHECK_S:
                     await self.check_epochs()
                 cursors = {org: room.last_seq for org, room in self.rooms.items()}
                 found = await events.read_new(cursors, READ_BLOCK_MS)
@@ -406,7 +419,8 @@ class BoardHub:
             restarted: set[uuid.UUID] = set()
             for entry in found:  # after a restart, the org is re-read from its new start
                 if entry.org_id not in restarted and not self.on_event(
-                        entry.org_id, entry.seq, entry.event, entry.epoch):
+                    entry.org_id, entry.seq, entry.event, entry.epoch
+                ):
                     restarted.add(entry.org_id)
 
     # ---- the tick ------------------------------------------------------------------------
@@ -433,16 +447,25 @@ class BoardHub:
             for link in room.boards:
                 link.watch(now)
 
-    def _tick_room(self, room: Room, fresh: list[ProtocolEvent],
-                   changed: dict[str, dict[str, Any]]) -> None:
-        shared_events = Outgoing.of({"type": "events", "epoch": room.epoch,
-                                     "events": [e for _, e in fresh]}) if fresh else None
+    def _tick_room(self, room: Room, fresh: list[ProtocolEvent], changed: dict[str, dict[str, Any]]) -> None:
+        shared_events = (
+            Outgoing.of({"type": "events", "epoch": room.epoch, "events": [e for _, e in fresh]})
+            if fresh
+            else None
+        )
         shared_tick = None
         if changed:
             built = time.time() if self.hops is not None else 0.0
-            shared_tick = Outgoing.of({"type": "tick", "seq": room.last_seq, "epoch": room.epoch,
-                                       "drivers": list(changed.values()),
-                                       **({"built": built} if built else {})}, built)
+            shared_tick = Outgoing.of(
+                {
+                    "type": "tick",
+                    "seq": room.last_seq,
+                    "epoch": room.epoch,
+                    "drivers": list(changed.values()),
+                    **({"built": built} if built else {}),
+                },
+                built,
+            )
         for link in list(room.boards):
             if link.mode == "live" and link.epoch != room.epoch:
                 link.restart()  # went live on an epoch the room has left since
@@ -456,8 +479,11 @@ class BoardHub:
                         link.mode = "replay"  # the sender reads the gap from the stream
                         link.wake.set()
                     elif pending:
-                        link.offer(Outgoing.of({"type": "events", "epoch": room.epoch,
-                                                "events": [e for _, e in pending]}))
+                        link.offer(
+                            Outgoing.of(
+                                {"type": "events", "epoch": room.epoch, "events": [e for _, e in pending]}
+                            )
+                        )
                         link.cursor = pending[-1][0]
             if changed and link.mode == "live":
                 link.offer_tick(shared_tick if link.cursor == room.last_seq else None, changed)
@@ -474,16 +500,22 @@ class BoardHub:
 
     def stats(self) -> dict[str, Any]:
         boards = [link for room in self.rooms.values() for link in room.boards]
-        return {"rooms": len(self.rooms), "boards": len(boards),
-                "drivers": sum(len(r.drivers) for r in self.rooms.values()),
-                "queued_frames_max": max((len(b.queue) for b in boards), default=0),
-                "snapshot_drops": self.dropped + sum(b.drops for b in boards),
-                "epoch_resets": self.epoch_resets,
-                "ticks": self.ticks, **(self.hops.summary() if self.hops else {})}
+        return {
+            "rooms": len(self.rooms),
+            "boards": len(boards),
+            "drivers": sum(len(r.drivers) for r in self.rooms.values()),
+            "queued_frames_max": max((len(b.queue) for b in boards), default=0),
+            "snapshot_drops": self.dropped + sum(b.drops for b in boards),
+            "epoch_resets": self.epoch_resets,
+            "ticks": self.ticks,
+            **(self.hops.summary() if self.hops else {}),
+        }
 
     def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._read_events(), name="hub-events"),
-                       asyncio.create_task(self._tick_forever(), name="hub-tick")]
+        self._tasks = [
+            asyncio.create_task(self._read_events(), name="hub-events"),
+            asyncio.create_task(self._tick_forever(), name="hub-tick"),
+        ]
 
     async def close(self) -> None:
         for task in self._tasks:

@@ -37,5 +37,8 @@ class Realtime:
                 await part.close()
 
     def stats(self) -> dict[str, Any]:
-        return {"ingest": self.batcher.stats.summary(), "hub": self.hub.stats(),
-                "trail_points_written": self.writer.written}
+        return {
+            "ingest": self.batcher.stats.summary(),
+            "hub": self.hub.stats(),
+            "trail_points_written": self.writer.written,
+        }

@@ -39,8 +39,10 @@ class _Socket:
 
 
 def _gone(websocket: WebSocket) -> bool:
-    return (websocket.application_state == WebSocketState.DISCONNECTED
-            or websocket.client_state == WebSocketState.DISCONNECTED)
+    return (
+        websocket.application_state == WebSocketState.DISCONNECTED
+        or websocket.client_state == WebSocketState.DISCONNECTED
+    )
 
 
 class SocketSessions:
@@ -57,8 +59,10 @@ class SocketSessions:
 
     def start(self) -> None:
         revocations.listeners.append(self.on_revoked)
-        self._tasks = [asyncio.create_task(self._sweep_forever()),
-                       asyncio.create_task(self._listen_forever())]
+        self._tasks = [
+            asyncio.create_task(self._sweep_forever()),
+            asyncio.create_task(self._listen_forever()),
+        ]
 
     async def close(self) -> None:
         with contextlib.suppress(ValueError):
@@ -99,8 +103,9 @@ class SocketSessions:
         if websocket.application_state != WebSocketState.CONNECTED:
             return  # not accepted yet: the next sweep closes it
         self.sockets.pop(id(websocket), None)
-        log.info("session.socket_closed", user_id=str(socket.claims.caller.user_id),
-                 role=socket.claims.caller.role)
+        log.info(
+            "session.socket_closed", user_id=str(socket.claims.caller.user_id), role=socket.claims.caller.role
+        )
         await close(websocket, SESSION_ENDED, REASON)
 
     async def _sweep_forever(self) -> None:
@@ -119,8 +124,7 @@ class SocketSessions:
                 async with asyncio.timeout(SUBSCRIBE_TIMEOUT_S):  # a blackholed Redis hangs
                     await pubsub.subscribe(CHANNEL)
                 while True:
-                    message = await pubsub.get_message(ignore_subscribe_messages=True,
-                                                       timeout=1.0)
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                     if message is not None:
                         await revocations.received(frozenset(orjson.loads(message["data"])))
             except asyncio.CancelledError:

@@ -30,8 +30,9 @@ def _jobs_by_driver(bookings: list[dict[str, Any]]) -> dict[str, dict[str, Any]]
         if driver is None or booking["status"] not in ACTIVE_JOB_STATUSES:
             continue
         held = jobs.get(driver)
-        if held is None or (held["status"] not in IN_PROGRESS_STATUSES
-                            and booking["status"] in IN_PROGRESS_STATUSES):
+        if held is None or (
+            held["status"] not in IN_PROGRESS_STATUSES and booking["status"] in IN_PROGRESS_STATUSES
+        ):
             jobs[driver] = {"booking_id": booking["id"], "status": booking["status"]}
     return jobs
 
@@ -47,8 +48,9 @@ async def _shard_view(fleet: Any, org_id: uuid.UUID) -> dict[str, dict[str, Any]
     return {d["id"]: d for d in answer["drivers"] if d.get("last_seen")}
 
 
-async def build_snapshot(caller: Caller, org_id: uuid.UUID, seq: int, fleet: Any,
-                         latest: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+async def build_snapshot(
+    caller: Caller, org_id: uuid.UUID, seq: int, fleet: Any, latest: dict[str, dict[str, Any]]
+) -> dict[str, Any] | None:
     rows = await board_rows(caller, org_id)
     if rows is None:
         return None
@@ -58,26 +60,36 @@ async def build_snapshot(caller: Caller, org_id: uuid.UUID, seq: int, fleet: Any
     drivers = []
     for row in rows["drivers"]:
         driver_id = str(row.id)
-        entry: dict[str, Any] = {"id": driver_id, "name": row.full_name, "lat": row.lat,
-                                 "lon": row.lon, "heading": row.heading, "speed": row.speed,
-                                 "last_seen": row.last_seen}
+        entry: dict[str, Any] = {
+            "id": driver_id,
+            "name": row.full_name,
+            "lat": row.lat,
+            "lon": row.lon,
+            "heading": row.heading,
+            "speed": row.speed,
+            "last_seen": row.last_seen,
+        }
         live = shard.get(driver_id)
         if live and live["last_seen"] >= (entry["last_seen"] or 0):
             entry.update({k: live[k] for k in ("lat", "lon", "heading", "speed", "last_seen")})
         heard = latest.get(driver_id)
         if heard and "lat" in heard and heard.get("ts", 0) >= (entry["last_seen"] or 0):
-            entry.update({k: heard.get(k) for k in ("lat", "lon", "heading", "speed")},
-                         last_seen=heard["ts"])
+            entry.update({k: heard.get(k) for k in ("lat", "lon", "heading", "speed")}, last_seen=heard["ts"])
         entry["online"] = bool(entry["last_seen"] and now - entry["last_seen"] < ONLINE_WITHIN_S)
         if heard is not None and heard.get("online") is False:
             entry["online"] = False
         job = jobs.get(driver_id)
         entry["job"] = job
-        entry["status"] = job["status"] if job else ("idle" if row.status == "active"
-                                                      else row.status)
+        entry["status"] = job["status"] if job else ("idle" if row.status == "active" else row.status)
         drivers.append(entry)
-    return {"type": "snapshot", "seq": seq, "org": rows["org"], "drivers": drivers,
-            "trucks": rows["trucks"], "bookings": rows["bookings"]}
+    return {
+        "type": "snapshot",
+        "seq": seq,
+        "org": rows["org"],
+        "drivers": drivers,
+        "trucks": rows["trucks"],
+        "bookings": rows["bookings"],
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,13 +118,17 @@ class SnapshotCache:
         self._frames: dict[uuid.UUID, CachedSnapshot] = {}
         self._building: dict[uuid.UUID, asyncio.Future[CachedSnapshot]] = {}
 
-    async def get(self, org_id: uuid.UUID, seq: int,
-                  build: Callable[[], Awaitable[CachedSnapshot]],
-                  epoch: str = "") -> CachedSnapshot:
+    async def get(
+        self, org_id: uuid.UUID, seq: int, build: Callable[[], Awaitable[CachedSnapshot]], epoch: str = ""
+    ) -> CachedSnapshot:
         """A frame at `seq` (the org's last event) if one is fresh, else a new build."""
         cached = self._frames.get(org_id)
-        if (cached is not None and cached.seq == seq and cached.epoch == epoch
-                and time.monotonic() - cached.built < self.ttl_s):
+        if (
+            cached is not None
+            and cached.seq == seq
+            and cached.epoch == epoch
+            and time.monotonic() - cached.built < self.ttl_s
+        ):
             return cached
         pending = self._building.get(org_id)
         if pending is not None:
@@ -131,8 +147,9 @@ class SnapshotCache:
         future.set_result(fresh)
         return fresh
 
-    async def _shared(self, org_id: uuid.UUID, seq: int, epoch: str,
-                      build: Callable[[], Awaitable[CachedSnapshot]]) -> CachedSnapshot:
+    async def _shared(
+        self, org_id: uuid.UUID, seq: int, epoch: str, build: Callable[[], Awaitable[CachedSnapshot]]
+    ) -> CachedSnapshot:
         """The frame another replica built at this very stream position within the TTL, else
         a build here, offered to the others. The key is the position (epoch and seq), so a
         frame is never served for a position it was not built at."""

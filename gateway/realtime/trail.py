@@ -26,17 +26,32 @@ async def day_trail(session: AsyncSession, driver_id: uuid.UUID, day: dt.date) -
         raise NotFound("no such driver")
     start = dt.datetime.combine(day, dt.time(), dt.UTC)
     rows = await positions.breadcrumbs_between(driver_id, start, start + dt.timedelta(days=1))
-    points = [{"type": "Feature",
-               "geometry": {"type": "Point", "coordinates": [r.lon, r.lat]},
-               "properties": {"recorded_at": r.recorded_at.isoformat(),
-                              "heading": _number(r.heading), "speed": _number(r.speed),
-                              "accuracy": _number(r.accuracy)}} for r in rows]
+    points = [
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [r.lon, r.lat]},
+            "properties": {
+                "recorded_at": r.recorded_at.isoformat(),
+                "heading": _number(r.heading),
+                "speed": _number(r.speed),
+                "accuracy": _number(r.accuracy),
+            },
+        }
+        for r in rows
+    ]
     features: list[dict[str, Any]] = []
     if len(rows) >= 2:  # a LineString needs two positions
-        features.append({
-            "type": "Feature",
-            "geometry": {"type": "LineString", "coordinates": [[r.lon, r.lat] for r in rows]},
-            "properties": {"driver_id": str(driver_id), "date": day.isoformat(),
-                           "points": len(rows), "started_at": rows[0].recorded_at.isoformat(),
-                           "ended_at": rows[-1].recorded_at.isoformat()}})
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "LineString", "coordinates": [[r.lon, r.lat] for r in rows]},
+                "properties": {
+                    "driver_id": str(driver_id),
+                    "date": day.isoformat(),
+                    "points": len(rows),
+                    "started_at": rows[0].recorded_at.isoformat(),
+                    "ended_at": rows[-1].recorded_at.isoformat(),
+                },
+            }
+        )
     return {"type": "FeatureCollection", "features": features + points}

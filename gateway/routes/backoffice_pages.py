@@ -36,8 +36,9 @@ async def backoffice_home() -> RedirectResponse:
 async def backoffice_file(name: str) -> FileResponse:
     """A page by name, or one of the pages' files from the allow-list (never a disk path)."""
     if name in PAGES:
-        return FileResponse(BACKOFFICE_DIR / f"{name}.html",
-                            media_type="text/html; charset=utf-8", headers=NO_STALE)
+        return FileResponse(
+            BACKOFFICE_DIR / f"{name}.html", media_type="text/html; charset=utf-8", headers=NO_STALE
+        )
     media_type = ASSETS.get(name)
     if media_type is None:
         raise NotFound(f"no back-office page or asset named {name!r}")

@@ -26,8 +26,7 @@ NO_STALE = {"Cache-Control": "no-cache"}
 @router.get("/board", include_in_schema=False)
 async def board_page() -> FileResponse:
     """The fleet board: sign in (cookie session, or `?token=` for demo links), then watch."""
-    return FileResponse(BOARD_DIR / "index.html", media_type="text/html; charset=utf-8",
-                        headers=NO_STALE)
+    return FileResponse(BOARD_DIR / "index.html", media_type="text/html; charset=utf-8", headers=NO_STALE)
 
 
 @router.get("/board/config.json", include_in_schema=False)
@@ -36,8 +35,9 @@ async def board_config(request: Request) -> JSONResponse:
     settings = request.app.state.settings
     # An optional raster tile template ({z}/{x}/{y}); empty draws the plain projected frame.
     tile_url = settings.board_tile_url
-    return JSONResponse({"tile_url": tile_url, "board_socket": "/ws/board", "api": "/api/v1"},
-                        headers=NO_STALE)
+    return JSONResponse(
+        {"tile_url": tile_url, "board_socket": "/ws/board", "api": "/api/v1"}, headers=NO_STALE
+    )
 
 
 @router.get("/board/{asset}", include_in_schema=False)

@@ -26,16 +26,22 @@ _INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
 
 def script_hashes(html: str) -> list[str]:
     """CSP hash sources of each inline <script> (its exact text, UTF-8)."""
-    return [f"'sha256-{base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()}'"
-            for body in _INLINE_SCRIPT.findall(html)]
+    return [
+        f"'sha256-{base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()}'"
+        for body in _INLINE_SCRIPT.findall(html)
+    ]
 
 
 @router.get("/docs", include_in_schema=False)
 async def swagger_ui(request: Request) -> HTMLResponse:
     app = request.app
-    page = get_swagger_ui_html(openapi_url=request.scope.get("root_path", "") + app.openapi_url,
-                               title=f"{app.title} - Swagger UI")
-    policy = base_policy(script=[ASSET_ORIGIN, *script_hashes(bytes(page.body).decode())],
-                         style=[ASSET_ORIGIN], img=[FAVICON_ORIGIN])
+    page = get_swagger_ui_html(
+        openapi_url=request.scope.get("root_path", "") + app.openapi_url, title=f"{app.title} - Swagger UI"
+    )
+    policy = base_policy(
+        script=[ASSET_ORIGIN, *script_hashes(bytes(page.body).decode())],
+        style=[ASSET_ORIGIN],
+        img=[FAVICON_ORIGIN],
+    )
     page.headers[CSP] = policy.header_value
     return page

@@ -36,16 +36,18 @@ async def driver_entry(request: Request) -> RedirectResponse:
 @router.get("/driver/", include_in_schema=False)
 async def driver_page() -> FileResponse:
     """The driver app: sign in (cookie session, or `?token=` for demo links), then drive."""
-    return FileResponse(DRIVER_DIR / "index.html", media_type="text/html; charset=utf-8",
-                        headers=NO_STALE)
+    return FileResponse(DRIVER_DIR / "index.html", media_type="text/html; charset=utf-8", headers=NO_STALE)
 
 
 @router.get("/driver/sw.js", include_in_schema=False)
 async def driver_worker() -> FileResponse:
     """The service worker, scoped to /driver/ (never cached by the browser's HTTP cache, so an
     update is seen on the next visit)."""
-    return FileResponse(DRIVER_DIR / "sw.js", media_type=JAVASCRIPT,
-                        headers={**NO_STALE, "Service-Worker-Allowed": WORKER_SCOPE})
+    return FileResponse(
+        DRIVER_DIR / "sw.js",
+        media_type=JAVASCRIPT,
+        headers={**NO_STALE, "Service-Worker-Allowed": WORKER_SCOPE},
+    )
 
 
 @router.get("/driver/{asset}", include_in_schema=False)

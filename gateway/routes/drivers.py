@@ -25,16 +25,19 @@ Paging = Annotated[PageParams, Query()]
 
 
 @router.get("", response_model=Page[DriverOut])
-async def roster(_: StaffCaller, session: SessionDep, paging: Paging,
-                 sort: Annotated[list[DriverSort], Query()] = [DriverSort.full_name],  # noqa: B006
-                 driver_status: Annotated[DriverStatus | None, Query(alias="status")] = None,
-                 skill: Skill | None = None,
-                 name: Annotated[str | None, Query(max_length=100)] = None,
-                 org_id: Annotated[uuid.UUID | None, Query(
-                     description="platform admins: one organization")] = None,
-                 ) -> Page[DriverOut]:
-    return await drivers.roster(session, paging, sort, org_id=org_id, status=driver_status,
-                                skill=skill, name=name)
+async def roster(
+    _: StaffCaller,
+    session: SessionDep,
+    paging: Paging,
+    sort: Annotated[list[DriverSort], Query()] = [DriverSort.full_name],  # noqa: B006
+    driver_status: Annotated[DriverStatus | None, Query(alias="status")] = None,
+    skill: Skill | None = None,
+    name: Annotated[str | None, Query(max_length=100)] = None,
+    org_id: Annotated[uuid.UUID | None, Query(description="platform admins: one organization")] = None,
+) -> Page[DriverOut]:
+    return await drivers.roster(
+        session, paging, sort, org_id=org_id, status=driver_status, skill=skill, name=name
+    )
 
 
 @router.get("/{driver_id}", response_model=DriverOut)
@@ -48,8 +51,7 @@ async def hire(caller: StaffCaller, session: SessionDep, payload: DriverCreate) 
 
 
 @router.patch("/{driver_id}", response_model=DriverOut)
-async def edit(_: StaffCaller, session: SessionDep, driver_id: uuid.UUID,
-               changes: DriverUpdate) -> DriverOut:
+async def edit(_: StaffCaller, session: SessionDep, driver_id: uuid.UUID, changes: DriverUpdate) -> DriverOut:
     return drivers.driver_out(await drivers.edit(session, driver_id, changes))
 
 

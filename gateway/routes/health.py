@@ -73,8 +73,7 @@ async def readyz(request: Request) -> JSONResponse:
     outbox worker (when background workers are on) answer within 2 s each. The outbox
     worker is what puts assignments and status changes on the streams the sockets follow."""
     state = request.app.state
-    checks: dict[str, Awaitable[str]] = {"database": _check_database(),
-                                         "redis": _check_redis()}
+    checks: dict[str, Awaitable[str]] = {"database": _check_database(), "redis": _check_redis()}
     if getattr(state, "fleet", None) is not None:
         checks["ray"] = _fleet_ping(state.fleet)
     if getattr(state, "outbox", None) is not None:
@@ -83,7 +82,9 @@ async def readyz(request: Request) -> JSONResponse:
     outcomes = await asyncio.gather(*(_outcome(checks[name]) for name in names))
     results = dict(zip(names, outcomes, strict=True))
     ready = all(value in (OK, NO_REDIS) for value in results.values())
-    return JSONResponse({"status": "ready" if ready else "not ready", "checks": results},
-                        status_code=200 if ready else 503)
+    return JSONResponse(
+        {"status": "ready" if ready else "not ready", "checks": results}, status_code=200 if ready else 503
+    )
+
 
 # GET /metrics lives in gateway/metrics.py (closed to the public).

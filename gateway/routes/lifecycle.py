@@ -28,11 +28,13 @@ async def lifecycle() -> Lifecycle:
 
 
 @router.post(f"{BOOKING}/status", response_model=BookingOut)
-async def change_status(booking_id: uuid.UUID, change: StatusChange, caller: CurrentCaller,
-                        session: SessionDep) -> BookingOut:
+async def change_status(
+    booking_id: uuid.UUID, change: StatusChange, caller: CurrentCaller, session: SessionDep
+) -> BookingOut:
     """Any allowed move; an invalid one is 409 with the moves allowed from here."""
-    booking, _ = await service.transition(session, booking_id, change.to, caller,
-                                          reason=change.reason, metadata=change.metadata)
+    booking, _ = await service.transition(
+        session, booking_id, change.to, caller, reason=change.reason, metadata=change.metadata
+    )
     return booking_out(booking)
 
 
@@ -47,10 +49,12 @@ SHORTCUTS: tuple[tuple[str, BookingStatus, str], ...] = (
 
 
 def _shortcut(target: BookingStatus) -> Callable[..., Awaitable[BookingOut]]:
-    async def move(booking_id: uuid.UUID, caller: CurrentCaller, session: SessionDep,
-                   reason: OptionalReason = None) -> BookingOut:
-        booking, _ = await service.transition(session, booking_id, target, caller,
-                                              reason=reason.reason if reason else "")
+    async def move(
+        booking_id: uuid.UUID, caller: CurrentCaller, session: SessionDep, reason: OptionalReason = None
+    ) -> BookingOut:
+        booking, _ = await service.transition(
+            session, booking_id, target, caller, reason=reason.reason if reason else ""
+        )
         return booking_out(booking)
 
     return move
@@ -58,18 +62,32 @@ def _shortcut(target: BookingStatus) -> Callable[..., Awaitable[BookingOut]]:
 
 for verb, target, summary in SHORTCUTS:
     router.add_api_route(
-        f"{BOOKING}/{verb}", _shortcut(target), methods=["POST"], response_model=BookingOut,
-        name=verb.replace("-", "_"), summary=summary,
+        f"{BOOKING}/{verb}",
+        _shortcut(target),
+        methods=["POST"],
+        response_model=BookingOut,
+        name=verb.replace("-", "_"),
+        summary=summary,
         description=f"The same as a status change to `{target}`: 409 when that move is not "
-                    "allowed from the booking's status, with the moves that are.")
+        "allowed from the booking's status, with the moves that are.",
+    )
 
 
 @router.get(f"{BOOKING}/history", response_model=list[HistoryEntry])
-async def history(booking_id: uuid.UUID, _: CurrentCaller,
-                  session: SessionDep) -> list[HistoryEntry]:
+async def history(booking_id: uuid.UUID, _: CurrentCaller, session: SessionDep) -> list[HistoryEntry]:
     """Every status change: from, to, by whom, why, and its metadata (e.g. the score)."""
     rows = await service.history_of(session, booking_id)
-    return [HistoryEntry(id=r.id, booking_id=r.booking_id, from_status=r.from_status,
-                         to_status=r.to_status, actor_user_id=r.actor_user_id,
-                         actor_role=r.actor_role, reason=r.reason, metadata=r.metadata_,
-                         created_at=r.created_at) for r in rows]
+    return [
+        HistoryEntry(
+            id=r.id,
+            booking_id=r.booking_id,
+            from_status=r.from_status,
+            to_status=r.to_status,
+            actor_user_id=r.actor_user_id,
+            actor_role=r.actor_role,
+            reason=r.reason,
+            metadata=r.metadata_,
+            created_at=r.created_at,
+        )
+        for r in rows
+    ]

@@ -18,7 +18,8 @@ async def read_preferences(caller: CurrentCaller, session: SessionDep) -> Notifi
 
 
 @router.put("", response_model=NotificationPreferences)
-async def replace_preferences(caller: CurrentCaller, session: SessionDep,
-                              body: NotificationPreferences) -> NotificationPreferences:
+async def replace_preferences(
+    caller: CurrentCaller, session: SessionDep, body: NotificationPreferences
+) -> NotificationPreferences:
     """Replace your channel preferences (sign-in codes are always delivered)."""
     return await service.update_preferences(session, caller, body)

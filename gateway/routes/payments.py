@@ -18,10 +18,10 @@ router = APIRouter(tags=["payments"])
 MAX_WEBHOOK_BYTES = 256 * 1024
 
 
-@router.post("/bookings/{booking_id}/payments", response_model=PaymentOut,
-             status_code=status.HTTP_201_CREATED)
-async def pay(booking_id: uuid.UUID, caller: CustomerCaller,
-              payments: PaymentsDep) -> PaymentOut:
+@router.post(
+    "/bookings/{booking_id}/payments", response_model=PaymentOut, status_code=status.HTTP_201_CREATED
+)
+async def pay(booking_id: uuid.UUID, caller: CustomerCaller, payments: PaymentsDep) -> PaymentOut:
     """Start paying the booking's price (Stripe PaymentIntent, or the local ledger). No request
     session: the service opens its own short transactions around the provider call, so none
     is open while the provider answers. 409: not payable or already paid; 503: the provider
@@ -31,8 +31,7 @@ async def pay(booking_id: uuid.UUID, caller: CustomerCaller,
 
 
 @router.get("/bookings/{booking_id}/payments", response_model=list[PaymentOut])
-async def payments(booking_id: uuid.UUID, _: CurrentCaller,
-                   session: SessionDep) -> list[PaymentOut]:
+async def payments(booking_id: uuid.UUID, _: CurrentCaller, session: SessionDep) -> list[PaymentOut]:
     return [PaymentOut.model_validate(p) for p in await service.get_payments(session, booking_id)]
 
 
@@ -44,7 +43,9 @@ async def stripe_webhook(request: Request, settings: SettingsDep) -> WebhookAck:
         raise ValidationFailed("webhook body too large")
     try:
         event: dict[str, Any] = stripe.Webhook.construct_event(
-            body, request.headers.get("stripe-signature", ""), settings.stripe_webhook_secret,
+            body,
+            request.headers.get("stripe-signature", ""),
+            settings.stripe_webhook_secret,
             tolerance=settings.stripe_webhook_tolerance_s,
         ).to_dict()
     except (stripe.SignatureVerificationError, ValueError) as exc:

@@ -44,8 +44,10 @@ def refuse_oversized_body(request: Request, max_bytes: int) -> None:
     except ValueError as exc:
         raise ValidationFailed("Content-Length is not a number") from exc
     if length > max_bytes + FORM_OVERHEAD_BYTES:
-        raise TooLarge(f"the upload has {length} bytes; files of at most {max_bytes} bytes "
-                       "are accepted", max_bytes=max_bytes)
+        raise TooLarge(
+            f"the upload has {length} bytes; files of at most {max_bytes} bytes are accepted",
+            max_bytes=max_bytes,
+        )
 
 
 async def parse_upload_form(request: Request, max_bytes: int) -> tuple[FormData, UploadFile]:
@@ -77,10 +79,8 @@ def _local(port: StoragePort) -> LocalStorage:
     return port
 
 
-@router.post("/storage/upload", status_code=status.HTTP_204_NO_CONTENT,
-             response_class=Response)
-async def signed_upload(request: Request, storage: StorageDep,
-                        settings: SettingsDep) -> Response:
+@router.post("/storage/upload", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+async def signed_upload(request: Request, storage: StorageDep, settings: SettingsDep) -> Response:
     """The local twin of S3's presigned POST: the policy's key, Content-Type, size range and
     expiry are enforced here, before anything is written."""
     local = _local(storage)
@@ -98,8 +98,7 @@ async def signed_upload(request: Request, storage: StorageDep,
         raise Conflict("this upload has been confirmed; ask for a new upload form")
     content = await read_capped(upload, policy.max_bytes)
     if len(content) < policy.min_bytes:
-        raise ValidationFailed(f"the file must have at least {policy.min_bytes} bytes",
-                               field="file")
+        raise ValidationFailed(f"the file must have at least {policy.min_bytes} bytes", field="file")
     await local.put(policy.key, content, policy.content_type)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -110,11 +109,14 @@ def _disposition(name: str) -> str:
 
 
 @router.get("/storage/download", response_class=Response)
-async def signed_download(storage: StorageDep, key: Annotated[str, Query(max_length=512)],
-                          name: Annotated[str, Query(max_length=255)],
-                          type: Annotated[str, Query(max_length=100)],
-                          expires: Annotated[int, Query()],
-                          signature: Annotated[str, Query(max_length=128)]) -> Response:
+async def signed_download(
+    storage: StorageDep,
+    key: Annotated[str, Query(max_length=512)],
+    name: Annotated[str, Query(max_length=255)],
+    type: Annotated[str, Query(max_length=100)],
+    expires: Annotated[int, Query()],
+    signature: Annotated[str, Query(max_length=128)],
+) -> Response:
     """The local twin of S3's presigned GET."""
     local = _local(storage)
     try:
@@ -126,6 +128,12 @@ async def signed_download(storage: StorageDep, key: Annotated[str, Query(max_len
         raise NotFound("no such object") from exc
     except StorageError as exc:
         raise NotFound("no such object") from exc
-    return Response(content, media_type=type, headers={
-        "Content-Disposition": _disposition(name), "Cache-Control": "private, no-store",
-        "X-Content-Type-Options": "nosniff"})
+    return Response(
+        content,
+        media_type=type,
+        headers={
+            "Content-Disposition": _disposition(name),
+            "Cache-Control": "private, no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )

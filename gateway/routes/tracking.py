@@ -30,9 +30,14 @@ router = APIRouter(tags=["tracking"])
 TRACK_DIR = Path(__file__).resolve().parent.parent / "static" / "track"
 ASSETS = {"track.js": "text/javascript; charset=utf-8", "track.css": "text/css; charset=utf-8"}
 NO_STALE = {"Cache-Control": "no-cache"}
-LinkToken = Annotated[str | None, Query(
-    alias="t", max_length=200,
-    description="the signed tracking link's token (from the notification); instead of a session")]
+LinkToken = Annotated[
+    str | None,
+    Query(
+        alias="t",
+        max_length=200,
+        description="the signed tracking link's token (from the notification); instead of a session",
+    ),
+]
 
 
 async def viewer(request: Request, booking_id: uuid.UUID, token: LinkToken = None) -> Caller:
@@ -48,25 +53,37 @@ async def viewer(request: Request, booking_id: uuid.UUID, token: LinkToken = Non
     return Caller(role="customer", user_id=grant.customer_id)
 
 
-@router.get("/api/v1/bookings/{booking_id}/tracking", response_model=Tracking,
-            responses={401: {"description": ANSWERS[401][0]},
-                       409: {"description": "the move is not under way (tracking is open "
-                                            "from en_route to unloading)"}})
-async def booking_tracking(request: Request, booking_id: uuid.UUID, session: SystemSessionDep,
-                           settings: SettingsDep, token: LinkToken = None) -> Tracking:
+@router.get(
+    "/api/v1/bookings/{booking_id}/tracking",
+    response_model=Tracking,
+    responses={
+        401: {"description": ANSWERS[401][0]},
+        409: {"description": "the move is not under way (tracking is open from en_route to unloading)"},
+    },
+)
+async def booking_tracking(
+    request: Request,
+    booking_id: uuid.UUID,
+    session: SystemSessionDep,
+    settings: SettingsDep,
+    token: LinkToken = None,
+) -> Tracking:
     """Where the crew is (live from the fleet, else the newest stored ping), its heading and
     the ETA to the next stop, while the booking is en_route..unloading."""
     caller = await viewer(request, booking_id, token)
-    model = EtaModel.of(settings.eta_road_factor, settings.eta_default_speed_kmh,
-                        settings.eta_notify_minutes, settings.geofence_radius_m)
+    model = EtaModel.of(
+        settings.eta_road_factor,
+        settings.eta_default_speed_kmh,
+        settings.eta_notify_minutes,
+        settings.geofence_radius_m,
+    )
     return await tracking.tracking(session, booking_id, caller, request.app.state.fleet, model)
 
 
 @router.get("/track/{booking_id}", include_in_schema=False)
 async def track_page(booking_id: uuid.UUID) -> FileResponse:
     """The customer's tracking page (it reads its token from the URL and polls the API)."""
-    return FileResponse(TRACK_DIR / "index.html", media_type="text/html; charset=utf-8",
-                        headers=NO_STALE)
+    return FileResponse(TRACK_DIR / "index.html", media_type="text/html; charset=utf-8", headers=NO_STALE)
 
 
 @router.get("/track/assets/{asset}", include_in_schema=False)

@@ -20,10 +20,14 @@ class GeoJSONResponse(JSONResponse):
 
 
 @router.get("/drivers/{driver_id}/trail", response_class=GeoJSONResponse)
-async def trail(driver_id: uuid.UUID, _: CurrentCaller, session: SessionDep,
-                date: Annotated[dt.date | None, Query(
-                    description="the day (UTC), YYYY-MM-DD; today when left out")] = None,
-                ) -> dict[str, Any]:
+async def trail(
+    driver_id: uuid.UUID,
+    _: CurrentCaller,
+    session: SessionDep,
+    date: Annotated[
+        dt.date | None, Query(description="the day (UTC), YYYY-MM-DD; today when left out")
+    ] = None,
+) -> dict[str, Any]:
     """A FeatureCollection: the day's path as a LineString, then every breadcrumb as a Point
     with its timestamp. The driver's org staff, the driver and platform admins only (404 to
     anyone else)."""

@@ -24,15 +24,18 @@ Paging = Annotated[PageParams, Query()]
 
 
 @router.get("", response_model=Page[TruckOut])
-async def yard(_: StaffCaller, session: SessionDep, paging: Paging,
-               sort: Annotated[list[TruckSort], Query()] = [TruckSort.plate],  # noqa: B006
-               truck_status: Annotated[TruckStatus | None, Query(alias="status")] = None,
-               min_capacity_m3: Annotated[float | None, Query(gt=0, le=200)] = None,
-               org_id: Annotated[uuid.UUID | None, Query(
-                   description="platform admins: one organization")] = None,
-               ) -> Page[TruckOut]:
-    return await trucks.yard(session, paging, sort, org_id=org_id, status=truck_status,
-                             min_capacity_m3=min_capacity_m3)
+async def yard(
+    _: StaffCaller,
+    session: SessionDep,
+    paging: Paging,
+    sort: Annotated[list[TruckSort], Query()] = [TruckSort.plate],  # noqa: B006
+    truck_status: Annotated[TruckStatus | None, Query(alias="status")] = None,
+    min_capacity_m3: Annotated[float | None, Query(gt=0, le=200)] = None,
+    org_id: Annotated[uuid.UUID | None, Query(description="platform admins: one organization")] = None,
+) -> Page[TruckOut]:
+    return await trucks.yard(
+        session, paging, sort, org_id=org_id, status=truck_status, min_capacity_m3=min_capacity_m3
+    )
 
 
 @router.get("/{truck_id}", response_model=TruckOut)
@@ -46,8 +49,7 @@ async def add(caller: StaffCaller, session: SessionDep, payload: TruckCreate) ->
 
 
 @router.patch("/{truck_id}", response_model=TruckOut)
-async def edit(_: StaffCaller, session: SessionDep, truck_id: uuid.UUID,
-               changes: TruckUpdate) -> TruckOut:
+async def edit(_: StaffCaller, session: SessionDep, truck_id: uuid.UUID, changes: TruckUpdate) -> TruckOut:
     return trucks.truck_out(await trucks.edit(session, truck_id, changes))
 
 

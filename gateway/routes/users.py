@@ -17,11 +17,15 @@ from gateway.deps import MoverAdmin, SessionDep
 
 router = APIRouter(prefix="/users", tags=["users"])
 ANSWERS: dict[int | str, dict[str, Any]] = {
-    404: {"description": "no such user, or not one the caller manages (problem+json)"}}
+    404: {"description": "no such user, or not one the caller manages (problem+json)"}
+}
 
 
-@router.post("/{user_id}/deactivate", response_model=UserOut,
-             responses={**ANSWERS, 409: {"description": "one's own account (problem+json)"}})
+@router.post(
+    "/{user_id}/deactivate",
+    response_model=UserOut,
+    responses={**ANSWERS, 409: {"description": "one's own account (problem+json)"}},
+)
 async def deactivate(caller: MoverAdmin, session: SessionDep, user_id: uuid.UUID) -> UserOut:
     """Deactivate the account: its access tokens are refused and its sockets close
     (code 4410) within seconds; refresh and sign-in are refused until reactivation."""

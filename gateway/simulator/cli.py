@@ -39,8 +39,7 @@ def progress_table(stats: Stats, rate: float, final: bool = False) -> Group:
     table.add_row("elapsed", f"{elapsed:.0f} s")
     table.add_row("drivers connected", f"{stats.connected}/{stats.drivers}")
     table.add_row("pings sent", f"{stats.pings:,}")
-    table.add_row("pings/s", f"{stats.pings / max(elapsed, 1e-9):.1f} avg" if final
-                  else f"{rate:.1f}")
+    table.add_row("pings/s", f"{stats.pings / max(elapsed, 1e-9):.1f} avg" if final else f"{rate:.1f}")
     table.add_row("jobs received", str(stats.jobs_received))
     table.add_row("jobs completed", str(stats.jobs_completed))
     table.add_row("status changes ok", str(stats.statuses_ok))
@@ -75,15 +74,16 @@ async def simulate(options: argparse.Namespace, stats: Stats, console: Console) 
         loop.add_signal_handler(signal.SIGTERM, stop.set)
     settings = get_settings()
     rng = random.Random(options.seed)
-    tasks = [asyncio.create_task(DriverSession(driver, options, stats, rng, settings).run(stop))
-             for driver in drivers]
+    tasks = [
+        asyncio.create_task(DriverSession(driver, options, stats, rng, settings).run(stop))
+        for driver in drivers
+    ]
     if options.auto_assign > 0:
         tasks.append(asyncio.create_task(auto_assign(options, codes, stats, stop, settings)))
     console.print(f"driving {len(drivers)} drivers of {', '.join(codes)} against {options.url}")
     deadline = time.monotonic() + options.duration if options.duration > 0 else math.inf
     try:
-        with Live(progress_table(stats, 0.0), console=console, refresh_per_second=2,
-                  transient=True) as live:
+        with Live(progress_table(stats, 0.0), console=console, refresh_per_second=2, transient=True) as live:
             while not stop.is_set() and time.monotonic() < deadline:
                 live.update(progress_table(stats, stats.pings_per_s()))
                 with contextlib.suppress(TimeoutError):

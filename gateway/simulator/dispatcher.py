@@ -19,25 +19,29 @@ from persistence.statuses import BookingStatus
 TO_DISPATCH = [BookingStatus.PENDING.value, BookingStatus.CONFIRMED.value]
 
 
-async def auto_assign(options: argparse.Namespace, codes: list[str], stats: Stats,
-                      stop: asyncio.Event, settings: Settings) -> None:
+async def auto_assign(
+    options: argparse.Namespace, codes: list[str], stats: Stats, stop: asyncio.Event, settings: Settings
+) -> None:
     """Every `options.auto_assign` seconds, confirm each org's pending bookings and
     auto-assign the confirmed ones."""
-    async with httpx.AsyncClient(base_url=options.url.rstrip("/") + "/api/v1",
-                                 timeout=30) as http:
+    async with httpx.AsyncClient(base_url=options.url.rstrip("/") + "/api/v1", timeout=30) as http:
         while not stop.is_set():
             for code, token in (await dispatcher_tokens(codes, settings)).items():
                 headers = {"Authorization": f"Bearer {token}"}
                 try:
-                    page = await http.get("/bookings", headers=headers, params={
-                        "status": TO_DISPATCH, "limit": 20,
-                        "window_from": datetime.now(UTC).isoformat()})
+                    page = await http.get(
+                        "/bookings",
+                        headers=headers,
+                        params={
+                            "status": TO_DISPATCH,
+                            "limit": 20,
+                            "window_from": datetime.now(UTC).isoformat(),
+                        },
+                    )
                     for booking in page.json().get("items", []) if page.is_success else []:
                         if booking["status"] == BookingStatus.PENDING:
-                            await http.post(f"/bookings/{booking['id']}/confirm",
-                                            headers=headers)
-                        answer = await http.post(f"/bookings/{booking['id']}/assign/auto",
-                                                 headers=headers)
+                            await http.post(f"/bookings/{booking['id']}/confirm", headers=headers)
+                        answer = await http.post(f"/bookings/{booking['id']}/assign/auto", headers=headers)
                         if answer.status_code == 201:
                             stats.auto_assigned += 1
                         elif answer.status_code != 409:

@@ -37,12 +37,16 @@ class Area:
         self._inside = prep(self.shape)
 
     def to_m(self, lon: float, lat: float) -> XY:
-        return ((lon - self.lon0) * M_PER_DEG_LON_EQUATOR * math.cos(math.radians(self.lat0)),
-                (lat - self.lat0) * M_PER_DEG_LAT)
+        return (
+            (lon - self.lon0) * M_PER_DEG_LON_EQUATOR * math.cos(math.radians(self.lat0)),
+            (lat - self.lat0) * M_PER_DEG_LAT,
+        )
 
     def to_lonlat(self, x: float, y: float) -> XY:
-        return (self.lon0 + x / (M_PER_DEG_LON_EQUATOR * math.cos(math.radians(self.lat0))),
-                self.lat0 + y / M_PER_DEG_LAT)
+        return (
+            self.lon0 + x / (M_PER_DEG_LON_EQUATOR * math.cos(math.radians(self.lat0))),
+            self.lat0 + y / M_PER_DEG_LAT,
+        )
 
     def contains(self, x: float, y: float) -> bool:
         return bool(self._inside.contains(Point(*self.to_lonlat(x, y))))
@@ -56,8 +60,7 @@ class Area:
         return 0.0, 0.0
 
 
-def street_route(rng: random.Random, area: Area, start: XY, goal: XY,
-                 grid_deg: float) -> list[XY]:
+def street_route(rng: random.Random, area: Area, start: XY, goal: XY, grid_deg: float) -> list[XY]:
     """Corners of a city-block route: legs along a rotated street grid, every corner inside
     the service area (a straight run when no such corner exists)."""
     ux, uy = math.cos(math.radians(grid_deg)), math.sin(math.radians(grid_deg))
@@ -104,8 +107,7 @@ class Motion:
             return
         tx, ty = self.waypoints[0]
         # Slow enough to take the next corner (v^2 = 2 a d), never below walking pace.
-        limit = min(self.cruise, math.sqrt(2 * ACCEL_M_S2 * math.hypot(tx - self.x, ty - self.y))
-                    + 2.5)
+        limit = min(self.cruise, math.sqrt(2 * ACCEL_M_S2 * math.hypot(tx - self.x, ty - self.y)) + 2.5)
         self.speed = min(limit, self.speed + ACCEL_M_S2 * dt)
         travel = self.speed * dt
         while self.waypoints and travel > 0:
@@ -134,6 +136,12 @@ class Motion:
     def ping(self) -> dict[str, Any]:
         """The driver socket's `ping` frame for where the vehicle is now."""
         lon, lat = self.area.to_lonlat(self.x, self.y)
-        return {"type": "ping", "lat": round(lat, 6), "lon": round(lon, 6),
-                "heading": round(self.heading, 1), "speed": round(self.speed, 2),
-                "accuracy": round(self.rng.uniform(3, 12), 1), "ts": time.time()}
+        return {
+            "type": "ping",
+            "lat": round(lat, 6),
+            "lon": round(lon, 6),
+            "heading": round(self.heading, 1),
+            "speed": round(self.speed, 2),
+            "accuracy": round(self.rng.uniform(3, 12), 1),
+            "ts": time.time(),
+        }

@@ -36,10 +36,13 @@ async def load_drivers(codes: list[str], count: int) -> list[SimDriver]:
         for org in await fleet.organizations(codes):
             area = Area(org.id, org.code, to_shape(org.service_area))
             rows = await fleet.drivers_with_accounts(org.id)
-            per_org.append([SimDriver(driver.id, user_id, driver.full_name, area,
-                                      (point.x, point.y))
-                            for driver, user_id in rows
-                            for point in [to_shape(driver.home_base)]])
+            per_org.append(
+                [
+                    SimDriver(driver.id, user_id, driver.full_name, area, (point.x, point.y))
+                    for driver, user_id in rows
+                    for point in [to_shape(driver.home_base)]
+                ]
+            )
     chosen: list[SimDriver] = []
     while len(chosen) < count and any(per_org):
         for drivers in per_org:
@@ -50,14 +53,17 @@ async def load_drivers(codes: list[str], count: int) -> list[SimDriver]:
 
 def driver_token(driver: SimDriver, settings: Settings) -> str:
     """A fresh access token for the driver's socket (minted again at every reconnect)."""
-    return issue_access_token(Caller(role="driver", user_id=driver.user_id,
-                                     org_id=driver.area.org_id, driver_id=driver.id), settings)
+    return issue_access_token(
+        Caller(role="driver", user_id=driver.user_id, org_id=driver.area.org_id, driver_id=driver.id),
+        settings,
+    )
 
 
 async def dispatcher_tokens(codes: list[str], settings: Settings) -> dict[str, str]:
     """org code -> an access token of the org's dispatcher (for --auto-assign)."""
     async with tenant_session(SYSTEM) as session:
         rows = await SimulatorRepository(session).dispatchers(codes)
-    return {code: issue_access_token(Caller(role="dispatcher", user_id=user_id, org_id=org_id),
-                                     settings)
-            for code, user_id, org_id in rows}
+    return {
+        code: issue_access_token(Caller(role="dispatcher", user_id=user_id, org_id=org_id), settings)
+        for code, user_id, org_id in rows
+    }

@@ -31,8 +31,14 @@ WORKABLE = frozenset(ACTIVE_JOB_STATUSES)
 # Close codes docs/realtime-protocol.md calls final: connecting again the same way cannot
 # help, so this driver stops. After any other code (1006, 1011, 1012, 1013, 4408, 4429, ...)
 # it reconnects with backoff.
-FINAL_CLOSES = {1003: "bad frame", 1009: "message too big", 4400: "protocol error",
-                4401: "authentication refused", 4403: "wrong role", 4410: "session ended"}
+FINAL_CLOSES = {
+    1003: "bad frame",
+    1009: "message too big",
+    4400: "protocol error",
+    4401: "authentication refused",
+    4403: "wrong role",
+    4410: "session ended",
+}
 
 
 def reconnects_after(code: int) -> bool:
@@ -66,8 +72,14 @@ class Stats:
 class DriverSession:
     """One simulated driver: a socket, a ping loop, a reader and a job worker."""
 
-    def __init__(self, driver: SimDriver, options: argparse.Namespace, stats: Stats,
-                 rng: random.Random, settings: Settings) -> None:
+    def __init__(
+        self,
+        driver: SimDriver,
+        options: argparse.Namespace,
+        stats: Stats,
+        rng: random.Random,
+        settings: Settings,
+    ) -> None:
         self.driver, self.options, self.stats, self.settings = driver, options, stats, settings
         home = driver.area.to_m(*driver.home)
         if not driver.area.contains(*home):
@@ -84,8 +96,12 @@ class DriverSession:
         while not stop.is_set():
             token = driver_token(self.driver, self.settings)
             try:
-                async with connect(url, additional_headers={"Authorization": f"Bearer {token}"},
-                                   compression=None, open_timeout=15) as socket:
+                async with connect(
+                    url,
+                    additional_headers={"Authorization": f"Bearer {token}"},
+                    compression=None,
+                    open_timeout=15,
+                ) as socket:
                     self.stats.connected += 1
                     backoff = 1.0
                     try:
@@ -107,8 +123,12 @@ class DriverSession:
             backoff = min(backoff * 2, 15.0)
 
     async def _session(self, socket: ClientConnection, stop: asyncio.Event) -> None:
-        tasks = [asyncio.create_task(self._read(socket)), asyncio.create_task(self._drive(socket)),
-                 asyncio.create_task(self._work(socket)), asyncio.create_task(stop.wait())]
+        tasks = [
+            asyncio.create_task(self._read(socket)),
+            asyncio.create_task(self._drive(socket)),
+            asyncio.create_task(self._work(socket)),
+            asyncio.create_task(stop.wait()),
+        ]
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
@@ -126,8 +146,9 @@ class DriverSession:
             frame = orjson.loads(raw)
             kind = frame.get("type")
             if kind == "hello":
-                self.jobs = {job["booking_id"]: job for job in frame.get("jobs", [])
-                             if job.get("status") in WORKABLE}
+                self.jobs = {
+                    job["booking_id"]: job for job in frame.get("jobs", []) if job.get("status") in WORKABLE
+                }
                 self.job_arrived.set()
             elif kind in ("job.assigned", "job.changed", "job.cancelled"):
                 job = frame["job"]
@@ -176,7 +197,7 @@ class DriverSession:
         status = job.get("status", S.ASSIGNED)
         if status not in WORKABLE:
             return  # completed, cancelled or otherwise out of the driver's hands
-        for following in FLOW[FLOW.index(status) + 1:]:
+        for following in FLOW[FLOW.index(status) + 1 :]:
             if job["booking_id"] not in self.jobs:
                 return  # cancelled meanwhile
             await self._do_stage(job, status)
@@ -199,8 +220,9 @@ class DriverSession:
         ref = uuid.uuid4().hex[:12]
         reply: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self.replies[ref] = reply
-        await socket.send(orjson.dumps({"type": "status", "booking_id": booking_id,
-                                        "status": status, "ref": ref}).decode())
+        await socket.send(
+            orjson.dumps({"type": "status", "booking_id": booking_id, "status": status, "ref": ref}).decode()
+        )
         try:
             answer = await asyncio.wait_for(reply, 15.0)
         except TimeoutError:

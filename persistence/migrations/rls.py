@@ -24,8 +24,7 @@ def enable(table: str) -> list[str]:
     ]
 
 
-def policy(table: str, name: str, using: str, check: str | None = None,
-           command: str = "ALL") -> str:
+def policy(table: str, name: str, using: str, check: str | None = None, command: str = "ALL") -> str:
     check_sql = ""
     if command in ("ALL", "INSERT", "UPDATE"):
         check_sql = f" WITH CHECK ({check or using})"

@@ -51,14 +51,13 @@ class Booking(Base):
     window_end: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     volume_m3: Mapped[float] = mapped_column(Numeric(6, 1))
     crew_size: Mapped[int] = mapped_column(Integer)
-    required_skills: Mapped[list[str]] = mapped_column(
-        ARRAY(String), default=list, server_default="{}"
-    )
+    required_skills: Mapped[list[str]] = mapped_column(ARRAY(String), default=list, server_default="{}")
     distance_km: Mapped[float] = mapped_column(Numeric(8, 2))
     price_cents: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
-    status: Mapped[str] = mapped_column(String(16), default=BookingStatus.PENDING.value,
-                                        server_default=BookingStatus.PENDING.value)
+    status: Mapped[str] = mapped_column(
+        String(16), default=BookingStatus.PENDING.value, server_default=BookingStatus.PENDING.value
+    )
     notes: Mapped[str] = mapped_column(Text, default="", server_default="")
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[datetime] = timestamp_column()
@@ -107,19 +106,19 @@ class BookingStatusHistory(Base):
     actor_user_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     actor_role: Mapped[str] = mapped_column(String(20))
     reason: Mapped[str] = mapped_column(Text, default="", server_default="")
-    metadata_: Mapped[dict[str, Any]] = mapped_column(
-        "metadata", JSONB, default=dict, server_default="{}"
-    )
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONB, default=dict, server_default="{}")
     created_at: Mapped[datetime] = timestamp_column()
+
 
 # The indexes the migrations create, declared here too: tests/integration/test_schema_drift.py
 # holds these models and the migrated schema to the same shape.
 Index("ix_bookings_org_id", Booking.org_id, Booking.window_start)
-Index("ix_booking_status_history_booking_id", BookingStatusHistory.booking_id,
-      BookingStatusHistory.id)
-Index("ix_booking_assignments_driver_active", BookingAssignment.driver_id,
-      postgresql_where=text("active"))
-Index("ix_booking_assignments_truck_active", BookingAssignment.truck_id,
-      postgresql_where=text("active"))
-Index("uq_booking_assignments_active_booking", BookingAssignment.booking_id, unique=True,
-      postgresql_where=text("active"))
+Index("ix_booking_status_history_booking_id", BookingStatusHistory.booking_id, BookingStatusHistory.id)
+Index("ix_booking_assignments_driver_active", BookingAssignment.driver_id, postgresql_where=text("active"))
+Index("ix_booking_assignments_truck_active", BookingAssignment.truck_id, postgresql_where=text("active"))
+Index(
+    "uq_booking_assignments_active_booking",
+    BookingAssignment.booking_id,
+    unique=True,
+    postgresql_where=text("active"),
+)

@@ -22,9 +22,11 @@ class Document(Base):
 
     id: Mapped[uuid.UUID] = uuid_pk()
     org_id: Mapped[uuid.UUID | None] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="CASCADE"))
+        UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="CASCADE")
+    )
     owner_user_id: Mapped[uuid.UUID | None] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL"))
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL")
+    )
     purpose: Mapped[str] = mapped_column(String(32))
     storage_key: Mapped[str] = mapped_column(Text, unique=True)
     content_type: Mapped[str | None] = mapped_column(String(64))
@@ -34,6 +36,7 @@ class Document(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
     created_at: Mapped[datetime] = timestamp_column()
     stored_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
 
 # The indexes the migrations create, declared here too: tests/integration/test_schema_drift.py
 # holds these models and the migrated schema to the same shape.

@@ -59,6 +59,7 @@ class Truck(Base):
     home_base: Mapped[Any | None] = mapped_column(point())
     created_at: Mapped[datetime] = timestamp_column()
 
+
 # The indexes the migrations create, declared here too: tests/integration/test_schema_drift.py
 # holds these models and the migrated schema to the same shape.
 Index("ix_drivers_home_base", Driver.home_base, postgresql_using="gist")

@@ -37,7 +37,8 @@ class InvoiceCounter(Base):
     __tablename__ = "invoice_counters"
 
     org_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True)
+        UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
     year: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     last_number: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
@@ -51,11 +52,14 @@ class Invoice(Base):
 
     id: Mapped[uuid.UUID] = uuid_pk()
     org_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="RESTRICT"))
+        UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="RESTRICT")
+    )
     customer_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("users.id", ondelete="RESTRICT"))
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="RESTRICT")
+    )
     booking_id: Mapped[uuid.UUID | None] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("bookings.id", ondelete="RESTRICT"))
+        UUID(as_uuid=True), ForeignKey("bookings.id", ondelete="RESTRICT")
+    )
     number: Mapped[str | None] = mapped_column(String(32), unique=True)
     year: Mapped[int | None] = mapped_column(SmallInteger)
     sequence: Mapped[int | None] = mapped_column(Integer)
@@ -75,7 +79,8 @@ class Invoice(Base):
     void_reason: Mapped[str] = mapped_column(Text, default="")
     # The stored PDF and the invoice version it shows; a newer version renders a new PDF.
     pdf_document_id: Mapped[uuid.UUID | None] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("documents.id", ondelete="SET NULL"))
+        UUID(as_uuid=True), ForeignKey("documents.id", ondelete="SET NULL")
+    )
     pdf_version: Mapped[int | None] = mapped_column(Integer)
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
@@ -87,21 +92,26 @@ class Invoice(Base):
     updated_at: Mapped[datetime] = timestamp_column()
 
     line_items: Mapped[list[InvoiceLineItem]] = relationship(
-        order_by="InvoiceLineItem.position", cascade="all, delete-orphan", lazy="raise")
+        order_by="InvoiceLineItem.position", cascade="all, delete-orphan", lazy="raise"
+    )
     payments: Mapped[list[InvoicePayment]] = relationship(
-        order_by="InvoicePayment.received_at", cascade="all, delete-orphan", lazy="raise")
+        order_by="InvoicePayment.received_at", cascade="all, delete-orphan", lazy="raise"
+    )
 
 
 class InvoiceLineItem(Base):
     __tablename__ = "invoice_line_items"
-    __table_args__ = (UniqueConstraint("invoice_id", "position",
-                                       name="uq_invoice_line_items_invoice_position"),)
+    __table_args__ = (
+        UniqueConstraint("invoice_id", "position", name="uq_invoice_line_items_invoice_position"),
+    )
 
     id: Mapped[uuid.UUID] = uuid_pk()
     invoice_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("invoices.id", ondelete="CASCADE"))
+        UUID(as_uuid=True), ForeignKey("invoices.id", ondelete="CASCADE")
+    )
     org_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="CASCADE"))
+        UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="CASCADE")
+    )
     position: Mapped[int] = mapped_column(SmallInteger)
     description: Mapped[str] = mapped_column(String(500))
     quantity: Mapped[Decimal] = mapped_column(Numeric(10, 3))
@@ -116,15 +126,18 @@ class InvoicePayment(Base):
 
     id: Mapped[uuid.UUID] = uuid_pk()
     invoice_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("invoices.id", ondelete="CASCADE"))
+        UUID(as_uuid=True), ForeignKey("invoices.id", ondelete="CASCADE")
+    )
     org_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="CASCADE"))
+        UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="CASCADE")
+    )
     amount_cents: Mapped[int] = mapped_column(BigInteger)
     method: Mapped[str] = mapped_column(String(16))
     reference: Mapped[str] = mapped_column(String(128), default="")
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     recorded_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     created_at: Mapped[datetime] = timestamp_column()
+
 
 class InvoiceOnlinePayment(Base):
     """A PaymentIntent started for an invoice's balance: recorded when the provider answers,
@@ -139,11 +152,14 @@ class InvoiceOnlinePayment(Base):
 
     id: Mapped[uuid.UUID] = uuid_pk()
     invoice_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("invoices.id", ondelete="RESTRICT"))
+        UUID(as_uuid=True), ForeignKey("invoices.id", ondelete="RESTRICT")
+    )
     org_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="RESTRICT"))
+        UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="RESTRICT")
+    )
     customer_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("users.id", ondelete="RESTRICT"))
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="RESTRICT")
+    )
     attempt: Mapped[int] = mapped_column(Integer)
     amount_cents: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(CHAR(3))
@@ -152,13 +168,16 @@ class InvoiceOnlinePayment(Base):
     provider_payment_id: Mapped[str | None] = mapped_column(String(128), unique=True)
     client_secret: Mapped[str | None] = mapped_column(String(256))
     status: Mapped[str] = mapped_column(
-        String(24), default=OnlinePaymentStatus.REQUIRES_PAYMENT.value,
-        server_default=OnlinePaymentStatus.REQUIRES_PAYMENT.value)
+        String(24),
+        default=OnlinePaymentStatus.REQUIRES_PAYMENT.value,
+        server_default=OnlinePaymentStatus.REQUIRES_PAYMENT.value,
+    )
     # What the provider reported received, and how much of it went onto the invoice.
     received_cents: Mapped[int | None] = mapped_column(BigInteger)
     credited_cents: Mapped[int | None] = mapped_column(BigInteger)
     invoice_payment_id: Mapped[uuid.UUID | None] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("invoice_payments.id", ondelete="SET NULL"))
+        UUID(as_uuid=True), ForeignKey("invoice_payments.id", ondelete="SET NULL")
+    )
     last_event_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = timestamp_column()
     updated_at: Mapped[datetime] = timestamp_column()
@@ -173,9 +192,18 @@ Index("ix_invoices_org_recent", Invoice.org_id, Invoice.created_at.desc(), Invoi
 Index("ix_invoice_line_items_org_id", InvoiceLineItem.org_id)
 Index("ix_invoice_payments_invoice_id", InvoicePayment.invoice_id)
 Index("ix_invoice_payments_org_id", InvoicePayment.org_id)
-Index("uq_invoice_payments_invoice_reference", InvoicePayment.invoice_id, InvoicePayment.reference,
-      unique=True, postgresql_where=text("reference <> ''"))
+Index(
+    "uq_invoice_payments_invoice_reference",
+    InvoicePayment.invoice_id,
+    InvoicePayment.reference,
+    unique=True,
+    postgresql_where=text("reference <> ''"),
+)
 Index("ix_invoice_online_payments_org_id", InvoiceOnlinePayment.org_id)
 Index("ix_invoice_online_payments_customer_id", InvoiceOnlinePayment.customer_id)
-Index("uq_invoice_online_payments_open", InvoiceOnlinePayment.invoice_id, unique=True,
-      postgresql_where=text("status IN ('requires_payment', 'processing')"))
+Index(
+    "uq_invoice_online_payments_open",
+    InvoiceOnlinePayment.invoice_id,
+    unique=True,
+    postgresql_where=text("status IN ('requires_payment', 'processing')"),
+)

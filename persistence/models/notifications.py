@@ -22,8 +22,7 @@ class NotificationDelivery(Base):
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
-    outbox_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("outbox.id", ondelete="CASCADE"))
+    outbox_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("outbox.id", ondelete="CASCADE"))
     org_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), index=True)
     channel: Mapped[str] = mapped_column(String(8))
     template: Mapped[str] = mapped_column(String(64))

@@ -16,8 +16,10 @@ from persistence.models.base import Base, multipolygon, point, timestamp_column,
 class Organization(Base):
     __tablename__ = "organizations"
     __table_args__ = (
-        CheckConstraint("hourly_rate_cents >= 0 AND per_km_cents >= 0 AND minimum_charge_cents >= 0",
-                        name="pricing_non_negative"),
+        CheckConstraint(
+            "hourly_rate_cents >= 0 AND per_km_cents >= 0 AND minimum_charge_cents >= 0",
+            name="pricing_non_negative",
+        ),
         CheckConstraint("code ~ '^[A-Z0-9]{2,12}$'", name="code_format"),
     )
 
@@ -39,6 +41,7 @@ class Organization(Base):
     rating_count: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     refund_policy: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     created_at: Mapped[datetime] = timestamp_column()
+
 
 # The indexes the migrations create, declared here too: tests/integration/test_schema_drift.py
 # holds these models and the migrated schema to the same shape.

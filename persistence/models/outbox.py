@@ -27,12 +27,11 @@ class OutboxEvent(Base):
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
     status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    next_attempt_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = timestamp_column()
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
 
 # The indexes the migrations create, declared here too: tests/integration/test_schema_drift.py
 # holds these models and the migrated schema to the same shape.

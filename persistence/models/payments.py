@@ -43,8 +43,9 @@ class Payment(Base):
     status: Mapped[str] = mapped_column(String(24), default="requires_payment")
     last_event_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = timestamp_column()
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
-                                                 onupdate=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
 
 
 class Refund(Base):
@@ -68,8 +69,9 @@ class Refund(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     requested_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     created_at: Mapped[datetime] = timestamp_column()
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
-                                                 onupdate=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
 
     @property
     def idempotency_key(self) -> str:
@@ -88,11 +90,16 @@ class PaymentEvent(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     received_at: Mapped[datetime] = timestamp_column()
 
+
 # The indexes the migrations create, declared here too: tests/integration/test_schema_drift.py
 # holds these models and the migrated schema to the same shape.
 Index("ix_payments_booking_id", Payment.booking_id)
 Index("ix_payments_org_id", Payment.org_id)
-Index("uq_payments_open_per_booking", Payment.booking_id, unique=True,
-      postgresql_where=text("status IN ('requires_payment', 'processing')"))
+Index(
+    "uq_payments_open_per_booking",
+    Payment.booking_id,
+    unique=True,
+    postgresql_where=text("status IN ('requires_payment', 'processing')"),
+)
 Index("ix_refunds_booking_id", Refund.booking_id)
 Index("ix_refunds_org_id", Refund.org_id)

@@ -19,9 +19,11 @@ class DriverPosition(Base):
     __tablename__ = "driver_positions"
 
     driver_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("drivers.id", ondelete="CASCADE"), primary_key=True)
+        UUID(as_uuid=True), ForeignKey("drivers.id", ondelete="CASCADE"), primary_key=True
+    )
     org_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+        UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
     location: Mapped[Any] = mapped_column(point())
     heading: Mapped[float | None] = mapped_column(REAL)
     speed: Mapped[float | None] = mapped_column(REAL)
@@ -40,9 +42,11 @@ class DriverBreadcrumb(Base):
     __table_args__ = {"postgresql_partition_by": "RANGE (recorded_at)"}
 
     driver_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("drivers.id", ondelete="CASCADE"), primary_key=True)
+        UUID(as_uuid=True), ForeignKey("drivers.id", ondelete="CASCADE"), primary_key=True
+    )
     org_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+        UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     location: Mapped[Any] = mapped_column(point())
     heading: Mapped[float | None] = mapped_column(REAL)

@@ -23,13 +23,17 @@ class Rating(Base):
 
     id: Mapped[uuid.UUID] = uuid_pk()
     org_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="CASCADE"))
+        UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="CASCADE")
+    )
     booking_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("bookings.id", ondelete="CASCADE"), unique=True)
+        UUID(as_uuid=True), ForeignKey("bookings.id", ondelete="CASCADE"), unique=True
+    )
     customer_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), index=True)
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
     driver_id: Mapped[uuid.UUID | None] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("drivers.id", ondelete="SET NULL"), index=True)
+        UUID(as_uuid=True), ForeignKey("drivers.id", ondelete="SET NULL"), index=True
+    )
     overall: Mapped[int] = mapped_column(SmallInteger)
     driver_rating: Mapped[int | None] = mapped_column(SmallInteger)
     comment: Mapped[str] = mapped_column(Text, default="", server_default="")
@@ -47,7 +51,8 @@ class OrganizationRatingStats(Base):
     __tablename__ = "organization_rating_stats"
 
     org_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True)
+        UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
     rating_sum: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     rating_count: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     stars_1: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
@@ -64,14 +69,22 @@ class DriverRatingStats(Base):
     __tablename__ = "driver_rating_stats"
 
     driver_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("drivers.id", ondelete="CASCADE"), primary_key=True)
+        UUID(as_uuid=True), ForeignKey("drivers.id", ondelete="CASCADE"), primary_key=True
+    )
     org_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+        UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
     rating_sum: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     rating_count: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     updated_at: Mapped[datetime] = timestamp_column()
 
+
 # The indexes the migrations create, declared here too: tests/integration/test_schema_drift.py
 # holds these models and the migrated schema to the same shape.
-Index("ix_ratings_org_recent", Rating.org_id, Rating.created_at.desc(), Rating.id.desc(),
-      postgresql_where=~Rating.hidden)
+Index(
+    "ix_ratings_org_recent",
+    Rating.org_id,
+    Rating.created_at.desc(),
+    Rating.id.desc(),
+    postgresql_where=~Rating.hidden,
+)

@@ -63,14 +63,18 @@ class SupportTicket(Base):
     id: Mapped[uuid.UUID] = uuid_pk()
     number: Mapped[int] = mapped_column(BigInteger, Identity(always=True), unique=True)
     org_id: Mapped[uuid.UUID | None] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="CASCADE"))
+        UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="CASCADE")
+    )
     customer_id: Mapped[uuid.UUID | None] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"))
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE")
+    )
     opened_by: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"))
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE")
+    )
     opened_by_role: Mapped[str] = mapped_column(String(20))
     booking_id: Mapped[uuid.UUID | None] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("bookings.id", ondelete="SET NULL"))
+        UUID(as_uuid=True), ForeignKey("bookings.id", ondelete="SET NULL")
+    )
     issue_type: Mapped[str] = mapped_column(String(16))
     subject: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text)
@@ -78,7 +82,8 @@ class SupportTicket(Base):
     priority_reasons: Mapped[str] = mapped_column(Text, default="", server_default="")
     status: Mapped[str] = mapped_column(String(16), default="open", server_default="open")
     assignee_id: Mapped[uuid.UUID | None] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL"))
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL")
+    )
     sla_due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     escalated: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     escalation_level: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -88,7 +93,8 @@ class SupportTicket(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     resolved_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     refund_id: Mapped[uuid.UUID | None] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("refunds.id", ondelete="SET NULL"))
+        UUID(as_uuid=True), ForeignKey("refunds.id", ondelete="SET NULL")
+    )
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[datetime] = timestamp_column()
@@ -107,23 +113,30 @@ class SupportComment(Base):
 
     id: Mapped[uuid.UUID] = uuid_pk()
     ticket_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("support_tickets.id", ondelete="CASCADE"))
+        UUID(as_uuid=True), ForeignKey("support_tickets.id", ondelete="CASCADE")
+    )
     org_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     author_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"))
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE")
+    )
     author_role: Mapped[str] = mapped_column(String(20))
     body: Mapped[str] = mapped_column(Text)
     internal: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     created_at: Mapped[datetime] = timestamp_column()
 
+
 # The indexes the migrations create, declared here too: tests/integration/test_schema_drift.py
 # holds these models and the migrated schema to the same shape.
-Index("ix_support_comments_ticket", SupportComment.ticket_id, SupportComment.created_at,
-      SupportComment.id)
-Index("ix_support_tickets_active_sla", SupportTicket.sla_due_at, SupportTicket.id,
-      postgresql_where=text("status IN ('open', 'in_progress')"))
-Index("ix_support_tickets_assignee", SupportTicket.assignee_id,
-      postgresql_where=text("assignee_id IS NOT NULL"))
+Index("ix_support_comments_ticket", SupportComment.ticket_id, SupportComment.created_at, SupportComment.id)
+Index(
+    "ix_support_tickets_active_sla",
+    SupportTicket.sla_due_at,
+    SupportTicket.id,
+    postgresql_where=text("status IN ('open', 'in_progress')"),
+)
+Index(
+    "ix_support_tickets_assignee", SupportTicket.assignee_id, postgresql_where=text("assignee_id IS NOT NULL")
+)
 Index("ix_support_tickets_booking", SupportTicket.booking_id)
 Index("ix_support_tickets_customer", SupportTicket.customer_id, SupportTicket.created_at.desc())
 Index("ix_support_tickets_org", SupportTicket.org_id, SupportTicket.created_at.desc())

@@ -39,9 +39,7 @@ class User(Base):
     # Access tokens name the version they were issued under; deactivation bumps it.
     token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     deactivated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    notification_preferences: Mapped[dict[str, Any]] = mapped_column(
-        JSONB, default=dict, server_default="{}"
-    )
+    notification_preferences: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
     created_at: Mapped[datetime] = timestamp_column()
 
 
@@ -75,6 +73,7 @@ class RefreshToken(Base):
     rotated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = timestamp_column()
+
 
 # The indexes the migrations create, declared here too: tests/integration/test_schema_drift.py
 # holds these models and the migrated schema to the same shape.

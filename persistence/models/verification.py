@@ -12,8 +12,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 from persistence.models.base import Base, status_known, timestamp_column, uuid_pk
 from persistence.statuses import SubmissionStatus
 
-DOCUMENT_KINDS = ("business_license", "liability_insurance", "workers_comp", "drivers_license",
-                  "background_check")
+DOCUMENT_KINDS = (
+    "business_license",
+    "liability_insurance",
+    "workers_comp",
+    "drivers_license",
+    "background_check",
+)
 
 
 class VerificationSubmission(Base):
@@ -23,21 +28,26 @@ class VerificationSubmission(Base):
     __table_args__ = (
         status_known(SubmissionStatus),
         CheckConstraint(f"kind IN {DOCUMENT_KINDS}", name="kind_known"),
-        CheckConstraint("(subject_type = 'organization' AND driver_id IS NULL AND subject_id = org_id)"
-                        " OR (subject_type = 'driver' AND driver_id = subject_id)",
-                        name="subject_consistent"),
+        CheckConstraint(
+            "(subject_type = 'organization' AND driver_id IS NULL AND subject_id = org_id)"
+            " OR (subject_type = 'driver' AND driver_id = subject_id)",
+            name="subject_consistent",
+        ),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
     org_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="CASCADE"))
+        UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="CASCADE")
+    )
     subject_type: Mapped[str] = mapped_column(String(16))
     subject_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     driver_id: Mapped[uuid.UUID | None] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("drivers.id", ondelete="CASCADE"))
+        UUID(as_uuid=True), ForeignKey("drivers.id", ondelete="CASCADE")
+    )
     kind: Mapped[str] = mapped_column(String(32))
     document_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("documents.id", ondelete="RESTRICT"))
+        UUID(as_uuid=True), ForeignKey("documents.id", ondelete="RESTRICT")
+    )
     expires_on: Mapped[date | None] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
     rejection_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
@@ -49,14 +59,20 @@ class VerificationSubmission(Base):
     created_at: Mapped[datetime] = timestamp_column()
     updated_at: Mapped[datetime] = timestamp_column()
 
+
 # The indexes the migrations create, declared here too: tests/integration/test_schema_drift.py
 # holds these models and the migrated schema to the same shape.
 Index("ix_verification_submissions_document", VerificationSubmission.document_id)
-Index("ix_verification_submissions_expiry", VerificationSubmission.expires_on,
-      postgresql_where=text("status = 'approved'"))
+Index(
+    "ix_verification_submissions_expiry",
+    VerificationSubmission.expires_on,
+    postgresql_where=text("status = 'approved'"),
+)
 Index("ix_verification_submissions_org", VerificationSubmission.org_id)
-Index("ix_verification_submissions_queue", VerificationSubmission.created_at,
-      VerificationSubmission.id,
-      postgresql_where=text("status IN ('pending', 'under_review')"))
-Index("ix_verification_submissions_subject", VerificationSubmission.subject_id,
-      VerificationSubmission.kind)
+Index(
+    "ix_verification_submissions_queue",
+    VerificationSubmission.created_at,
+    VerificationSubmission.id,
+    postgresql_where=text("status IN ('pending', 'under_review')"),
+)
+Index("ix_verification_submissions_subject", VerificationSubmission.subject_id, VerificationSubmission.kind)

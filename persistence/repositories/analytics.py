@@ -34,9 +34,15 @@ class Window:
     last_day: date
 
     def params(self, **extra: Any) -> dict[str, Any]:
-        return {"org": self.org_id, "start": self.start, "end": self.end,
-                "tz": self.timezone, "first_day": self.first_day,
-                "last_day": self.last_day, **extra}
+        return {
+            "org": self.org_id,
+            "start": self.start,
+            "end": self.end,
+            "tz": self.timezone,
+            "first_day": self.first_day,
+            "last_day": self.last_day,
+            **extra,
+        }
 
 
 _MARKER = re.compile(r"@(org|currency|local|range|days)\(([\w.]+)\)")
@@ -47,6 +53,7 @@ def _expand(sql: str, params: Mapping[str, Any]) -> str:
     `@currency(col)` to :currency when one is asked for, `@local(col)` is the column's local
     time in :tz, `@range(col)` the UTC range and `@days(col)` the range's days (a DATE column).
     Only column names written in this module go in; values are always bound parameters."""
+
     def fill(match: re.Match[str]) -> str:
         kind, column = match[1], match[2]
         if kind == "org":
@@ -58,18 +65,28 @@ def _expand(sql: str, params: Mapping[str, Any]) -> str:
         if kind == "range":
             return f"{column} >= :start AND {column} < :end"
         return f"{column} >= :first_day AND {column} <= :last_day"
+
     return _MARKER.sub(fill, sql)
 
 
-_B = {"completed": BookingStatus.COMPLETED.value, "cancelled": BookingStatus.CANCELLED.value,
-      "no_show": BookingStatus.NO_SHOW.value}
+_B = {
+    "completed": BookingStatus.COMPLETED.value,
+    "cancelled": BookingStatus.CANCELLED.value,
+    "no_show": BookingStatus.NO_SHOW.value,
+}
 
-_BOOKINGS = ("SELECT date_trunc(:bucket, @local(window_start))::date AS b, {value}"
-             " FROM bookings WHERE @range(window_start) {where} @org(org_id)")
-_RATINGS = ("SELECT date_trunc(:bucket, @local(created_at))::date AS b, {value}"
-            " FROM ratings WHERE @range(created_at) AND NOT hidden @org(org_id)")
-_INVOICES = ("SELECT date_trunc(:bucket, issue_date::timestamp)::date AS b, {value}"
-             " FROM invoices WHERE @days(issue_date) {where} @org(org_id)")
+_BOOKINGS = (
+    "SELECT date_trunc(:bucket, @local(window_start))::date AS b, {value}"
+    " FROM bookings WHERE @range(window_start) {where} @org(org_id)"
+)
+_RATINGS = (
+    "SELECT date_trunc(:bucket, @local(created_at))::date AS b, {value}"
+    " FROM ratings WHERE @range(created_at) AND NOT hidden @org(org_id)"
+)
+_INVOICES = (
+    "SELECT date_trunc(:bucket, issue_date::timestamp)::date AS b, {value}"
+    " FROM invoices WHERE @days(issue_date) {where} @org(org_id)"
+)
 # One statement per trend metric (money metrics keep to one currency); each groups by `b`.
 TREND_SQL: Mapping[str, str] = {
     "bookings": _BOOKINGS.format(value="count(*)", where=""),
@@ -77,22 +94,23 @@ TREND_SQL: Mapping[str, str] = {
     "cancelled": _BOOKINGS.format(value="count(*)", where="AND status = :cancelled"),
     "no_shows": _BOOKINGS.format(value="count(*)", where="AND status = :no_show"),
     "revenue_cents": _BOOKINGS.format(
-        value="coalesce(sum(price_cents), 0)",
-        where="AND status = :completed @currency(currency)"),
+        value="coalesce(sum(price_cents), 0)", where="AND status = :completed @currency(currency)"
+    ),
     "ratings": _RATINGS.format(value="count(*)"),
     "rating_avg": _RATINGS.format(value="avg(overall)"),
     "tickets_opened": "SELECT date_trunc(:bucket, @local(created_at))::date AS b, count(*)"
-                      " FROM support_tickets WHERE @range(created_at) @org(org_id)",
+    " FROM support_tickets WHERE @range(created_at) @org(org_id)",
     "invoices_issued": _INVOICES.format(value="count(*)", where=""),
-    "invoiced_cents": _INVOICES.format(value="coalesce(sum(total_cents), 0)",
-                                       where="AND status <> :void @currency(currency)"),
+    "invoiced_cents": _INVOICES.format(
+        value="coalesce(sum(total_cents), 0)", where="AND status <> :void @currency(currency)"
+    ),
     "collected_cents": "SELECT date_trunc(:bucket, @local(p.received_at))::date AS b,"
-                       " coalesce(sum(p.amount_cents), 0) FROM invoice_payments p"
-                       " JOIN invoices i ON i.id = p.invoice_id"
-                       " WHERE @range(p.received_at) @currency(i.currency) @org(p.org_id)",
+    " coalesce(sum(p.amount_cents), 0) FROM invoice_payments p"
+    " JOIN invoices i ON i.id = p.invoice_id"
+    " WHERE @range(p.received_at) @currency(i.currency) @org(p.org_id)",
     "verifications_submitted": "SELECT date_trunc(:bucket, @local(created_at))::date AS b,"
-                               " count(*) FROM verification_submissions"
-                               " WHERE @range(created_at) @org(org_id)",
+    " count(*) FROM verification_submissions"
+    " WHERE @range(created_at) @org(org_id)",
 }
 
 
@@ -107,18 +125,21 @@ class AnalyticsRepository:
 
     async def organization_zone(self, org_id: uuid.UUID) -> tuple[str, str] | None:
         """(time zone, currency) of an organization the caller can see, else None."""
-        row = (await self.session.execute(
-            text("SELECT timezone, currency FROM organizations WHERE id = :org"),
-            {"org": org_id})).first()
+        row = (
+            await self.session.execute(
+                text("SELECT timezone, currency FROM organizations WHERE id = :org"), {"org": org_id}
+            )
+        ).first()
         return (str(row[0]), str(row[1])) if row else None
 
-    async def bookings_by_status_and_currency(self, window: Window
-                                              ) -> list[tuple[str, str, int, int]]:
+    async def bookings_by_status_and_currency(self, window: Window) -> list[tuple[str, str, int, int]]:
         """(status, currency, bookings, price sum) in the range: every booking figure's source."""
         rows = await self._rows(
             "SELECT status, currency, count(*), coalesce(sum(price_cents), 0) FROM bookings"
             " WHERE window_start >= :start AND window_start < :end"
-            " @org(org_id) GROUP BY status, currency", window.params())
+            " @org(org_id) GROUP BY status, currency",
+            window.params(),
+        )
         return [(s, c, int(n), int(p)) for s, c, n, p in rows]
 
     async def daily_bookings(self, window: Window) -> list[tuple[date, float]]:
@@ -126,15 +147,19 @@ class AnalyticsRepository:
 
     async def driver_counts(self, window: Window) -> tuple[int, int, float | None]:
         """(active drivers, of which verified, mean rating of the rated ones) today."""
-        row = (await self._rows(
-            "SELECT count(*), count(*) FILTER (WHERE verified),"
-            " avg(rating_avg) FILTER (WHERE rating_avg > 0)"
-            " FROM drivers WHERE status = 'active' @org(org_id)",
-            window.params()))[0]
+        row = (
+            await self._rows(
+                "SELECT count(*), count(*) FILTER (WHERE verified),"
+                " avg(rating_avg) FILTER (WHERE rating_avg > 0)"
+                " FROM drivers WHERE status = 'active' @org(org_id)",
+                window.params(),
+            )
+        )[0]
         return int(row[0]), int(row[1]), None if row[2] is None else float(row[2])
 
-    async def driver_jobs(self, window: Window, grace: timedelta
-                          ) -> list[tuple[uuid.UUID, int, int, int, int]]:
+    async def driver_jobs(
+        self, window: Window, grace: timedelta
+    ) -> list[tuple[uuid.UUID, int, int, int, int]]:
         """(driver, jobs, completed, arrivals, on-time arrivals) per driver holding jobs."""
         rows = await self._rows(
             # Each booking's first arrival from one aggregate joined by hash, not a subquery
@@ -148,20 +173,19 @@ class AnalyticsRepository:
             "  GROUP BY booking_id) h ON h.booking_id = b.id"
             " WHERE b.window_start >= :start AND b.window_start < :end @org(b.org_id)"
             " GROUP BY a.driver_id",
-            window.params(arrived=BookingStatus.ARRIVED.value, grace=grace, **_B))
+            window.params(arrived=BookingStatus.ARRIVED.value, grace=grace, **_B),
+        )
         return [(d, int(j), int(c), int(a), int(o)) for d, j, c, a, o in rows]
 
-    async def driver_names(self, driver_ids: Sequence[uuid.UUID]
-                           ) -> dict[uuid.UUID, tuple[str, float]]:
+    async def driver_names(self, driver_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, tuple[str, float]]:
         if not driver_ids:
             return {}
         rows = await self._rows(
-            "SELECT id, full_name, rating_avg FROM drivers WHERE id = ANY(:ids)",
-            {"ids": list(driver_ids)})
+            "SELECT id, full_name, rating_avg FROM drivers WHERE id = ANY(:ids)", {"ids": list(driver_ids)}
+        )
         return {i: (n, float(r)) for i, n, r in rows}
 
-    async def truck_jobs(self, window: Window
-                         ) -> list[tuple[uuid.UUID, str, int, float, int]]:
+    async def truck_jobs(self, window: Window) -> list[tuple[uuid.UUID, str, int, float, int]]:
         """Per active truck: (id, plate, jobs, busy hours, days with a job starting)."""
         rows = await self._rows(
             "WITH used AS (SELECT a.truck_id, count(*) AS jobs,"
@@ -172,103 +196,137 @@ class AnalyticsRepository:
             " @org(b.org_id) GROUP BY a.truck_id)"
             " SELECT t.id, t.plate, coalesce(u.jobs, 0), coalesce(u.hours, 0),"
             " coalesce(u.days, 0) FROM trucks t LEFT JOIN used u ON u.truck_id = t.id"
-            " WHERE t.status = 'active' @org(t.org_id)", window.params())
+            " WHERE t.status = 'active' @org(t.org_id)",
+            window.params(),
+        )
         return [(t, p, int(j), float(h), int(d)) for t, p, j, h, d in rows]
 
-    async def headline_counts(self, window: Window, today: date, now: datetime
-                              ) -> dict[str, Any]:
+    async def headline_counts(self, window: Window, today: date, now: datetime) -> dict[str, Any]:
         """The dashboard's one-number figures in one round trip (each as its view counts it)."""
-        row = (await self._rows(
-            "SELECT (SELECT count(*) FROM drivers WHERE status = 'active' @org(org_id)),"
-            " (SELECT avg(overall) FROM ratings WHERE created_at >= :start"
-            "  AND created_at < :end AND NOT hidden @org(org_id)),"
-            " (SELECT count(*) FROM support_tickets WHERE status IN (:open, :in_progress)"
-            "  @org(org_id)),"
-            " (SELECT count(*) FROM support_tickets WHERE created_at >= :start"
-            "  AND created_at < :end AND coalesce(resolved_at, closed_at, :now) > sla_due_at"
-            "  @org(org_id)),"
-            " (SELECT count(*) FROM invoices WHERE status IN (:issued, :overdue)"
-            "  AND due_date < :today @org(org_id)),"
-            " (SELECT count(*) FROM verification_submissions"
-            "  WHERE status IN (:pending, :under_review) @org(org_id)),"
-            " (SELECT count(*) FROM verification_submissions WHERE status = :approved"
-            "  AND expires_on >= :today AND expires_on <= :until @org(org_id))",
-            window.params(today=today, now=now, until=today + timedelta(days=30),
-                          open=TicketStatus.OPEN.value, in_progress=TicketStatus.IN_PROGRESS.value,
-                          issued=InvoiceStatus.ISSUED.value, overdue=InvoiceStatus.OVERDUE.value,
-                          **_SUBMISSION)))[0]
-        keys = ("active_drivers", "rating_avg", "open_tickets", "sla_breaches", "overdue",
-                "pending_verifications", "expiring")
+        row = (
+            await self._rows(
+                "SELECT (SELECT count(*) FROM drivers WHERE status = 'active' @org(org_id)),"
+                " (SELECT avg(overall) FROM ratings WHERE created_at >= :start"
+                "  AND created_at < :end AND NOT hidden @org(org_id)),"
+                " (SELECT count(*) FROM support_tickets WHERE status IN (:open, :in_progress)"
+                "  @org(org_id)),"
+                " (SELECT count(*) FROM support_tickets WHERE created_at >= :start"
+                "  AND created_at < :end AND coalesce(resolved_at, closed_at, :now) > sla_due_at"
+                "  @org(org_id)),"
+                " (SELECT count(*) FROM invoices WHERE status IN (:issued, :overdue)"
+                "  AND due_date < :today @org(org_id)),"
+                " (SELECT count(*) FROM verification_submissions"
+                "  WHERE status IN (:pending, :under_review) @org(org_id)),"
+                " (SELECT count(*) FROM verification_submissions WHERE status = :approved"
+                "  AND expires_on >= :today AND expires_on <= :until @org(org_id))",
+                window.params(
+                    today=today,
+                    now=now,
+                    until=today + timedelta(days=30),
+                    open=TicketStatus.OPEN.value,
+                    in_progress=TicketStatus.IN_PROGRESS.value,
+                    issued=InvoiceStatus.ISSUED.value,
+                    overdue=InvoiceStatus.OVERDUE.value,
+                    **_SUBMISSION,
+                ),
+            )
+        )[0]
+        keys = (
+            "active_drivers",
+            "rating_avg",
+            "open_tickets",
+            "sla_breaches",
+            "overdue",
+            "pending_verifications",
+            "expiring",
+        )
         return dict(zip(keys, row, strict=True))
 
-    async def rating_figures(self, window: Window
-                             ) -> tuple[dict[int, int], int, float | None, float | None]:
+    async def rating_figures(self, window: Window) -> tuple[dict[int, int], int, float | None, float | None]:
         """(overall stars -> ratings, hidden, mean overall, mean driver stars) in the range."""
         rows = await self._rows(
             "SELECT overall, count(*) FILTER (WHERE NOT hidden), count(*) FILTER (WHERE hidden),"
             " sum(driver_rating) FILTER (WHERE NOT hidden),"
             " count(driver_rating) FILTER (WHERE NOT hidden)"
             " FROM ratings WHERE created_at >= :start AND created_at < :end"
-            " @org(org_id) GROUP BY overall", window.params())
+            " @org(org_id) GROUP BY overall",
+            window.params(),
+        )
         distribution = {int(o): int(n) for o, n, _, _, _ in rows}
         hidden = sum(int(h) for _, _, h, _, _ in rows)
         shown = sum(distribution.values())
         overall = sum(o * n for o, n in distribution.items()) / shown if shown else None
         driver_sum = sum(int(s or 0) for _, _, _, s, _ in rows)
         driver_count = sum(int(c) for _, _, _, _, c in rows)
-        return (distribution, hidden, overall,
-                driver_sum / driver_count if driver_count else None)
+        return (distribution, hidden, overall, driver_sum / driver_count if driver_count else None)
 
     async def open_tickets_by_priority(self, window: Window) -> dict[str, int]:
         rows = await self._rows(
             "SELECT priority, count(*) FROM support_tickets"
             " WHERE status IN (:open, :in_progress) @org(org_id) GROUP BY priority",
-            window.params(open=TicketStatus.OPEN.value,
-                          in_progress=TicketStatus.IN_PROGRESS.value))
+            window.params(open=TicketStatus.OPEN.value, in_progress=TicketStatus.IN_PROGRESS.value),
+        )
         return {str(p): int(n) for p, n in rows}
 
     async def ticket_times(self, window: Window, now: datetime) -> dict[str, Any]:
         """Tickets opened in the range: counts, response and resolution times, SLA breaches."""
-        row = (await self._rows(
-            "WITH t AS (SELECT created_at, sla_due_at, resolved_at, closed_at,"
-            "  extract(epoch FROM first_response_at - created_at) AS first_s,"
-            "  extract(epoch FROM coalesce(resolved_at, closed_at) - created_at) AS resolve_s"
-            " FROM support_tickets WHERE created_at >= :start AND created_at < :end @org(org_id))"
-            " SELECT count(*), count(resolve_s),"
-            " percentile_cont(0.5) WITHIN GROUP (ORDER BY first_s), avg(first_s),"
-            " percentile_cont(0.5) WITHIN GROUP (ORDER BY resolve_s), avg(resolve_s),"
-            " count(*) FILTER (WHERE coalesce(resolved_at, closed_at, :now) > sla_due_at)"
-            " FROM t", window.params(now=now)))[0]
-        keys = ("opened", "resolved", "median_first", "average_first", "median_resolution",
-                "average_resolution", "sla_breaches")
+        row = (
+            await self._rows(
+                "WITH t AS (SELECT created_at, sla_due_at, resolved_at, closed_at,"
+                "  extract(epoch FROM first_response_at - created_at) AS first_s,"
+                "  extract(epoch FROM coalesce(resolved_at, closed_at) - created_at) AS resolve_s"
+                " FROM support_tickets WHERE created_at >= :start AND created_at < :end @org(org_id))"
+                " SELECT count(*), count(resolve_s),"
+                " percentile_cont(0.5) WITHIN GROUP (ORDER BY first_s), avg(first_s),"
+                " percentile_cont(0.5) WITHIN GROUP (ORDER BY resolve_s), avg(resolve_s),"
+                " count(*) FILTER (WHERE coalesce(resolved_at, closed_at, :now) > sla_due_at)"
+                " FROM t",
+                window.params(now=now),
+            )
+        )[0]
+        keys = (
+            "opened",
+            "resolved",
+            "median_first",
+            "average_first",
+            "median_resolution",
+            "average_resolution",
+            "sla_breaches",
+        )
         return dict(zip(keys, row, strict=True))
 
-    async def invoice_issue_figures(self, window: Window
-                                    ) -> list[tuple[str, str, int, int]]:
+    async def invoice_issue_figures(self, window: Window) -> list[tuple[str, str, int, int]]:
         """(status now, currency, invoices, total) of invoices issued in the range."""
         rows = await self._rows(
             "SELECT status, currency, count(*), coalesce(sum(total_cents), 0) FROM invoices"
             " WHERE issue_date >= :first_day AND issue_date <= :last_day"
-            " @org(org_id) GROUP BY status, currency", window.params())
+            " @org(org_id) GROUP BY status, currency",
+            window.params(),
+        )
         return [(s, c, int(n), int(t)) for s, c, n, t in rows]
 
     async def invoices_paid(self, window: Window) -> tuple[int, float | None]:
         """(invoices paid in the range, mean days from issue to payment)."""
-        row = (await self._rows(
-            "SELECT count(*), avg((paid_at AT TIME ZONE :tz)::date - issue_date) FROM invoices"
-            " WHERE status = :paid AND paid_at >= :start AND paid_at < :end"
-            " @org(org_id)", window.params(paid=InvoiceStatus.PAID.value)))[0]
+        row = (
+            await self._rows(
+                "SELECT count(*), avg((paid_at AT TIME ZONE :tz)::date - issue_date) FROM invoices"
+                " WHERE status = :paid AND paid_at >= :start AND paid_at < :end"
+                " @org(org_id)",
+                window.params(paid=InvoiceStatus.PAID.value),
+            )
+        )[0]
         return int(row[0]), None if row[1] is None else float(row[1])
 
-    async def invoices_outstanding(self, window: Window, today: date
-                                   ) -> tuple[int, dict[str, int]]:
+    async def invoices_outstanding(self, window: Window, today: date) -> tuple[int, dict[str, int]]:
         """(unpaid past due today, unpaid balance per currency) of issued and overdue invoices."""
         rows = await self._rows(
             "SELECT currency, count(*) FILTER (WHERE due_date < :today),"
             " coalesce(sum(total_cents - paid_cents), 0) FROM invoices"
             " WHERE status IN (:issued, :overdue) @org(org_id) GROUP BY currency",
-            window.params(today=today, issued=InvoiceStatus.ISSUED.value,
-                          overdue=InvoiceStatus.OVERDUE.value))
+            window.params(
+                today=today, issued=InvoiceStatus.ISSUED.value, overdue=InvoiceStatus.OVERDUE.value
+            ),
+        )
         return sum(int(n) for _, n, _ in rows), {c: int(b) for c, _, b in rows}
 
     async def collected(self, window: Window) -> dict[str, int]:
@@ -277,37 +335,52 @@ class AnalyticsRepository:
             "SELECT i.currency, coalesce(sum(p.amount_cents), 0) FROM invoice_payments p"
             " JOIN invoices i ON i.id = p.invoice_id"
             " WHERE p.received_at >= :start AND p.received_at < :end"
-            " @org(p.org_id) GROUP BY i.currency", window.params())
+            " @org(p.org_id) GROUP BY i.currency",
+            window.params(),
+        )
         return {c: int(a) for c, a in rows}
 
     async def verification_figures(self, window: Window, today: date) -> dict[str, Any]:
-        row = (await self._rows(
-            "SELECT count(*) FILTER (WHERE status IN (:pending, :under_review)),"
-            " count(*) FILTER (WHERE status = :approved AND decided_at >= :start"
-            "  AND decided_at < :end),"
-            " count(*) FILTER (WHERE status = :rejected AND decided_at >= :start"
-            "  AND decided_at < :end),"
-            " count(*) FILTER (WHERE created_at >= :start AND created_at < :end)"
-            " FROM verification_submissions WHERE TRUE @org(org_id)",
-            window.params(**_SUBMISSION)))[0]
+        row = (
+            await self._rows(
+                "SELECT count(*) FILTER (WHERE status IN (:pending, :under_review)),"
+                " count(*) FILTER (WHERE status = :approved AND decided_at >= :start"
+                "  AND decided_at < :end),"
+                " count(*) FILTER (WHERE status = :rejected AND decided_at >= :start"
+                "  AND decided_at < :end),"
+                " count(*) FILTER (WHERE created_at >= :start AND created_at < :end)"
+                " FROM verification_submissions WHERE TRUE @org(org_id)",
+                window.params(**_SUBMISSION),
+            )
+        )[0]
         expiring = await self._rows(
             "SELECT kind, count(*) FROM verification_submissions"
             " WHERE status = :approved AND expires_on >= :today AND expires_on <= :until"
             " @org(org_id) GROUP BY kind",
-            window.params(today=today, until=today + timedelta(days=30), **_SUBMISSION))
-        return {"pending": int(row[0]), "approved": int(row[1]), "rejected": int(row[2]),
-                "submitted": int(row[3]), "expiring": {str(k): int(n) for k, n in expiring}}
+            window.params(today=today, until=today + timedelta(days=30), **_SUBMISSION),
+        )
+        return {
+            "pending": int(row[0]),
+            "approved": int(row[1]),
+            "rejected": int(row[2]),
+            "submitted": int(row[3]),
+            "expiring": {str(k): int(n) for k, n in expiring},
+        }
 
-    async def trend(self, window: Window, metric: str, bucket: str, currency: str | None
-                    ) -> list[tuple[date, float]]:
+    async def trend(
+        self, window: Window, metric: str, bucket: str, currency: str | None
+    ) -> list[tuple[date, float]]:
         """(bucket's first day, value) for the buckets holding any rows, in order."""
         rows = await self._rows(
             TREND_SQL[metric] + " GROUP BY b ORDER BY b",
-            window.params(bucket=bucket, currency=currency, void=InvoiceStatus.VOID.value, **_B))
+            window.params(bucket=bucket, currency=currency, void=InvoiceStatus.VOID.value, **_B),
+        )
         return [(b, float(v or 0)) for b, v in rows]
 
 
-_SUBMISSION = {"pending": SubmissionStatus.PENDING.value,
-               "under_review": SubmissionStatus.UNDER_REVIEW.value,
-               "approved": SubmissionStatus.APPROVED.value,
-               "rejected": SubmissionStatus.REJECTED.value}
+_SUBMISSION = {
+    "pending": SubmissionStatus.PENDING.value,
+    "under_review": SubmissionStatus.UNDER_REVIEW.value,
+    "approved": SubmissionStatus.APPROVED.value,
+    "rejected": SubmissionStatus.REJECTED.value,
+}

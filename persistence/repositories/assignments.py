@@ -25,8 +25,9 @@ class AssignmentRepository(Repository[BookingAssignment]):
         """Queue this transaction behind any other assigner of the org (advisory lock held
         until commit): concurrent inserts checked by the same exclusion constraint can
         deadlock each other, while other orgs proceed in parallel."""
-        await self.session.execute(select(func.pg_advisory_xact_lock(
-            func.hashtextextended(f"assign:{org_id}", 0))))
+        await self.session.execute(
+            select(func.pg_advisory_xact_lock(func.hashtextextended(f"assign:{org_id}", 0)))
+        )
 
     async def add_unless_overlapping(self, assignment: BookingAssignment) -> bool:
         """Insert in a savepoint; False when the exclusion constraints refuse it (the driver or
@@ -41,46 +42,70 @@ class AssignmentRepository(Repository[BookingAssignment]):
             raise
         return True
 
-    async def first_clash(self, resource: InstrumentedAttribute[uuid.UUID],
-                          resource_id: uuid.UUID, start: datetime,
-                          end: datetime) -> uuid.UUID | None:
+    async def first_clash(
+        self,
+        resource: InstrumentedAttribute[uuid.UUID],
+        resource_id: uuid.UUID,
+        start: datetime,
+        end: datetime,
+    ) -> uuid.UUID | None:
         """A booking whose active assignment holds this driver or truck (`resource` is the
         column) during [start, end): the one to name when a manual assignment is refused."""
         return await self.session.scalar(
-            select(BookingAssignment.booking_id).where(
-                BookingAssignment.active, resource == resource_id,
-                BookingAssignment.window.overlaps(func.tstzrange(start, end))).limit(1))
+            select(BookingAssignment.booking_id)
+            .where(
+                BookingAssignment.active,
+                resource == resource_id,
+                BookingAssignment.window.overlaps(func.tstzrange(start, end)),
+            )
+            .limit(1)
+        )
 
-    async def lock_plannable(self, org_id: uuid.UUID, not_before: datetime,
-                             before: datetime) -> list[Booking]:
+    async def lock_plannable(
+        self, org_id: uuid.UUID, not_before: datetime, before: datetime
+    ) -> list[Booking]:
         """The org's confirmed bookings without an active assignment starting in
         [not_before, before), earliest first, row-locked: the jobs a day plan assigns."""
-        return list(await self.session.scalars(
-            select(Booking)
-            .outerjoin(BookingAssignment, and_(BookingAssignment.booking_id == Booking.id,
-                                               BookingAssignment.active))
-            .where(Booking.org_id == org_id, Booking.status == BookingStatus.CONFIRMED,
-                   Booking.window_start >= not_before, Booking.window_start < before,
-                   BookingAssignment.id.is_(None))
-            .order_by(Booking.window_start).with_for_update(of=Booking)))
+        return list(
+            await self.session.scalars(
+                select(Booking)
+                .outerjoin(
+                    BookingAssignment,
+                    and_(BookingAssignment.booking_id == Booking.id, BookingAssignment.active),
+                )
+                .where(
+                    Booking.org_id == org_id,
+                    Booking.status == BookingStatus.CONFIRMED,
+                    Booking.window_start >= not_before,
+                    Booking.window_start < before,
+                    BookingAssignment.id.is_(None),
+                )
+                .order_by(Booking.window_start)
+                .with_for_update(of=Booking)
+            )
+        )
 
     async def lock_active(self, booking_id: uuid.UUID) -> BookingAssignment | None:
         """The booking's active assignment, row-locked for this transaction (None if none)."""
         return await self.session.scalar(
             select(BookingAssignment)
             .where(BookingAssignment.booking_id == booking_id, BookingAssignment.active)
-            .with_for_update())
+            .with_for_update()
+        )
 
-    async def replace_unless_overlapping(self, current: BookingAssignment,
-                                         assignment: BookingAssignment) -> bool:
+    async def replace_unless_overlapping(
+        self, current: BookingAssignment, assignment: BookingAssignment
+    ) -> bool:
         """Deactivate `current` and insert `assignment` in one savepoint; False (and nothing
         changed: `current` still active) when the exclusion constraints refuse the new one."""
         try:
             async with self.session.begin_nested():
                 await self.session.execute(
-                    update(BookingAssignment).where(BookingAssignment.id == current.id)
+                    update(BookingAssignment)
+                    .where(BookingAssignment.id == current.id)
                     .values(active=False, released_at=func.now())
-                    .execution_options(synchronize_session=False))
+                    .execution_options(synchronize_session=False)
+                )
                 self.session.add(assignment)
                 await self.session.flush()
         except IntegrityError as exc:
@@ -95,7 +120,8 @@ class AssignmentRepository(Repository[BookingAssignment]):
         await self.session.execute(
             update(BookingAssignment)
             .where(BookingAssignment.booking_id == booking_id, BookingAssignment.active)
-            .values(active=False, released_at=func.now()))
+            .values(active=False, released_at=func.now())
+        )
 
     async def end_active_window_now(self, booking_id: uuid.UUID) -> None:
         """Cut the active assignment's window at now (empty when the job was done before its
@@ -105,6 +131,10 @@ class AssignmentRepository(Repository[BookingAssignment]):
         await self.session.execute(
             update(BookingAssignment)
             .where(BookingAssignment.booking_id == booking_id, BookingAssignment.active)
-            .values(window=func.tstzrange(
-                func.lower(held), func.greatest(func.lower(held),
-                                                func.least(func.upper(held), func.now())))))
+            .values(
+                window=func.tstzrange(
+                    func.lower(held),
+                    func.greatest(func.lower(held), func.least(func.upper(held), func.now())),
+                )
+            )
+        )

@@ -22,9 +22,13 @@ class OtpCodeRepository(Repository[OtpCode]):
 
     async def lock_live_code(self, destination: str) -> OtpCode | None:
         """The destination's newest unconsumed code, locked: two checks must not both spend it."""
-        statement = (select(OtpCode).where(OtpCode.destination == destination,
-                                           OtpCode.consumed_at.is_(None))
-                     .order_by(OtpCode.created_at.desc()).limit(1).with_for_update())
+        statement = (
+            select(OtpCode)
+            .where(OtpCode.destination == destination, OtpCode.consumed_at.is_(None))
+            .order_by(OtpCode.created_at.desc())
+            .limit(1)
+            .with_for_update()
+        )
         return (await self.session.scalars(statement)).first()
 
 
@@ -33,8 +37,7 @@ class RefreshTokenRepository(Repository[RefreshToken]):
 
     async def lock_by_digest(self, token_hash: str) -> RefreshToken | None:
         """The link with this secret digest, locked: two refreshes with it must not both win."""
-        statement = (select(RefreshToken).where(RefreshToken.token_hash == token_hash)
-                     .with_for_update())
+        statement = select(RefreshToken).where(RefreshToken.token_hash == token_hash).with_for_update()
         return (await self.session.scalars(statement)).first()
 
     async def revoke_family(self, family_id: uuid.UUID, now: datetime) -> None:
@@ -42,15 +45,16 @@ class RefreshTokenRepository(Repository[RefreshToken]):
         await self.session.execute(
             update(RefreshToken)
             .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
-            .values(revoked_at=now))
+            .values(revoked_at=now)
+        )
 
-    async def revoked_link_counts(self, family_ids: Sequence[uuid.UUID]
-                                  ) -> list[tuple[uuid.UUID, int]]:
+    async def revoked_link_counts(self, family_ids: Sequence[uuid.UUID]) -> list[tuple[uuid.UUID, int]]:
         """(family, revoked links) of the families that exist: any revoked link ends the sign-in."""
         rows = await self.session.execute(
             select(RefreshToken.family_id, func.count(RefreshToken.revoked_at))
             .where(RefreshToken.family_id.in_(family_ids))
-            .group_by(RefreshToken.family_id))
+            .group_by(RefreshToken.family_id)
+        )
         return [(family_id, int(revoked)) for family_id, revoked in rows]
 
 
@@ -71,9 +75,9 @@ class AccountRepository(Repository[User]):
         """The driver profile behind a driver's account: tokens carry it as `drv`."""
         return await self.session.scalar(select(Driver.id).where(Driver.user_id == user_id))
 
-    async def session_states(self, user_ids: Sequence[uuid.UUID]
-                             ) -> list[tuple[uuid.UUID, int, bool]]:
+    async def session_states(self, user_ids: Sequence[uuid.UUID]) -> list[tuple[uuid.UUID, int, bool]]:
         """(user, token version, active) of the users that exist: what decides a token's life."""
-        rows = await self.session.execute(select(User.id, User.token_version, User.active)
-                                          .where(User.id.in_(user_ids)))
+        rows = await self.session.execute(
+            select(User.id, User.token_version, User.active).where(User.id.in_(user_ids))
+        )
         return [(user_id, int(version), bool(active)) for user_id, version, active in rows]

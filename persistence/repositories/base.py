@@ -40,8 +40,7 @@ class Repository(Generic[ModelT]):
         statement = select(self.model).where(self.model.id == row_id).with_for_update()
         return (await self.session.scalars(statement)).first()
 
-    async def page(self, statement: Select[Any], *, limit: int,
-                   offset: int) -> tuple[list[Any], int]:
+    async def page(self, statement: Select[Any], *, limit: int, offset: int) -> tuple[list[Any], int]:
         """One page of a filtered, sorted statement and how many rows match in all."""
         counted = select(func.count()).select_from(statement.order_by(None).subquery())
         total = int(await self.session.scalar(counted) or 0)
@@ -55,8 +54,9 @@ def sort_field(key: StrEnum) -> tuple[str, bool]:
     return (value[1:], True) if value.startswith("-") else (value, False)
 
 
-def sorted_by(statement: Select[Any], keys: Sequence[StrEnum], columns: Mapping[str, Any],
-              tiebreak: Any) -> Select[Any]:
+def sorted_by(
+    statement: Select[Any], keys: Sequence[StrEnum], columns: Mapping[str, Any], tiebreak: Any
+) -> Select[Any]:
     """Order by the requested keys, then by a unique column so pages never overlap."""
     clauses = []
     for key in keys:

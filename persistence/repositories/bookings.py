@@ -17,17 +17,24 @@ from persistence.repositories.base import LonLat, Repository, geography_point
 from persistence.session import caller_columns
 
 
-async def measure_move(session: AsyncSession, area_wkb: bytes, origin: LonLat,
-                       destination: LonLat) -> tuple[float, bool]:
+async def measure_move(
+    session: AsyncSession, area_wkb: bytes, origin: LonLat, destination: LonLat
+) -> tuple[float, bool]:
     """One query: the km between two points (WGS84 spheroid) and whether the area (the cached
     WKB of an organization's service area) covers the origin, edges included. It reads no
     table, so when it is the transaction's first statement it also binds the caller
     (caller_columns): no round trip of its own for that."""
     pickup = geography_point(origin)
     area = func.ST_GeogFromWKB(bindparam("area", area_wkb, type_=LargeBinary))
-    row = (await session.execute(select(
-        func.ST_Distance(pickup, geography_point(destination)),
-        func.ST_Covers(area, pickup), *caller_columns(session)))).one()
+    row = (
+        await session.execute(
+            select(
+                func.ST_Distance(pickup, geography_point(destination)),
+                func.ST_Covers(area, pickup),
+                *caller_columns(session),
+            )
+        )
+    ).one()
     return float(row[0] or 0) / 1000.0, bool(row[1])
 
 
@@ -38,9 +45,15 @@ _INSERT = insert(_TABLE).returning(*_TABLE.c)
 class BookingRepository(Repository[Booking]):
     model = Booking
 
-    def visible(self, *, statuses: Sequence[str] = (), org_id: uuid.UUID | None = None,
-                customer_id: uuid.UUID | None = None, window_from: datetime | None = None,
-                window_to: datetime | None = None) -> Select[Any]:
+    def visible(
+        self,
+        *,
+        statuses: Sequence[str] = (),
+        org_id: uuid.UUID | None = None,
+        customer_id: uuid.UUID | None = None,
+        window_from: datetime | None = None,
+        window_to: datetime | None = None,
+    ) -> Select[Any]:
         """Bookings the caller may see (RLS decides whose), overlapping [window_from, window_to)."""
         statement = select(Booking)
         if statuses:
@@ -55,12 +68,14 @@ class BookingRepository(Repository[Booking]):
             statement = statement.where(Booking.window_start < window_to)
         return statement
 
-    async def page_counted(self, statement: Select[Any], *, limit: int,
-                           offset: int) -> tuple[list[Booking], int]:
+    async def page_counted(
+        self, statement: Select[Any], *, limit: int, offset: int
+    ) -> tuple[list[Booking], int]:
         """One page and the total in one query (count(*) OVER () beside each row); only a
         page past the end asks again for the total."""
-        rows = (await self.session.execute(
-            statement.add_columns(func.count().over()).limit(limit).offset(offset))).all()
+        rows = (
+            await self.session.execute(statement.add_columns(func.count().over()).limit(limit).offset(offset))
+        ).all()
         if rows:
             return [row[0] for row in rows], int(rows[0][1])
         if offset == 0:

@@ -21,42 +21,51 @@ class CalendarRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def entries(self, start: datetime, end: datetime, *,
-                      driver_id: uuid.UUID | None = None, truck_id: uuid.UUID | None = None,
-                      ) -> list[tuple[Booking, uuid.UUID | None, uuid.UUID | None]]:
+    async def entries(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        driver_id: uuid.UUID | None = None,
+        truck_id: uuid.UUID | None = None,
+    ) -> list[tuple[Booking, uuid.UUID | None, uuid.UUID | None]]:
         """Bookings overlapping [start, end) that are on the calendar, earliest first, each with
         its active assignment's driver and truck (None when unassigned); narrowed to one driver
         or truck when given."""
         statement = (
             select(Booking, BookingAssignment.driver_id, BookingAssignment.truck_id)
-            .outerjoin(BookingAssignment, and_(BookingAssignment.booking_id == Booking.id,
-                                               BookingAssignment.active))
-            .where(Booking.window_start < end, Booking.window_end > start,
-                   Booking.status.not_in(OFF_CALENDAR))
+            .outerjoin(
+                BookingAssignment, and_(BookingAssignment.booking_id == Booking.id, BookingAssignment.active)
+            )
+            .where(
+                Booking.window_start < end, Booking.window_end > start, Booking.status.not_in(OFF_CALENDAR)
+            )
             .order_by(Booking.window_start)
         )
         if driver_id is not None:
             statement = statement.where(BookingAssignment.driver_id == driver_id)
         if truck_id is not None:
             statement = statement.where(BookingAssignment.truck_id == truck_id)
-        return [(booking, driver, truck)
-                for booking, driver, truck in (await self.session.execute(statement)).all()]
+        return [
+            (booking, driver, truck)
+            for booking, driver, truck in (await self.session.execute(statement)).all()
+        ]
 
     async def active_drivers(self) -> list[tuple[uuid.UUID, str]]:
         """(id, name) of every active driver: the rows of a utilization report."""
         rows = await self.session.execute(
-            select(Driver.id, Driver.full_name).where(Driver.status == "active"))
+            select(Driver.id, Driver.full_name).where(Driver.status == "active")
+        )
         return [(driver_id, name) for driver_id, name in rows.all()]
 
     async def active_trucks(self) -> list[tuple[uuid.UUID, str]]:
         """(id, plate) of every active truck: the rows of a utilization report."""
-        rows = await self.session.execute(
-            select(Truck.id, Truck.plate).where(Truck.status == "active"))
+        rows = await self.session.execute(select(Truck.id, Truck.plate).where(Truck.status == "active"))
         return [(truck_id, plate) for truck_id, plate in rows.all()]
 
-    async def clashing_bookings(self, start: datetime, end: datetime,
-                                driver_id: uuid.UUID | None,
-                                truck_id: uuid.UUID | None) -> list[uuid.UUID]:
+    async def clashing_bookings(
+        self, start: datetime, end: datetime, driver_id: uuid.UUID | None, truck_id: uuid.UUID | None
+    ) -> list[uuid.UUID]:
         """Bookings whose active assignment holds the driver or the truck during [start, end),
         by the start of that hold: the same test the exclusion constraints apply."""
         resource = []
@@ -64,9 +73,16 @@ class CalendarRepository:
             resource.append(BookingAssignment.driver_id == driver_id)
         if truck_id is not None:
             resource.append(BookingAssignment.truck_id == truck_id)
-        return list((await self.session.scalars(
-            select(BookingAssignment.booking_id)
-            .where(BookingAssignment.active, or_(*resource),
-                   BookingAssignment.window.overlaps(func.tstzrange(start, end)))
-            .order_by(func.lower(BookingAssignment.window))
-        )).all())
+        return list(
+            (
+                await self.session.scalars(
+                    select(BookingAssignment.booking_id)
+                    .where(
+                        BookingAssignment.active,
+                        or_(*resource),
+                        BookingAssignment.window.overlaps(func.tstzrange(start, end)),
+                    )
+                    .order_by(func.lower(BookingAssignment.window))
+                )
+            ).all()
+        )

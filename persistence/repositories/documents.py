@@ -19,8 +19,7 @@ class DocumentRepository(Repository[Document]):
     async def get_live(self, document_id: uuid.UUID, *, lock: bool = False) -> Document | None:
         """A visible document that has not been deleted; locked when the caller will change it
         (confirming an upload), so two confirms of one document serialize."""
-        statement = select(Document).where(Document.id == document_id,
-                                           Document.status != DELETED)
+        statement = select(Document).where(Document.id == document_id, Document.status != DELETED)
         if lock:
             statement = statement.with_for_update()
         document: Document | None = await self.session.scalar(statement)
@@ -28,8 +27,11 @@ class DocumentRepository(Repository[Document]):
 
     def listing(self, *, purpose: str | None = None, status: str | None = None) -> Select[Any]:
         """Live documents the caller may see (RLS decides whose), newest first."""
-        statement = (select(Document).where(Document.status != DELETED)
-                     .order_by(Document.created_at.desc(), Document.id.desc()))
+        statement = (
+            select(Document)
+            .where(Document.status != DELETED)
+            .order_by(Document.created_at.desc(), Document.id.desc())
+        )
         if purpose:
             statement = statement.where(Document.purpose == purpose)
         if status:
@@ -41,5 +43,6 @@ class DocumentRepository(Repository[Document]):
         hidden, missing or owned by no organization): verification checks a submitted
         document belongs to the subject's organization."""
         org_id: uuid.UUID | None = await self.session.scalar(
-            select(Document.org_id).where(Document.id == document_id))
+            select(Document.org_id).where(Document.id == document_id)
+        )
         return org_id

@@ -14,8 +14,14 @@ from persistence.repositories.base import Repository, like_pattern
 class DriverRepository(Repository[Driver]):
     model = Driver
 
-    def roster(self, *, org_id: uuid.UUID | None = None, status: str | None = None,
-               skill: str | None = None, name: str | None = None) -> Select[Any]:
+    def roster(
+        self,
+        *,
+        org_id: uuid.UUID | None = None,
+        status: str | None = None,
+        skill: str | None = None,
+        name: str | None = None,
+    ) -> Select[Any]:
         """Drivers the caller may see, narrowed by org, status, skill or a name fragment."""
         statement = select(Driver)
         if org_id is not None:
@@ -29,12 +35,16 @@ class DriverRepository(Repository[Driver]):
         return statement
 
 
-
 class TruckRepository(Repository[Truck]):
     model = Truck
 
-    def yard(self, *, org_id: uuid.UUID | None = None, status: str | None = None,
-             min_capacity_m3: float | None = None) -> Select[Any]:
+    def yard(
+        self,
+        *,
+        org_id: uuid.UUID | None = None,
+        status: str | None = None,
+        min_capacity_m3: float | None = None,
+    ) -> Select[Any]:
         """Trucks the caller may see, narrowed by org, status or minimum capacity."""
         statement = select(Truck)
         if org_id is not None:
@@ -44,4 +54,3 @@ class TruckRepository(Repository[Truck]):
         if min_capacity_m3 is not None:
             statement = statement.where(Truck.capacity_m3 >= min_capacity_m3)
         return statement
-

@@ -43,19 +43,22 @@ def _with_children(statement: Select[Any]) -> Select[Any]:
 class InvoiceRepository(Repository[Invoice]):
     model = Invoice
 
-    async def get_with_children(self, invoice_id: uuid.UUID, *,
-                                lock: bool = False) -> Invoice | None:
+    async def get_with_children(self, invoice_id: uuid.UUID, *, lock: bool = False) -> Invoice | None:
         """An invoice the caller may see with its lines and payments (what every answer shows);
         its row alone locked when the caller will change it."""
         statement = _with_children(select(Invoice).where(Invoice.id == invoice_id))
         if lock:  # read afresh: the caller may have read it unlocked earlier in this session
-            statement = (statement.with_for_update(of=Invoice)
-                         .execution_options(populate_existing=True))
+            statement = statement.with_for_update(of=Invoice).execution_options(populate_existing=True)
         invoice: Invoice | None = await self.session.scalar(statement)
         return invoice
 
-    def listing(self, *, status: str | None = None, customer_id: uuid.UUID | None = None,
-                booking_id: uuid.UUID | None = None) -> Select[Any]:
+    def listing(
+        self,
+        *,
+        status: str | None = None,
+        customer_id: uuid.UUID | None = None,
+        booking_id: uuid.UUID | None = None,
+    ) -> Select[Any]:
         """Invoices the caller may see (RLS decides whose), newest first."""
         statement = select(Invoice).order_by(Invoice.created_at.desc(), Invoice.id.desc())
         if status:
@@ -75,8 +78,9 @@ class InvoiceRepository(Repository[Invoice]):
     async def has_served(self, org_id: uuid.UUID, customer_id: uuid.UUID) -> bool:
         """Whether the caller can see a booking of this customer with this organization: only
         a customer the organization has served can be invoiced by it."""
-        served = await self.session.scalar(select(Booking.id).where(
-            Booking.org_id == org_id, Booking.customer_id == customer_id).limit(1))
+        served = await self.session.scalar(
+            select(Booking.id).where(Booking.org_id == org_id, Booking.customer_id == customer_id).limit(1)
+        )
         return served is not None
 
     async def mark_overdue(self, now: datetime) -> int:
@@ -89,22 +93,30 @@ class InvoiceRepository(Repository[Invoice]):
         """Where the PDF of the invoice's current version is stored, if it has been."""
         if not invoice.pdf_document_id or invoice.pdf_version != invoice.version:
             return None
-        key: str | None = await self.session.scalar(select(Document.storage_key).where(
-            Document.id == invoice.pdf_document_id, Document.status == "stored"))
+        key: str | None = await self.session.scalar(
+            select(Document.storage_key).where(
+                Document.id == invoice.pdf_document_id, Document.status == "stored"
+            )
+        )
         return key
 
     async def record_pdf(self, invoice: Invoice, document: dict[str, Any]) -> None:
         """Record a stored PDF as a document (once per storage key, so two renders of one
         version make one row) and point the invoice at it, never back at an older version."""
-        await self.session.execute(insert(Document).values(**document)
-                                   .on_conflict_do_nothing(index_elements=["storage_key"]))
-        document_id = await self.session.scalar(select(Document.id).where(
-            Document.storage_key == document["storage_key"]))
         await self.session.execute(
-            update(Invoice).where(Invoice.id == invoice.id,
-                                  (Invoice.pdf_version.is_(None))
-                                  | (Invoice.pdf_version < invoice.version))
-            .values(pdf_document_id=document_id, pdf_version=invoice.version))
+            insert(Document).values(**document).on_conflict_do_nothing(index_elements=["storage_key"])
+        )
+        document_id = await self.session.scalar(
+            select(Document.id).where(Document.storage_key == document["storage_key"])
+        )
+        await self.session.execute(
+            update(Invoice)
+            .where(
+                Invoice.id == invoice.id,
+                (Invoice.pdf_version.is_(None)) | (Invoice.pdf_version < invoice.version),
+            )
+            .values(pdf_document_id=document_id, pdf_version=invoice.version)
+        )
 
 
 # An online payment in one of these states is still in play (one per invoice at most).
@@ -116,51 +128,74 @@ class InvoiceOnlinePaymentRepository(Repository[InvoiceOnlinePayment]):
 
     async def open_for_invoice(self, invoice_id: uuid.UUID) -> InvoiceOnlinePayment | None:
         """The invoice's online payment still in play (started, not settled), if any."""
-        return await self.session.scalar(select(InvoiceOnlinePayment).where(
-            InvoiceOnlinePayment.invoice_id == invoice_id,
-            InvoiceOnlinePayment.status.in_(OPEN_ONLINE_STATUSES))
-            .execution_options(populate_existing=True))
+        return await self.session.scalar(
+            select(InvoiceOnlinePayment)
+            .where(
+                InvoiceOnlinePayment.invoice_id == invoice_id,
+                InvoiceOnlinePayment.status.in_(OPEN_ONLINE_STATUSES),
+            )
+            .execution_options(populate_existing=True)
+        )
 
     async def attempts_for_invoice(self, invoice_id: uuid.UUID) -> int:
         """How many online payments the invoice has had: numbers the next attempt."""
-        return int(await self.session.scalar(
-            select(func.count()).select_from(InvoiceOnlinePayment)
-            .where(InvoiceOnlinePayment.invoice_id == invoice_id)) or 0)
+        return int(
+            await self.session.scalar(
+                select(func.count())
+                .select_from(InvoiceOnlinePayment)
+                .where(InvoiceOnlinePayment.invoice_id == invoice_id)
+            )
+            or 0
+        )
 
     async def add_once(self, **values: Any) -> InvoiceOnlinePayment | None:
         """The new row, or None when a concurrent start took the attempt (or the invoice's one
         open slot, or the provider's id) first: the unique indexes decide."""
         row_id = await self.session.scalar(
-            insert(InvoiceOnlinePayment).values(**values).on_conflict_do_nothing()
-            .returning(InvoiceOnlinePayment.id))
+            insert(InvoiceOnlinePayment)
+            .values(**values)
+            .on_conflict_do_nothing()
+            .returning(InvoiceOnlinePayment.id)
+        )
         if row_id is None:
             return None
         return await self.session.get_one(InvoiceOnlinePayment, row_id)
 
     async def lock_by_id(self, row_id: uuid.UUID) -> InvoiceOnlinePayment | None:
         """The attempt locked and read afresh (this session may have read it unlocked)."""
-        return await self.session.scalar(select(InvoiceOnlinePayment).where(
-            InvoiceOnlinePayment.id == row_id)
-            .with_for_update().execution_options(populate_existing=True))
+        return await self.session.scalar(
+            select(InvoiceOnlinePayment)
+            .where(InvoiceOnlinePayment.id == row_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
 
-    async def lock_by_provider_id(self, provider_payment_id: str | None
-                                  ) -> InvoiceOnlinePayment | None:
+    async def lock_by_provider_id(self, provider_payment_id: str | None) -> InvoiceOnlinePayment | None:
         """The online payment a provider event is about, locked while the event is applied."""
         if not provider_payment_id:
             return None
-        return await self.session.scalar(select(InvoiceOnlinePayment).where(
-            InvoiceOnlinePayment.provider_payment_id == provider_payment_id)
-            .with_for_update().execution_options(populate_existing=True))
+        return await self.session.scalar(
+            select(InvoiceOnlinePayment)
+            .where(InvoiceOnlinePayment.provider_payment_id == provider_payment_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
 
     async def lock_unanswered(self, row_id: uuid.UUID) -> InvoiceOnlinePayment | None:
         """An attempt recorded before its provider answered (no provider id yet), locked."""
-        return await self.session.scalar(select(InvoiceOnlinePayment).where(
-            InvoiceOnlinePayment.id == row_id,
-            InvoiceOnlinePayment.provider_payment_id.is_(None))
-            .with_for_update().execution_options(populate_existing=True))
+        return await self.session.scalar(
+            select(InvoiceOnlinePayment)
+            .where(InvoiceOnlinePayment.id == row_id, InvoiceOnlinePayment.provider_payment_id.is_(None))
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
 
     async def of_invoice(self, invoice_id: uuid.UUID) -> list[InvoiceOnlinePayment]:
         """Every online payment of an invoice the caller may see, oldest attempt first."""
-        return list(await self.session.scalars(
-            select(InvoiceOnlinePayment).where(InvoiceOnlinePayment.invoice_id == invoice_id)
-            .order_by(InvoiceOnlinePayment.attempt)))
+        return list(
+            await self.session.scalars(
+                select(InvoiceOnlinePayment)
+                .where(InvoiceOnlinePayment.invoice_id == invoice_id)
+                .order_by(InvoiceOnlinePayment.attempt)
+            )
+        )

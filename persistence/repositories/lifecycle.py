@@ -15,6 +15,10 @@ class StatusHistoryRepository(Repository[BookingStatusHistory]):
 
     async def trail_of(self, booking_id: uuid.UUID) -> list[BookingStatusHistory]:
         """Every status change of the booking, oldest first (the history the API shows)."""
-        return list(await self.session.scalars(
-            select(BookingStatusHistory).where(BookingStatusHistory.booking_id == booking_id)
-            .order_by(BookingStatusHistory.id)))
+        return list(
+            await self.session.scalars(
+                select(BookingStatusHistory)
+                .where(BookingStatusHistory.booking_id == booking_id)
+                .order_by(BookingStatusHistory.id)
+            )
+        )

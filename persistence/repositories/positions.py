@@ -33,9 +33,13 @@ class PositionRepository:
         """Whether the caller may see this driver (a trail of one it may not see is a 404)."""
         return (await self.session.execute(_DRIVER, {"driver": driver_id})).first() is not None
 
-    async def breadcrumbs_between(self, driver_id: uuid.UUID, start: dt.datetime,
-                                  end: dt.datetime) -> list[Any]:
+    async def breadcrumbs_between(
+        self, driver_id: uuid.UUID, start: dt.datetime, end: dt.datetime
+    ) -> list[Any]:
         """The driver's breadcrumbs in [start, end), oldest first (at most 20,000): a day's
         trail."""
-        return list((await self.session.execute(
-            DAY_BREADCRUMBS, {"driver": driver_id, "start": start, "end": end})).all())
+        return list(
+            (
+                await self.session.execute(DAY_BREADCRUMBS, {"driver": driver_id, "start": start, "end": end})
+            ).all()
+        )

@@ -28,8 +28,8 @@ from persistence.repositories.base import Repository
 # The counters row is created empty first: a CHECK constraint judges the VALUES row of an
 # INSERT ... ON CONFLICT even when it ends in the UPDATE, and deltas can be negative.
 ORGANIZATION_STATS_ROW = text(
-    "INSERT INTO organization_rating_stats (org_id) VALUES (:org_id)"
-    " ON CONFLICT (org_id) DO NOTHING")
+    "INSERT INTO organization_rating_stats (org_id) VALUES (:org_id) ON CONFLICT (org_id) DO NOTHING"
+)
 ADD_TO_ORGANIZATION = text("""
 WITH stats AS (
   UPDATE organization_rating_stats SET
@@ -46,7 +46,8 @@ FROM stats WHERE o.id = stats.org_id
 
 DRIVER_STATS_ROW = text(
     "INSERT INTO driver_rating_stats (driver_id, org_id) VALUES (:driver_id, :org_id)"
-    " ON CONFLICT (driver_id) DO NOTHING")
+    " ON CONFLICT (driver_id) DO NOTHING"
+)
 ADD_TO_DRIVER = text("""
 WITH stats AS (
   UPDATE driver_rating_stats SET
@@ -69,15 +70,20 @@ class RatingRepository(Repository[Rating]):
     async def driver_of_booking(self, booking_id: uuid.UUID) -> uuid.UUID | None:
         """The driver who did the move: the active assignment, else the latest one."""
         return await self.session.scalar(
-            select(BookingAssignment.driver_id).where(BookingAssignment.booking_id == booking_id)
+            select(BookingAssignment.driver_id)
+            .where(BookingAssignment.booking_id == booking_id)
             .order_by(BookingAssignment.active.desc(), BookingAssignment.created_at.desc())
-            .limit(1))
+            .limit(1)
+        )
 
     async def add_once(self, **values: Any) -> Rating | None:
         """The new rating, or None if the booking is rated already (the unique index decides)."""
         rating_id = await self.session.scalar(
-            insert(Rating).values(**values)
-            .on_conflict_do_nothing(index_elements=["booking_id"]).returning(Rating.id))
+            insert(Rating)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["booking_id"])
+            .returning(Rating.id)
+        )
         if rating_id is None:
             return None
         return await self.session.get_one(Rating, rating_id)
@@ -88,8 +94,11 @@ class RatingRepository(Repository[Rating]):
 
     def public_reviews(self, org_id: uuid.UUID) -> Select[Any]:
         """An organization's reviews the public list shows (never hidden ones), newest first."""
-        return (select(Rating).where(Rating.org_id == org_id, Rating.hidden.is_(False))
-                .order_by(Rating.created_at.desc(), Rating.id.desc()))
+        return (
+            select(Rating)
+            .where(Rating.org_id == org_id, Rating.hidden.is_(False))
+            .order_by(Rating.created_at.desc(), Rating.id.desc())
+        )
 
     async def visible_driver(self, driver_id: uuid.UUID) -> Driver | None:
         """The driver if the caller may see them (RLS on drivers: admins, the org's staff, the
@@ -98,25 +107,36 @@ class RatingRepository(Repository[Rating]):
 
     def driver_reviews(self, driver_id: uuid.UUID) -> Select[Any]:
         """The visible reviews of the moves a driver did, newest first."""
-        return (select(Rating).where(Rating.driver_id == driver_id, Rating.hidden.is_(False))
-                .order_by(Rating.created_at.desc(), Rating.id.desc()))
+        return (
+            select(Rating)
+            .where(Rating.driver_id == driver_id, Rating.hidden.is_(False))
+            .order_by(Rating.created_at.desc(), Rating.id.desc())
+        )
 
     async def driver_star_counts(self, driver_id: uuid.UUID) -> list[tuple[str, int, int]]:
         """(score, stars, how many) of a driver's visible ratings, for both scores a rating
         has: the driver's own stars and the overall stars of the moves the driver did."""
         visible = (Rating.driver_id == driver_id) & Rating.hidden.is_(False)
-        driver_stars = (select(literal("driver_rating", String), Rating.driver_rating, func.count())
-                        .where(visible, Rating.driver_rating.is_not(None))
-                        .group_by(Rating.driver_rating))
-        overall_stars = (select(literal("overall", String), Rating.overall, func.count())
-                         .where(visible).group_by(Rating.overall))
+        driver_stars = (
+            select(literal("driver_rating", String), Rating.driver_rating, func.count())
+            .where(visible, Rating.driver_rating.is_not(None))
+            .group_by(Rating.driver_rating)
+        )
+        overall_stars = (
+            select(literal("overall", String), Rating.overall, func.count())
+            .where(visible)
+            .group_by(Rating.overall)
+        )
         rows = await self.session.execute(driver_stars.union_all(overall_stars))
         return [(str(score), int(stars or 0), int(count)) for score, stars, count in rows.all()]
 
     def of_customer(self, customer_id: uuid.UUID) -> Select[Any]:
         """A customer's own ratings (hidden ones too: they wrote them), newest first."""
-        return (select(Rating).where(Rating.customer_id == customer_id)
-                .order_by(Rating.created_at.desc(), Rating.id.desc()))
+        return (
+            select(Rating)
+            .where(Rating.customer_id == customer_id)
+            .order_by(Rating.created_at.desc(), Rating.id.desc())
+        )
 
 
 class RatingStatsRepository(Repository[OrganizationRatingStats]):
@@ -126,19 +146,32 @@ class RatingStatsRepository(Repository[OrganizationRatingStats]):
         """An organization's counters; None until its first rating."""
         return await self.session.get(OrganizationRatingStats, org_id)
 
-    async def add_to_organization(self, org_id: uuid.UUID, *, rating_sum: int,
-                                  rating_count: int, stars: tuple[int, int, int, int, int]
-                                  ) -> None:
+    async def add_to_organization(
+        self, org_id: uuid.UUID, *, rating_sum: int, rating_count: int, stars: tuple[int, int, int, int, int]
+    ) -> None:
         """Add a delta to an organization's counters and recompute its average from them."""
         s1, s2, s3, s4, s5 = stars
         await self.session.execute(ORGANIZATION_STATS_ROW, {"org_id": org_id})
-        await self.session.execute(ADD_TO_ORGANIZATION, {
-            "org_id": org_id, "sum": rating_sum, "count": rating_count,
-            "s1": s1, "s2": s2, "s3": s3, "s4": s4, "s5": s5})
+        await self.session.execute(
+            ADD_TO_ORGANIZATION,
+            {
+                "org_id": org_id,
+                "sum": rating_sum,
+                "count": rating_count,
+                "s1": s1,
+                "s2": s2,
+                "s3": s3,
+                "s4": s4,
+                "s5": s5,
+            },
+        )
 
-    async def add_to_driver(self, driver_id: uuid.UUID, org_id: uuid.UUID, *, rating_sum: int,
-                            rating_count: int) -> None:
+    async def add_to_driver(
+        self, driver_id: uuid.UUID, org_id: uuid.UUID, *, rating_sum: int, rating_count: int
+    ) -> None:
         """Add a delta to a driver's counters and recompute the driver's average from them."""
         await self.session.execute(DRIVER_STATS_ROW, {"driver_id": driver_id, "org_id": org_id})
-        await self.session.execute(ADD_TO_DRIVER, {"driver_id": driver_id, "org_id": org_id,
-                                                   "sum": rating_sum, "count": rating_count})
+        await self.session.execute(
+            ADD_TO_DRIVER,
+            {"driver_id": driver_id, "org_id": org_id, "sum": rating_sum, "count": rating_count},
+        )

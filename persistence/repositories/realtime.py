@@ -66,12 +66,14 @@ class RealtimeRepository:
     async def _rows(self, query: Any, **params: Any) -> list[Any]:
         return list((await self.session.execute(query, params)).all())
 
-    async def active_jobs_of_driver(self, driver_id: uuid.UUID,
-                                    booking_id: uuid.UUID | None = None) -> list[Any]:
+    async def active_jobs_of_driver(
+        self, driver_id: uuid.UUID, booking_id: uuid.UUID | None = None
+    ) -> list[Any]:
         """The driver's assigned and in-progress jobs (or just one), soonest first: what its
         hello lists and what a `job.assigned` push carries."""
-        return await self._rows(_DRIVER_JOBS, driver=driver_id, statuses=ACTIVE,
-                                booking=str(booking_id) if booking_id else None)
+        return await self._rows(
+            _DRIVER_JOBS, driver=driver_id, statuses=ACTIVE, booking=str(booking_id) if booking_id else None
+        )
 
     async def board_org(self, org_id: uuid.UUID) -> Any | None:
         """The org's name and service area (GeoJSON); None when the caller cannot see it."""

@@ -34,5 +34,4 @@ class TrackingRepository:
     async def booking_with_crew(self, booking_id: uuid.UUID) -> Any | None:
         """The booking's stops, status and customer, its active crew and that driver's newest
         stored position (None columns where there is no crew or no position yet)."""
-        return (await self.session.execute(_BOOKING_WITH_CREW,
-                                           {"booking": booking_id})).first()
+        return (await self.session.execute(_BOOKING_WITH_CREW, {"booking": booking_id})).first()

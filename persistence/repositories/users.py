@@ -20,5 +20,4 @@ class UserRepository(Repository[User]):
 
     async def has_bookings(self, user_id: uuid.UUID) -> bool:
         """Whether the user ever booked a move (such a customer keeps their customer account)."""
-        return bool(await self.session.scalar(
-            select(exists().where(Booking.customer_id == user_id))))
+        return bool(await self.session.scalar(select(exists().where(Booking.customer_id == user_id))))

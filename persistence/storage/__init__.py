@@ -13,15 +13,26 @@ from persistence.storage.port import (
     StoragePort,
 )
 
-__all__ = ["LocalStorage", "ObjectInfo", "ObjectMissing", "PresignedPost", "SignatureInvalid",
-           "StorageError", "StoragePort", "final_key_of", "is_safe_key", "local_storage",
-           "new_key", "storage_port", "upload_key"]
+__all__ = [
+    "LocalStorage",
+    "ObjectInfo",
+    "ObjectMissing",
+    "PresignedPost",
+    "SignatureInvalid",
+    "StorageError",
+    "StoragePort",
+    "final_key_of",
+    "is_safe_key",
+    "local_storage",
+    "new_key",
+    "storage_port",
+    "upload_key",
+]
 
 
 def local_storage(settings: Settings | None = None) -> LocalStorage:
     settings = settings or get_settings()
-    return LocalStorage(settings.storage_dir, settings.storage_signing_secret,
-                        settings.public_base_url)
+    return LocalStorage(settings.storage_dir, settings.storage_signing_secret, settings.public_base_url)
 
 
 def storage_port(settings: Settings | None = None) -> StoragePort:
@@ -29,7 +40,11 @@ def storage_port(settings: Settings | None = None) -> StoragePort:
     if settings.storage_backend == "s3":
         from persistence.storage.s3 import S3Storage
 
-        return S3Storage(settings.s3_bucket, endpoint_url=settings.s3_endpoint_url,
-                         region=settings.s3_region, access_key_id=settings.s3_access_key_id,
-                         secret_access_key=settings.s3_secret_access_key)
+        return S3Storage(
+            settings.s3_bucket,
+            endpoint_url=settings.s3_endpoint_url,
+            region=settings.s3_region,
+            access_key_id=settings.s3_access_key_id,
+            secret_access_key=settings.s3_secret_access_key,
+        )
     return local_storage(settings)

@@ -9,8 +9,7 @@ KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_.-]*)*$")
 # Presigned forms write only under this area; a confirmed file lives at its final key outside
 # it, so a form that is still valid can never replace what was checked.
 UPLOAD_AREA = "uploads/"
-EXTENSIONS = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png",
-              "image/heic": "heic"}
+EXTENSIONS = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png", "image/heic": "heic"}
 
 
 def new_key(area: str, owner: uuid.UUID | None, content_type: str) -> str:

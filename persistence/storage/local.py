@@ -103,28 +103,44 @@ class LocalStorage:
     def _sign(self, message: str) -> str:
         return _b64(hmac.new(self._secret, message.encode(), hashlib.sha256).digest())
 
-    def presigned_post(self, key: str, content_type: str, max_bytes: int,
-                       expires_s: int) -> PresignedPost:
+    def presigned_post(self, key: str, content_type: str, max_bytes: int, expires_s: int) -> PresignedPost:
         self.path_for(key)  # refuse unsafe keys before handing out a form
         expires_at = datetime.now(UTC) + timedelta(seconds=expires_s)
-        policy = _b64(json.dumps({"key": key, "content_type": content_type, "min": 1,
-                                  "max": max_bytes, "expires": int(expires_at.timestamp())},
-                                 separators=(",", ":")).encode())
-        fields = {"key": key, "Content-Type": content_type, "policy": policy,
-                  "signature": self._sign(f"POST\n{policy}")}
+        policy = _b64(
+            json.dumps(
+                {
+                    "key": key,
+                    "content_type": content_type,
+                    "min": 1,
+                    "max": max_bytes,
+                    "expires": int(expires_at.timestamp()),
+                },
+                separators=(",", ":"),
+            ).encode()
+        )
+        fields = {
+            "key": key,
+            "Content-Type": content_type,
+            "policy": policy,
+            "signature": self._sign(f"POST\n{policy}"),
+        }
         return PresignedPost(f"{self._base_url}/storage/upload", fields, expires_at)
 
     def verify_post(self, fields: dict[str, str], now: datetime | None = None) -> UploadPolicy:
         """The policy of a posted form, once its signature, expiry, key and type check out;
         the caller then enforces the size range while reading the body."""
         policy_text, signature = fields.get("policy", ""), fields.get("signature", "")
-        if not policy_text or not hmac.compare_digest(self._sign(f"POST\n{policy_text}"),
-                                                      signature):
+        if not policy_text or not hmac.compare_digest(self._sign(f"POST\n{policy_text}"), signature):
             raise SignatureInvalid("the upload form's signature does not match its policy")
         try:
             raw: dict[str, Any] = json.loads(_unb64(policy_text))
-            policy = UploadPolicy(str(raw["key"]), str(raw["content_type"]), int(raw["min"]),
-                                  int(raw["max"]), int(raw["expires"]))
+            policy = UploadPolicy(
+                str(raw["key"]),
+                str(raw["content_type"]),
+                int(raw["min"]),
+                int(raw["max"]),
+                int(raw["expires"]),
+            )
         except (ValueError, KeyError, TypeError) as exc:
             raise SignatureInvalid("the upload policy is malformed") from exc
         if (now or datetime.now(UTC)).timestamp() > policy.expires:
@@ -132,24 +148,33 @@ class LocalStorage:
         if fields.get("key") != policy.key:
             raise SignatureInvalid("the key is not the one the policy allows")
         if fields.get("Content-Type") != policy.content_type:
-            raise SignatureInvalid(
-                f"Content-Type must be {policy.content_type} as the policy says")
+            raise SignatureInvalid(f"Content-Type must be {policy.content_type} as the policy says")
         return policy
 
     def _get_message(self, key: str, name: str, content_type: str, expires: int) -> str:
         return f"GET\n{key}\n{name}\n{content_type}\n{expires}"
 
-    def presigned_get(self, key: str, expires_s: int, *, filename: str,
-                      content_type: str) -> str:
+    def presigned_get(self, key: str, expires_s: int, *, filename: str, content_type: str) -> str:
         self.path_for(key)
         expires = int(datetime.now(UTC).timestamp()) + expires_s
-        query = {"key": key, "name": filename, "type": content_type, "expires": str(expires),
-                 "signature": self._sign(self._get_message(key, filename, content_type,
-                                                           expires))}
+        query = {
+            "key": key,
+            "name": filename,
+            "type": content_type,
+            "expires": str(expires),
+            "signature": self._sign(self._get_message(key, filename, content_type, expires)),
+        }
         return f"{self._base_url}/storage/download?{urlencode(query)}"
 
-    def verify_get(self, key: str, name: str, content_type: str, expires: int,
-                   signature: str, now: datetime | None = None) -> None:
+    def verify_get(
+        self,
+        key: str,
+        name: str,
+        content_type: str,
+        expires: int,
+        signature: str,
+        now: datetime | None = None,
+    ) -> None:
         expected = self._sign(self._get_message(key, name, content_type, expires))
         if not hmac.compare_digest(expected, signature):
             raise SignatureInvalid("the download link's signature does not match")

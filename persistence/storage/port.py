@@ -41,13 +41,11 @@ class StoragePort(Protocol):
 
     async def delete(self, key: str) -> None: ...
 
-    def presigned_post(self, key: str, content_type: str, max_bytes: int,
-                       expires_s: int) -> PresignedPost:
+    def presigned_post(self, key: str, content_type: str, max_bytes: int, expires_s: int) -> PresignedPost:
         """An upload form the store itself enforces: this key only, exactly this
         Content-Type, a body of 1..max_bytes bytes, until it expires."""
         ...
 
-    def presigned_get(self, key: str, expires_s: int, *, filename: str,
-                      content_type: str) -> str:
+    def presigned_get(self, key: str, expires_s: int, *, filename: str, content_type: str) -> str:
         """A short-lived download URL for one object."""
         ...

@@ -15,14 +15,15 @@ import os
 
 os.environ.setdefault("MOVEHUB_BENCH_DB", "movehub_bench_analytics")
 _DB = os.environ["MOVEHUB_BENCH_DB"]
-os.environ.update({
-    "MOVEHUB_DATABASE_URL": f"postgresql+asyncpg://movehub_app:movehub_app@127.0.0.1:5432/{_DB}",
-    "MOVEHUB_OWNER_DATABASE_URL":
-        f"postgresql+asyncpg://movehub_owner:movehub_owner@127.0.0.1:5432/{_DB}",
-    "MOVEHUB_LOG_LEVEL": "WARNING",
-    "MOVEHUB_RAY_ENABLED": "false",  # analytics never asks the actors
-    "MOVEHUB_RATE_LIMIT_ENABLED": "false",  # one client asks thousands of times
-})
+os.environ.update(
+    {
+        "MOVEHUB_DATABASE_URL": f"postgresql+asyncpg://movehub_app:movehub_app@127.0.0.1:5432/{_DB}",
+        "MOVEHUB_OWNER_DATABASE_URL": f"postgresql+asyncpg://movehub_owner:movehub_owner@127.0.0.1:5432/{_DB}",
+        "MOVEHUB_LOG_LEVEL": "WARNING",
+        "MOVEHUB_RAY_ENABLED": "false",  # analytics never asks the actors
+        "MOVEHUB_RATE_LIMIT_ENABLED": "false",  # one client asks thousands of times
+    }
+)
 
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
@@ -49,8 +50,17 @@ ORGS, BOOKINGS_PER_ORG, INVOICES_PER_ORG, CREW_PER_ORG = 100, 10_000, 500, 20
 # Crews (assignments) and arrivals are written for the last 90 days and ahead only: the
 # exclusion constraints make each assignment row slow to insert, and the views read 30 days.
 CREW_DAYS = 90
-VIEWS = ("dashboard", "bookings", "drivers", "trucks", "ratings", "support", "invoices",
-         "verification", "trends")
+VIEWS = (
+    "dashboard",
+    "bookings",
+    "drivers",
+    "trucks",
+    "ratings",
+    "support",
+    "invoices",
+    "verification",
+    "trends",
+)
 GOAL_MS = 300.0
 console = Console()
 indexes = importlib.import_module("persistence.migrations.versions.0015_analytics_indexes")
@@ -195,9 +205,13 @@ def seed(orgs: int) -> dict[str, int]:
     migrate()
     with admin_connection() as db, db.cursor() as cur:
         started = time.perf_counter()
-        sql = SEED.format(last_org=orgs - 1, last_crew=CREW_PER_ORG - 1,
-                          last_booking=BOOKINGS_PER_ORG - 1, last_invoice=INVOICES_PER_ORG - 1,
-                          crew_days=CREW_DAYS)
+        sql = SEED.format(
+            last_org=orgs - 1,
+            last_crew=CREW_PER_ORG - 1,
+            last_booking=BOOKINGS_PER_ORG - 1,
+            last_invoice=INVOICES_PER_ORG - 1,
+            crew_days=CREW_DAYS,
+        )
         for step in sql.strip().split("\n\n"):  # temp tables live on this connection
             began = time.perf_counter()
             cur.execute(step)
@@ -210,9 +224,17 @@ def seed(orgs: int) -> dict[str, int]:
 def row_counts() -> dict[str, int]:
     with admin_connection() as db, db.cursor() as cur:
         counts = {}
-        for table in ("organizations", "bookings", "booking_assignments",
-                      "booking_status_history", "ratings", "support_tickets", "invoices",
-                      "invoice_payments", "verification_submissions"):
+        for table in (
+            "organizations",
+            "bookings",
+            "booking_assignments",
+            "booking_status_history",
+            "ratings",
+            "support_tickets",
+            "invoices",
+            "invoice_payments",
+            "verification_submissions",
+        ):
             counts[table] = int(cur.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # type: ignore[index]
         return counts
 
@@ -229,17 +251,18 @@ def tokens() -> tuple[list[tuple[uuid.UUID, dict[str, str]]], dict[str, str]]:
     """Staff tokens of ten organizations and a platform admin's."""
     settings = get_settings()
     with admin_connection() as db:
-        admins = db.execute("SELECT id, org_id FROM users WHERE role = 'mover_admin'"
-                            " ORDER BY email LIMIT 10").fetchall()
-        platform = db.execute("SELECT id FROM users WHERE role = 'platform_admin'"
-                              " AND email = 'platform@bench.test'").fetchone()
+        admins = db.execute(
+            "SELECT id, org_id FROM users WHERE role = 'mover_admin' ORDER BY email LIMIT 10"
+        ).fetchall()
+        platform = db.execute(
+            "SELECT id FROM users WHERE role = 'platform_admin' AND email = 'platform@bench.test'"
+        ).fetchone()
     assert platform is not None
 
     def bearer(caller: Caller) -> dict[str, str]:
         return {"Authorization": f"Bearer {issue_access_token(caller, settings)}"}
 
-    staff = [(org, bearer(Caller(role="mover_admin", user_id=user, org_id=org)))
-             for user, org in admins]
+    staff = [(org, bearer(Caller(role="mover_admin", user_id=user, org_id=org))) for user, org in admins]
     return staff, bearer(Caller(role="platform_admin", user_id=platform[0]))
 
 
@@ -249,9 +272,11 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
     return round(statistics.median(ordered) * 1000, 1), round(p95 * 1000, 1)
 
 
-async def measure(samples: int, views: tuple[str, ...] = VIEWS,
-                  scopes: tuple[str, ...] = ("organization", "platform"),
-                  ) -> dict[str, dict[str, float]]:
+async def measure(
+    samples: int,
+    views: tuple[str, ...] = VIEWS,
+    scopes: tuple[str, ...] = ("organization", "platform"),
+) -> dict[str, dict[str, float]]:
     from gateway.app import create_app
 
     app = create_app(get_settings())
@@ -260,8 +285,7 @@ async def measure(samples: int, views: tuple[str, ...] = VIEWS,
     results: dict[str, dict[str, float]] = {}
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://bench",
-                                     timeout=60) as http:
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench", timeout=60) as http:
             for view in views:
                 for scope in scopes:
                     times: list[float] = []
@@ -273,8 +297,7 @@ async def measure(samples: int, views: tuple[str, ...] = VIEWS,
                         if scope == "organization":
                             headers = random.choice(staff)[1]
                         started = time.perf_counter()
-                        response = await http.get(f"/api/v1/analytics/{view}", params=params,
-                                                  headers=headers)
+                        response = await http.get(f"/api/v1/analytics/{view}", params=params, headers=headers)
                         elapsed = time.perf_counter() - started
                         assert response.status_code == 200, response.text
                         if n >= 2:
@@ -288,16 +311,22 @@ async def measure(samples: int, views: tuple[str, ...] = VIEWS,
 def main() -> None:
     parser = argparse.ArgumentParser(description="analytics benchmark")
     parser.add_argument("--samples", type=int, default=20, help="requests per endpoint, scope")
-    parser.add_argument("--orgs", type=int, default=ORGS,
-                        help=f"organizations of {BOOKINGS_PER_ORG:,} bookings each")
-    parser.add_argument("--before-samples", type=int, default=10,
-                        help="requests per endpoint and scope without the indexes "
-                             "(0: skip that pass)")
-    parser.add_argument("--revision", default="head",
-                        help="with --reuse: migrate to this revision first (to compare one)")
+    parser.add_argument(
+        "--orgs", type=int, default=ORGS, help=f"organizations of {BOOKINGS_PER_ORG:,} bookings each"
+    )
+    parser.add_argument(
+        "--before-samples",
+        type=int,
+        default=10,
+        help="requests per endpoint and scope without the indexes (0: skip that pass)",
+    )
+    parser.add_argument(
+        "--revision", default="head", help="with --reuse: migrate to this revision first (to compare one)"
+    )
     parser.add_argument("--views", default=",".join(VIEWS), help="comma-separated views")
-    parser.add_argument("--scopes", default="organization,platform",
-                        help="comma-separated: organization, platform")
+    parser.add_argument(
+        "--scopes", default="organization,platform", help="comma-separated: organization, platform"
+    )
     parser.add_argument("--reuse", action="store_true", help="keep an already seeded database")
     parser.add_argument("--seed-only", action="store_true", help="seed, measure nothing")
     args = parser.parse_args()
@@ -322,25 +351,42 @@ def main() -> None:
     set_indexes(True)
     after = asyncio.run(measure(args.samples, views, scopes))
 
-    table = Table(title=f"analytics p95, last 30 days, {args.samples} requests each "
-                        f"(goal <= {GOAL_MS:.0f} ms)")
+    table = Table(
+        title=f"analytics p95, last 30 days, {args.samples} requests each (goal <= {GOAL_MS:.0f} ms)"
+    )
     for column in ("endpoint", "scope", "before p95 ms", "after p50 ms", "after p95 ms", "goal"):
         table.add_column(column)
     for key, figures in after.items():
         view, scope = key.split("/")
         was = f"{before[key]['p95_ms']:.1f}" if key in before else "-"
-        table.add_row(view, scope, was, f"{figures['p50_ms']:.1f}",
-                      f"{figures['p95_ms']:.1f}",
-                      "ok" if figures["p95_ms"] <= GOAL_MS else "MISSED")
+        table.add_row(
+            view,
+            scope,
+            was,
+            f"{figures['p50_ms']:.1f}",
+            f"{figures['p95_ms']:.1f}",
+            "ok" if figures["p95_ms"] <= GOAL_MS else "MISSED",
+        )
     console.print(table)
     out = Path("bench-results/analytics.json")
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps({
-        "rows": counts, "samples": args.samples, "before_samples": args.before_samples,
-        "range": "default (last 30 days)",
-        "goal_p95_ms": GOAL_MS, "before": before, "after": after,
-        "load_average_at_end": [round(x, 1) for x in os.getloadavg()],  # a shared machine?
-        "seconds": round(time.perf_counter() - started, 1)}, indent=2) + "\n")
+    out.write_text(
+        json.dumps(
+            {
+                "rows": counts,
+                "samples": args.samples,
+                "before_samples": args.before_samples,
+                "range": "default (last 30 days)",
+                "goal_p95_ms": GOAL_MS,
+                "before": before,
+                "after": after,
+                "load_average_at_end": [round(x, 1) for x in os.getloadavg()],  # a shared machine?
+                "seconds": round(time.perf_counter() - started, 1),
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     console.print(f"wrote {out}")
 
 

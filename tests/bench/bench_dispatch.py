@@ -15,12 +15,13 @@ import os
 
 os.environ.setdefault("MOVEHUB_BENCH_DB", "movehub_bench")
 _DB = os.environ["MOVEHUB_BENCH_DB"]
-os.environ.update({
-    "MOVEHUB_DATABASE_URL": f"postgresql+asyncpg://movehub_app:movehub_app@127.0.0.1:5432/{_DB}",
-    "MOVEHUB_OWNER_DATABASE_URL":
-        f"postgresql+asyncpg://movehub_owner:movehub_owner@127.0.0.1:5432/{_DB}",
-    "MOVEHUB_LOG_LEVEL": "WARNING",
-})
+os.environ.update(
+    {
+        "MOVEHUB_DATABASE_URL": f"postgresql+asyncpg://movehub_app:movehub_app@127.0.0.1:5432/{_DB}",
+        "MOVEHUB_OWNER_DATABASE_URL": f"postgresql+asyncpg://movehub_owner:movehub_owner@127.0.0.1:5432/{_DB}",
+        "MOVEHUB_LOG_LEVEL": "WARNING",
+    }
+)
 
 import asyncio  # noqa: E402
 import json  # noqa: E402
@@ -48,8 +49,7 @@ CENTER = (13.405, 52.52)
 ORGS, DRIVERS, TRUCKS_PER_ORG, BUSY_SHARE, QUESTIONS = 200, 10_000, 30, 0.2, 300
 console = Console()
 rng = random.Random(42)
-TOMORROW = (datetime.now(UTC) + timedelta(days=1)).replace(hour=8, minute=0, second=0,
-                                                            microsecond=0)
+TOMORROW = (datetime.now(UTC) + timedelta(days=1)).replace(hour=8, minute=0, second=0, microsecond=0)
 
 
 def city_point(source: random.Random = rng) -> tuple[float, float]:
@@ -61,8 +61,10 @@ def city_point(source: random.Random = rng) -> tuple[float, float]:
 
 
 def circle_wkt(lon: float, lat: float, radius: float) -> str:
-    ring = [(lon + radius * 1.6 * math.cos(a), lat + radius * math.sin(a))
-            for a in np.linspace(0, 2 * math.pi, 24)]
+    ring = [
+        (lon + radius * 1.6 * math.cos(a), lat + radius * math.sin(a))
+        for a in np.linspace(0, 2 * math.pi, 24)
+    ]
     ring[-1] = ring[0]
     return "MULTIPOLYGON(((" + ",".join(f"{x:.6f} {y:.6f}" for x, y in ring) + ")))"
 
@@ -75,28 +77,48 @@ def build_city() -> list[str]:
     org_ids = [str(uuid.uuid4()) for _ in range(ORGS)]
     admin = psycopg.connect(settings.admin_database_url.rsplit("/", 1)[0] + f"/{_DB}")
     with admin, admin.cursor() as cur:
-        with cur.copy("COPY organizations (id, name, code, service_area, base_location, "
-                      "hourly_rate_cents, per_km_cents, minimum_charge_cents, currency, "
-                      "verified, rating_avg) FROM STDIN") as copy:
+        with cur.copy(
+            "COPY organizations (id, name, code, service_area, base_location, "
+            "hourly_rate_cents, per_km_cents, minimum_charge_cents, currency, "
+            "verified, rating_avg) FROM STDIN"
+        ) as copy:
             for i, org in enumerate(org_ids):
                 lon, lat = city_point()
-                copy.write_row((org, f"Bench Movers {i}", f"B{i:05d}",
-                                f"SRID=4326;{circle_wkt(lon, lat, rng.uniform(0.15, 0.3))}",
-                                f"SRID=4326;POINT({lon} {lat})", rng.randint(3000, 6000),
-                                rng.randint(80, 200), 10000, "EUR", True,
-                                round(rng.uniform(3, 5), 2)))
+                copy.write_row(
+                    (
+                        org,
+                        f"Bench Movers {i}",
+                        f"B{i:05d}",
+                        f"SRID=4326;{circle_wkt(lon, lat, rng.uniform(0.15, 0.3))}",
+                        f"SRID=4326;POINT({lon} {lat})",
+                        rng.randint(3000, 6000),
+                        rng.randint(80, 200),
+                        10000,
+                        "EUR",
+                        True,
+                        round(rng.uniform(3, 5), 2),
+                    )
+                )
         drivers: list[tuple[str, str]] = []
-        with cur.copy("COPY drivers (id, org_id, full_name, status, skills, home_base, "
-                      "verified, rating_avg) FROM STDIN") as copy:
+        with cur.copy(
+            "COPY drivers (id, org_id, full_name, status, skills, home_base, verified, rating_avg) FROM STDIN"
+        ) as copy:
             for i in range(DRIVERS):
                 driver, org = str(uuid.uuid4()), org_ids[i % ORGS]
                 lon, lat = city_point()
                 drivers.append((driver, org))
-                copy.write_row((driver, org, f"Driver {i}",
-                                "active" if rng.random() > 0.03 else "inactive",
-                                "{driver,packer}" if rng.random() < 0.5 else "{driver}",
-                                f"SRID=4326;POINT({lon} {lat})", rng.random() > 0.05,
-                                round(rng.uniform(3, 5), 2)))
+                copy.write_row(
+                    (
+                        driver,
+                        org,
+                        f"Driver {i}",
+                        "active" if rng.random() > 0.03 else "inactive",
+                        "{driver,packer}" if rng.random() < 0.5 else "{driver}",
+                        f"SRID=4326;POINT({lon} {lat})",
+                        rng.random() > 0.05,
+                        round(rng.uniform(3, 5), 2),
+                    )
+                )
         trucks: dict[str, list[str]] = {o: [] for o in org_ids}
         with cur.copy("COPY trucks (id, org_id, plate, capacity_m3) FROM STDIN") as copy:
             for org in org_ids:
@@ -105,8 +127,10 @@ def build_city() -> list[str]:
                     trucks[org].append(truck)
                     copy.write_row((truck, org, f"T{t}-{org[:6]}", rng.choice([20, 35, 50])))
         customer = str(uuid.uuid4())
-        cur.execute("INSERT INTO users (id, role, email) VALUES (%s, 'customer', %s)",
-                    (customer, f"bench-{customer[:8]}@example.com"))
+        cur.execute(
+            "INSERT INTO users (id, role, email) VALUES (%s, 'customer', %s)",
+            (customer, f"bench-{customer[:8]}@example.com"),
+        )
         busy = rng.sample(drivers, int(DRIVERS * BUSY_SHARE))
         used_trucks: dict[str, int] = {}
         rows_b, rows_a = [], []
@@ -117,18 +141,44 @@ def build_city() -> list[str]:
             (lon, lat), (dlon, dlat) = city_point(), city_point()
             truck_no = used_trucks.get(org, 0)  # one busy window per truck: never overlapping
             used_trucks[org] = truck_no + 1
-            rows_b.append((booking, org, customer, "a", f"SRID=4326;POINT({lon} {lat})", "b",
-                           f"SRID=4326;POINT({dlon} {dlat})", start, end, 20, 2, 5, 20000, "EUR",
-                           "assigned"))
-            rows_a.append((org, booking, driver, trucks[org][truck_no % TRUCKS_PER_ORG],
-                           f"[{start.isoformat()},{end.isoformat()})"))
-        with cur.copy("COPY bookings (id, org_id, customer_id, pickup_address, pickup_location, "
-                      "dropoff_address, dropoff_location, window_start, window_end, volume_m3, "
-                      "crew_size, distance_km, price_cents, currency, status) FROM STDIN") as copy:
+            rows_b.append(
+                (
+                    booking,
+                    org,
+                    customer,
+                    "a",
+                    f"SRID=4326;POINT({lon} {lat})",
+                    "b",
+                    f"SRID=4326;POINT({dlon} {dlat})",
+                    start,
+                    end,
+                    20,
+                    2,
+                    5,
+                    20000,
+                    "EUR",
+                    "assigned",
+                )
+            )
+            rows_a.append(
+                (
+                    org,
+                    booking,
+                    driver,
+                    trucks[org][truck_no % TRUCKS_PER_ORG],
+                    f"[{start.isoformat()},{end.isoformat()})",
+                )
+            )
+        with cur.copy(
+            "COPY bookings (id, org_id, customer_id, pickup_address, pickup_location, "
+            "dropoff_address, dropoff_location, window_start, window_end, volume_m3, "
+            "crew_size, distance_km, price_cents, currency, status) FROM STDIN"
+        ) as copy:
             for row in rows_b:
                 copy.write_row(row)
-        with cur.copy("COPY booking_assignments (org_id, booking_id, driver_id, truck_id, "
-                      "\"window\") FROM STDIN") as copy:
+        with cur.copy(
+            'COPY booking_assignments (org_id, booking_id, driver_id, truck_id, "window") FROM STDIN'
+        ) as copy:
             for row in rows_a:
                 copy.write_row(row)
         cur.execute("ANALYZE")
@@ -164,17 +214,31 @@ def questions(org_ids: list[str]) -> list[tuple[str, dict[str, float | list[str]
     for _ in range(QUESTIONS):
         (lon, lat), (dlon, dlat) = city_point(), city_point()
         start = TOMORROW + timedelta(hours=rng.randint(1, 9))
-        out.append((rng.choice(org_ids), {
-            "pickup_lat": lat, "pickup_lon": lon, "dropoff_lat": dlat, "dropoff_lon": dlon,
-            "start": start.timestamp(), "end": (start + timedelta(hours=3)).timestamp(),
-            "volume_m3": 20.0, "crew_size": 2, "required_skills": ["driver"]}))
+        out.append(
+            (
+                rng.choice(org_ids),
+                {
+                    "pickup_lat": lat,
+                    "pickup_lon": lon,
+                    "dropoff_lat": dlat,
+                    "dropoff_lon": dlon,
+                    "start": start.timestamp(),
+                    "end": (start + timedelta(hours=3)).timestamp(),
+                    "volume_m3": 20.0,
+                    "crew_size": 2,
+                    "required_skills": ["driver"],
+                },
+            )
+        )
     return out
 
 
 def haversine(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     p1, p2 = math.radians(lat1), math.radians(lat2)
-    a = (math.sin((p2 - p1) / 2) ** 2
-         + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2)
+    a = (
+        math.sin((p2 - p1) / 2) ** 2
+        + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    )
     return 2 * 6371.0088 * math.asin(math.sqrt(a))
 
 
@@ -198,25 +262,34 @@ def python_loop(cur: psycopg.Cursor, org: str, spec: dict) -> list[str]:  # type
 
 
 def ms(samples: list[float]) -> tuple[float, float]:
-    return (round(float(np.percentile(samples, 50)) * 1000, 3),
-            round(float(np.percentile(samples, 99)) * 1000, 3))
+    return (
+        round(float(np.percentile(samples, 50)) * 1000, 3),
+        round(float(np.percentile(samples, 99)) * 1000, 3),
+    )
 
 
 def synthetic_fleet(drivers: int) -> FleetColumns:
     points = [city_point() for _ in range(drivers)]
     return FleetColumns(
         driver_ids=[str(i) for i in range(drivers)],
-        lat=np.array([p[1] for p in points]), lon=np.array([p[0] for p in points]),
-        eligible=np.ones(drivers, bool), skills=np.ones(drivers, np.int64),
-        rating=np.full(drivers, 4.0), jobs_today=np.zeros(drivers, np.int64),
-        idle_since=np.zeros(drivers), truck_ids=["t"], truck_capacity=np.array([50.0]),
-        truck_active=np.ones(1, bool), driver_busy=Busy(), truck_busy=Busy())
+        lat=np.array([p[1] for p in points]),
+        lon=np.array([p[0] for p in points]),
+        eligible=np.ones(drivers, bool),
+        skills=np.ones(drivers, np.int64),
+        rating=np.full(drivers, 4.0),
+        jobs_today=np.zeros(drivers, np.int64),
+        idle_since=np.zeros(drivers),
+        truck_ids=["t"],
+        truck_capacity=np.array([50.0]),
+        truck_active=np.ones(1, bool),
+        driver_busy=Busy(),
+        truck_busy=Busy(),
+    )
 
 
 def day_jobs(count: int) -> list[Job]:
     start = TOMORROW.timestamp() + 3600
-    return [Job(p[1], p[0], start, start + 3 * 3600, 20.0, 1)
-            for p in (city_point() for _ in range(count))]
+    return [Job(p[1], p[0], start, start + 3 * 3600, 20.0, 1) for p in (city_point() for _ in range(count))]
 
 
 def with_trucks(fleet: FleetColumns, trucks: int) -> FleetColumns:
@@ -240,16 +313,26 @@ def chained_day(count: int, drivers: int, seed: int) -> tuple[list[Job], FleetCo
     for _ in range(count):
         start = day + source.uniform(7, 18) * 3600
         (lon, lat), (to_lon, to_lat) = city_point(source), city_point(source)
-        jobs.append(Job(lat, lon, start, start + source.uniform(1, 3) * 3600, 20.0,
-                        packer if source.random() < PACKER_JOBS else plain,
-                        dropoff_lat=to_lat, dropoff_lon=to_lon))
+        jobs.append(
+            Job(
+                lat,
+                lon,
+                start,
+                start + source.uniform(1, 3) * 3600,
+                20.0,
+                packer if source.random() < PACKER_JOBS else plain,
+                dropoff_lat=to_lat,
+                dropoff_lon=to_lon,
+            )
+        )
     points = [city_point(source) for _ in range(drivers)]
     fleet = with_trucks(synthetic_fleet(0), drivers)
     fleet.driver_ids = [str(i) for i in range(drivers)]
     fleet.lat, fleet.lon = np.array([p[1] for p in points]), np.array([p[0] for p in points])
     fleet.eligible, fleet.rating = np.ones(drivers, bool), np.full(drivers, 4.0)
-    fleet.skills = np.array([packer if source.random() < PACKER_DRIVERS else plain
-                             for _ in range(drivers)], dtype=np.int64)
+    fleet.skills = np.array(
+        [packer if source.random() < PACKER_DRIVERS else plain for _ in range(drivers)], dtype=np.int64
+    )
     fleet.jobs_today, fleet.idle_since = np.zeros(drivers, np.int64), np.zeros(drivers)
     return jobs, fleet
 
@@ -266,18 +349,25 @@ def chain_figures() -> dict[str, float]:
     feasible = cost_matrix(fleet, jobs, Weights()) < INFEASIBLE_KM
     vroom = chain_plan(fleet, jobs, feasible, Weights())
     # The proof's own gap: the plan's legs summed unrounded (day.deadhead_km rounds each leg).
-    gap = 100 * proof.gap if proof is not None and proof.served == len(day.pairs) else (
-        100 * (day.deadhead_km - bound) / bound)
+    gap = (
+        100 * proof.gap
+        if proof is not None and proof.served == len(day.pairs)
+        else (100 * (day.deadhead_km - bound) / bound)
+    )
     return {
-        "chain_moves": CHAIN_MOVES, "chain_drivers": CHAIN_DRIVERS,
+        "chain_moves": CHAIN_MOVES,
+        "chain_drivers": CHAIN_DRIVERS,
         "chain_method": day.method,  # type: ignore[dict-item]
-        "chain_plan_s": round(wall, 3), "chain_plan_cpu_s": round(cpu, 3),
+        "chain_plan_s": round(wall, 3),
+        "chain_plan_cpu_s": round(cpu, 3),
         "chain_solve_s": round(proof.solve_s, 3) if proof is not None else float("nan"),
-        "chain_assigned": len(day.pairs), "chain_deadhead_km": day.deadhead_km,
+        "chain_assigned": len(day.pairs),
+        "chain_deadhead_km": day.deadhead_km,
         "chain_optimum_km": bound,
         "chain_served_is_max": bool(proof is not None and proof.served_is_max),  # type: ignore[dict-item]
         "chain_gap_pct": round(gap, 4),
-        "chain_vroom_assigned": vroom.served, "chain_vroom_deadhead_km": vroom.deadhead_km,
+        "chain_vroom_assigned": vroom.served,
+        "chain_vroom_deadhead_km": vroom.deadhead_km,
         "chain_greedy_assigned": day.greedy_assigned,
         "chain_greedy_deadhead_km": day.greedy_deadhead_km,
     }
@@ -309,14 +399,18 @@ async def measure(org_ids: list[str]) -> dict[str, float]:
         started = time.perf_counter()
         await fleet.rank(uuid.UUID(org), spec)
         ray_s.append(time.perf_counter() - started)
-    db = psycopg.connect(settings.admin_database_url.rsplit("/", 1)[0] + f"/{_DB}",
-                         autocommit=True)
+    db = psycopg.connect(settings.admin_database_url.rsplit("/", 1)[0] + f"/{_DB}", autocommit=True)
     with db, db.cursor() as cur:
         for org, spec in asked:
-            params = {"org": org, "skills": ["driver"], "lon": spec["pickup_lon"],
-                      "lat": spec["pickup_lat"], "volume": spec["volume_m3"],
-                      "start": datetime.fromtimestamp(float(spec["start"]), UTC),  # type: ignore[arg-type]
-                      "end": datetime.fromtimestamp(float(spec["end"]), UTC)}  # type: ignore[arg-type]
+            params = {
+                "org": org,
+                "skills": ["driver"],
+                "lon": spec["pickup_lon"],
+                "lat": spec["pickup_lat"],
+                "volume": spec["volume_m3"],
+                "start": datetime.fromtimestamp(float(spec["start"]), UTC),  # type: ignore[arg-type]
+                "end": datetime.fromtimestamp(float(spec["end"]), UTC),
+            }  # type: ignore[arg-type]
             started = time.perf_counter()
             cur.execute(KNN_SQL, params)
             cur.fetchall()
@@ -329,9 +423,16 @@ async def measure(org_ids: list[str]) -> dict[str, float]:
         await fleet.offers(spec)
         offers_s.append(time.perf_counter() - started)
     (a50, a99), (k50, k99), (l50, l99), (o50, o99) = ms(ray_s), ms(knn_s), ms(loop_s), ms(offers_s)
-    return {"assign_p50_ms": a50, "assign_p99_ms": a99, "knn_sql_p50_ms": k50,
-            "knn_sql_p99_ms": k99, "python_loop_p50_ms": l50, "python_loop_p99_ms": l99,
-            "offers_p50_ms": o50, "offers_p99_ms": o99}
+    return {
+        "assign_p50_ms": a50,
+        "assign_p99_ms": a99,
+        "knn_sql_p50_ms": k50,
+        "knn_sql_p99_ms": k99,
+        "python_loop_p50_ms": l50,
+        "python_loop_p99_ms": l99,
+        "offers_p50_ms": o50,
+        "offers_p99_ms": o99,
+    }
 
 
 def chain_day_only() -> None:
@@ -360,8 +461,9 @@ def main() -> None:
         figures.update(planning_figures())
     figures["deadhead_optimal_km"] = figures["deadhead_optimal_km_1.2to1"]
     figures["deadhead_greedy_km"] = figures["deadhead_greedy_km_1.2to1"]
-    figures.update({"drivers": DRIVERS, "orgs": ORGS, "shards": get_settings().fleet_shards,
-                    "questions": QUESTIONS})
+    figures.update(
+        {"drivers": DRIVERS, "orgs": ORGS, "shards": get_settings().fleet_shards, "questions": QUESTIONS}
+    )
     table = Table(title="dispatch benchmark (2-core machine)")
     table.add_column("measure")
     table.add_column("value", justify="right")
@@ -369,11 +471,15 @@ def main() -> None:
         table.add_row(key, f"{value}")
     saving = 1 - figures["deadhead_optimal_km"] / figures["deadhead_greedy_km"]
     table.add_row("optimal vs greedy deadhead at 1.2:1", f"{saving:.1%} less")
-    table.add_row("chain day: jobs served exact / VROOM / greedy",
-                  f"{figures['chain_assigned']} / {figures['chain_vroom_assigned']} / "
-                  f"{figures['chain_greedy_assigned']}")
-    table.add_row("chain day: gap to the proven optimum, solve time",
-                  f"{figures['chain_gap_pct']} %, {figures['chain_plan_s']} s")
+    table.add_row(
+        "chain day: jobs served exact / VROOM / greedy",
+        f"{figures['chain_assigned']} / {figures['chain_vroom_assigned']} / "
+        f"{figures['chain_greedy_assigned']}",
+    )
+    table.add_row(
+        "chain day: gap to the proven optimum, solve time",
+        f"{figures['chain_gap_pct']} %, {figures['chain_plan_s']} s",
+    )
     table.add_row("Ray p50 / KNN SQL p50", f"{figures['assign_p50_ms'] / figures['knn_sql_p50_ms']:.2f}")
     console.print(table)
     out = Path("bench-results/dispatch.json")

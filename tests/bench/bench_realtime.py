@@ -24,19 +24,20 @@ import os
 
 os.environ.setdefault("MOVEHUB_BENCH_DB", "movehub_bench_rt")
 _DB = os.environ["MOVEHUB_BENCH_DB"]
-os.environ.update({
-    "MOVEHUB_DATABASE_URL": f"postgresql+asyncpg://movehub_app:movehub_app@127.0.0.1:5432/{_DB}",
-    "MOVEHUB_OWNER_DATABASE_URL":
-        f"postgresql+asyncpg://movehub_owner:movehub_owner@127.0.0.1:5432/{_DB}",
-    "MOVEHUB_REDIS_URL": os.environ.get("MOVEHUB_BENCH_REDIS", "redis://127.0.0.1:6379/11"),
-    "MOVEHUB_LOG_LEVEL": "WARNING",
-    "MOVEHUB_BACKGROUND_WORKERS": "false",
-    "MOVEHUB_REALTIME_STATS_ENABLED": "true",
-    "MOVEHUB_INGEST_UNBATCHED_ALLOWED": "true",
-    "MOVEHUB_WS_MAX_MSGS_PER_S": "100",
-    "MOVEHUB_FLEET_SHARDS": "2",
-    "MOVEHUB_RAY_NAMESPACE": "movehub-bench-rt",
-})
+os.environ.update(
+    {
+        "MOVEHUB_DATABASE_URL": f"postgresql+asyncpg://movehub_app:movehub_app@127.0.0.1:5432/{_DB}",
+        "MOVEHUB_OWNER_DATABASE_URL": f"postgresql+asyncpg://movehub_owner:movehub_owner@127.0.0.1:5432/{_DB}",
+        "MOVEHUB_REDIS_URL": os.environ.get("MOVEHUB_BENCH_REDIS", "redis://127.0.0.1:6379/11"),
+        "MOVEHUB_LOG_LEVEL": "WARNING",
+        "MOVEHUB_BACKGROUND_WORKERS": "false",
+        "MOVEHUB_REALTIME_STATS_ENABLED": "true",
+        "MOVEHUB_INGEST_UNBATCHED_ALLOWED": "true",
+        "MOVEHUB_WS_MAX_MSGS_PER_S": "100",
+        "MOVEHUB_FLEET_SHARDS": "2",
+        "MOVEHUB_RAY_NAMESPACE": "movehub-bench-rt",
+    }
+)
 
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
@@ -81,36 +82,71 @@ def build_fleet(drivers: int) -> tuple[list[str], list[tuple[str, str, str]], st
     fleet = [(str(uuid.uuid4()), orgs[i % ORGS], str(uuid.uuid4())) for i in range(drivers)]
     dispatcher = str(uuid.uuid4())
     lon, lat = CENTER
-    area = (f"SRID=4326;MULTIPOLYGON((({lon - .3} {lat - .2},{lon + .3} {lat - .2},"
-            f"{lon + .3} {lat + .2},{lon - .3} {lat + .2},{lon - .3} {lat - .2})))")
+    area = (
+        f"SRID=4326;MULTIPOLYGON((({lon - 0.3} {lat - 0.2},{lon + 0.3} {lat - 0.2},"
+        f"{lon + 0.3} {lat + 0.2},{lon - 0.3} {lat + 0.2},{lon - 0.3} {lat - 0.2})))"
+    )
     admin = psycopg.connect(settings.admin_database_url.rsplit("/", 1)[0] + f"/{_DB}")
     with admin, admin.cursor() as cur:
-        with cur.copy("COPY organizations (id, name, code, service_area, base_location, "
-                      "hourly_rate_cents, per_km_cents, minimum_charge_cents, currency, "
-                      "verified) FROM STDIN") as copy:
+        with cur.copy(
+            "COPY organizations (id, name, code, service_area, base_location, "
+            "hourly_rate_cents, per_km_cents, minimum_charge_cents, currency, "
+            "verified) FROM STDIN"
+        ) as copy:
             for i, org in enumerate(orgs):
-                copy.write_row((org, f"Realtime Movers {i}", f"R{i:05d}", area,
-                                f"SRID=4326;POINT({lon} {lat})", 4500, 150, 10000, "EUR", True))
+                copy.write_row(
+                    (
+                        org,
+                        f"Realtime Movers {i}",
+                        f"R{i:05d}",
+                        area,
+                        f"SRID=4326;POINT({lon} {lat})",
+                        4500,
+                        150,
+                        10000,
+                        "EUR",
+                        True,
+                    )
+                )
         with cur.copy("COPY users (id, role, org_id, full_name, email) FROM STDIN") as copy:
-            copy.write_row((dispatcher, "dispatcher", orgs[0], "Dispatcher",
-                            f"{dispatcher}@bench.invalid"))
+            copy.write_row((dispatcher, "dispatcher", orgs[0], "Dispatcher", f"{dispatcher}@bench.invalid"))
             for i, (_, org, user) in enumerate(fleet):
                 copy.write_row((user, "driver", org, f"Driver {i}", f"{user}@bench.invalid"))
-        with cur.copy("COPY drivers (id, org_id, user_id, full_name, skills, home_base, "
-                      "verified) FROM STDIN") as copy:
+        with cur.copy(
+            "COPY drivers (id, org_id, user_id, full_name, skills, home_base, verified) FROM STDIN"
+        ) as copy:
             for i, (driver, org, user) in enumerate(fleet):
-                copy.write_row((driver, org, user, f"Driver {i}", "{driver}",
-                                f"SRID=4326;POINT({lon} {lat})", True))
+                copy.write_row(
+                    (driver, org, user, f"Driver {i}", "{driver}", f"SRID=4326;POINT({lon} {lat})", True)
+                )
     admin.close()
     return orgs, fleet, dispatcher
 
 
 def start_server(port: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "gateway.app:create_app", "--factory", "--host",
-         "127.0.0.1", "--port", str(port), "--loop", "uvloop", "--ws", "websockets-sansio",
-         "--ws-per-message-deflate", "false", "--log-level", "warning"],
-        env={**os.environ, "RAY_ADDRESS": ""}, stdout=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "gateway.app:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--loop",
+            "uvloop",
+            "--ws",
+            "websockets-sansio",
+            "--ws-per-message-deflate",
+            "false",
+            "--log-level",
+            "warning",
+        ],
+        env={**os.environ, "RAY_ADDRESS": ""},
+        stdout=subprocess.DEVNULL,
+    )
 
 
 def wait_ready(base: str, server: subprocess.Popen[bytes]) -> None:
@@ -135,8 +171,7 @@ def rss_kib(pid: int) -> int:
 
 
 def stats(base: str, reset: bool = False) -> dict[str, Any]:
-    answer = httpx.get(f"{base}/realtime/stats", params={"reset": "1"} if reset else {},
-                       timeout=10).json()
+    answer = httpx.get(f"{base}/realtime/stats", params={"reset": "1"} if reset else {}, timeout=10).json()
     return dict(answer)
 
 
@@ -165,19 +200,18 @@ async def _open(url: str, attempts: int = 8) -> Any:
 async def _connect_all(urls: list[str], batch: int = 100) -> list[Any]:
     sockets: list[Any] = []
     for start in range(0, len(urls), batch):
-        sockets.extend(await asyncio.gather(*(_open(u) for u in urls[start:start + batch])))
+        sockets.extend(await asyncio.gather(*(_open(u) for u in urls[start : start + batch])))
     return sockets
 
 
-async def _drivers(base: str, tokens: list[str], direct: bool, commands: Any,
-                   results: Any) -> None:
+async def _drivers(base: str, tokens: list[str], direct: bool, commands: Any, results: Any) -> None:
     """Drivers streaming one ping per frame; the rate follows ("rate", n) commands."""
     suffix = "&ingest=direct" if direct else ""
     sockets = await _connect_all([f"{base}/ws/driver?token={t}{suffix}" for t in tokens])
     results.put(("ready", len(sockets)))
     rng = random.Random(7)
-    lat = [CENTER[1] + rng.uniform(-.1, .1) for _ in sockets]
-    lon = [CENTER[0] + rng.uniform(-.15, .15) for _ in sockets]
+    lat = [CENTER[1] + rng.uniform(-0.1, 0.1) for _ in sockets]
+    lon = [CENTER[0] + rng.uniform(-0.15, 0.15) for _ in sockets]
     rate, sent, turn, carry = 0.0, 0, 0, 0.0
     step = 0.01
     while True:
@@ -198,9 +232,19 @@ async def _drivers(base: str, tokens: list[str], direct: bool, commands: Any,
             lat[i] += rng.uniform(-2e-4, 2e-4)
             lon[i] += rng.uniform(-3e-4, 3e-4)
             try:
-                await sockets[i].send(orjson.dumps({
-                    "type": "ping", "lat": lat[i], "lon": lon[i], "heading": 90.0,
-                    "speed": 8.0, "accuracy": 5.0, "ts": time.time()}).decode())
+                await sockets[i].send(
+                    orjson.dumps(
+                        {
+                            "type": "ping",
+                            "lat": lat[i],
+                            "lon": lon[i],
+                            "heading": 90.0,
+                            "speed": 8.0,
+                            "accuracy": 5.0,
+                            "ts": time.time(),
+                        }
+                    ).decode()
+                )
                 sent += 1
             except Exception:
                 pass
@@ -226,12 +270,12 @@ async def _boards(base: str, token: str, count: int, commands: Any, results: Any
             now = time.time()
             message = orjson.loads(raw)
             if message["type"] == "events":
-                marks.extend((now - e["ts"]) * 1000 for e in message["events"]
-                             if e["kind"] == "bench.mark")
+                marks.extend((now - e["ts"]) * 1000 for e in message["events"] if e["kind"] == "bench.mark")
             elif message["type"] == "tick":
                 built = message.get("built", 0.0)
-                positions.extend((*(d.get(k, 0.0) for k in STAMPS), built, now)
-                                 for d in message["drivers"] if "ts" in d)
+                positions.extend(
+                    (*(d.get(k, 0.0) for k in STAMPS), built, now) for d in message["drivers"] if "ts" in d
+                )
 
     readers = [asyncio.create_task(read(ws)) for ws in sockets]
     while True:
@@ -307,13 +351,17 @@ def ingest_ladder(base: str, drivers: Client, top: float, seconds: float) -> dic
     rows = []
     for rate in steps:
         row = ingest_phase(base, drivers, rate, seconds)
-        console.print(f"  offered {rate:,}/s -> applied {row['updates_per_s']:,}/s, "
-                      f"p50 {row['p50_ms']} ms, p99 {row['p99_ms']} ms")
+        console.print(
+            f"  offered {rate:,}/s -> applied {row['updates_per_s']:,}/s, "
+            f"p50 {row['p50_ms']} ms, p99 {row['p99_ms']} ms"
+        )
         rows.append(row)
     within = [r for r in rows if r["p99_ms"] is not None and r["p99_ms"] <= 250]
     best = max(within, key=lambda r: r["updates_per_s"]) if within else rows[0]
-    return {**best, "ladder": [{k: r[k] for k in ("offered_per_s", "updates_per_s", "p50_ms",
-                                                   "p99_ms")} for r in rows]}
+    return {
+        **best,
+        "ladder": [{k: r[k] for k in ("offered_per_s", "updates_per_s", "p50_ms", "p99_ms")} for r in rows],
+    }
 
 
 def hop_table(stamped: Any) -> dict[str, Any]:
@@ -326,22 +374,29 @@ def hop_table(stamped: Any) -> dict[str, Any]:
     table: dict[str, Any] = {"samples": len(total), "stamped": int(have.sum())}
     cut = np.percentile(total, 99)
     tail = total >= cut
-    table["total"] = {"p50": round(float(np.percentile(total, 50)), 1),
-                      "p99": round(float(cut), 1), "tail_mean": round(float(total[tail].mean()), 1)}
+    table["total"] = {
+        "p50": round(float(np.percentile(total, 50)), 1),
+        "p99": round(float(cut), 1),
+        "tail_mean": round(float(total[tail].mean()), 1),
+    }
     if have.any():
         rows, total_s = stamped[have], total[have]
         tail_s = total_s >= np.percentile(total_s, 99)
         for i, hop in enumerate(HOPS):
             ms = (rows[:, i + 1] - rows[:, i]) * 1000
-            table[hop] = {"p50": round(float(np.percentile(ms, 50)), 1),
-                          "p99": round(float(np.percentile(ms, 99)), 1),
-                          "tail_mean": round(float(ms[tail_s].mean()), 1)}
+            table[hop] = {
+                "p50": round(float(np.percentile(ms, 50)), 1),
+                "p99": round(float(np.percentile(ms, 99)), 1),
+                "tail_mean": round(float(ms[tail_s].mean()), 1),
+            }
     return table
 
 
 def hop_print(boards: int, hops: dict[str, Any]) -> Table:
-    table = Table(title=f"position ticks at {boards} boards, by hop (ms; "
-                        f"{hops.get('stamped', 0):,} of {hops.get('samples', 0):,} stamped)")
+    table = Table(
+        title=f"position ticks at {boards} boards, by hop (ms; "
+        f"{hops.get('stamped', 0):,} of {hops.get('samples', 0):,} stamped)"
+    )
     for column in ("hop", "p50", "p99", "tail mean (>= p99)"):
         table.add_column(column, justify="left" if column == "hop" else "right")
     for hop in ("total", *HOPS):
@@ -351,8 +406,9 @@ def hop_print(boards: int, hops: dict[str, Any]) -> Table:
     return table
 
 
-def fanout_phase(ws_base: str, org: str, token: str, boards: int, server_pid: int,
-                 seconds: float, procs: int) -> dict[str, Any]:
+def fanout_phase(
+    ws_base: str, org: str, token: str, boards: int, server_pid: int, seconds: float, procs: int
+) -> dict[str, Any]:
     before = rss_kib(server_pid)
     procs = max(1, min(procs, boards // 25))
     shares = [boards // procs + (1 if i < boards % procs else 0) for i in range(procs)]
@@ -387,14 +443,32 @@ def fanout_phase(ws_base: str, org: str, token: str, boards: int, server_pid: in
         client.join()
     stamped = np.concatenate(parts)
     positions = list((stamped[:, 5] - stamped[:, 0]) * 1000)
-    server = {k: hub.get(k) for k in ("sent_after_build_p50_ms", "sent_after_build_p99_ms",
-                                      "sent_after_build_max_ms", "tick_p50_ms", "tick_p99_ms",
-                                      "tick_max_ms", "ticks_merged", "queued_frames_max")}
-    return {"boards": boards, "board_procs": procs, "snapshot_drops": hub["snapshot_drops"],
-            "p50_ms": pct(latencies, 50), "p99_ms": pct(latencies, 99),
-            "received": len(latencies), "position_p50_ms": pct(positions, 50),
-            "position_p99_ms": pct(positions, 99), "position_hops": hop_table(stamped),
-            "server": server, "rss_kib_per_board": round(grown / boards, 1)}
+    server = {
+        k: hub.get(k)
+        for k in (
+            "sent_after_build_p50_ms",
+            "sent_after_build_p99_ms",
+            "sent_after_build_max_ms",
+            "tick_p50_ms",
+            "tick_p99_ms",
+            "tick_max_ms",
+            "ticks_merged",
+            "queued_frames_max",
+        )
+    }
+    return {
+        "boards": boards,
+        "board_procs": procs,
+        "snapshot_drops": hub["snapshot_drops"],
+        "p50_ms": pct(latencies, 50),
+        "p99_ms": pct(latencies, 99),
+        "received": len(latencies),
+        "position_p50_ms": pct(positions, 50),
+        "position_p99_ms": pct(positions, 99),
+        "position_hops": hop_table(stamped),
+        "server": server,
+        "rss_kib_per_board": round(grown / boards, 1),
+    }
 
 
 def main() -> None:
@@ -409,12 +483,18 @@ def main() -> None:
 
     with console.status("building the fleet database"):
         orgs, fleet, dispatcher = build_fleet(args.drivers)
-    tokens = [issue_access_token(Caller(role="driver", user_id=uuid.UUID(user),
-                                        org_id=uuid.UUID(org), driver_id=uuid.UUID(driver)),
-                                 get_settings())
-              for driver, org, user in fleet]
-    board_token = issue_access_token(Caller(role="dispatcher", user_id=uuid.UUID(dispatcher),
-                                            org_id=uuid.UUID(orgs[0])), get_settings())
+    tokens = [
+        issue_access_token(
+            Caller(
+                role="driver", user_id=uuid.UUID(user), org_id=uuid.UUID(org), driver_id=uuid.UUID(driver)
+            ),
+            get_settings(),
+        )
+        for driver, org, user in fleet
+    ]
+    board_token = issue_access_token(
+        Caller(role="dispatcher", user_id=uuid.UUID(dispatcher), org_id=uuid.UUID(orgs[0])), get_settings()
+    )
     server = start_server(args.port)
     results: dict[str, Any] = {}
     try:
@@ -441,8 +521,9 @@ def main() -> None:
         fanout = {}
         for boards in (100, 1000):
             with console.status(f"fan-out to {boards} boards"):
-                fanout[boards] = fanout_phase(ws_base, orgs[0], board_token, boards, server.pid,
-                                              min(args.seconds, 10), args.board_procs)
+                fanout[boards] = fanout_phase(
+                    ws_base, orgs[0], board_token, boards, server.pid, min(args.seconds, 10), args.board_procs
+                )
             hops = fanout[boards].pop("position_hops")
             console.print(f"fan-out {boards}: {fanout[boards]}")
             console.print(hop_print(boards, hops))
@@ -461,14 +542,15 @@ def main() -> None:
         console.print(f"baseline: {baseline}")
         results = {
             "ingest_updates_per_s": ingest["updates_per_s"],
-            "ingest_p50_ms": ingest["p50_ms"], "ingest_p99_ms": ingest["p99_ms"],
+            "ingest_p50_ms": ingest["p50_ms"],
+            "ingest_p99_ms": ingest["p99_ms"],
             "ingest_offered_per_s": ingest["offered_per_s"],
             "ingest_ladder": ingest["ladder"],
-            "ingest_shard_calls_per_flush": round(ingest["shard_calls"] / max(1, ingest[
-                "flushes"]), 2),
+            "ingest_shard_calls_per_flush": round(ingest["shard_calls"] / max(1, ingest["flushes"]), 2),
             "baseline_updates_per_s": baseline["updates_per_s"],
             "baseline_p99_ms": baseline["p99_ms"],
-            "fanout_p50_ms_100": fanout[100]["p50_ms"], "fanout_p99_ms_100": fanout[100]["p99_ms"],
+            "fanout_p50_ms_100": fanout[100]["p50_ms"],
+            "fanout_p99_ms_100": fanout[100]["p99_ms"],
             "fanout_p50_ms_1000": fanout[1000]["p50_ms"],
             "fanout_p99_ms_1000": fanout[1000]["p99_ms"],
             "fanout_position_p50_ms_100": fanout[100]["position_p50_ms"],
@@ -480,7 +562,8 @@ def main() -> None:
             "board_procs": fanout[1000]["board_procs"],
             "rss_kib_per_conn": round(per_driver, 1),
             "rss_kib_per_board": fanout[1000]["rss_kib_per_board"],
-            "drivers": args.drivers, "cpus": os.cpu_count(),
+            "drivers": args.drivers,
+            "cpus": os.cpu_count(),
         }
     finally:
         server.terminate()
@@ -491,14 +574,17 @@ def main() -> None:
     table.add_column("measure")
     table.add_column("value", justify="right")
     table.add_column("target", justify="right")
-    targets = {"ingest_updates_per_s": ">= 10,000", "ingest_p99_ms": "<= 250",
-               "fanout_p99_ms_100": "<= 150", "fanout_p99_ms_1000": "<= 300"}
+    targets = {
+        "ingest_updates_per_s": ">= 10,000",
+        "ingest_p99_ms": "<= 250",
+        "fanout_p99_ms_100": "<= 150",
+        "fanout_p99_ms_1000": "<= 300",
+    }
     targets["fanout_position_p99_ms_1000"] = "<= 300"
     for key, value in results.items():
         if key in ("ingest_ladder", "position_hops_1000", "hub_1000"):
             continue
-        shown = f"{value:,.1f}" if isinstance(value, float) and not math.isnan(value) else str(
-            value)
+        shown = f"{value:,.1f}" if isinstance(value, float) and not math.isnan(value) else str(value)
         table.add_row(key, shown, targets.get(key, ""))
     console.print(table)
 

@@ -24,17 +24,18 @@ import os
 
 os.environ.setdefault("MOVEHUB_BENCH_DB", "movehub_bench_rest")
 _DB = os.environ["MOVEHUB_BENCH_DB"]
-os.environ.update({
-    "MOVEHUB_DATABASE_URL": f"postgresql+asyncpg://movehub_app:movehub_app@127.0.0.1:5432/{_DB}",
-    "MOVEHUB_OWNER_DATABASE_URL":
-        f"postgresql+asyncpg://movehub_owner:movehub_owner@127.0.0.1:5432/{_DB}",
-    "MOVEHUB_REDIS_URL": os.environ.get("MOVEHUB_BENCH_REDIS", "redis://127.0.0.1:6379/10"),
-    "MOVEHUB_LOG_LEVEL": "INFO",
-    "MOVEHUB_BACKGROUND_WORKERS": "false",
-    "MOVEHUB_RATE_LIMIT_ENABLED": "false",
-    "MOVEHUB_FLEET_SHARDS": "2",
-    "MOVEHUB_RAY_NAMESPACE": "movehub-bench-rest",
-})
+os.environ.update(
+    {
+        "MOVEHUB_DATABASE_URL": f"postgresql+asyncpg://movehub_app:movehub_app@127.0.0.1:5432/{_DB}",
+        "MOVEHUB_OWNER_DATABASE_URL": f"postgresql+asyncpg://movehub_owner:movehub_owner@127.0.0.1:5432/{_DB}",
+        "MOVEHUB_REDIS_URL": os.environ.get("MOVEHUB_BENCH_REDIS", "redis://127.0.0.1:6379/10"),
+        "MOVEHUB_LOG_LEVEL": "INFO",
+        "MOVEHUB_BACKGROUND_WORKERS": "false",
+        "MOVEHUB_RATE_LIMIT_ENABLED": "false",
+        "MOVEHUB_FLEET_SHARDS": "2",
+        "MOVEHUB_RAY_NAMESPACE": "movehub-bench-rest",
+    }
+)
 
 import argparse  # noqa: E402
 import json  # noqa: E402
@@ -73,21 +74,30 @@ def build_world() -> dict[str, str]:
     migrate()
     org, customer, dispatcher = (str(uuid.uuid4()) for _ in range(3))
     lon, lat = CENTER
-    area = (f"SRID=4326;MULTIPOLYGON((({lon - .3} {lat - .2},{lon + .3} {lat - .2},"
-            f"{lon + .3} {lat + .2},{lon - .3} {lat + .2},{lon - .3} {lat - .2})))")
+    area = (
+        f"SRID=4326;MULTIPOLYGON((({lon - 0.3} {lat - 0.2},{lon + 0.3} {lat - 0.2},"
+        f"{lon + 0.3} {lat + 0.2},{lon - 0.3} {lat + 0.2},{lon - 0.3} {lat - 0.2})))"
+    )
     app_role = make_url(settings.database_url).username
     admin = psycopg.connect(settings.admin_database_url.rsplit("/", 1)[0] + f"/{_DB}")
     with admin, admin.cursor() as cur:
-        cur.execute("INSERT INTO organizations (id, name, code, service_area, base_location, "
-                    "hourly_rate_cents, per_km_cents, minimum_charge_cents, currency, verified)"
-                    " VALUES (%s, 'Bench Movers', 'BENCH1', %s, %s, 4500, 150, 10000, 'EUR', "
-                    "true)", (org, area, f"SRID=4326;POINT({lon} {lat})"))
-        cur.execute("INSERT INTO users (id, role, email, full_name) VALUES "
-                    "(%s, 'customer', 'bench-customer@example.com', 'Bench Customer')",
-                    (customer,))
-        cur.execute("INSERT INTO users (id, role, org_id, email, full_name) VALUES "
-                    "(%s, 'dispatcher', %s, 'bench-dispatcher@example.com', 'Bench Dispatch')",
-                    (dispatcher, org))
+        cur.execute(
+            "INSERT INTO organizations (id, name, code, service_area, base_location, "
+            "hourly_rate_cents, per_km_cents, minimum_charge_cents, currency, verified)"
+            " VALUES (%s, 'Bench Movers', 'BENCH1', %s, %s, 4500, 150, 10000, 'EUR', "
+            "true)",
+            (org, area, f"SRID=4326;POINT({lon} {lat})"),
+        )
+        cur.execute(
+            "INSERT INTO users (id, role, email, full_name) VALUES "
+            "(%s, 'customer', 'bench-customer@example.com', 'Bench Customer')",
+            (customer,),
+        )
+        cur.execute(
+            "INSERT INTO users (id, role, org_id, email, full_name) VALUES "
+            "(%s, 'dispatcher', %s, 'bench-dispatcher@example.com', 'Bench Dispatch')",
+            (dispatcher, org),
+        )
         cur.execute(
             "INSERT INTO bookings (org_id, customer_id, pickup_address, pickup_location, "
             "dropoff_address, dropoff_location, window_start, window_end, volume_m3, crew_size,"
@@ -95,47 +105,90 @@ def build_world() -> dict[str, str]:
             "now() + make_interval(days => 1 + g %% 300), "
             "now() + make_interval(days => 1 + g %% 300, hours => 4), 20, 2, 11.13, 50000, "
             "'EUR' FROM generate_series(1, %s) g",
-            (org, customer, f"SRID=4326;POINT({lon} {lat})",
-             f"SRID=4326;POINT({lon} {lat + 0.1})", LISTED_BOOKINGS))
+            (
+                org,
+                customer,
+                f"SRID=4326;POINT({lon} {lat})",
+                f"SRID=4326;POINT({lon} {lat + 0.1})",
+                LISTED_BOOKINGS,
+            ),
+        )
         cur.execute(CREATE_TABLE)
         cur.execute(f"GRANT SELECT, INSERT ON {TABLE} TO {app_role}")
         cur.execute(f"GRANT USAGE ON SEQUENCE {TABLE}_id_seq TO {app_role}")
     admin.close()
-    return {"org": org,
-            "customer": issue_access_token(Caller("customer", uuid.UUID(customer)), settings),
-            "dispatcher": issue_access_token(
-                Caller("dispatcher", uuid.UUID(dispatcher), uuid.UUID(org)), settings)}
+    return {
+        "org": org,
+        "customer": issue_access_token(Caller("customer", uuid.UUID(customer)), settings),
+        "dispatcher": issue_access_token(
+            Caller("dispatcher", uuid.UUID(dispatcher), uuid.UUID(org)), settings
+        ),
+    }
 
 
 def booking_body(org: str) -> dict[str, Any]:
     lon, lat = CENTER
-    start = (datetime.now(UTC) + timedelta(days=3)).replace(hour=8, minute=0, second=0,
-                                                             microsecond=0)
-    return {"org_id": org,
-            "pickup": {"address": "Alexanderplatz 1", "location": {"lon": lon, "lat": lat}},
-            "dropoff": {"address": "Pankow 5", "location": {"lon": lon, "lat": lat + 0.1}},
-            "window_start": start.isoformat(),
-            "window_end": (start + timedelta(hours=6)).isoformat(),
-            "volume_m3": 20, "crew_size": 2, "required_skills": [], "notes": "bench"}
+    start = (datetime.now(UTC) + timedelta(days=3)).replace(hour=8, minute=0, second=0, microsecond=0)
+    return {
+        "org_id": org,
+        "pickup": {"address": "Alexanderplatz 1", "location": {"lon": lon, "lat": lat}},
+        "dropoff": {"address": "Pankow 5", "location": {"lon": lon, "lat": lat + 0.1}},
+        "window_start": start.isoformat(),
+        "window_end": (start + timedelta(hours=6)).isoformat(),
+        "volume_m3": 20,
+        "crew_size": 2,
+        "required_skills": [],
+        "notes": "bench",
+    }
 
 
 def quote_body(org: str) -> dict[str, Any]:
     lon, lat = CENTER
-    return {"org_id": org, "pickup": {"lon": lon, "lat": lat},
-            "dropoff": {"lon": lon, "lat": lat + 0.1}, "volume_m3": 20, "crew_size": 2}
+    return {
+        "org_id": org,
+        "pickup": {"lon": lon, "lat": lat},
+        "dropoff": {"lon": lon, "lat": lat + 0.1},
+        "volume_m3": 20,
+        "crew_size": 2,
+    }
 
 
 # ---- servers -------------------------------------------------------------------------------
 def start(kind: str, port: int, workers: int, ray: bool) -> subprocess.Popen[bytes]:
     env = {**os.environ, "RAY_ADDRESS": "", "MOVEHUB_RAY_ENABLED": str(ray).lower()}
     if kind == "gateway":  # the real command, --workers included
-        command = [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port),
-                   "--workers", str(workers)]
+        command = [
+            sys.executable,
+            "-m",
+            "gateway.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ]
     else:  # the same uvicorn settings as `movehub serve` (gateway/cli.py _serve)
-        command = [sys.executable, "-m", "uvicorn", "tests.bench.rest_baselines:create_app",
-                   "--factory", "--host", "127.0.0.1", "--port", str(port), "--loop", "uvloop",
-                   "--ws", "websockets-sansio", "--ws-per-message-deflate", "false",
-                   "--log-level", "warning", "--workers", str(workers)]
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "tests.bench.rest_baselines:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--loop",
+            "uvloop",
+            "--ws",
+            "websockets-sansio",
+            "--ws-per-message-deflate",
+            "false",
+            "--log-level",
+            "warning",
+            "--workers",
+            str(workers),
+        ]
         env["MOVEHUB_GATEWAY_WORKERS"] = str(workers)
     return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, start_new_session=True)
 
@@ -179,12 +232,17 @@ def _ms(value: str) -> float:
     return round(float(number) * _UNIT_MS[unit], 2)
 
 
-def lua(directory: Path, name: str, method: str, token: str | None = None,
-        body: dict[str, Any] | None = None, delay_ms: float | None = None) -> Path:
+def lua(
+    directory: Path,
+    name: str,
+    method: str,
+    token: str | None = None,
+    body: dict[str, Any] | None = None,
+    delay_ms: float | None = None,
+) -> Path:
     lines = [f'wrk.method = "{method}"']
     if body is not None:
-        lines += [f"wrk.body = [[{json.dumps(body)}]]",
-                  'wrk.headers["Content-Type"] = "application/json"']
+        lines += [f"wrk.body = [[{json.dumps(body)}]]", 'wrk.headers["Content-Type"] = "application/json"']
     if token:
         lines.append(f'wrk.headers["Authorization"] = "Bearer {token}"')
     if delay_ms:
@@ -196,21 +254,38 @@ def lua(directory: Path, name: str, method: str, token: str | None = None,
 
 def wrk(url: str, connections: int, seconds: float, script: Path) -> dict[str, Any]:
     out = subprocess.run(
-        ["wrk", "-t", str(min(2, connections)), "-c", str(connections), "-d", f"{max(1, round(seconds))}s",
-         "--timeout", "10s", "--latency", "-s", str(script), url],
-        capture_output=True, text=True, check=True).stdout
+        [
+            "wrk",
+            "-t",
+            str(min(2, connections)),
+            "-c",
+            str(connections),
+            "-d",
+            f"{max(1, round(seconds))}s",
+            "--timeout",
+            "10s",
+            "--latency",
+            "-s",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     if "Requests/sec" not in out or "Latency Distribution" not in out:
         print(out, file=sys.stderr)
     percentiles = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)\s*$", out, re.M))
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
-                       out)
-    return {"connections": connections,
-            "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
-            "p50_ms": _ms(percentiles["50"]) if "50" in percentiles else None,
-            "p99_ms": _ms(percentiles["99"]) if "99" in percentiles else None,
-            "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
-            "socket_errors": sum(int(n) for n in errors.groups()) if errors else 0}
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    return {
+        "connections": connections,
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
+        "p50_ms": _ms(percentiles["50"]) if "50" in percentiles else None,
+        "p99_ms": _ms(percentiles["99"]) if "99" in percentiles else None,
+        "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
+        "socket_errors": sum(int(n) for n in errors.groups()) if errors else 0,
+    }
 
 
 def ladder(name: str, url: str, script: Path, steps: list[int], seconds: float) -> list[dict[str, Any]]:
@@ -218,9 +293,12 @@ def ladder(name: str, url: str, script: Path, steps: list[int], seconds: float) 
     rows = []
     for connections in steps:
         row = {"target": name, **wrk(url, connections, seconds, script)}
-        print(f"  {name:<22} c={connections:<4} {row['rps']:>8.0f}/s  p50 {row['p50_ms']:>7} ms"
-              f"  p99 {row['p99_ms']:>7} ms  non-2xx {row['non_2xx']}  errors "
-              f"{row['socket_errors']}", flush=True)
+        print(
+            f"  {name:<22} c={connections:<4} {row['rps']:>8.0f}/s  p50 {row['p50_ms']:>7} ms"
+            f"  p99 {row['p99_ms']:>7} ms  non-2xx {row['non_2xx']}  errors "
+            f"{row['socket_errors']}",
+            flush=True,
+        )
         rows.append(row)
     return rows
 
@@ -230,10 +308,25 @@ def profile_start(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes
     if shutil.which("py-spy") is None:
         print("  (py-spy not on PATH: `uv tool install py-spy` for --profile)")
         return None
-    return subprocess.Popen(["py-spy", "record", "--pid", str(pid), "--duration",
-                             str(int(seconds)), "--rate", "200", "--format", "raw", "--output",
-                             str(out), "--nonblocking"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [
+            "py-spy",
+            "record",
+            "--pid",
+            str(pid),
+            "--duration",
+            str(int(seconds)),
+            "--rate",
+            "200",
+            "--format",
+            "raw",
+            "--output",
+            str(out),
+            "--nonblocking",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def top_own(raw: Path, count: int = 5) -> list[dict[str, Any]]:
@@ -247,8 +340,11 @@ def top_own(raw: Path, count: int = 5) -> list[dict[str, Any]]:
         leaf = re.sub(r":\d+\)$", ")", stack.split(";")[-1])
         own[leaf] += int(samples)
         total += int(samples)
-    return [{"function": f, "own_pct": round(100 * n / total, 1)}
-            for f, n in own.most_common(count)] if total else []
+    return (
+        [{"function": f, "own_pct": round(100 * n / total, 1)} for f, n in own.most_common(count)]
+        if total
+        else []
+    )
 
 
 # ---- the run -------------------------------------------------------------------------------
@@ -257,8 +353,9 @@ def ratio(a: float, b: float) -> float | None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--steps", default="16,64", help="connections per step")
     parser.add_argument("--workers", default="1", help="gateway runs, e.g. 1,2")
@@ -274,10 +371,14 @@ def main() -> None:
     scripts = Path(tempfile.mkdtemp(prefix="movehub-bench-rest-"))
     base = f"http://127.0.0.1:{args.port}"
     results: dict[str, Any] = {
-        "when": datetime.now(UTC).isoformat(timespec="seconds"), "cpus": os.cpu_count(),
-        "load_avg_at_start": os.getloadavg(), "steps": steps, "seconds": args.seconds,
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "cpus": os.cpu_count(),
+        "load_avg_at_start": os.getloadavg(),
+        "steps": steps,
+        "seconds": args.seconds,
         "note": "shared machine: other sessions were running; compare rows of this run",
-        "rows": []}
+        "rows": [],
+    }
 
     print("baselines (tests/bench/rest_baselines.py, same uvicorn settings):", flush=True)
     server = start("baseline", args.port, 1, ray=False)
@@ -294,8 +395,10 @@ def main() -> None:
 
     for workers in [int(w) for w in args.workers.split(",")]:
         tag = f"[{workers}w]"
-        print(f"gateway `movehub serve --workers {workers}`"
-              f"{' (Ray off)' if args.no_ray else ' (local Ray)'}:", flush=True)
+        print(
+            f"gateway `movehub serve --workers {workers}`{' (Ray off)' if args.no_ray else ' (local Ray)'}:",
+            flush=True,
+        )
         server = start("gateway", args.port, workers, ray=not args.no_ray)
         try:
             wait_ready(base, server, "/readyz")
@@ -303,19 +406,19 @@ def main() -> None:
             quote = lua(scripts, "quote", "POST", world["customer"], quote_body(world["org"]))
             listing = lua(scripts, "list", "GET", world["dispatcher"])
             health = lua(scripts, "health", "GET")
-            results["rows"] += ladder(f"{tag} GET /healthz", f"{base}/healthz", health, steps,
-                                      args.seconds)
+            results["rows"] += ladder(f"{tag} GET /healthz", f"{base}/healthz", health, steps, args.seconds)
             profiler = None
             if args.profile and workers == 1:
                 raw = scripts / "rest-create.pyspy.txt"
                 OUT.parent.mkdir(exist_ok=True)
                 wrk(f"{base}/api/v1/bookings", steps[0], 2, create)
                 # Recorded during the top step of booking create (the ladder's last one).
-                profiler = profile_start(server_pid(server),
-                                         args.seconds * (len(steps) - 1) + 2 + args.seconds,
-                                         raw)
-            results["rows"] += ladder(f"{tag} POST /bookings", f"{base}/api/v1/bookings",
-                                      create, steps, args.seconds)
+                profiler = profile_start(
+                    server_pid(server), args.seconds * (len(steps) - 1) + 2 + args.seconds, raw
+                )
+            results["rows"] += ladder(
+                f"{tag} POST /bookings", f"{base}/api/v1/bookings", create, steps, args.seconds
+            )
             if profiler is not None:
                 profiler.wait(timeout=120)
                 results["profile_booking_create_top5"] = top_own(raw)
@@ -324,31 +427,45 @@ def main() -> None:
                     print(f"    {row['own_pct']:>5}%  {row['function']}")
             # Paced: half the INSERT ceiling's rate, from 16 connections with think time.
             half = ceiling / 2
-            paced = lua(scripts, "create-paced", "POST", world["customer"],
-                        booking_body(world["org"]), delay_ms=max(1.0, 16 * 1000 / half))
-            row = {"target": f"{tag} POST /bookings paced", "offered_rps": round(half),
-                   **wrk(f"{base}/api/v1/bookings", 16, args.seconds, paced)}
+            paced = lua(
+                scripts,
+                "create-paced",
+                "POST",
+                world["customer"],
+                booking_body(world["org"]),
+                delay_ms=max(1.0, 16 * 1000 / half),
+            )
+            row = {
+                "target": f"{tag} POST /bookings paced",
+                "offered_rps": round(half),
+                **wrk(f"{base}/api/v1/bookings", 16, args.seconds, paced),
+            }
             print(f"  paced at ~{half:.0f}/s: {row['rps']:.0f}/s p99 {row['p99_ms']} ms")
             results["rows"].append(row)
-            results["rows"] += ladder(f"{tag} POST /bookings/quote",
-                                      f"{base}/api/v1/bookings/quote", quote, steps,
-                                      args.seconds)
-            results["rows"] += ladder(f"{tag} GET /bookings?limit=20",
-                                      f"{base}/api/v1/bookings?limit=20", listing, steps,
-                                      args.seconds)
+            results["rows"] += ladder(
+                f"{tag} POST /bookings/quote", f"{base}/api/v1/bookings/quote", quote, steps, args.seconds
+            )
+            results["rows"] += ladder(
+                f"{tag} GET /bookings?limit=20",
+                f"{base}/api/v1/bookings?limit=20",
+                listing,
+                steps,
+                args.seconds,
+            )
         finally:
             stop(server)
 
-    print(f"\nratios at {top} connections (INSERT ceiling {ceiling:.0f}/s, bare /healthz "
-          f"{bare:.0f}/s, best step of each):")
+    print(
+        f"\nratios at {top} connections (INSERT ceiling {ceiling:.0f}/s, bare /healthz "
+        f"{bare:.0f}/s, best step of each):"
+    )
     ratios: dict[str, Any] = {}
     for row in results["rows"]:
         if row["connections"] != top or not row["target"].startswith("["):
             continue
         against = bare if row["target"].endswith("/healthz") else ceiling
         ratios[row["target"]] = ratio(row["rps"], against)
-        print(f"  {row['target']:<30} {row['rps']:>8.0f}/s  x{ratios[row['target']]}  "
-              f"p99 {row['p99_ms']} ms")
+        print(f"  {row['target']:<30} {row['rps']:>8.0f}/s  x{ratios[row['target']]}  p99 {row['p99_ms']} ms")
     results["ceiling_rps"], results["bare_rps"], results["ratios"] = ceiling, bare, ratios
     OUT.parent.mkdir(exist_ok=True)
     OUT.write_text(json.dumps(results, indent=2))

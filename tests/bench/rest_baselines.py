@@ -15,8 +15,10 @@ from sqlalchemy import text
 from persistence.session import engine
 
 TABLE = "bench_insert"
-CREATE_TABLE = (f"CREATE TABLE IF NOT EXISTS {TABLE} (id bigserial PRIMARY KEY, "
-                "payload jsonb NOT NULL, created_at timestamptz NOT NULL DEFAULT now())")
+CREATE_TABLE = (
+    f"CREATE TABLE IF NOT EXISTS {TABLE} (id bigserial PRIMARY KEY, "
+    "payload jsonb NOT NULL, created_at timestamptz NOT NULL DEFAULT now())"
+)
 _INSERT = text(f"INSERT INTO {TABLE} (payload) VALUES (CAST(:payload AS jsonb))")
 
 

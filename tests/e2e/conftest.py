@@ -28,8 +28,11 @@ def gateway_url(database: str) -> Iterator[str]:
     """
     # Background workers on, as in production: the outbox worker is what puts assignments
     # and status changes on the org event streams the sockets follow.
-    env = {"MOVEHUB_LOG_LEVEL": "WARNING", "MOVEHUB_BACKGROUND_WORKERS": "true",
-           "MOVEHUB_OUTBOX_POLL_INTERVAL_S": "0.2"}
+    env = {
+        "MOVEHUB_LOG_LEVEL": "WARNING",
+        "MOVEHUB_BACKGROUND_WORKERS": "true",
+        "MOVEHUB_OUTBOX_POLL_INTERVAL_S": "0.2",
+    }
     with running_gateway(env, name="gateway") as base_url:
         yield base_url
 
@@ -40,8 +43,7 @@ async def browser() -> AsyncIterator[Browser]:
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is not installed (scripts/setup.sh --test installs it)")
     async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM,
-                                                    args=["--no-sandbox"])
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         try:
             yield launched
         finally:

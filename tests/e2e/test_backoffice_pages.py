@@ -62,15 +62,16 @@ class Watched:
 
 @pytest.fixture
 async def watched(browser: Browser) -> AsyncIterator[Watched]:
-    context = await browser.new_context(viewport={"width": 1440, "height": 900},
-                                        timezone_id="UTC")
+    context = await browser.new_context(viewport={"width": 1440, "height": 900}, timezone_id="UTC")
     await context.add_init_script(RECORD_VIOLATIONS)
     page = await context.new_page()
     seen = Watched(page)
     page.on("console", lambda m: seen.console.append(f"{m.type}: {m.text}"))
     page.on("pageerror", lambda e: seen.console.append(f"pageerror: {e}"))
-    page.on("response", lambda r: seen.refused.append(f"{r.status} {r.request.method} {r.url}")
-            if r.status >= 400 else None)
+    page.on(
+        "response",
+        lambda r: seen.refused.append(f"{r.status} {r.request.method} {r.url}") if r.status >= 400 else None,
+    )
     try:
         yield seen
         assert await page.evaluate("() => window.__csp") == []
@@ -94,22 +95,26 @@ async def open_page(seen: Watched, url: str) -> None:
     assert response is not None and response.status == 200
     assert "script-src 'self'" in response.headers["content-security-policy"]
     await seen.page.wait_for_function(
-        "() => window.__backoffice && window.__backoffice.ready", timeout=30_000)
+        "() => window.__backoffice && window.__backoffice.ready", timeout=30_000
+    )
 
 
 async def result(page: Page, selector: str) -> tuple[str, str]:
     """A status line once it says ok or error: (kind, text)."""
     await page.wait_for_function(
         "(s) => ['ok', 'error'].some((k) => document.querySelector(s).classList.contains(k))",
-        arg=selector, timeout=15_000)
-    kind = "ok" if "ok" in (await page.locator(selector).get_attribute("class") or "") \
-        else "error"
+        arg=selector,
+        timeout=15_000,
+    )
+    kind = "ok" if "ok" in (await page.locator(selector).get_attribute("class") or "") else "error"
     return kind, await page.inner_text(selector)
 
 
 async def reset_result(page: Page, selector: str) -> None:
-    await page.evaluate("(s) => { const n = document.querySelector(s); n.className = 'result';"
-                        " n.textContent = ''; }", selector)
+    await page.evaluate(
+        "(s) => { const n = document.querySelector(s); n.className = 'result'; n.textContent = ''; }",
+        selector,
+    )
 
 
 async def shot(page: Page, name: str) -> None:
@@ -119,9 +124,13 @@ async def shot(page: Page, name: str) -> None:
 
 async def active_assignment(booking_id: uuid.UUID) -> BookingAssignment | None:
     async with tenant_session(SYSTEM) as session:
-        return (await session.scalars(select(BookingAssignment).where(
-            BookingAssignment.booking_id == booking_id,
-            BookingAssignment.active.is_(True)))).one_or_none()
+        return (
+            await session.scalars(
+                select(BookingAssignment).where(
+                    BookingAssignment.booking_id == booking_id, BookingAssignment.active.is_(True)
+                )
+            )
+        ).one_or_none()
 
 
 async def stored(model: type, key: object) -> Any:
@@ -133,11 +142,13 @@ async def stored(model: type, key: object) -> Any:
 
 
 async def test_calendar_shows_drivers_by_day_and_moves_jobs_as_manual_assignments(
-        gateway_url: str, watched: Watched) -> None:
+    gateway_url: str, watched: Watched
+) -> None:
     page = watched.page
     org = await make_org(name="Calendar E2E Movers")
-    dispatcher = await make_user("dispatcher", org, full_name="Dora Dispatch",
-                                 email=f"cal-{uuid.uuid4().hex[:8]}@example.com")
+    dispatcher = await make_user(
+        "dispatcher", org, full_name="Dora Dispatch", email=f"cal-{uuid.uuid4().hex[:8]}@example.com"
+    )
     anna = await make_driver(org, full_name="Anna Adler")
     ben = await make_driver(org, full_name="Ben Brandt")
     cara = await make_driver(org, full_name="Cara Czech")
@@ -148,20 +159,24 @@ async def test_calendar_shows_drivers_by_day_and_moves_jobs_as_manual_assignment
     def at(hour: int) -> datetime:
         return datetime.combine(day, time(hour), tzinfo=UTC)
 
-    j1 = await make_booking(org, customer, start=at(9), hours=4,
-                            pickup_address="Torstrasse 1")  # Anna, truck 1
-    j2 = await make_booking(org, customer, start=at(9), hours=3,
-                            pickup_address="Kastanienallee 2")  # Ben, truck 2
-    j3 = await make_booking(org, customer, start=at(14), hours=3,
-                            pickup_address="Oranienstrasse 3")  # nobody yet
-    j4 = await make_booking(org, customer, start=at(14), hours=2,
-                            pickup_address="Boxhagener Str 4")  # Cara, truck 3
+    j1 = await make_booking(
+        org, customer, start=at(9), hours=4, pickup_address="Torstrasse 1"
+    )  # Anna, truck 1
+    j2 = await make_booking(
+        org, customer, start=at(9), hours=3, pickup_address="Kastanienallee 2"
+    )  # Ben, truck 2
+    j3 = await make_booking(
+        org, customer, start=at(14), hours=3, pickup_address="Oranienstrasse 3"
+    )  # nobody yet
+    j4 = await make_booking(
+        org, customer, start=at(14), hours=2, pickup_address="Boxhagener Str 4"
+    )  # Cara, truck 3
     async with httpx.AsyncClient(base_url=gateway_url, headers=auth_headers(dispatcher)) as http:
-        for booking, driver, truck in ((j1, anna, trucks[0]), (j2, ben, trucks[1]),
-                                       (j4, cara, trucks[2])):
-            answer = await http.post(f"/api/v1/bookings/{booking.id}/assign",
-                                     json={"driver_id": str(driver.id),
-                                           "truck_id": str(truck.id)})
+        for booking, driver, truck in ((j1, anna, trucks[0]), (j2, ben, trucks[1]), (j4, cara, trucks[2])):
+            answer = await http.post(
+                f"/api/v1/bookings/{booking.id}/assign",
+                json={"driver_id": str(driver.id), "truck_id": str(truck.id)},
+            )
             assert answer.status_code == 201, answer.text
 
     # Signed in through the board's one-time-code form, shared by the page.
@@ -187,18 +202,23 @@ async def test_calendar_shows_drivers_by_day_and_moves_jobs_as_manual_assignment
         for driver in (anna, ben, cara):
             schedule = await http.get(f"/api/v1/calendar/drivers/{driver.id}", params=week)
             assert schedule.status_code == 200, schedule.text
-            server_gaps = [(datetime.fromisoformat(g["start"]), datetime.fromisoformat(g["end"]))
-                           for g in schedule.json()["free"]]
-            page_gaps = [(datetime.fromisoformat(a), datetime.fromisoformat(b)) for a, b in
-                         await page.evaluate("""(id) => window.__backoffice.calendar.free.get(id)
+            server_gaps = [
+                (datetime.fromisoformat(g["start"]), datetime.fromisoformat(g["end"]))
+                for g in schedule.json()["free"]
+            ]
+            page_gaps = [
+                (datetime.fromisoformat(a), datetime.fromisoformat(b))
+                for a, b in await page.evaluate(
+                    """(id) => window.__backoffice.calendar.free.get(id)
                              .map((g) => [g.start.toISOString(), g.end.toISOString()])""",
-                                             str(driver.id))]
+                    str(driver.id),
+                )
+            ]
             assert page_gaps == server_gaps and len(server_gaps) == 2, driver.full_name
     # Shown inside the 07:00-20:00 working day.
     free = f'{row(anna.id)} td[data-day="0"] .free-text'
     assert await page.inner_text(free) == "free 07:00–09:00, 13:00–20:00"
-    assert await page.inner_text(f'{row(anna.id)} td[data-day="1"] .free-text') \
-        == "free 07:00–20:00"
+    assert await page.inner_text(f'{row(anna.id)} td[data-day="1"] .free-text') == "free 07:00–20:00"
 
     # 1. Moving Anna's job to Ben, who is busy then: refused before anything is released.
     await page.click(job(j1))
@@ -237,7 +257,7 @@ async def test_calendar_shows_drivers_by_day_and_moves_jobs_as_manual_assignment
     assert moved is not None and (moved.driver_id, moved.truck_id) == (cara.id, trucks[0].id)
     assert moved.method == "manual"
     await page.locator(f'{row(cara.id)} td[data-day="0"] {job(j1)}').wait_for()
-    assert await page.locator(f'{row(anna.id)} {job(j1)}').count() == 0
+    assert await page.locator(f"{row(anna.id)} {job(j1)}").count() == 0
     assert await page.inner_text(free) == "free 07:00–20:00"
 
     # 4. Dragging the unassigned job onto Anna's (now free) day assigns it, with the truck
@@ -249,8 +269,7 @@ async def test_calendar_shows_drivers_by_day_and_moves_jobs_as_manual_assignment
     kind, text = await result(page, "#move-result")
     assert kind == "ok" and "Anna Adler" in text, text
     dragged = await active_assignment(j3.id)
-    assert dragged is not None and (dragged.driver_id, dragged.truck_id) == (anna.id,
-                                                                              trucks[1].id)
+    assert dragged is not None and (dragged.driver_id, dragged.truck_id) == (anna.id, trucks[1].id)
     await page.locator(f'{row(anna.id)} td[data-day="0"] {job(j3)}').wait_for()
     moves = await page.evaluate("() => window.__backoffice.calendar.moves.map(m => m.ok)")
     assert moves == [False, False, True, True]
@@ -261,8 +280,7 @@ async def test_calendar_shows_drivers_by_day_and_moves_jobs_as_manual_assignment
 # --- analytics ----------------------------------------------------------------------------
 
 
-async def test_analytics_draws_svg_charts_from_the_views(gateway_url: str,
-                                                         watched: Watched) -> None:
+async def test_analytics_draws_svg_charts_from_the_views(gateway_url: str, watched: Watched) -> None:
     page = watched.page
     org = await make_org(name="Analytics E2E Movers")
     admin = await make_user("mover_admin", org, full_name="Ada Admin")
@@ -271,8 +289,9 @@ async def test_analytics_draws_svg_charts_from_the_views(gateway_url: str,
     base = datetime.combine(date.today() - timedelta(days=6), time(9), tzinfo=UTC)
     made = [
         await make_booking(org, customer, start=base, status="completed", price_cents=40000),
-        await make_booking(org, customer, start=base + timedelta(days=1), status="completed",
-                           price_cents=25000),
+        await make_booking(
+            org, customer, start=base + timedelta(days=1), status="completed", price_cents=25000
+        ),
         await make_booking(org, customer, start=base + timedelta(days=2), status="cancelled"),
         await make_booking(org, customer, start=base + timedelta(days=9)),  # confirmed, ahead
     ]
@@ -316,7 +335,8 @@ async def test_analytics_draws_svg_charts_from_the_views(gateway_url: str,
     # Platform admins drill into one organization (the nine-view API's ?org_id=), and any
     # view downloads as CSV.
     assert await page.evaluate("() => window.__backoffice.analytics.newer"), (
-        "the page fell back to the four-view analytics API")
+        "the page fell back to the four-view analytics API"
+    )
     assert await page.locator("#org-row").is_hidden()  # staff see their own organization
     await page.goto(f"{gateway_url}/backoffice/analytics?{link(platform)}")
     await page.wait_for_function("() => window.__backoffice.ready", timeout=30_000)
@@ -331,16 +351,14 @@ async def test_analytics_draws_svg_charts_from_the_views(gateway_url: str,
         await page.click("#csv-download")
     download = await downloading.value
     assert download.suggested_filename.startswith("movehub-bookings-")
-    rows = (await page.evaluate("() => window.__backoffice.analytics.downloads"))
+    rows = await page.evaluate("() => window.__backoffice.analytics.downloads")
     assert rows[-1]["view"] == "bookings" and rows[-1]["lines"] > 3
-
 
 
 # --- invoices -----------------------------------------------------------------------------
 
 
-async def test_invoices_open_the_pdf_and_record_a_payment(gateway_url: str,
-                                                          watched: Watched) -> None:
+async def test_invoices_open_the_pdf_and_record_a_payment(gateway_url: str, watched: Watched) -> None:
     page = watched.page
     org = await make_org(name="Invoice E2E Movers")
     admin = await make_user("mover_admin", org, full_name="Ines Invoice")
@@ -352,10 +370,14 @@ async def test_invoices_open_the_pdf_and_record_a_payment(gateway_url: str,
         invoice_id = created.json()["id"]
         issued = await http.post(f"/api/v1/invoices/{invoice_id}/issue")
         assert issued.status_code == 200, issued.text
-        draft = await http.post("/api/v1/invoices", json={
-            "customer_id": str(customer.id), "currency": "EUR",
-            "line_items": [{"description": "Packing boxes", "quantity": "10",
-                            "unit_price_cents": 300}]})
+        draft = await http.post(
+            "/api/v1/invoices",
+            json={
+                "customer_id": str(customer.id),
+                "currency": "EUR",
+                "line_items": [{"description": "Packing boxes", "quantity": "10", "unit_price_cents": 300}],
+            },
+        )
         assert draft.status_code == 201, draft.text
     number = issued.json()["number"]
 
@@ -365,8 +387,7 @@ async def test_invoices_open_the_pdf_and_record_a_payment(gateway_url: str,
     assert number in await row.inner_text()
     assert await row.get_attribute("data-paid-cents") == "0"
     await row.click()
-    await page.wait_for_function("(n) => document.querySelector('#inv-number').textContent === n",
-                                 arg=number)
+    await page.wait_for_function("(n) => document.querySelector('#inv-number').textContent === n", arg=number)
     assert await page.input_value("#pay-amount") == "300.00"
 
     # The PDF, fetched with the page's credentials and opened in a new tab.
@@ -386,8 +407,10 @@ async def test_invoices_open_the_pdf_and_record_a_payment(gateway_url: str,
     kind, text = await result(page, "#pay-result")
     assert kind == "ok" and "179,50" in text.replace(".", ","), text
     await page.wait_for_function(
-        "(id) => document.querySelector(`#invoices tr[data-invoice-id=\"${id}\"]`)"
-        "?.dataset.paidCents === '12050'", arg=invoice_id)
+        '(id) => document.querySelector(`#invoices tr[data-invoice-id="${id}"]`)'
+        "?.dataset.paidCents === '12050'",
+        arg=invoice_id,
+    )
     assert "120.50" in await row.locator("td.paid").inner_text()
     assert "179.50" in await row.locator("td.outstanding").inner_text()
     saved = await stored(Invoice, uuid.UUID(invoice_id))
@@ -410,7 +433,8 @@ async def test_invoices_open_the_pdf_and_record_a_payment(gateway_url: str,
 
 
 async def test_admin_opens_approves_and_rejects_verification_documents(
-        gateway_url: str, watched: Watched) -> None:
+    gateway_url: str, watched: Watched
+) -> None:
     page = watched.page
     org = await make_org(name="Verification E2E Movers", verified=False)
     mover = await make_user("mover_admin", org)
@@ -418,12 +442,19 @@ async def test_admin_opens_approves_and_rejects_verification_documents(
     submissions = {}
     async with httpx.AsyncClient(base_url=gateway_url, headers=auth_headers(mover)) as http:
         for kind in ("business_license", "liability_insurance"):
-            uploaded = await http.post("/api/v1/documents", data={"purpose": "verification"},
-                                       files={"file": (f"{kind}.pdf", PDF, "application/pdf")})
+            uploaded = await http.post(
+                "/api/v1/documents",
+                data={"purpose": "verification"},
+                files={"file": (f"{kind}.pdf", PDF, "application/pdf")},
+            )
             assert uploaded.status_code == 201, uploaded.text
-            body = {"subject_type": "organization", "subject_id": str(org.id), "kind": kind,
-                    "document_id": uploaded.json()["id"],
-                    "expires_on": (date.today() + timedelta(days=365)).isoformat()}
+            body = {
+                "subject_type": "organization",
+                "subject_id": str(org.id),
+                "kind": kind,
+                "document_id": uploaded.json()["id"],
+                "expires_on": (date.today() + timedelta(days=365)).isoformat(),
+            }
             submitted = await http.post("/api/v1/verification/submissions", json=body)
             assert submitted.status_code == 201, submitted.text
             submissions[kind] = submitted.json()["id"]
@@ -436,8 +467,7 @@ async def test_admin_opens_approves_and_rejects_verification_documents(
 
     await open_page(watched, f"{gateway_url}/backoffice/verification?{link(admin)}")
     license_row = page.locator(f'#queue tr[data-submission-id="{submissions["business_license"]}"]')
-    insurance_row = page.locator(
-        f'#queue tr[data-submission-id="{submissions["liability_insurance"]}"]')
+    insurance_row = page.locator(f'#queue tr[data-submission-id="{submissions["liability_insurance"]}"]')
     assert await license_row.get_attribute("data-status") == "pending"
     assert "Verification E2E Movers" in await license_row.inner_text()
     assert await insurance_row.count() == 1
@@ -452,8 +482,9 @@ async def test_admin_opens_approves_and_rejects_verification_documents(
     async with httpx.AsyncClient() as http:
         document = await http.get(links[0]["url"])
     assert document.status_code == 200 and document.content == PDF
-    assert (await stored(VerificationSubmission, uuid.UUID(submissions["business_license"]))) \
-        .status == "under_review"
+    assert (
+        await stored(VerificationSubmission, uuid.UUID(submissions["business_license"]))
+    ).status == "under_review"
     assert await license_row.get_attribute("data-status") == "under_review"
     await shot(page, "verification.png")
 
@@ -474,6 +505,5 @@ async def test_admin_opens_approves_and_rejects_verification_documents(
     kind, text = await result(page, "#sub-result")
     assert kind == "ok" and reason in text, text
     await insurance_row.wait_for(state="detached")
-    rejected = await stored(VerificationSubmission,
-                            uuid.UUID(submissions["liability_insurance"]))
+    rejected = await stored(VerificationSubmission, uuid.UUID(submissions["liability_insurance"]))
     assert rejected.status == "rejected" and rejected.rejection_reason == reason

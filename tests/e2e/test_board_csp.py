@@ -31,11 +31,9 @@ INJECT_INLINE = """() => new Promise((resolve) => {
 })"""
 
 
-async def test_the_board_goes_live_without_a_csp_violation(gateway_url: str,
-                                                           browser: Browser) -> None:
+async def test_the_board_goes_live_without_a_csp_violation(gateway_url: str, browser: Browser) -> None:
     org = await make_org(name="CSP Board Movers")
-    dispatcher = await make_user("dispatcher", org,
-                                 email=f"csp-{uuid.uuid4().hex[:8]}@example.com")
+    dispatcher = await make_user("dispatcher", org, email=f"csp-{uuid.uuid4().hex[:8]}@example.com")
     await make_driver(org, lon=13.4, lat=52.52, full_name="Ines Csp")
     context = await browser.new_context()
     try:
@@ -44,12 +42,14 @@ async def test_the_board_goes_live_without_a_csp_violation(gateway_url: str,
         console: list[str] = []
         page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
         page.on("pageerror", lambda e: console.append(f"pageerror: {e}"))
-        response = await page.goto(f"{gateway_url}/board?token="
-                                   f"{issue_access_token(caller_for(dispatcher), get_settings())}")
+        response = await page.goto(
+            f"{gateway_url}/board?token={issue_access_token(caller_for(dispatcher), get_settings())}"
+        )
         assert response is not None
         assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
         await page.wait_for_function(
-            "() => window.__board && window.__board.status === 'live'", timeout=30_000)
+            "() => window.__board && window.__board.status === 'live'", timeout=30_000
+        )
         assert await page.evaluate("() => window.__board.drivers.size") == 1
         assert await page.evaluate("() => window.__csp") == []
         assert not [m for m in console if "Content Security Policy" in m or "pageerror" in m]

@@ -72,10 +72,12 @@ def stack(database: str) -> Iterator[Stack]:
             "MOVEHUB_DATABASE_URL": _through(os.environ["MOVEHUB_DATABASE_URL"], pg.port),
             "MOVEHUB_REDIS_URL": _through(os.environ["MOVEHUB_REDIS_URL"], redis.port),
             # As in production: Ray, the outbox worker relaying events to the org streams.
-            "MOVEHUB_RAY_ENABLED": "true", "MOVEHUB_BACKGROUND_WORKERS": "true",
+            "MOVEHUB_RAY_ENABLED": "true",
+            "MOVEHUB_BACKGROUND_WORKERS": "true",
             "MOVEHUB_OUTBOX_POLL_INTERVAL_S": "0.2",
             # Retries of events that could not be relayed during a cut come back quickly.
-            "MOVEHUB_OUTBOX_BACKOFF_BASE_S": "0.5", "MOVEHUB_OUTBOX_BACKOFF_MAX_S": "2",
+            "MOVEHUB_OUTBOX_BACKOFF_BASE_S": "0.5",
+            "MOVEHUB_OUTBOX_BACKOFF_MAX_S": "2",
             "MOVEHUB_OUTAGE_RETRY_AFTER_S": RETRY_AFTER_S,
         }
         with running_gateway(env, name="outage-gateway") as url:
@@ -110,18 +112,32 @@ def _stop(lon: float, lat: float) -> dict[str, Any]:
 
 
 async def _quote(http: httpx.AsyncClient, world: World, n: int) -> httpx.Response:
-    return await http.post("/api/v1/bookings/quote", json={
-        "org_id": str(world.org.id), "pickup": {"lon": 13.41, "lat": 52.52},
-        "dropoff": {"lon": 13.375, "lat": 52.51}, "volume_m3": 10, "crew_size": 2})
+    return await http.post(
+        "/api/v1/bookings/quote",
+        json={
+            "org_id": str(world.org.id),
+            "pickup": {"lon": 13.41, "lat": 52.52},
+            "dropoff": {"lon": 13.375, "lat": 52.51},
+            "volume_m3": 10,
+            "crew_size": 2,
+        },
+    )
 
 
 async def _book(http: httpx.AsyncClient, world: World, n: int) -> httpx.Response:
     start = (datetime.now(UTC) + timedelta(days=3, hours=n % 500)).replace(microsecond=0)
-    answer = await http.post("/api/v1/bookings", json={
-        "org_id": str(world.org.id), "pickup": _stop(13.41, 52.52),
-        "dropoff": _stop(13.375, 52.51), "window_start": start.isoformat(),
-        "window_end": (start + timedelta(hours=4)).isoformat(), "volume_m3": 10,
-        "crew_size": 2})
+    answer = await http.post(
+        "/api/v1/bookings",
+        json={
+            "org_id": str(world.org.id),
+            "pickup": _stop(13.41, 52.52),
+            "dropoff": _stop(13.375, 52.51),
+            "window_start": start.isoformat(),
+            "window_end": (start + timedelta(hours=4)).isoformat(),
+            "volume_m3": 10,
+            "crew_size": 2,
+        },
+    )
     if answer.status_code == 201:
         world.created.append(answer.json()["id"])
     return answer
@@ -131,14 +147,13 @@ async def _list(http: httpx.AsyncClient, world: World, n: int) -> httpx.Response
     return await http.get("/api/v1/bookings")
 
 
-OPS: list[Callable[[httpx.AsyncClient, World, int], Awaitable[httpx.Response]]] = [
-    _quote, _book, _list]
+OPS: list[Callable[[httpx.AsyncClient, World, int], Awaitable[httpx.Response]]] = [_quote, _book, _list]
 
 
-async def _worker(stack: Stack, world: World, headers: dict[str, str], stop: asyncio.Event,
-                  answers: list[Answer]) -> None:
-    async with httpx.AsyncClient(base_url=stack.url, headers=headers,
-                                 timeout=REQUEST_TIMEOUT_S) as http:
+async def _worker(
+    stack: Stack, world: World, headers: dict[str, str], stop: asyncio.Event, answers: list[Answer]
+) -> None:
+    async with httpx.AsyncClient(base_url=stack.url, headers=headers, timeout=REQUEST_TIMEOUT_S) as http:
         for n in itertools.count():
             if stop.is_set():
                 return
@@ -150,11 +165,17 @@ async def _worker(stack: Stack, world: World, headers: dict[str, str], stop: asy
                 answers.append(Answer(op.__name__, sent, time.monotonic(), 0))
             else:
                 body = response.json() if response.content else {}
-                answers.append(Answer(op.__name__, sent, time.monotonic(),
-                                      response.status_code,
-                                      response.headers.get("content-type", ""),
-                                      response.headers.get("retry-after"),
-                                      body if isinstance(body, dict) else {}))
+                answers.append(
+                    Answer(
+                        op.__name__,
+                        sent,
+                        time.monotonic(),
+                        response.status_code,
+                        response.headers.get("content-type", ""),
+                        response.headers.get("retry-after"),
+                        body if isinstance(body, dict) else {},
+                    )
+                )
             await asyncio.sleep(0.1)  # ~10 requests/s in all: traffic, not a load test
 
 
@@ -162,8 +183,10 @@ async def _worker(stack: Stack, world: World, headers: dict[str, str], stop: asy
 async def traffic(stack: Stack, world: World) -> AsyncIterator[list[Answer]]:
     answers: list[Answer] = []
     stop = asyncio.Event()
-    tasks = [asyncio.create_task(_worker(stack, world, auth_headers(customer), stop, answers))
-             for customer in world.customers]
+    tasks = [
+        asyncio.create_task(_worker(stack, world, auth_headers(customer), stop, answers))
+        for customer in world.customers
+    ]
     try:
         yield answers
     finally:
@@ -187,15 +210,36 @@ async def wait_until(clock: float) -> None:
 async def half_written(world: World) -> list[str]:
     """The traffic's bookings missing their first history row or their outbox row."""
     async with tenant_session(SYSTEM) as session:
-        ids = (await session.scalars(select(Booking.id).where(
-            Booking.org_id == world.org.id,
-            Booking.customer_id.in_([c.id for c in world.customers])))).all()
-        histories = dict((await session.execute(
-            select(BookingStatusHistory.booking_id, func.count()).where(
-                BookingStatusHistory.org_id == world.org.id, BookingStatusHistory.to_status
-                == "pending").group_by(BookingStatusHistory.booking_id))).tuples().all())
-        outboxed = set((await session.scalars(select(OutboxEvent.aggregate_id).where(
-            OutboxEvent.org_id == world.org.id, OutboxEvent.topic == "booking.created"))).all())
+        ids = (
+            await session.scalars(
+                select(Booking.id).where(
+                    Booking.org_id == world.org.id, Booking.customer_id.in_([c.id for c in world.customers])
+                )
+            )
+        ).all()
+        histories = dict(
+            (
+                await session.execute(
+                    select(BookingStatusHistory.booking_id, func.count())
+                    .where(
+                        BookingStatusHistory.org_id == world.org.id,
+                        BookingStatusHistory.to_status == "pending",
+                    )
+                    .group_by(BookingStatusHistory.booking_id)
+                )
+            )
+            .tuples()
+            .all()
+        )
+        outboxed = set(
+            (
+                await session.scalars(
+                    select(OutboxEvent.aggregate_id).where(
+                        OutboxEvent.org_id == world.org.id, OutboxEvent.topic == "booking.created"
+                    )
+                )
+            ).all()
+        )
     assert set(world.created) <= {str(i) for i in ids}, "a 201 whose booking is not stored"
     return [str(i) for i in ids if histories.get(i) != 1 or str(i) not in outboxed]
 
@@ -210,8 +254,7 @@ async def a_driver_with_a_job(world: World) -> tuple[dict[str, str], str]:
 
 
 async def status_reply(socket: Any, booking_id: str, status: str, ref: str) -> dict[str, Any]:
-    await socket.send(f'{{"type":"status","booking_id":"{booking_id}","status":"{status}",'
-                      f'"ref":"{ref}"}}')
+    await socket.send(f'{{"type":"status","booking_id":"{booking_id}","status":"{status}","ref":"{ref}"}}')
     while True:
         reply = await recv_json(socket, REQUEST_TIMEOUT_S)
         if reply.get("ref") == ref:
@@ -248,13 +291,16 @@ async def heartbeat(socket: Any) -> dict[str, Any]:
 # ---- the tests --------------------------------------------------------------------------
 @pytest.mark.parametrize("mode", ["refuse", "blackhole"])
 async def test_a_database_cut_is_answered_with_503_and_leaves_no_half_written_row(
-        stack: Stack, mode: CutMode) -> None:
+    stack: Stack, mode: CutMode
+) -> None:
     world = await make_world()
     driver_headers, job = await a_driver_with_a_job(world)
     board_headers = auth_headers(await make_user("dispatcher", world.org))
-    async with connect(ws_url(stack, "/ws/driver"), driver_headers) as driver, \
-            connect(ws_url(stack, "/ws/board"), board_headers) as board, \
-            traffic(stack, world) as answers:
+    async with (
+        connect(ws_url(stack, "/ws/driver"), driver_headers) as driver,
+        connect(ws_url(stack, "/ws/board"), board_headers) as board,
+        traffic(stack, world) as answers,
+    ):
         assert (await recv_json(driver, 10))["type"] == "hello"
         await recv_until(board, "snapshot", REQUEST_TIMEOUT_S)
         await asyncio.sleep(3)
@@ -277,20 +323,29 @@ async def test_a_database_cut_is_answered_with_503_and_leaves_no_half_written_ro
     during = [a for a in answers if a.sent >= cut_at and a.done <= restored_at]
     recovered = [a for a in answers if a.done > restored_at and 200 <= a.status < 300]
     first_2xx_s = min(a.done for a in recovered) - restored_at if recovered else None
-    print(f"\n[{mode}] {len(answers)} answers; during the {CUT_S:.0f} s cut "
-          f"{len(during)}: {by_status(during)}; whole run: {by_status(answers)}; "
-          f"5xx: {by_status([a for a in answers if a.status >= 500])}; first 2xx "
-          f"{first_2xx_s if first_2xx_s is None else round(first_2xx_s, 2)} s after restore; "
-          f"driver status during the cut: {status_during}, then {still_open}; board and "
-          f"driver opening during the cut: {board_close}, {driver_close}; a live board "
-          f"needing a snapshot: {live_board_close}; after: {status_after}")
+    print(
+        f"\n[{mode}] {len(answers)} answers; during the {CUT_S:.0f} s cut "
+        f"{len(during)}: {by_status(during)}; whole run: {by_status(answers)}; "
+        f"5xx: {by_status([a for a in answers if a.status >= 500])}; first 2xx "
+        f"{first_2xx_s if first_2xx_s is None else round(first_2xx_s, 2)} s after restore; "
+        f"driver status during the cut: {status_during}, then {still_open}; board and "
+        f"driver opening during the cut: {board_close}, {driver_close}; a live board "
+        f"needing a snapshot: {live_board_close}; after: {status_after}"
+    )
 
     assert ready.status_code == 503 and ready.json()["checks"]["database"] != "ok"
     assert [a for a in answers if a.sent < cut_at - 1] and all(
-        200 <= a.status < 300 for a in answers if a.done < cut_start), by_status(answers)
+        200 <= a.status < 300 for a in answers if a.done < cut_start
+    ), by_status(answers)
     assert len(during) >= 5, "the traffic stalled during the cut"
-    wrong = [a for a in during if a.status != 503 or a.content_type != "application/problem+json"
-             or a.retry_after != RETRY_AFTER_S or a.body.get("status") != 503]
+    wrong = [
+        a
+        for a in during
+        if a.status != 503
+        or a.content_type != "application/problem+json"
+        or a.retry_after != RETRY_AFTER_S
+        or a.body.get("status") != 503
+    ]
     assert not wrong, wrong[:3]
     assert not [a for a in answers if a.status not in (200, 201, 503)], by_status(answers)
     late = [a for a in answers if a.sent > restored_at + 3]
@@ -307,8 +362,9 @@ async def test_a_database_cut_is_answered_with_503_and_leaves_no_half_written_ro
     assert all(close[0] == 1013 for close in closes), closes
 
 
-async def board_frames(socket: Any, seen: list[tuple[str, int]], stop: asyncio.Event,
-                       closes: list[str]) -> None:
+async def board_frames(
+    socket: Any, seen: list[tuple[str, int]], stop: asyncio.Event, closes: list[str]
+) -> None:
     """("snapshot", seq) and ("event", seq) for what the board is sent, until `stop`."""
     try:
         while not stop.is_set():
@@ -336,7 +392,8 @@ def gaps_and_repeats(seen: list[tuple[str, int]]) -> list[str]:
 
 @pytest.mark.parametrize("mode", ["refuse", "blackhole"])
 async def test_a_redis_cut_keeps_rest_answering_and_boards_resume_without_a_gap(
-        stack: Stack, mode: CutMode) -> None:
+    stack: Stack, mode: CutMode
+) -> None:
     world = await make_world()
     board_headers = auth_headers(await make_user("dispatcher", world.org))
     live: list[tuple[str, int]] = []
@@ -371,22 +428,32 @@ async def test_a_redis_cut_keeps_rest_answering_and_boards_resume_without_a_gap(
 
     during = [a for a in answers if a.sent >= cut_at and a.done <= restored_at]
     events = [seq for kind, seq in live + resumed if kind == "event"]
-    print(f"\n[redis {mode}] {len(answers)} answers: {by_status(answers)}; during the cut "
-          f"{len(during)}: {by_status(during)}; board: {len(live)} frames live "
-          f"({[f for f in live if f[0] == 'snapshot']} snapshots), {len(resumed) - 1} after "
-          f"resuming from {since}; closes {closes}; {booked} bookings made")
+    print(
+        f"\n[redis {mode}] {len(answers)} answers: {by_status(answers)}; during the cut "
+        f"{len(during)}: {by_status(during)}; board: {len(live)} frames live "
+        f"({[f for f in live if f[0] == 'snapshot']} snapshots), {len(resumed) - 1} after "
+        f"resuming from {since}; closes {closes}; {booked} bookings made"
+    )
     assert gaps_and_repeats(live) == [] and gaps_and_repeats(resumed) == [], (live, resumed)
     assert len(events) == len(set(events)) and events == sorted(events), events
     assert len(events) >= booked  # every booking.created reached the board
     assert len(during) >= 5, "the traffic stalled during the cut"
-    failed = [(a.op, a.status, a.body.get("detail")) for a in answers
-              if not 200 <= a.status < 300]
+    failed = [(a.op, a.status, a.body.get("detail")) for a in answers if not 200 <= a.status < 300]
     assert not failed, (by_status(answers), failed[:5])
 
 
 async def relayed(world: World) -> int:
     """This world's booking.created rows the outbox has delivered (to the org stream)."""
     async with tenant_session(SYSTEM) as session:
-        return int(await session.scalar(select(func.count()).select_from(OutboxEvent).where(
-            OutboxEvent.org_id == world.org.id, OutboxEvent.topic == "booking.created",
-            OutboxEvent.status == "delivered")) or 0)
+        return int(
+            await session.scalar(
+                select(func.count())
+                .select_from(OutboxEvent)
+                .where(
+                    OutboxEvent.org_id == world.org.id,
+                    OutboxEvent.topic == "booking.created",
+                    OutboxEvent.status == "delivered",
+                )
+            )
+            or 0
+        )

@@ -43,16 +43,22 @@ BOARD_LINK = re.compile(r"(http://\S+)/board\?token=([\w.-]+)")
 def shipped_environment() -> dict[str, str]:
     """This environment without the test session's settings: the subprocess must see the
     defaults a new user gets (the conftest points MOVEHUB_* at the test database)."""
-    return {name: value for name, value in os.environ.items()
-            if not name.startswith("MOVEHUB_") and name != "RAY_ADDRESS"}
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("MOVEHUB_") and name != "RAY_ADDRESS"
+    }
 
 
 def shipped_database_dsn() -> str:
     """The default database, opened as the admin role (reads every org's rows, no RLS)."""
     defaults = Settings.model_fields
     database = make_url(str(defaults["database_url"].default)).database
-    return make_url(str(defaults["admin_database_url"].default)).set(
-        database=database).render_as_string(hide_password=False)
+    return (
+        make_url(str(defaults["admin_database_url"].default))
+        .set(database=database)
+        .render_as_string(hide_password=False)
+    )
 
 
 @dataclass
@@ -67,8 +73,12 @@ class RunCommand:
     def start(self) -> None:
         self.process = subprocess.Popen(
             ["bash", "scripts/run.sh", "--port", str(self.port)],
-            cwd=ROOT, env=shipped_environment(), stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, start_new_session=True)
+            cwd=ROOT,
+            env=shipped_environment(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         threading.Thread(target=self._tee, daemon=True).start()
 
     def _tee(self) -> None:
@@ -94,8 +104,10 @@ class RunCommand:
             if self.process.poll() is not None:
                 break
             time.sleep(0.2)
-        raise AssertionError(f"no board link within {START_TIMEOUT_S:.0f} s "
-                             f"(exit {self.process.poll()}):\n{self.output()[-4000:]}")
+        raise AssertionError(
+            f"no board link within {START_TIMEOUT_S:.0f} s "
+            f"(exit {self.process.poll()}):\n{self.output()[-4000:]}"
+        )
 
     def stop(self) -> None:
         """SIGTERM to the whole group (run.sh, uv, movehub up, serve, Ray, the simulator),
@@ -194,10 +206,13 @@ async def board_tokens(db: asyncpg.Connection) -> list[str]:
     rows = await db.fetch(
         "SELECT u.id, u.org_id FROM users u JOIN organizations o ON o.id = u.org_id "
         "WHERE u.role = 'dispatcher' AND o.code = ANY($1::text[])",
-        [code for _, code, _, _ in MOVERS])
+        [code for _, code, _, _ in MOVERS],
+    )
     shipped = Settings.model_construct()
-    return [issue_access_token(Caller(role="dispatcher", user_id=row["id"],
-                                      org_id=row["org_id"]), shipped) for row in rows]
+    return [
+        issue_access_token(Caller(role="dispatcher", user_id=row["id"], org_id=row["org_id"]), shipped)
+        for row in rows
+    ]
 
 
 async def test_run_command_delivers_jobs_and_board_events(run_command: RunCommand) -> None:
@@ -218,9 +233,13 @@ async def test_run_command_delivers_jobs_and_board_events(run_command: RunComman
         async with contextlib.AsyncExitStack() as boards:
             followers = []
             for token in tokens:
-                board = await boards.enter_async_context(connect(
-                    f"{base_url.replace('http', 'ws', 1)}/ws/board?since=0", max_size=None,
-                    additional_headers={"Authorization": f"Bearer {token}"}))
+                board = await boards.enter_async_context(
+                    connect(
+                        f"{base_url.replace('http', 'ws', 1)}/ws/board?since=0",
+                        max_size=None,
+                        additional_headers={"Authorization": f"Bearer {token}"},
+                    )
+                )
                 followers.append(asyncio.create_task(follow_board(board, started_ts, assigned)))
             # The whole window, not until the first success: the counts are the figure a
             # new user sees in their first two minutes.
@@ -237,8 +256,10 @@ async def test_run_command_delivers_jobs_and_board_events(run_command: RunComman
         await db.close()
     run_command.stop()
     summary = simulator_summary(run_command.output())
-    print(f"\nrun command, first {elapsed:.0f} s after ready: bookings {progress}; boards' "
-          f"assignment.created {len(assigned)}; simulator summary at stop {summary}")
+    print(
+        f"\nrun command, first {elapsed:.0f} s after ready: bookings {progress}; boards' "
+        f"assignment.created {len(assigned)}; simulator summary at stop {summary}"
+    )
     tail = run_command.output()[-3000:]
     assert progress["worked"] >= 1, f"no driver worked on a job: {progress}\n{tail}"
     assert progress["round_trips"] >= 1, f"no job went en_route -> completed: {progress}\n{tail}"

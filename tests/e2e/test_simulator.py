@@ -35,13 +35,23 @@ async def test_simulated_driver_completes_an_assigned_job(gateway_url: str) -> N
     truck = await make_truck(org)
     booking = await make_booking(org, await make_user("customer"))
     async with httpx.AsyncClient(base_url=gateway_url, headers=auth_headers(dispatcher)) as http:
-        answer = await http.post(f"/api/v1/bookings/{booking.id}/assign",
-                                 json={"driver_id": str(driver.id), "truck_id": str(truck.id)})
+        answer = await http.post(
+            f"/api/v1/bookings/{booking.id}/assign",
+            json={"driver_id": str(driver.id), "truck_id": str(truck.id)},
+        )
         assert answer.status_code == 201, answer.text
 
     stats = Stats()
-    options = argparse.Namespace(url=gateway_url, drivers=5, org=org.code, duration=45.0,
-                                 rate=4.0, speedup=400.0, auto_assign=0.0, seed=7)
+    options = argparse.Namespace(
+        url=gateway_url,
+        drivers=5,
+        org=org.code,
+        duration=45.0,
+        rate=4.0,
+        speedup=400.0,
+        auto_assign=0.0,
+        seed=7,
+    )
     run = asyncio.create_task(simulate(options, stats, Console(file=io.StringIO())))
     deadline = time.monotonic() + 45
     while time.monotonic() < deadline and await booking_status(booking.id) != "completed":

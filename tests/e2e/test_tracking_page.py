@@ -60,28 +60,37 @@ async def move() -> Move:
     org = await make_org(center=CENTER, name="Tracking E2E Movers")
     dispatcher = await make_user("dispatcher", org, full_name="Dana Dispatch")
     driver_user = await make_user("driver", org, full_name="Jonas Weber")
-    driver = await make_driver(org, lon=PICKUP[0], lat=START_LAT, user=driver_user,
-                               full_name="Jonas Weber")
+    driver = await make_driver(org, lon=PICKUP[0], lat=START_LAT, user=driver_user, full_name="Jonas Weber")
     truck = await make_truck(org, plate="B-MH 303")
     customer = await make_user("customer", full_name="Ada Customer")
     start = (datetime.now(UTC) + timedelta(minutes=30)).replace(microsecond=0)
-    booking = await make_booking(org, customer, start=start, status="assigned",
-                                 pickup_location=geo(*PICKUP))
+    booking = await make_booking(org, customer, start=start, status="assigned", pickup_location=geo(*PICKUP))
     async with tenant_session(SYSTEM) as session:
-        session.add(BookingAssignment(org_id=org.id, booking_id=booking.id, driver_id=driver.id,
-                                      truck_id=truck.id,
-                                      window=Range(booking.window_start, booking.window_end)))
+        session.add(
+            BookingAssignment(
+                org_id=org.id,
+                booking_id=booking.id,
+                driver_id=driver.id,
+                truck_id=truck.id,
+                window=Range(booking.window_start, booking.window_end),
+            )
+        )
     settings = get_settings()
-    return Move(booking.id, customer.id,
-                issue_access_token(caller_for(driver_user, driver), settings),
-                issue_access_token(caller_for(dispatcher), settings))
+    return Move(
+        booking.id,
+        customer.id,
+        issue_access_token(caller_for(driver_user, driver), settings),
+        issue_access_token(caller_for(dispatcher), settings),
+    )
 
 
 @pytest.fixture
 async def pages(browser: Browser) -> AsyncIterator[tuple[Page, Page]]:
     errors: list[str] = []
-    contexts = [await browser.new_context(viewport={"width": 1100, "height": 720}),
-                await browser.new_context(viewport={"width": 1440, "height": 900})]
+    contexts = [
+        await browser.new_context(viewport={"width": 1100, "height": 720}),
+        await browser.new_context(viewport={"width": 1440, "height": 900}),
+    ]
     opened = [await context.new_page() for context in contexts]
     for page in opened:
         page.on("pageerror", lambda e: errors.append(str(e)))
@@ -96,47 +105,66 @@ async def pages(browser: Browser) -> AsyncIterator[tuple[Page, Page]]:
 async def receive(socket: ClientConnection, kind: str, timeout: float = 10.0) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
-        frame = orjson.loads(await asyncio.wait_for(socket.recv(),
-                                                    max(0.1, deadline - time.monotonic())))
+        frame = orjson.loads(await asyncio.wait_for(socket.recv(), max(0.1, deadline - time.monotonic())))
         if frame.get("type") == kind:
             return dict(frame)
 
 
 async def ping(socket: ClientConnection, lat: float) -> None:
-    await socket.send(orjson.dumps({"type": "ping", "lat": lat, "lon": PICKUP[0],
-                                    "heading": 0.0, "speed": 12.0, "accuracy": 5.0,
-                                    "ts": time.time()}).decode())
+    await socket.send(
+        orjson.dumps(
+            {
+                "type": "ping",
+                "lat": lat,
+                "lon": PICKUP[0],
+                "heading": 0.0,
+                "speed": 12.0,
+                "accuracy": 5.0,
+                "ts": time.time(),
+            }
+        ).decode()
+    )
 
 
 async def page_view(page: Page) -> dict[str, Any]:
-    return dict(await page.evaluate("""() => ({
+    return dict(
+        await page.evaluate("""() => ({
         eta: document.querySelector('#eta').textContent,
         lat: document.querySelector('#crew-marker').dataset.lat || null,
-        hidden: document.querySelector('#crew-marker').getAttribute('visibility') === 'hidden'})"""))
+        hidden: document.querySelector('#crew-marker').getAttribute('visibility') === 'hidden'})""")
+    )
 
 
 async def board_eta(page: Page, booking_id: uuid.UUID) -> float | None:
     value = await page.evaluate(
         """(id) => document.querySelector(`#jobs tr[data-booking-id="${id}"] .eta`)
-                     ?.dataset.etaS ?? null""", str(booking_id))
+                     ?.dataset.etaS ?? null""",
+        str(booking_id),
+    )
     return None if value is None else float(value)
 
 
-async def test_tracking_page_and_board_follow_the_crew(gateway_url: str, move: Move,
-                                                       pages: tuple[Page, Page]) -> None:
+async def test_tracking_page_and_board_follow_the_crew(
+    gateway_url: str, move: Move, pages: tuple[Page, Page]
+) -> None:
     track, board = pages
-    token = links.sign(get_settings().digest_secret, move.booking_id, move.customer_id,
-                       int(time.time()) + 3600)
+    token = links.sign(
+        get_settings().digest_secret, move.booking_id, move.customer_id, int(time.time()) + 3600
+    )
     await board.goto(f"{gateway_url}/board?token={move.board_token}")
-    await board.wait_for_function("() => window.__board && window.__board.status === 'live'",
-                                  timeout=30_000)
-    async with connect(gateway_url.replace("http://", "ws://", 1) + "/ws/driver",
-                       additional_headers={"Authorization": f"Bearer {move.driver_token}"},
-                       compression=None) as driver:
+    await board.wait_for_function("() => window.__board && window.__board.status === 'live'", timeout=30_000)
+    async with connect(
+        gateway_url.replace("http://", "ws://", 1) + "/ws/driver",
+        additional_headers={"Authorization": f"Bearer {move.driver_token}"},
+        compression=None,
+    ) as driver:
         hello = await receive(driver, "hello")
         assert [j["booking_id"] for j in hello["jobs"]] == [str(move.booking_id)]
-        await driver.send(orjson.dumps({"type": "status", "booking_id": str(move.booking_id),
-                                        "status": "en_route", "ref": "go"}).decode())
+        await driver.send(
+            orjson.dumps(
+                {"type": "status", "booking_id": str(move.booking_id), "status": "en_route", "ref": "go"}
+            ).decode()
+        )
         assert (await receive(driver, "status.ok"))["status"] == "en_route"
         await ping(driver, START_LAT)
 
@@ -144,7 +172,8 @@ async def test_tracking_page_and_board_follow_the_crew(gateway_url: str, move: M
         await track.wait_for_function(
             "() => document.querySelector('#conn').dataset.state === 'live'"
             " && document.querySelector('#eta').textContent.startsWith('about')",
-            timeout=15_000)
+            timeout=15_000,
+        )
         seen = [await page_view(track)]
         board_etas = []
         lat = START_LAT
@@ -154,7 +183,10 @@ async def test_tracking_page_and_board_follow_the_crew(gateway_url: str, move: M
             # The page polls every 3 s: wait until it shows this position.
             await track.wait_for_function(
                 """(lat) => Math.abs(Number(document.querySelector('#crew-marker')
-                                .dataset.lat) - lat) < 1e-6""", arg=lat, timeout=15_000)
+                                .dataset.lat) - lat) < 1e-6""",
+                arg=lat,
+                timeout=15_000,
+            )
             seen.append(await page_view(track))
             board_etas.append(await board_eta(board, move.booking_id))
         assert not seen[-1]["hidden"]
@@ -172,14 +204,15 @@ async def test_tracking_page_and_board_follow_the_crew(gateway_url: str, move: M
         assert "ETA" in text and "min to pickup" in text
 
 
-async def test_a_forged_link_is_refused_on_the_page(gateway_url: str, move: Move,
-                                                    pages: tuple[Page, Page]) -> None:
+async def test_a_forged_link_is_refused_on_the_page(
+    gateway_url: str, move: Move, pages: tuple[Page, Page]
+) -> None:
     track, _ = pages
-    forged = links.sign("not-our-secret", move.booking_id, move.customer_id,
-                        int(time.time()) + 3600)
+    forged = links.sign("not-our-secret", move.booking_id, move.customer_id, int(time.time()) + 3600)
     await track.goto(f"{gateway_url}/track/{move.booking_id}?t={forged}")
-    await track.wait_for_function("() => !document.querySelector('#problem').hidden",
-                                  timeout=15_000)
+    await track.wait_for_function("() => !document.querySelector('#problem').hidden", timeout=15_000)
     assert "not a tracking link" in await track.inner_text("#problem")
-    assert await track.evaluate(
-        "() => document.querySelector('#crew-marker').getAttribute('visibility')") == "hidden"
+    assert (
+        await track.evaluate("() => document.querySelector('#crew-marker').getAttribute('visibility')")
+        == "hidden"
+    )

@@ -30,9 +30,16 @@ class _QuietServer(uvicorn.Server):
 @pytest.fixture(scope="session")
 async def ws_base(app: FastAPI) -> AsyncIterator[str]:
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off",
-                            ws="websockets-sansio", **ws_keepalive(get_settings()),
-                            ws_per_message_deflate=False, log_level="warning")
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        lifespan="off",
+        ws="websockets-sansio",
+        **ws_keepalive(get_settings()),
+        ws_per_message_deflate=False,
+        log_level="warning",
+    )
     server = _QuietServer(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
@@ -43,16 +50,18 @@ async def ws_base(app: FastAPI) -> AsyncIterator[str]:
 
 
 def connect(url: str, headers: dict[str, str] | None = None, **kwargs: Any) -> Any:
-    return websockets.connect(url, additional_headers=headers or {}, compression=None,
-                              open_timeout=10, **kwargs)
+    return websockets.connect(
+        url, additional_headers=headers or {}, compression=None, open_timeout=10, **kwargs
+    )
 
 
 async def recv_json(ws: ClientConnection, timeout: float = 5.0) -> dict[str, Any]:
     return dict(orjson.loads(await asyncio.wait_for(ws.recv(), timeout)))
 
 
-async def recv_until(ws: ClientConnection, kind: str, timeout: float = 5.0,
-                     seen: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+async def recv_until(
+    ws: ClientConnection, kind: str, timeout: float = 5.0, seen: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """Frames until one of type `kind` (the others are kept in `seen`)."""
     deadline = time.monotonic() + timeout
     while True:
@@ -77,9 +86,17 @@ async def closed_with(ws: ClientConnection, timeout: float = 5.0) -> tuple[int, 
 
 
 def ping(lat: float, lon: float, ts: float | None = None, **extra: Any) -> str:
-    return orjson.dumps({"type": "ping", "lat": lat, "lon": lon, "heading": extra.get("heading"),
-                         "speed": extra.get("speed"), "accuracy": 5.0,
-                         "ts": ts if ts is not None else time.time()}).decode()
+    return orjson.dumps(
+        {
+            "type": "ping",
+            "lat": lat,
+            "lon": lon,
+            "heading": extra.get("heading"),
+            "speed": extra.get("speed"),
+            "accuracy": 5.0,
+            "ts": ts if ts is not None else time.time(),
+        }
+    ).decode()
 
 
 async def assign(booking: Any, driver: Any, truck: Any) -> None:
@@ -90,9 +107,15 @@ async def assign(booking: Any, driver: Any, truck: Any) -> None:
     from persistence.session import SYSTEM, tenant_session
 
     async with tenant_session(SYSTEM) as session:
-        session.add(BookingAssignment(
-            org_id=booking.org_id, booking_id=booking.id, driver_id=driver.id,
-            truck_id=truck.id, window=Range(booking.window_start, booking.window_end)))
+        session.add(
+            BookingAssignment(
+                org_id=booking.org_id,
+                booking_id=booking.id,
+                driver_id=driver.id,
+                truck_id=truck.id,
+                window=Range(booking.window_start, booking.window_end),
+            )
+        )
         row = await session.get(Booking, booking.id)
         assert row is not None
         row.status = "assigned"

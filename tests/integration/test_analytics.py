@@ -44,15 +44,27 @@ async def _add(*rows: Any) -> None:
         session.add_all(rows)
 
 
-async def _assign(booking: Booking, driver: Driver, truck: Truck,
-                  arrived: datetime | None = None) -> None:
-    rows: list[Any] = [BookingAssignment(
-        org_id=booking.org_id, booking_id=booking.id, driver_id=driver.id, truck_id=truck.id,
-        window=Range(booking.window_start, booking.window_end))]
+async def _assign(booking: Booking, driver: Driver, truck: Truck, arrived: datetime | None = None) -> None:
+    rows: list[Any] = [
+        BookingAssignment(
+            org_id=booking.org_id,
+            booking_id=booking.id,
+            driver_id=driver.id,
+            truck_id=truck.id,
+            window=Range(booking.window_start, booking.window_end),
+        )
+    ]
     if arrived is not None:
-        rows.append(BookingStatusHistory(
-            booking_id=booking.id, org_id=booking.org_id, from_status=BookingStatus.EN_ROUTE,
-            to_status=BookingStatus.ARRIVED, actor_role="driver", created_at=arrived))
+        rows.append(
+            BookingStatusHistory(
+                booking_id=booking.id,
+                org_id=booking.org_id,
+                from_status=BookingStatus.EN_ROUTE,
+                to_status=BookingStatus.ARRIVED,
+                actor_role="driver",
+                created_at=arrived,
+            )
+        )
     await _add(*rows)
 
 
@@ -85,10 +97,10 @@ async def _office() -> Office:
     bob = await make_driver(org, full_name="Bob", rating_avg=4.0, verified=False)
     busy = await make_truck(org, plate="BUSY-1")
     await make_truck(org, plate="IDLE-1")
-    done1 = await make_booking(org, customer, start=office.at(3, 9), status="completed",
-                               price_cents=40000)
-    done2 = await make_booking(org, customer, start=office.at(2, 9), status="completed",
-                               price_cents=20000, hours=2)
+    done1 = await make_booking(org, customer, start=office.at(3, 9), status="completed", price_cents=40000)
+    done2 = await make_booking(
+        org, customer, start=office.at(2, 9), status="completed", price_cents=20000, hours=2
+    )
     await make_booking(org, customer, start=office.at(2, 14), status="cancelled")
     await make_booking(org, customer, start=office.at(1, 9), status="no_show")
     await make_booking(org, customer, start=office.at(1, 14), status="pending")
@@ -97,56 +109,125 @@ async def _office() -> Office:
     await _assign(done2, bob, busy, arrived=done2.window_start + timedelta(minutes=40))
     hidden_booking = await make_booking(org, customer, start=office.at(5, 9), status="completed")
     await _add(
-        Rating(org_id=org.id, booking_id=done1.id, customer_id=customer.id, driver_id=ada.id,
-               overall=5, driver_rating=4, created_at=office.at(2, 12)),
-        Rating(org_id=org.id, booking_id=done2.id, customer_id=customer.id, overall=3,
-               created_at=office.at(1, 12)),
-        Rating(org_id=org.id, booking_id=hidden_booking.id, customer_id=customer.id, overall=1,
-               hidden=True, created_at=office.at(1, 12)),
+        Rating(
+            org_id=org.id,
+            booking_id=done1.id,
+            customer_id=customer.id,
+            driver_id=ada.id,
+            overall=5,
+            driver_rating=4,
+            created_at=office.at(2, 12),
+        ),
+        Rating(
+            org_id=org.id,
+            booking_id=done2.id,
+            customer_id=customer.id,
+            overall=3,
+            created_at=office.at(1, 12),
+        ),
+        Rating(
+            org_id=org.id,
+            booking_id=hidden_booking.id,
+            customer_id=customer.id,
+            overall=1,
+            hidden=True,
+            created_at=office.at(1, 12),
+        ),
     )
     opened = office.at(4, 10)
-    ticket = {"org_id": org.id, "opened_by": office.admin.id, "opened_by_role": "mover_admin",
-              "issue_type": "other", "subject": "s", "description": "d"}
+    ticket = {
+        "org_id": org.id,
+        "opened_by": office.admin.id,
+        "opened_by_role": "mover_admin",
+        "issue_type": "other",
+        "subject": "s",
+        "description": "d",
+    }
     await _add(
-        SupportTicket(**ticket, priority="urgent", status=TicketStatus.OPEN, created_at=opened,
-                      sla_due_at=opened + timedelta(hours=4)),  # open past its SLA: a breach
-        SupportTicket(**ticket, priority="low", status=TicketStatus.RESOLVED, created_at=opened,
-                      sla_due_at=opened + timedelta(hours=8),
-                      first_response_at=opened + timedelta(hours=1),
-                      resolved_at=opened + timedelta(hours=3)),
-        SupportTicket(**ticket, priority="normal", status=TicketStatus.IN_PROGRESS,
-                      created_at=opened, sla_due_at=opened + timedelta(days=30),
-                      first_response_at=opened + timedelta(hours=3)),
+        SupportTicket(
+            **ticket,
+            priority="urgent",
+            status=TicketStatus.OPEN,
+            created_at=opened,
+            sla_due_at=opened + timedelta(hours=4),
+        ),  # open past its SLA: a breach
+        SupportTicket(
+            **ticket,
+            priority="low",
+            status=TicketStatus.RESOLVED,
+            created_at=opened,
+            sla_due_at=opened + timedelta(hours=8),
+            first_response_at=opened + timedelta(hours=1),
+            resolved_at=opened + timedelta(hours=3),
+        ),
+        SupportTicket(
+            **ticket,
+            priority="normal",
+            status=TicketStatus.IN_PROGRESS,
+            created_at=opened,
+            sla_due_at=opened + timedelta(days=30),
+            first_response_at=opened + timedelta(hours=3),
+        ),
     )
     invoice = {"org_id": org.id, "customer_id": customer.id, "currency": "EUR"}
-    paid = Invoice(**invoice, status=InvoiceStatus.PAID, number=f"A-{uuid.uuid4().hex[:12]}",
-                   subtotal_cents=20000, total_cents=20000, paid_cents=20000,
-                   issue_date=office.today - timedelta(days=10),
-                   due_date=office.today + timedelta(days=4), paid_at=office.at(4, 10))
+    paid = Invoice(
+        **invoice,
+        status=InvoiceStatus.PAID,
+        number=f"A-{uuid.uuid4().hex[:12]}",
+        subtotal_cents=20000,
+        total_cents=20000,
+        paid_cents=20000,
+        issue_date=office.today - timedelta(days=10),
+        due_date=office.today + timedelta(days=4),
+        paid_at=office.at(4, 10),
+    )
     await _add(
         paid,
-        Invoice(**invoice, status=InvoiceStatus.ISSUED, number=f"A-{uuid.uuid4().hex[:12]}",
-                subtotal_cents=10000, total_cents=10000, paid_cents=2500,
-                issue_date=office.today - timedelta(days=18),
-                due_date=office.today - timedelta(days=4)),
+        Invoice(
+            **invoice,
+            status=InvoiceStatus.ISSUED,
+            number=f"A-{uuid.uuid4().hex[:12]}",
+            subtotal_cents=10000,
+            total_cents=10000,
+            paid_cents=2500,
+            issue_date=office.today - timedelta(days=18),
+            due_date=office.today - timedelta(days=4),
+        ),
         Invoice(**invoice, status=InvoiceStatus.DRAFT, subtotal_cents=999, total_cents=999),
     )
-    await _add(InvoicePayment(invoice_id=paid.id, org_id=org.id, amount_cents=20000,
-                              method="card", received_at=office.at(4, 10)))
-    documents = [Document(org_id=org.id, purpose="verification", storage_key=uuid.uuid4().hex)
-                 for _ in range(3)]
+    await _add(
+        InvoicePayment(
+            invoice_id=paid.id, org_id=org.id, amount_cents=20000, method="card", received_at=office.at(4, 10)
+        )
+    )
+    documents = [
+        Document(org_id=org.id, purpose="verification", storage_key=uuid.uuid4().hex) for _ in range(3)
+    ]
     await _add(*documents)
     submission = {"org_id": org.id, "subject_type": "organization", "subject_id": org.id}
     await _add(
-        VerificationSubmission(**submission, kind="business_license",
-                               document_id=documents[0].id, status=SubmissionStatus.PENDING),
-        VerificationSubmission(**submission, kind="liability_insurance",
-                               document_id=documents[1].id, status=SubmissionStatus.APPROVED,
-                               decided_at=office.at(3, 10),
-                               expires_on=office.today + timedelta(days=10)),
-        VerificationSubmission(**submission, kind="workers_comp", document_id=documents[2].id,
-                               status=SubmissionStatus.REJECTED, decided_at=office.at(3, 11),
-                               rejection_reason="unreadable"),
+        VerificationSubmission(
+            **submission,
+            kind="business_license",
+            document_id=documents[0].id,
+            status=SubmissionStatus.PENDING,
+        ),
+        VerificationSubmission(
+            **submission,
+            kind="liability_insurance",
+            document_id=documents[1].id,
+            status=SubmissionStatus.APPROVED,
+            decided_at=office.at(3, 10),
+            expires_on=office.today + timedelta(days=10),
+        ),
+        VerificationSubmission(
+            **submission,
+            kind="workers_comp",
+            document_id=documents[2].id,
+            status=SubmissionStatus.REJECTED,
+            decided_at=office.at(3, 11),
+            rejection_reason="unreadable",
+        ),
     )
     return office
 
@@ -178,8 +259,7 @@ async def test_every_view_for_an_organization(http: httpx.AsyncClient) -> None:
     assert trucks["active_trucks"] == 2
     idle, busy = trucks["trucks"]  # least used first
     assert (idle["plate"], idle["jobs"], idle["idle_days"]) == ("IDLE-1", 0, 21)
-    assert (busy["plate"], busy["jobs"], busy["busy_hours"], busy["idle_days"]) == (
-        "BUSY-1", 2, 6.0, 19)
+    assert (busy["plate"], busy["jobs"], busy["busy_hours"], busy["idle_days"]) == ("BUSY-1", 2, 6.0, 19)
     assert busy["utilization"] == round(6 / 210, 4)
     assert trucks["idle_truck_days"] == 40
 
@@ -205,8 +285,7 @@ async def test_every_view_for_an_organization(http: httpx.AsyncClient) -> None:
     assert invoices["collected_cents"] == {"EUR": 20000}
 
     verification = await _get(http, "verification", admin, **scope)
-    assert (verification["pending"], verification["approved"], verification["rejected"]) == (
-        1, 1, 1)
+    assert (verification["pending"], verification["approved"], verification["rejected"]) == (1, 1, 1)
     assert verification["expiring_in_30_days"] == 1
     assert verification["expiring_by_kind"] == {"liability_insurance": 1}
 
@@ -221,22 +300,36 @@ async def test_trends_bucket_in_the_organizations_time_zone(http: httpx.AsyncCli
     org = await make_org(timezone="Europe/Berlin")
     admin, customer = await make_user("dispatcher", org), await make_user("customer")
     # 22:30 UTC on 6 April is 00:30 on 7 April in Berlin: it counts on the 7th
-    late = await make_booking(org, customer, start=DAY + timedelta(hours=22, minutes=30),
-                              status="completed", price_cents=5000)
-    await make_booking(org, customer, start=DAY + timedelta(hours=8), status="completed",
-                       price_cents=7000)
+    late = await make_booking(
+        org, customer, start=DAY + timedelta(hours=22, minutes=30), status="completed", price_cents=5000
+    )
+    await make_booking(org, customer, start=DAY + timedelta(hours=8), status="completed", price_cents=7000)
     await make_booking(org, customer, start=DAY + timedelta(days=20, hours=8))
     daily = await _get(http, "trends", admin, metric="revenue_cents", bucket="day", **RANGE)
     assert daily["currency"] == "EUR" and late.currency == "EUR"
     assert [(p["bucket_start"], p["value"]) for p in daily["points"]] == [
-        ("2027-04-06", 7000.0), ("2027-04-07", 5000.0)]
-    weekly = await _get(http, "trends", admin, metric="bookings", bucket="week",
-                        **{"from": "2027-04-01", "to": "2027-04-30"})
+        ("2027-04-06", 7000.0),
+        ("2027-04-07", 5000.0),
+    ]
+    weekly = await _get(
+        http, "trends", admin, metric="bookings", bucket="week", **{"from": "2027-04-01", "to": "2027-04-30"}
+    )
     assert [p["bucket_start"] for p in weekly["points"]] == [
-        "2027-03-29", "2027-04-05", "2027-04-12", "2027-04-19", "2027-04-26"]
+        "2027-03-29",
+        "2027-04-05",
+        "2027-04-12",
+        "2027-04-19",
+        "2027-04-26",
+    ]
     assert [p["value"] for p in weekly["points"]] == [0, 2, 0, 0, 1]
-    monthly = await _get(http, "trends", admin, metric="completed", bucket="month",
-                         **{"from": "2027-03-01", "to": "2027-05-31"})
+    monthly = await _get(
+        http,
+        "trends",
+        admin,
+        metric="completed",
+        bucket="month",
+        **{"from": "2027-03-01", "to": "2027-05-31"},
+    )
     assert [p["value"] for p in monthly["points"]] == [0, 2, 0]
 
 
@@ -246,20 +339,18 @@ async def test_platform_admins_see_all_or_one_organization(http: httpx.AsyncClie
     customer = await make_user("customer")
     await make_booking(one, customer, start=day, status="completed", price_cents=100)
     await make_booking(one, customer, start=day, status="cancelled")
-    await make_booking(two, customer, start=day, status="completed", price_cents=300,
-                       currency="USD")
+    await make_booking(two, customer, start=day, status="completed", price_cents=300, currency="USD")
     admin = await make_user("platform_admin")
     span = {"from": "2034-02-14", "to": "2034-02-14"}
     platform = await _get(http, "bookings", admin, **span)
-    assert (platform["scope"], platform["org_id"], platform["timezone"]) == (
-        "platform", None, "UTC")
+    assert (platform["scope"], platform["org_id"], platform["timezone"]) == ("platform", None, "UTC")
     assert platform["total"] == 3
     assert platform["revenue_cents"] == {"EUR": 100, "USD": 300}
     single = await _get(http, "bookings", admin, org_id=str(one.id), **span)
-    assert (single["scope"], single["total"], single["revenue_cents"]) == (
-        "organization", 2, {"EUR": 100})
-    unknown = await http.get(f"{API}/bookings", params={"org_id": str(uuid.uuid4())},
-                             headers=auth_headers(admin))
+    assert (single["scope"], single["total"], single["revenue_cents"]) == ("organization", 2, {"EUR": 100})
+    unknown = await http.get(
+        f"{API}/bookings", params={"org_id": str(uuid.uuid4())}, headers=auth_headers(admin)
+    )
     assert unknown.status_code == 404
     assert unknown.headers["content-type"].startswith("application/problem+json")
 
@@ -271,10 +362,20 @@ async def test_staff_see_their_organization_only(http: httpx.AsyncClient) -> Non
     staff = await make_user("dispatcher", mine)
     assert (await _get(http, "bookings", staff, **RANGE))["total"] == 0
     assert (await _get(http, "bookings", staff, org_id=str(mine.id), **RANGE))["total"] == 0
-    for view in ("dashboard", "bookings", "drivers", "trucks", "ratings", "support",
-                 "invoices", "verification", "trends"):
-        foreign = await http.get(f"{API}/{view}", params={"org_id": str(theirs.id)},
-                                 headers=auth_headers(staff))
+    for view in (
+        "dashboard",
+        "bookings",
+        "drivers",
+        "trucks",
+        "ratings",
+        "support",
+        "invoices",
+        "verification",
+        "trends",
+    ):
+        foreign = await http.get(
+            f"{API}/{view}", params={"org_id": str(theirs.id)}, headers=auth_headers(staff)
+        )
         assert foreign.status_code == 404, view
     customer_answer = await http.get(f"{API}/bookings", headers=auth_headers(customer))
     assert customer_answer.status_code == 403
@@ -290,8 +391,9 @@ async def test_csv_shapes(http: httpx.AsyncClient) -> None:
     org = await make_org()
     admin, customer = await make_user("mover_admin", org), await make_user("customer")
     driver, truck = await make_driver(org, full_name="Ada"), await make_truck(org, plate="CSV-1")
-    done = await make_booking(org, customer, start=DAY + timedelta(hours=8), status="completed",
-                              price_cents=40000)
+    done = await make_booking(
+        org, customer, start=DAY + timedelta(hours=8), status="completed", price_cents=40000
+    )
     await _assign(done, driver, truck)
     headers = {**auth_headers(admin), "Accept": "text/csv"}
 
@@ -304,16 +406,17 @@ async def test_csv_shapes(http: httpx.AsyncClient) -> None:
 
     drivers = _csv(await http.get(f"{API}/drivers", params=RANGE, headers=headers))
     assert drivers == [
-        ["driver_id", "full_name", "jobs", "completed_jobs", "on_time_jobs", "on_time_rate",
-         "rating_avg"],
-        [str(driver.id), "Ada", "1", "1", "0", "", "0.0"]]
+        ["driver_id", "full_name", "jobs", "completed_jobs", "on_time_jobs", "on_time_rate", "rating_avg"],
+        [str(driver.id), "Ada", "1", "1", "0", "", "0.0"],
+    ]
 
     trucks = _csv(await http.get(f"{API}/trucks", params=RANGE, headers=headers))
-    assert trucks == [["truck_id", "plate", "jobs", "busy_hours", "utilization", "idle_days"],
-                      [str(truck.id), "CSV-1", "1", "4.0", "0.2", "1"]]
+    assert trucks == [
+        ["truck_id", "plate", "jobs", "busy_hours", "utilization", "idle_days"],
+        [str(truck.id), "CSV-1", "1", "4.0", "0.2", "1"],
+    ]
 
-    trend = _csv(await http.get(f"{API}/trends", params={**RANGE, "metric": "completed"},
-                                headers=headers))
+    trend = _csv(await http.get(f"{API}/trends", params={**RANGE, "metric": "completed"}, headers=headers))
     assert trend == [["bucket_start", "value"], ["2027-04-06", "1.0"], ["2027-04-07", "0.0"]]
 
     dashboard = _csv(await http.get(f"{API}/dashboard", params=RANGE, headers=headers))
@@ -341,8 +444,17 @@ async def test_bad_input_is_a_422_problem(http: httpx.AsyncClient) -> None:
 
 async def test_openapi_declares_csv_and_404(http: httpx.AsyncClient) -> None:
     paths = (await http.get("/openapi.json")).json()["paths"]
-    for view in ("dashboard", "bookings", "drivers", "trucks", "ratings", "support",
-                 "invoices", "verification", "trends"):
+    for view in (
+        "dashboard",
+        "bookings",
+        "drivers",
+        "trucks",
+        "ratings",
+        "support",
+        "invoices",
+        "verification",
+        "trends",
+    ):
         answers = paths[f"{API}/{view}"]["get"]["responses"]
         assert "text/csv" in answers["200"]["content"], view
         assert {"404", "422"} <= answers.keys(), view

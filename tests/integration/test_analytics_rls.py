@@ -19,8 +19,14 @@ DAY = datetime(2035, 3, 9, 9, tzinfo=UTC)  # a day of this module's own
 
 
 def _window() -> Window:
-    return Window(org_id=None, start=DAY - timedelta(hours=9), end=DAY + timedelta(hours=15),
-                  timezone="UTC", first_day=DAY.date(), last_day=DAY.date())
+    return Window(
+        org_id=None,
+        start=DAY - timedelta(hours=9),
+        end=DAY + timedelta(hours=15),
+        timezone="UTC",
+        first_day=DAY.date(),
+        last_day=DAY.date(),
+    )
 
 
 async def test_staff_count_only_their_organization_without_an_org_predicate() -> None:
@@ -29,24 +35,29 @@ async def test_staff_count_only_their_organization_without_an_org_predicate() ->
     await make_booking(mine, customer, start=DAY, status="completed", price_cents=100)
     await make_booking(theirs, customer, start=DAY, status="completed", price_cents=700)
     await make_booking(theirs, customer, start=DAY, status="cancelled", price_cents=50)
-    staff = Caller(role="dispatcher", user_id=(await make_user("dispatcher", mine)).id,
-                   org_id=mine.id)
+    staff = Caller(role="dispatcher", user_id=(await make_user("dispatcher", mine)).id, org_id=mine.id)
     # org_id=None: the statement names no organization; row-level security alone scopes it
     async with analytics_session(staff) as session:
         rows = await AnalyticsRepository(session).bookings_by_status_and_currency(_window())
     assert [(status, count, price) for status, _, count, price in rows] == [
-        (BookingStatus.COMPLETED.value, 1, 100)]
+        (BookingStatus.COMPLETED.value, 1, 100)
+    ]
     async with analytics_session(Caller(role="platform_admin")) as session:
         rows = await AnalyticsRepository(session).bookings_by_status_and_currency(_window())
     mine_and_theirs = sorted((status, count, price) for status, _, count, price in rows)
-    assert mine_and_theirs == [(BookingStatus.CANCELLED.value, 1, 50),
-                               (BookingStatus.COMPLETED.value, 2, 800)]
+    assert mine_and_theirs == [
+        (BookingStatus.CANCELLED.value, 1, 50),
+        (BookingStatus.COMPLETED.value, 2, 800),
+    ]
 
 
 async def _history_seen_by(caller: Caller, booking: Booking) -> int:
     async with tenant_session(caller) as session:
-        rows = (await session.execute(select(BookingStatusHistory.id).where(
-            BookingStatusHistory.booking_id == booking.id))).all()
+        rows = (
+            await session.execute(
+                select(BookingStatusHistory.id).where(BookingStatusHistory.booking_id == booking.id)
+            )
+        ).all()
         return len(rows)
 
 
@@ -57,13 +68,24 @@ async def test_booking_history_visible_to_its_participants_only() -> None:
     driver, idle = await make_driver(org), await make_driver(org)
     truck = await make_truck(org)
     async with tenant_session(SYSTEM) as session:
-        session.add_all([
-            BookingAssignment(org_id=org.id, booking_id=booking.id, driver_id=driver.id,
-                              truck_id=truck.id,
-                              window=Range(booking.window_start, booking.window_end)),
-            BookingStatusHistory(booking_id=booking.id, org_id=org.id,
-                                 from_status=BookingStatus.EN_ROUTE,
-                                 to_status=BookingStatus.ARRIVED, actor_role="driver")])
+        session.add_all(
+            [
+                BookingAssignment(
+                    org_id=org.id,
+                    booking_id=booking.id,
+                    driver_id=driver.id,
+                    truck_id=truck.id,
+                    window=Range(booking.window_start, booking.window_end),
+                ),
+                BookingStatusHistory(
+                    booking_id=booking.id,
+                    org_id=org.id,
+                    from_status=BookingStatus.EN_ROUTE,
+                    to_status=BookingStatus.ARRIVED,
+                    actor_role="driver",
+                ),
+            ]
+        )
     seen = {
         "customer": Caller(role="customer", user_id=customer.id),
         "driver": Caller(role="driver", org_id=org.id, driver_id=driver.id),

@@ -18,8 +18,7 @@ from tests.factories import auth_headers, make_org, make_user
 from tests.gateway_process import ROOT, running_gateway
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
-CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,"
-          "response_schema_conformance")
+CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
 SEED, MAX_EXAMPLES = 1, 5  # ~2-3 minutes on a 2-core machine
 RUN_TIMEOUT_S = 900.0
 
@@ -27,8 +26,11 @@ RUN_TIMEOUT_S = 900.0
 @pytest.fixture(scope="module")
 def gateway(database: str) -> Iterator[str]:
     """A gateway process on the test database, without Ray (see schemathesis.toml)."""
-    env = {"MOVEHUB_RAY_ENABLED": "false", "MOVEHUB_BACKGROUND_WORKERS": "false",
-           "MOVEHUB_LOG_LEVEL": "WARNING"}
+    env = {
+        "MOVEHUB_RAY_ENABLED": "false",
+        "MOVEHUB_BACKGROUND_WORKERS": "false",
+        "MOVEHUB_LOG_LEVEL": "WARNING",
+    }
     with running_gateway(env, name="contract-gateway") as base_url:
         yield base_url
 
@@ -36,14 +38,31 @@ def gateway(database: str) -> Iterator[str]:
 @pytest.mark.timeout(RUN_TIMEOUT_S + 60)  # over the suite's per-test default: a loaded machine
 async def test_schemathesis_finds_nothing(gateway: str) -> None:
     token = auth_headers(await make_user("mover_admin", await make_org()))["Authorization"]
-    command = [str(Path(sys.executable).with_name("schemathesis")), "--config-file", str(CONFIG),
-               "run", f"{gateway}/openapi.json", "--header", f"Authorization: {token}",
-               "--checks", CHECKS, "--max-examples", str(MAX_EXAMPLES), "--seed", str(SEED),
-               "--workers", "1", "--no-shrink", "--continue-on-failure", "--no-color"]
+    command = [
+        str(Path(sys.executable).with_name("schemathesis")),
+        "--config-file",
+        str(CONFIG),
+        "run",
+        f"{gateway}/openapi.json",
+        "--header",
+        f"Authorization: {token}",
+        "--checks",
+        CHECKS,
+        "--max-examples",
+        str(MAX_EXAMPLES),
+        "--seed",
+        str(SEED),
+        "--workers",
+        "1",
+        "--no-shrink",
+        "--continue-on-failure",
+        "--no-color",
+    ]
     # In a thread: a test must not block the session's event loop for minutes (the session
     # app's background tasks run on it too).
-    run = await asyncio.to_thread(subprocess.run, command, cwd=ROOT, capture_output=True,
-                                  text=True, timeout=RUN_TIMEOUT_S, check=False)
+    run = await asyncio.to_thread(
+        subprocess.run, command, cwd=ROOT, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False
+    )
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-12000:]
     assert "Tested: " in output and " passed" in output, output[-4000:]
@@ -52,9 +71,19 @@ async def test_schemathesis_finds_nothing(gateway: str) -> None:
 async def test_operations_declare_their_problem_answers(client: httpx.AsyncClient) -> None:
     document = (await client.get("/openapi.json")).json()
     assert set(document["components"]["schemas"]["Problem"]["properties"]) >= {
-        "type", "title", "status", "detail", "instance", "correlation_id", "errors"}
-    operations = {(path, method): operation for path, item in document["paths"].items()
-                  for method, operation in item.items()}
+        "type",
+        "title",
+        "status",
+        "detail",
+        "instance",
+        "correlation_id",
+        "errors",
+    }
+    operations = {
+        (path, method): operation
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+    }
     rating = operations[("/api/v1/bookings/{booking_id}/rating", "get")]["responses"]
     assert {"401", "403", "404", "422", "429", "503"} <= set(rating)
     assert "409" not in rating  # a read
@@ -64,10 +93,10 @@ async def test_operations_declare_their_problem_answers(client: httpx.AsyncClien
     for (path, method), operation in operations.items():
         for status, answer in operation["responses"].items():
             if int(status) >= 400:
-                assert set(answer["content"]) == {"application/problem+json"}, \
-                    (path, method, status)
+                assert set(answer["content"]) == {"application/problem+json"}, (path, method, status)
                 assert answer["content"]["application/problem+json"]["schema"] == {
-                    "$ref": "#/components/schemas/Problem"}
+                    "$ref": "#/components/schemas/Problem"
+                }
     assert "HTTPValidationError" not in document["components"]["schemas"]
 
 

@@ -23,16 +23,23 @@ async def test_fifty_concurrent_overlapping_assignments_one_wins() -> None:
     customer = await make_user("customer")
     driver = await make_driver(org)
     trucks = [await make_truck(org) for _ in range(50)]
-    bookings = [await make_booking(org, customer, start=START + timedelta(minutes=i), hours=3)
-                for i in range(50)]
+    bookings = [
+        await make_booking(org, customer, start=START + timedelta(minutes=i), hours=3) for i in range(50)
+    ]
 
     async def attempt(i: int) -> str:
         booking = bookings[i]
         try:
             async with tenant_session(dispatcher) as session:
-                session.add(BookingAssignment(
-                    org_id=org.id, booking_id=booking.id, driver_id=driver.id,
-                    truck_id=trucks[i].id, window=Range(booking.window_start, booking.window_end)))
+                session.add(
+                    BookingAssignment(
+                        org_id=org.id,
+                        booking_id=booking.id,
+                        driver_id=driver.id,
+                        truck_id=trucks[i].id,
+                        window=Range(booking.window_start, booking.window_end),
+                    )
+                )
                 await session.flush()
             return "assigned"
         except IntegrityError as exc:
@@ -42,8 +49,11 @@ async def test_fifty_concurrent_overlapping_assignments_one_wins() -> None:
     outcomes = await asyncio.gather(*(attempt(i) for i in range(50)))
     assert outcomes.count("assigned") == 1 and outcomes.count("conflict") == 49
     async with tenant_session(dispatcher) as session:
-        active = await session.scalar(select(func.count()).select_from(BookingAssignment).where(
-            BookingAssignment.driver_id == driver.id, BookingAssignment.active))
+        active = await session.scalar(
+            select(func.count())
+            .select_from(BookingAssignment)
+            .where(BookingAssignment.driver_id == driver.id, BookingAssignment.active)
+        )
     assert active == 1
 
 
@@ -52,25 +62,43 @@ async def test_truck_overlap_rejected_but_released_window_is_free() -> None:
     dispatcher = caller_for(await make_user("dispatcher", org))
     customer = await make_user("customer")
     truck = await make_truck(org)
-    first, second = (await make_booking(org, customer, start=START, hours=4),
-                     await make_booking(org, customer, start=START + timedelta(hours=2)))
+    first, second = (
+        await make_booking(org, customer, start=START, hours=4),
+        await make_booking(org, customer, start=START + timedelta(hours=2)),
+    )
     window = Range(START, START + timedelta(hours=4))
     async with tenant_session(dispatcher) as session:
-        held = BookingAssignment(org_id=org.id, booking_id=first.id,
-                                 driver_id=(await make_driver(org)).id, truck_id=truck.id,
-                                 window=window)
+        held = BookingAssignment(
+            org_id=org.id,
+            booking_id=first.id,
+            driver_id=(await make_driver(org)).id,
+            truck_id=truck.id,
+            window=window,
+        )
         session.add(held)
     with pytest.raises(IntegrityError, match="ex_assignments_truck_overlap"):
         async with tenant_session(dispatcher) as session:
-            session.add(BookingAssignment(org_id=org.id, booking_id=second.id,
-                                          driver_id=(await make_driver(org)).id,
-                                          truck_id=truck.id, window=window))
+            session.add(
+                BookingAssignment(
+                    org_id=org.id,
+                    booking_id=second.id,
+                    driver_id=(await make_driver(org)).id,
+                    truck_id=truck.id,
+                    window=window,
+                )
+            )
     async with tenant_session(dispatcher) as session:
         stored = await session.get(BookingAssignment, held.id)
         assert stored is not None
         stored.active = False
         stored.released_at = func.now()
     async with tenant_session(dispatcher) as session:
-        session.add(BookingAssignment(org_id=org.id, booking_id=second.id,
-                                      driver_id=(await make_driver(org)).id, truck_id=truck.id,
-                                      window=window))
+        session.add(
+            BookingAssignment(
+                org_id=org.id,
+                booking_id=second.id,
+                driver_id=(await make_driver(org)).id,
+                truck_id=truck.id,
+                window=window,
+            )
+        )

@@ -30,21 +30,29 @@ def fresh_phone() -> str:
 async def latest_code(destination: str) -> str:
     """The code as the outbox holds it for the notifications worker (read as the system)."""
     async with tenant_session(SYSTEM) as session:
-        row = (await session.scalars(
-            select(OutboxEvent)
-            .where(OutboxEvent.topic == "notify.otp",
-                   OutboxEvent.payload["destination"].astext == destination)
-            .order_by(OutboxEvent.id.desc()).limit(1))).one()
+        row = (
+            await session.scalars(
+                select(OutboxEvent)
+                .where(
+                    OutboxEvent.topic == "notify.otp",
+                    OutboxEvent.payload["destination"].astext == destination,
+                )
+                .order_by(OutboxEvent.id.desc())
+                .limit(1)
+            )
+        ).one()
     return str(row.payload["code"])
 
 
 async def sign_in(client: httpx.AsyncClient, destination: str) -> dict[str, Any]:
     channel = "email" if "@" in destination else "sms"
-    requested = await client.post(f"{AUTH}/otp/request",
-                                  json={"channel": channel, "destination": destination})
+    requested = await client.post(
+        f"{AUTH}/otp/request", json={"channel": channel, "destination": destination}
+    )
     assert requested.status_code == 202, requested.text
-    verified = await client.post(f"{AUTH}/otp/verify", json={
-        "destination": destination, "code": await latest_code(destination)})
+    verified = await client.post(
+        f"{AUTH}/otp/verify", json={"destination": destination, "code": await latest_code(destination)}
+    )
     assert verified.status_code == 200, verified.text
     tokens: dict[str, Any] = verified.json()
     return tokens
@@ -60,8 +68,9 @@ def assert_problem(response: httpx.Response, status: int) -> dict[str, object]:
 
 async def test_email_round_trip_with_bearer(http: httpx.AsyncClient) -> None:
     email = fresh_email()
-    requested = await http.post(f"{AUTH}/otp/request",
-                                json={"channel": "email", "destination": email.upper()})
+    requested = await http.post(
+        f"{AUTH}/otp/request", json={"channel": "email", "destination": email.upper()}
+    )
     assert requested.status_code == 202, requested.text
     assert requested.json() == {"status": "sent", "expires_in": get_settings().otp_ttl_s}
     code = await latest_code(email)
@@ -70,8 +79,7 @@ async def test_email_round_trip_with_bearer(http: httpx.AsyncClient) -> None:
     tokens = verified.json()
     assert tokens["token_type"] == "bearer" and tokens["expires_in"] == 900
     assert tokens["user"]["role"] == "customer" and tokens["user"]["email"] == email
-    me = await http.get(f"{AUTH}/me",
-                        headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    me = await http.get(f"{AUTH}/me", headers={"Authorization": f"Bearer {tokens['access_token']}"})
     assert me.status_code == 200, me.text
     assert me.json()["id"] == tokens["user"]["id"]
     # The code is spent, and a second sign-in finds the same account.
@@ -84,10 +92,10 @@ async def test_email_round_trip_with_bearer(http: httpx.AsyncClient) -> None:
 async def test_cookies_are_set_with_their_flags(http: httpx.AsyncClient) -> None:
     phone = fresh_phone()
     await http.post(f"{AUTH}/otp/request", json={"channel": "sms", "destination": phone})
-    verified = await http.post(f"{AUTH}/otp/verify",
-                               json={"destination": phone, "code": await latest_code(phone)})
-    cookies = {line.split("=", 1)[0]: line.lower() for line in
-               verified.headers.get_list("set-cookie")}
+    verified = await http.post(
+        f"{AUTH}/otp/verify", json={"destination": phone, "code": await latest_code(phone)}
+    )
+    cookies = {line.split("=", 1)[0]: line.lower() for line in verified.headers.get_list("set-cookie")}
     assert set(cookies) == {"movehub_access", "movehub_refresh", "movehub_csrf"}
     assert "httponly" in cookies["movehub_access"] and "samesite=lax" in cookies["movehub_access"]
     assert "httponly" in cookies["movehub_refresh"]
@@ -111,8 +119,7 @@ async def test_cookie_session_needs_the_csrf_header(http: httpx.AsyncClient) -> 
     assert rotated.status_code == 200, rotated.text
     wrong = await http.post(f"{AUTH}/logout", headers={"X-CSRF-Token": csrf + "x"})
     assert_problem(wrong, 403)
-    out = await http.post(f"{AUTH}/logout",
-                          headers={"X-CSRF-Token": http.cookies["movehub_csrf"]})
+    out = await http.post(f"{AUTH}/logout", headers={"X-CSRF-Token": http.cookies["movehub_csrf"]})
     assert out.status_code == 204
     assert "movehub_access" not in http.cookies
     assert_problem(await http.get(f"{AUTH}/me"), 401)
@@ -126,17 +133,22 @@ async def test_driver_token_names_the_driver(http: httpx.AsyncClient) -> None:
     tokens = await sign_in(http, phone)
     claims = jwt.decode(tokens["access_token"], options={"verify_signature": False})
     assert claims["drv"] == str(driver.id) and claims["org"] == str(org.id)
-    me = await http.get(f"{AUTH}/me",
-                        headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    me = await http.get(f"{AUTH}/me", headers={"Authorization": f"Bearer {tokens['access_token']}"})
     assert me.json()["driver_id"] == str(driver.id) and me.json()["role"] == "driver"
 
 
 def _forged(**overrides: object) -> str:
     settings = get_settings()
     now = int(time.time())
-    claims = {"sub": "0b7d3c1e-2f4a-4e5b-8c6d-7e8f9a0b1c2d", "role": "customer",
-              "iss": settings.jwt_issuer, "aud": settings.jwt_audience, "iat": now,
-              "exp": now + 600, **overrides}
+    claims = {
+        "sub": "0b7d3c1e-2f4a-4e5b-8c6d-7e8f9a0b1c2d",
+        "role": "customer",
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "iat": now,
+        "exp": now + 600,
+        **overrides,
+    }
     return jwt.encode(claims, settings.jwt_secret, algorithm="HS256")
 
 
@@ -145,8 +157,7 @@ async def test_bad_access_tokens_are_refused(http: httpx.AsyncClient) -> None:
     caller = Caller(role="customer", user_id=user.id)
     good = issue_access_token(caller, get_settings())
     head, body, signature = good.split(".")
-    unsigned = jwt.encode({"sub": str(user.id), "role": "platform_admin"}, key=None,
-                          algorithm="none")
+    unsigned = jwt.encode({"sub": str(user.id), "role": "platform_admin"}, key=None, algorithm="none")
     tokens = {
         "expired": issue_access_token(caller, get_settings(), now=time.time() - 3600),
         "tampered": f"{head}.{body}.{signature[:-2]}{'A' if signature[-2] != 'A' else 'B'}x",
@@ -179,10 +190,10 @@ async def test_refresh_rotates_and_reuse_revokes_the_family(http: httpx.AsyncCli
     assert assert_problem(replay, 401)["reason"] == "refresh_reused"
     assert_problem(await http.post(f"{AUTH}/refresh", json={"refresh_token": newest}), 401)
     async with tenant_session(SYSTEM) as session:
-        user_id = (await session.scalars(select(User.id).where(
-            User.email == third.json()["user"]["email"]))).one()
-        links = (await session.scalars(select(RefreshToken).where(
-            RefreshToken.user_id == user_id))).all()
+        user_id = (
+            await session.scalars(select(User.id).where(User.email == third.json()["user"]["email"]))
+        ).one()
+        links = (await session.scalars(select(RefreshToken).where(RefreshToken.user_id == user_id))).all()
     assert len(links) == 3 and all(link.revoked_at is not None for link in links)
     assert len({link.family_id for link in links}) == 1
 
@@ -203,8 +214,7 @@ async def test_disabled_account_is_refused(http: httpx.AsyncClient) -> None:
     tokens = await sign_in(http, fresh_email())
     http.cookies.clear()
     async with tenant_session(SYSTEM) as session:
-        await session.execute(update(User).where(User.id == tokens["user"]["id"])
-                              .values(active=False))
+        await session.execute(update(User).where(User.id == tokens["user"]["id"]).values(active=False))
     bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
     assert_problem(await http.get(f"{AUTH}/me", headers=bearer), 401)
     refused = await http.post(f"{AUTH}/refresh", json={"refresh_token": tokens["refresh_token"]})

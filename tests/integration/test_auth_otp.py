@@ -25,8 +25,7 @@ from tests.integration.test_auth import (
 
 async def request_code(http: httpx.AsyncClient, destination: str) -> httpx.Response:
     channel = "email" if "@" in destination else "sms"
-    return await http.post(f"{AUTH}/otp/request",
-                           json={"channel": channel, "destination": destination})
+    return await http.post(f"{AUTH}/otp/request", json={"channel": channel, "destination": destination})
 
 
 def wrong(code: str) -> str:
@@ -45,10 +44,14 @@ async def _issued(http: httpx.AsyncClient, destination: str) -> tuple[str, str]:
 async def written_for(destination: str) -> tuple[int, int]:
     """(otp_codes rows, outbox rows) that mention the destination."""
     async with tenant_session(SYSTEM) as session:
-        codes = await session.scalar(select(func.count()).select_from(OtpCode)
-                                     .where(OtpCode.destination == destination))
-        events = await session.scalar(select(func.count()).select_from(OutboxEvent).where(
-            OutboxEvent.payload["destination"].astext == destination))
+        codes = await session.scalar(
+            select(func.count()).select_from(OtpCode).where(OtpCode.destination == destination)
+        )
+        events = await session.scalar(
+            select(func.count())
+            .select_from(OutboxEvent)
+            .where(OutboxEvent.payload["destination"].astext == destination)
+        )
     return int(codes or 0), int(events or 0)
 
 
@@ -58,8 +61,9 @@ async def test_code_is_stored_hashed_and_queued_for_delivery(http: httpx.AsyncCl
     code = await latest_code(phone)
     async with tenant_session(SYSTEM) as session:
         row = (await session.scalars(select(OtpCode).where(OtpCode.destination == phone))).one()
-        event = (await session.scalars(select(OutboxEvent).where(
-            OutboxEvent.aggregate_id == str(row.id)))).one()
+        event = (
+            await session.scalars(select(OutboxEvent).where(OutboxEvent.aggregate_id == str(row.id)))
+        ).one()
     assert len(code) == 6 and code not in row.code_hash and len(row.code_hash) == 64
     assert row.channel == "sms" and row.attempts == 0
     assert event.topic == "notify.otp" and event.status == "pending"
@@ -92,8 +96,11 @@ async def test_five_wrong_tries_lock_the_code(http: httpx.AsyncClient) -> None:
 async def test_expired_code_fails(http: httpx.AsyncClient) -> None:
     email, code = await _issued(http, fresh_email())
     async with tenant_session(SYSTEM) as session:
-        await session.execute(update(OtpCode).where(OtpCode.destination == email)
-                              .values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
+        await session.execute(
+            update(OtpCode)
+            .where(OtpCode.destination == email)
+            .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
     assert assert_problem(await verify(http, email, code), 401)["reason"] == "code_expired"
 
 
@@ -135,8 +142,7 @@ async def test_per_ip_limit(app: FastAPI, monkeypatch: pytest.MonkeyPatch) -> No
         assert (await request_code(other, fresh_email())).status_code == 202
 
 
-async def test_failed_sign_ins_per_account(http: httpx.AsyncClient,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_failed_sign_ins_per_account(http: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(get_settings(), "otp_failures_per_account_hour", 2)
     email, code = await _issued(http, fresh_email())
     for _ in range(2):
@@ -146,19 +152,23 @@ async def test_failed_sign_ins_per_account(http: httpx.AsyncClient,
     assert int(blocked.headers["retry-after"]) > 0
 
 
-@pytest.mark.parametrize(("path", "body", "field"), [
-    ("otp/request", {"channel": "sms", "destination": "call me maybe"}, "destination"),
-    ("otp/request", {"channel": "email", "destination": "+4930123456"}, "destination"),
-    ("otp/request", {"channel": "pigeon", "destination": "ada@example.com"}, "channel"),
-    ("otp/request", {"destination": "ada@example.com"}, "channel"),
-    ("otp/request", {"channel": "sms", "destination": "+4930123456", "extra": 1}, "extra"),
-    ("otp/verify", {"destination": "ada@example.com", "code": "12ab56"}, "code"),
-    ("otp/verify", {"destination": "ada@", "code": "123456"}, "destination"),
-    ("otp/verify", {"code": "123456"}, "destination"),
-    ("refresh", {"refresh_token": 42}, "refresh_token"),
-])
-async def test_malformed_bodies_name_the_field(http: httpx.AsyncClient, path: str,
-                                               body: dict[str, Any], field: str) -> None:
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("otp/request", {"channel": "sms", "destination": "call me maybe"}, "destination"),
+        ("otp/request", {"channel": "email", "destination": "+4930123456"}, "destination"),
+        ("otp/request", {"channel": "pigeon", "destination": "ada@example.com"}, "channel"),
+        ("otp/request", {"destination": "ada@example.com"}, "channel"),
+        ("otp/request", {"channel": "sms", "destination": "+4930123456", "extra": 1}, "extra"),
+        ("otp/verify", {"destination": "ada@example.com", "code": "12ab56"}, "code"),
+        ("otp/verify", {"destination": "ada@", "code": "123456"}, "destination"),
+        ("otp/verify", {"code": "123456"}, "destination"),
+        ("refresh", {"refresh_token": 42}, "refresh_token"),
+    ],
+)
+async def test_malformed_bodies_name_the_field(
+    http: httpx.AsyncClient, path: str, body: dict[str, Any], field: str
+) -> None:
     before = await written_for(str(body.get("destination")))
     response = await http.post(f"{AUTH}/{path}", json=body)
     problem = assert_problem(response, 422)
@@ -167,6 +177,7 @@ async def test_malformed_bodies_name_the_field(http: httpx.AsyncClient, path: st
 
 
 async def test_not_json_is_422(http: httpx.AsyncClient) -> None:
-    response = await http.post(f"{AUTH}/otp/request", content=b"{nope",
-                               headers={"content-type": "application/json"})
+    response = await http.post(
+        f"{AUTH}/otp/request", content=b"{nope", headers={"content-type": "application/json"}
+    )
     assert_problem(response, 422)

@@ -57,11 +57,15 @@ async def test_booking_create_quote_and_list_round_trips(client: httpx.AsyncClie
     customer = await make_user("customer")
     headers = auth_headers(customer)
     body = booking_body(org.id)
-    quote_body = {"org_id": str(org.id), "pickup": body["pickup"]["location"],
-                  "dropoff": body["dropoff"]["location"], "volume_m3": 20, "crew_size": 2}
+    quote_body = {
+        "org_id": str(org.id),
+        "pickup": body["pickup"]["location"],
+        "dropoff": body["dropoff"]["location"],
+        "volume_m3": 20,
+        "crew_size": 2,
+    }
     # The first quote reads the org's terms into the Redis cache (one more statement).
-    assert (await client.post("/api/v1/bookings/quote", headers=headers,
-                              json=quote_body)).status_code == 200
+    assert (await client.post("/api/v1/bookings/quote", headers=headers, json=quote_body)).status_code == 200
 
     with counted() as quote:
         answer = await client.post("/api/v1/bookings/quote", headers=headers, json=quote_body)
@@ -84,12 +88,15 @@ async def test_booking_create_quote_and_list_round_trips(client: httpx.AsyncClie
     assert answer.json()["total"] == 1
     assert [b["id"] for b in answer.json()["items"]] == [created["id"]]
 
-    print(f"\nquote {len(quote.statements)} statements ({quote.wire} round trips), create "
-          f"{len(create.statements)} ({create.wire}), list {len(listed.statements)} "
-          f"({listed.wire})")
+    print(
+        f"\nquote {len(quote.statements)} statements ({quote.wire} round trips), create "
+        f"{len(create.statements)} ({create.wire}), list {len(listed.statements)} "
+        f"({listed.wire})"
+    )
     assert len(create.statements) <= 3, create.statements
     assert "pre_ping" not in " ".join(create.statements) and not any(
-        s.strip().upper() == "SELECT 1" for s in create.statements)
+        s.strip().upper() == "SELECT 1" for s in create.statements
+    )
     assert create.wire <= 5, (create.statements, create.begins, create.commits)
     assert len(quote.statements) == 1, quote.statements
     assert len(listed.statements) == 2, listed.statements  # caller, then rows with the total
@@ -97,13 +104,18 @@ async def test_booking_create_quote_and_list_round_trips(client: httpx.AsyncClie
     # Everything the fewer statements had to write is there: row, history, outbox event.
     async with tenant_session(SYSTEM) as session:
         booking = await session.get(Booking, created["id"])
-        history = (await session.scalars(select(BookingStatusHistory).where(
-            BookingStatusHistory.booking_id == created["id"]))).all()
-        events = await session.scalar(select(func.count()).select_from(OutboxEvent).where(
-            OutboxEvent.idempotency_key == f"booking.created:{created['id']}"))
+        history = (
+            await session.scalars(
+                select(BookingStatusHistory).where(BookingStatusHistory.booking_id == created["id"])
+            )
+        ).all()
+        events = await session.scalar(
+            select(func.count())
+            .select_from(OutboxEvent)
+            .where(OutboxEvent.idempotency_key == f"booking.created:{created['id']}")
+        )
     assert booking is not None and booking.customer_id == customer.id
-    assert [(h.to_status, h.reason, h.actor_user_id) for h in history] == [
-        ("pending", "booked", customer.id)]
+    assert [(h.to_status, h.reason, h.actor_user_id) for h in history] == [("pending", "booked", customer.id)]
     assert history[0].metadata_["price_cents"] == created["price_cents"]
     assert events == 1
 
@@ -112,8 +124,9 @@ async def test_a_page_past_the_end_still_tells_the_total(client: httpx.AsyncClie
     org = await make_org()
     customer = await make_user("customer")
     for hour in (8, 9):
-        answer = await client.post("/api/v1/bookings", headers=auth_headers(customer),
-                                   json=booking_body(org.id))
+        answer = await client.post(
+            "/api/v1/bookings", headers=auth_headers(customer), json=booking_body(org.id)
+        )
         assert answer.status_code == 201, (hour, answer.text)
     staff = auth_headers(await make_user("dispatcher", org))
     page = (await client.get("/api/v1/bookings?limit=1&offset=1", headers=staff)).json()

@@ -30,16 +30,22 @@ from persistence.session import SYSTEM, tenant_session
 from tests.factories import auth_headers, make_driver, make_org, make_truck, make_user
 from tests.integration.test_bookings import booking_body
 
-QUOTE = {"pickup": {"lon": 13.4, "lat": 52.5}, "dropoff": {"lon": 13.4, "lat": 52.6},
-         "volume_m3": 20, "crew_size": 2}
-FAR_AWAY = {"type": "MultiPolygon",
-            "coordinates": [[[[2.2, 48.8], [2.5, 48.8], [2.5, 48.9], [2.2, 48.9], [2.2, 48.8]]]]}
+QUOTE = {
+    "pickup": {"lon": 13.4, "lat": 52.5},
+    "dropoff": {"lon": 13.4, "lat": 52.6},
+    "volume_m3": 20,
+    "crew_size": 2,
+}
+FAR_AWAY = {
+    "type": "MultiPolygon",
+    "coordinates": [[[[2.2, 48.8], [2.5, 48.8], [2.5, 48.9], [2.2, 48.9], [2.2, 48.8]]]],
+}
 
 
-async def _quote(client: httpx.AsyncClient, org: Organization,
-                 headers: dict[str, str]) -> dict[str, Any]:
-    answer = await client.post("/api/v1/bookings/quote", headers=headers,
-                               json={"org_id": str(org.id), **QUOTE})
+async def _quote(client: httpx.AsyncClient, org: Organization, headers: dict[str, str]) -> dict[str, Any]:
+    answer = await client.post(
+        "/api/v1/bookings/quote", headers=headers, json={"org_id": str(org.id), **QUOTE}
+    )
     assert answer.status_code == 200, answer.text
     body: dict[str, Any] = answer.json()
     return body
@@ -48,8 +54,7 @@ async def _quote(client: httpx.AsyncClient, org: Organization,
 async def _set_behind_the_cache(org_id: uuid.UUID, **values: Any) -> None:
     """Change the row without the use case (as a migration or psql would)."""
     async with tenant_session(SYSTEM) as session:
-        await session.execute(update(Organization).where(Organization.id == org_id)
-                              .values(**values))
+        await session.execute(update(Organization).where(Organization.id == org_id).values(**values))
 
 
 async def _cached_generations(org_id: uuid.UUID) -> list[bytes]:
@@ -74,14 +79,20 @@ async def test_a_price_edit_is_visible_on_the_next_request(client: httpx.AsyncCl
     admin = auth_headers(await make_user("mover_admin", org))
     customer = auth_headers(await make_user())
     assert (await _quote(client, org, customer))["labour_cents"] == 4500 * 2 * 5.5
-    edit = await client.patch(f"/api/v1/organizations/{org.id}", headers=admin,
-                              json={"hourly_rate_cents": 6000})
+    edit = await client.patch(
+        f"/api/v1/organizations/{org.id}", headers=admin, json={"hourly_rate_cents": 6000}
+    )
     assert edit.status_code == 200, edit.text
     assert (await _quote(client, org, customer))["labour_cents"] == 6000 * 2 * 5.5
     # The same edit tells the fleet shards (marketplace offers price from their copy).
     async with tenant_session(SYSTEM) as session:
-        raised = (await session.scalars(select(OutboxEvent.payload).where(
-            OutboxEvent.topic == "fleet.changed", OutboxEvent.org_id == org.id))).all()
+        raised = (
+            await session.scalars(
+                select(OutboxEvent.payload).where(
+                    OutboxEvent.topic == "fleet.changed", OutboxEvent.org_id == org.id
+                )
+            )
+        ).all()
     assert [p["kind"] for p in raised] == ["organization"]
     booked = await client.post("/api/v1/bookings", headers=customer, json=booking_body(org.id))
     assert booked.status_code == 201, booked.text
@@ -89,14 +100,12 @@ async def test_a_price_edit_is_visible_on_the_next_request(client: httpx.AsyncCl
     assert labour + 1650 <= booked.json()["price_cents"] <= labour + 1690
 
 
-async def test_a_service_area_edit_is_visible_on_the_next_request(
-        client: httpx.AsyncClient) -> None:
+async def test_a_service_area_edit_is_visible_on_the_next_request(client: httpx.AsyncClient) -> None:
     org = await make_org()
     admin = auth_headers(await make_user("mover_admin", org))
     customer = auth_headers(await make_user())
     assert (await _quote(client, org, customer))["pickup_in_service_area"] is True
-    moved = await client.put(f"/api/v1/organizations/{org.id}/service-area", headers=admin,
-                             json=FAR_AWAY)
+    moved = await client.put(f"/api/v1/organizations/{org.id}/service-area", headers=admin, json=FAR_AWAY)
     assert moved.status_code == 200, moved.text
     assert (await _quote(client, org, customer))["pickup_in_service_area"] is False
     refused = await client.post("/api/v1/bookings", headers=customer, json=booking_body(org.id))
@@ -117,21 +126,28 @@ async def test_an_edit_in_flight_is_never_cached(client: httpx.AsyncClient) -> N
     assert 0 < ttl <= get_settings().org_terms_dirty_s * 1000
 
 
-async def test_the_fleet_changed_handler_invalidates_after_commit(
-        client: httpx.AsyncClient) -> None:
+async def test_the_fleet_changed_handler_invalidates_after_commit(client: httpx.AsyncClient) -> None:
     org = await make_org()
     customer = auth_headers(await make_user())
     assert (await _quote(client, org, customer))["pickup_in_service_area"] is True
     # What verification does when an org's license lapses: the flag and a fleet.changed row.
     await _set_behind_the_cache(org.id, verified=False)
-    await fleet_changed(OutboxItem(id=0, topic="fleet.changed", org_id=org.id, attempts=1,
-                                   payload={"org_id": str(org.id), "kind": "organization"}))
+    await fleet_changed(
+        OutboxItem(
+            id=0,
+            topic="fleet.changed",
+            org_id=org.id,
+            attempts=1,
+            payload={"org_id": str(org.id), "kind": "organization"},
+        )
+    )
     refused = await client.post("/api/v1/bookings", headers=customer, json=booking_body(org.id))
     assert refused.status_code == 422 and "not verified" in refused.json()["detail"]
 
 
-async def test_without_redis_the_database_answers(client: httpx.AsyncClient,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_without_redis_the_database_answers(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     org = await make_org()
     customer = auth_headers(await make_user())
     assert (await _quote(client, org, customer))["labour_cents"] == 4500 * 2 * 5.5
@@ -174,8 +190,7 @@ async def test_replicas_share_a_snapshot_at_the_same_stream_position() -> None:
     assert reborn.count == 1 and '"epoch":"other"' in frame.text
 
 
-async def test_snapshots_are_built_locally_when_redis_is_down(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_snapshots_are_built_locally_when_redis_is_down(monkeypatch: pytest.MonkeyPatch) -> None:
     dead = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
     monkeypatch.setattr(cache, "get_redis", lambda: dead)
     monkeypatch.setattr(cache, "_skip_until", 0.0)
@@ -189,7 +204,8 @@ async def test_snapshots_are_built_locally_when_redis_is_down(
 
 
 async def test_after_a_failure_reads_leave_redis_alone_but_invalidations_do_not(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     connections = 0
 
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -219,7 +235,8 @@ async def test_after_a_failure_reads_leave_redis_alone_but_invalidations_do_not(
 
 @pytest.mark.skipif(not get_settings().ray_enabled, reason="needs the Ray fleet")
 async def test_a_price_edit_reaches_the_marketplace_through_fleet_changed(
-        app: FastAPI, client: httpx.AsyncClient) -> None:
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
     # A city of its own: the marketplace answers the ten best offers over every org whose
     # area covers the pickup, so other tests' cheaper movers must not push this one out.
     lon, lat = 20 + random.uniform(0, 60), -40 + random.uniform(0, 20)
@@ -229,13 +246,17 @@ async def test_a_price_edit_reaches_the_marketplace_through_fleet_changed(
     await make_driver(org, lon=lon, lat=lat)
     await make_truck(org)
     await app.state.fleet.refresh_org(org.id)
-    start = (datetime.now(UTC) + timedelta(days=40)).replace(hour=9, minute=0, second=0,
-                                                            microsecond=0)
-    spec = {"pickup_lat": lat, "pickup_lon": lon, "dropoff_lat": lat - 0.02,
-            "dropoff_lon": lon - 0.03,
-            "window_start": start.isoformat(),
-            "window_end": (start + timedelta(hours=3)).isoformat(), "volume_m3": 20,
-            "crew_size": 2}
+    start = (datetime.now(UTC) + timedelta(days=40)).replace(hour=9, minute=0, second=0, microsecond=0)
+    spec = {
+        "pickup_lat": lat,
+        "pickup_lon": lon,
+        "dropoff_lat": lat - 0.02,
+        "dropoff_lon": lon - 0.03,
+        "window_start": start.isoformat(),
+        "window_end": (start + timedelta(hours=3)).isoformat(),
+        "volume_m3": 20,
+        "crew_size": 2,
+    }
 
     async def price() -> int:
         offers = await client.post("/api/v1/marketplace/offers", headers=customer, json=spec)
@@ -243,14 +264,21 @@ async def test_a_price_edit_reaches_the_marketplace_through_fleet_changed(
         return int(next(o["price_cents"] for o in offers.json() if o["org_id"] == str(org.id)))
 
     before = await price()
-    edit = await client.patch(f"/api/v1/organizations/{org.id}", headers=admin,
-                              json={"hourly_rate_cents": 10_000})
+    edit = await client.patch(
+        f"/api/v1/organizations/{org.id}", headers=admin, json={"hourly_rate_cents": 10_000}
+    )
     assert edit.status_code == 200
     async with tenant_session(SYSTEM) as session:
-        row = (await session.execute(select(OutboxEvent.id, OutboxEvent.payload).where(
-            OutboxEvent.topic == "fleet.changed", OutboxEvent.org_id == org.id))).one()
-    await fleet_changed(OutboxItem(id=row.id, topic="fleet.changed", payload=row.payload,
-                                   org_id=org.id, attempts=1))  # what the outbox worker runs
+        row = (
+            await session.execute(
+                select(OutboxEvent.id, OutboxEvent.payload).where(
+                    OutboxEvent.topic == "fleet.changed", OutboxEvent.org_id == org.id
+                )
+            )
+        ).one()
+    await fleet_changed(
+        OutboxItem(id=row.id, topic="fleet.changed", payload=row.payload, org_id=org.id, attempts=1)
+    )  # what the outbox worker runs
     async with asyncio.timeout(30):  # the shard reloads asynchronously
         while await price() == before:
             await asyncio.sleep(0.2)

@@ -29,9 +29,15 @@ async def _assigned_fleet():  # type: ignore[no-untyped-def]
     await make_booking(org, customer, start=DAY + timedelta(hours=9), hours=2)  # unassigned
     async with tenant_session(SYSTEM) as session:
         for booking in (first, second):
-            session.add(BookingAssignment(
-                org_id=org.id, booking_id=booking.id, driver_id=driver.id, truck_id=truck.id,
-                window=Range(booking.window_start, booking.window_end)))
+            session.add(
+                BookingAssignment(
+                    org_id=org.id,
+                    booking_id=booking.id,
+                    driver_id=driver.id,
+                    truck_id=truck.id,
+                    window=Range(booking.window_start, booking.window_end),
+                )
+            )
     return org, dispatcher, driver, truck, first, second
 
 
@@ -47,8 +53,7 @@ async def test_fleet_and_driver_schedule(client: httpx.AsyncClient) -> None:
     assert fleet.status_code == 200, fleet.text
     assert len(fleet.json()["entries"]) == 3 and fleet.json()["unassigned"] == 1
 
-    schedule = await client.get(f"/api/v1/calendar/drivers/{driver.id}", params=_range(),
-                                headers=headers)
+    schedule = await client.get(f"/api/v1/calendar/drivers/{driver.id}", params=_range(), headers=headers)
     body = schedule.json()
     assert [e["booking_id"] for e in body["entries"]] == [str(first.id), str(second.id)]
     assert len(body["free"]) == 3
@@ -57,22 +62,29 @@ async def test_fleet_and_driver_schedule(client: httpx.AsyncClient) -> None:
 
 async def test_availability_names_the_conflicting_booking(client: httpx.AsyncClient) -> None:
     _, dispatcher, driver, truck, first, _ = await _assigned_fleet()
-    params = {"start": (DAY + timedelta(hours=10)).isoformat(),
-              "end": (DAY + timedelta(hours=12)).isoformat(), "driver_id": str(driver.id)}
-    answer = await client.get("/api/v1/calendar/availability", params=params,
-                              headers=auth_headers(dispatcher))
+    params = {
+        "start": (DAY + timedelta(hours=10)).isoformat(),
+        "end": (DAY + timedelta(hours=12)).isoformat(),
+        "driver_id": str(driver.id),
+    }
+    answer = await client.get(
+        "/api/v1/calendar/availability", params=params, headers=auth_headers(dispatcher)
+    )
     assert answer.json() == {"available": False, "conflicting_booking_ids": [str(first.id)]}
-    params.update(start=(DAY + timedelta(hours=11)).isoformat(),
-                  end=(DAY + timedelta(hours=13)).isoformat(), truck_id=str(truck.id))
-    free = await client.get("/api/v1/calendar/availability", params=params,
-                            headers=auth_headers(dispatcher))
+    params.update(
+        start=(DAY + timedelta(hours=11)).isoformat(),
+        end=(DAY + timedelta(hours=13)).isoformat(),
+        truck_id=str(truck.id),
+    )
+    free = await client.get("/api/v1/calendar/availability", params=params, headers=auth_headers(dispatcher))
     assert free.json()["available"] is True
 
 
 async def test_utilization_report(client: httpx.AsyncClient) -> None:
     _, dispatcher, driver, truck, _, _ = await _assigned_fleet()
-    report = await client.get("/api/v1/calendar/utilization", params=_range(),
-                              headers=auth_headers(dispatcher))
+    report = await client.get(
+        "/api/v1/calendar/utilization", params=_range(), headers=auth_headers(dispatcher)
+    )
     body = report.json()
     assert body["drivers"][0]["resource_id"] == str(driver.id)
     assert body["drivers"][0]["busy_hours"] == 5.0
@@ -83,17 +95,19 @@ async def test_other_tenant_and_bad_ranges(client: httpx.AsyncClient) -> None:
     _, _, driver, _, _, _ = await _assigned_fleet()
     other_dispatcher = await make_user("dispatcher", await make_org())
     headers = auth_headers(other_dispatcher)
-    foreign = await client.get(f"/api/v1/calendar/drivers/{driver.id}", params=_range(),
-                               headers=headers)
+    foreign = await client.get(f"/api/v1/calendar/drivers/{driver.id}", params=_range(), headers=headers)
     assert foreign.status_code == 404
-    assert (await client.get("/api/v1/calendar", params=_range(),
-                             headers=headers)).json()["entries"] == []
-    backwards = await client.get("/api/v1/calendar", headers=headers, params={
-        "start": DAY.isoformat(), "end": (DAY - timedelta(hours=1)).isoformat()})
+    assert (await client.get("/api/v1/calendar", params=_range(), headers=headers)).json()["entries"] == []
+    backwards = await client.get(
+        "/api/v1/calendar",
+        headers=headers,
+        params={"start": DAY.isoformat(), "end": (DAY - timedelta(hours=1)).isoformat()},
+    )
     assert backwards.status_code == 422
     assert backwards.headers["content-type"] == "application/problem+json"
     too_long = await client.get("/api/v1/calendar", params=_range(24 * 90), headers=headers)
     assert too_long.status_code == 422
     customer = await make_user("customer")
-    assert (await client.get("/api/v1/calendar", params=_range(),
-                             headers=auth_headers(customer))).status_code == 403
+    assert (
+        await client.get("/api/v1/calendar", params=_range(), headers=auth_headers(customer))
+    ).status_code == 403

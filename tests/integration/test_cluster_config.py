@@ -48,8 +48,11 @@ def _prepared(config: dict[str, Any] | None = None) -> dict[str, Any]:
 
 
 def _worker_types(config: dict[str, Any]) -> dict[str, Any]:
-    return {name: node_type for name, node_type in config["available_node_types"].items()
-            if name != config["head_node_type"]}
+    return {
+        name: node_type
+        for name, node_type in config["available_node_types"].items()
+        if name != config["head_node_type"]
+    }
 
 
 def test_ray_validator_accepts_the_launcher_config() -> None:
@@ -100,11 +103,15 @@ def test_node_setup_installs_only_the_python_environment() -> None:
     # system Python) is left, and every node runs only setup-node.sh.
     for commands in ("head_setup_commands", "worker_setup_commands"):
         assert config[commands] == ["bash ~/movehub/scripts/setup-node.sh"]
-    every_command = " ".join(config[key] if isinstance(config[key], str) else " ".join(config[key])
-                             for key in config if key.endswith("_commands"))
+    every_command = " ".join(
+        config[key] if isinstance(config[key], str) else " ".join(config[key])
+        for key in config
+        if key.endswith("_commands")
+    )
     assert "scripts/setup.sh" not in every_command
-    script = "\n".join(line for line in NODE_SETUP.read_text().splitlines()
-                       if not line.lstrip().startswith("#"))
+    script = "\n".join(
+        line for line in NODE_SETUP.read_text().splitlines() if not line.lstrip().startswith("#")
+    )
     assert "uv sync --frozen" in script
     for local_service in ("setup.sh", "bootstrap", "postgres", "redis", "pg_ctl"):
         assert local_service not in script.lower(), local_service
@@ -113,24 +120,34 @@ def test_node_setup_installs_only_the_python_environment() -> None:
 
 def _account_where_ray_ran_before(endpoint_url: str) -> None:
     """Ray's instance profile with its role, so bootstrap skips its 15 s IAM propagation waits."""
-    iam = boto3.client("iam", region_name=REGION, endpoint_url=endpoint_url,
-                       aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY)
-    if any(p["InstanceProfileName"] == "ray-autoscaler-v1"
-           for p in iam.list_instance_profiles()["InstanceProfiles"]):
+    iam = boto3.client(
+        "iam",
+        region_name=REGION,
+        endpoint_url=endpoint_url,
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+    )
+    if any(
+        p["InstanceProfileName"] == "ray-autoscaler-v1"
+        for p in iam.list_instance_profiles()["InstanceProfiles"]
+    ):
         return
     iam.create_role(RoleName="ray-autoscaler-v1", AssumeRolePolicyDocument="{}")
     iam.create_instance_profile(InstanceProfileName="ray-autoscaler-v1")
-    iam.add_role_to_instance_profile(InstanceProfileName="ray-autoscaler-v1",
-                                     RoleName="ray-autoscaler-v1")
+    iam.add_role_to_instance_profile(InstanceProfileName="ray-autoscaler-v1", RoleName="ray-autoscaler-v1")
 
 
-def test_aws_bootstrap_resolves_the_config(moto_endpoint: str, tmp_path: Path,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_aws_bootstrap_resolves_the_config(
+    moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """`ray up` up to launching the head: key pair, subnets, security group and the instance
     types' resources from EC2 (moto's, over HTTP). The head's CPU 0 survives the detection."""
     monkeypatch.setenv("HOME", str(tmp_path))  # Ray writes the new key pair under ~/.ssh
-    credentials = {"endpoint_url": moto_endpoint, "aws_access_key_id": ACCESS_KEY,
-                   "aws_secret_access_key": SECRET_KEY}
+    credentials = {
+        "endpoint_url": moto_endpoint,
+        "aws_access_key_id": ACCESS_KEY,
+        "aws_secret_access_key": SECRET_KEY,
+    }
     _account_where_ray_ran_before(moto_endpoint)
     config = _raw()
     config["provider"]["region"] = REGION

@@ -27,8 +27,9 @@ URL_PASSWORD = re.compile(r"://[^/:@\s]*:([^@\s]+)@")
 REFERENCE = re.compile(r"\$\{[A-Z_][A-Z0-9_]*(:\?[^}]*|:-)?\}")
 REQUIRED_REFERENCE = re.compile(r"\$\{[A-Z_][A-Z0-9_]*:\?[^}]*\}")
 
-needs_compose = pytest.mark.skipif(shutil.which("docker-compose") is None,
-                                   reason="docker-compose is not installed (setup.sh installs it)")
+needs_compose = pytest.mark.skipif(
+    shutil.which("docker-compose") is None, reason="docker-compose is not installed (setup.sh installs it)"
+)
 
 
 def required_variables() -> set[str]:
@@ -36,8 +37,9 @@ def required_variables() -> set[str]:
 
 
 def generated_env() -> dict[str, str]:
-    script = subprocess.run(["bash", str(ROOT / "scripts" / "compose-env.sh")],
-                            capture_output=True, text=True, check=True)
+    script = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "compose-env.sh")], capture_output=True, text=True, check=True
+    )
     return dict(line.split("=", 1) for line in script.stdout.splitlines())
 
 
@@ -45,17 +47,27 @@ def compose_config(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedP
     """`docker-compose config` with exactly these variables (none from the caller's shell)."""
     env_file = tmp_path / "compose.env"
     env_file.write_text("".join(f"{name}={value}\n" for name, value in env.items()))
-    shell = {k: v for k, v in os.environ.items()
-             if k in ("PATH", "HOME", "LANG", "DOCKER_HOST")}
-    return subprocess.run(["docker-compose", "--env-file", str(env_file), "-f", str(COMPOSE),
-                           "config"], capture_output=True, text=True, env=shell, cwd=tmp_path)
+    shell = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "DOCKER_HOST")}
+    return subprocess.run(
+        ["docker-compose", "--env-file", str(env_file), "-f", str(COMPOSE), "config"],
+        capture_output=True,
+        text=True,
+        env=shell,
+        cwd=tmp_path,
+    )
 
 
 def test_the_example_and_the_generator_cover_every_required_variable() -> None:
-    assert required_variables() >= {"POSTGRES_PASSWORD", "APP_DB_PASSWORD", "OWNER_DB_PASSWORD",
-                                    "REDIS_PASSWORD", "MOVEHUB_JWT_SECRET",
-                                    "MOVEHUB_DIGEST_SECRET", "MOVEHUB_STORAGE_SIGNING_SECRET",
-                                    "MOVEHUB_STRIPE_WEBHOOK_SECRET"}
+    assert required_variables() >= {
+        "POSTGRES_PASSWORD",
+        "APP_DB_PASSWORD",
+        "OWNER_DB_PASSWORD",
+        "REDIS_PASSWORD",
+        "MOVEHUB_JWT_SECRET",
+        "MOVEHUB_DIGEST_SECRET",
+        "MOVEHUB_STORAGE_SIGNING_SECRET",
+        "MOVEHUB_STRIPE_WEBHOOK_SECRET",
+    }
     generated = generated_env()
     assert required_variables() <= set(generated)
     assert all(re.fullmatch(r"[0-9a-f]{64}", value) for value in generated.values())
@@ -90,8 +102,13 @@ def test_config_validates_with_generated_secrets_and_passes_the_refusal(tmp_path
     assert answer.returncode == 0, answer.stderr
     api = yaml.safe_load(answer.stdout)["services"]["api"]["environment"]
     assert api["MOVEHUB_ENVIRONMENT"] == "production"
-    settings = Settings(**{name.removeprefix("MOVEHUB_").lower(): value
-                           for name, value in api.items() if name.startswith("MOVEHUB_")})
+    settings = Settings(
+        **{
+            name.removeprefix("MOVEHUB_").lower(): value
+            for name, value in api.items()
+            if name.startswith("MOVEHUB_")
+        }
+    )
     assert insecure_settings(settings) == []
     assert env["APP_DB_PASSWORD"] in api["MOVEHUB_DATABASE_URL"]
 
@@ -107,8 +124,9 @@ def test_config_without_a_secret_fails_naming_it(missing: str, tmp_path: Path) -
 
 @needs_compose
 def test_the_example_file_as_it_is_does_not_start(tmp_path: Path) -> None:
-    empty = {line.split("=", 1)[0]: "" for line in EXAMPLE.read_text().splitlines()
-             if re.match(r"[A-Z_]+=", line)}
+    empty = {
+        line.split("=", 1)[0]: "" for line in EXAMPLE.read_text().splitlines() if re.match(r"[A-Z_]+=", line)
+    }
     assert set(empty) >= required_variables()
     answer = compose_config(empty, tmp_path)
     assert answer.returncode != 0 and "Missing mandatory value" in answer.stderr

@@ -44,7 +44,8 @@ class BoardView:
             assert message["epoch"] == self.epoch, "another epoch's events without a snapshot"
             for event in message["events"]:
                 assert self.seq is not None and event["seq"] == self.seq + 1, (
-                    f"after {self.seq} came {event['seq']} (epoch {self.epoch})")
+                    f"after {self.seq} came {event['seq']} (epoch {self.epoch})"
+                )
                 self.seq = event["seq"]
                 self.applied += 1
                 if event["kind"] == "booking.status":
@@ -104,14 +105,17 @@ async def change(org_id: uuid.UUID, bookings: list[uuid.UUID], rng: random.Rando
     booking = rng.choice(bookings)
     to = rng.choice(STATUSES)
     before = await set_status(booking, to)
-    return await events.append(org_id, {"type": "booking.status_changed", "data": {
-        "booking_id": str(booking), "from": before, "to": to}})
+    return await events.append(
+        org_id,
+        {"type": "booking.status_changed", "data": {"booking_id": str(booking), "from": before, "to": to}},
+    )
 
 
 async def statuses_in_database(org_id: uuid.UUID) -> dict[str, str]:
     async with tenant_session(SYSTEM) as session:
-        rows = (await session.execute(select(Booking.id, Booking.status)
-                                      .where(Booking.org_id == org_id))).all()
+        rows = (
+            await session.execute(select(Booking.id, Booking.status).where(Booking.org_id == org_id))
+        ).all()
     return {str(row.id): row.status for row in rows}
 
 
@@ -164,7 +168,8 @@ async def test_boards_survive_losing_the_stream(ws_base: str, loss: str) -> None
     await leaving.close()
     after = await changes(20)
     resumed = await Board(url, headers, leaving.view).open(
-        f"?since={leaving.view.seq}&epoch={leaving.view.epoch}")
+        f"?since={leaving.view.seq}&epoch={leaving.view.epoch}"
+    )
     assert resumed.first is not None and resumed.first["type"] == "events"
 
     boards = [*live, back, resumed]

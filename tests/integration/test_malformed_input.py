@@ -24,20 +24,28 @@ MALFORMED_BODIES: list[tuple[str, Any]] = [
 
 async def _row_counts() -> dict[str, int]:
     async with tenant_session(SYSTEM) as session:
-        tables = (await session.execute(text(
-            # Partitioned tables counted through their parent (the app role may not read a
-            # partition directly: see migration 0011).
-            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-            " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition"
-            " AND c.relname NOT IN ('spatial_ref_sys', 'alembic_version')"
-            # Written only by the live loop's position writer, which flushes other tests'
-            # socket pings in the background: no REST request writes them (seed 913794279
-            # caught a batch landing mid-test).
-            " AND c.relname NOT IN ('driver_positions', 'driver_breadcrumbs')"))).scalars().all()
+        tables = (
+            (
+                await session.execute(
+                    text(
+                        # Partitioned tables counted through their parent (the app role may not read a
+                        # partition directly: see migration 0011).
+                        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                        " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition"
+                        " AND c.relname NOT IN ('spatial_ref_sys', 'alembic_version')"
+                        # Written only by the live loop's position writer, which flushes other tests'
+                        # socket pings in the background: no REST request writes them (seed 913794279
+                        # caught a batch landing mid-test).
+                        " AND c.relname NOT IN ('driver_positions', 'driver_breadcrumbs')"
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
         counts = {}
         for table in tables:
-            counts[table] = (await session.execute(
-                text(f'SELECT count(*) FROM "{table}"'))).scalar_one()
+            counts[table] = (await session.execute(text(f'SELECT count(*) FROM "{table}"'))).scalar_one()
         return counts
 
 
@@ -81,15 +89,19 @@ async def test_every_endpoint_rejects_malformed_input(
         has_body = method in BODY_METHODS and "requestBody" in operation
         for role, headers in callers.items():
             if has_path_params:
-                response = await client.request(method, _fill_path(path), headers=headers,
-                                                content=b"{}", params={})
+                response = await client.request(
+                    method, _fill_path(path), headers=headers, content=b"{}", params={}
+                )
                 _assert_client_error(response, f"{role} {method} {path} bad id")
                 checked += 1
             if has_body:
                 for label, body in MALFORMED_BODIES:
                     response = await client.request(
-                        method, _fill_path(path) if has_path_params else path,
-                        headers={**headers, "content-type": "application/json"}, content=body)
+                        method,
+                        _fill_path(path) if has_path_params else path,
+                        headers={**headers, "content-type": "application/json"},
+                        content=body,
+                    )
                     _assert_client_error(response, f"{role} {method} {path} {label}")
                     checked += 1
             queries = [p for p in operation.get("parameters", []) if p["in"] == "query"]
@@ -103,9 +115,13 @@ async def test_every_endpoint_rejects_malformed_input(
 
 
 async def test_unauthenticated_calls_are_401(app: FastAPI, client: httpx.AsyncClient) -> None:
-    public = {"/api/v1/auth/otp/request", "/api/v1/auth/otp/verify", "/api/v1/auth/refresh",
-              "/api/v1/auth/logout",  # logging out without a session is a harmless no-op
-              "/api/v1/lifecycle"}  # the status vocabulary: public words, no rows
+    public = {
+        "/api/v1/auth/otp/request",
+        "/api/v1/auth/otp/verify",
+        "/api/v1/auth/refresh",
+        "/api/v1/auth/logout",  # logging out without a session is a harmless no-op
+        "/api/v1/lifecycle",
+    }  # the status vocabulary: public words, no rows
     for method, path, _ in _operations(app):
         if not path.startswith("/api/v1") or path in public or path.endswith("/webhook"):
             continue

@@ -18,16 +18,17 @@ LOOPBACK = ("127.0.0.1", 40000)
 REMOTE = ("203.0.113.9", 40000)
 # What production must carry to start at all (see insecure_settings).
 STRONG = {
-    "jwt_secret": token_hex(32), "digest_secret": token_hex(32),
-    "storage_signing_secret": token_hex(32), "stripe_webhook_secret": f"whsec_{token_hex(16)}",
+    "jwt_secret": token_hex(32),
+    "digest_secret": token_hex(32),
+    "storage_signing_secret": token_hex(32),
+    "stripe_webhook_secret": f"whsec_{token_hex(16)}",
     "database_url": f"postgresql+asyncpg://movehub_app:{token_hex(16)}@127.0.0.1/movehub",
     "owner_database_url": f"postgresql+asyncpg://movehub_owner:{token_hex(16)}@127.0.0.1/movehub",
 }
 
 
 @asynccontextmanager
-async def scraper(client: tuple[str, int] = LOOPBACK,
-                  **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
+async def scraper(client: tuple[str, int] = LOOPBACK, **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
     """A client of an app of its own (no lifespan: /metrics needs neither pools nor Ray)."""
     app = create_app(get_settings().model_copy(update=overrides))
     transport = httpx.ASGITransport(app=app, client=client)
@@ -36,9 +37,11 @@ async def scraper(client: tuple[str, int] = LOOPBACK,
 
 
 def is_metrics(response: httpx.Response) -> bool:
-    return (response.status_code == 200
-            and response.headers["content-type"].startswith("text/plain")
-            and "movehub_http_requests_total" in response.text)
+    return (
+        response.status_code == 200
+        and response.headers["content-type"].startswith("text/plain")
+        and "movehub_http_requests_total" in response.text
+    )
 
 
 async def absent(http: httpx.AsyncClient, response: httpx.Response) -> None:
@@ -46,8 +49,9 @@ async def absent(http: httpx.AsyncClient, response: httpx.Response) -> None:
     nowhere = await http.get("/nowhere-at-all")
     assert response.status_code == nowhere.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
-    assert ({k: v for k, v in response.json().items() if k not in ("instance", "correlation_id")}
-            == {k: v for k, v in nowhere.json().items() if k not in ("instance", "correlation_id")})
+    assert {k: v for k, v in response.json().items() if k not in ("instance", "correlation_id")} == {
+        k: v for k, v in nowhere.json().items() if k not in ("instance", "correlation_id")
+    }
 
 
 @pytest.mark.parametrize("environment", ["development", "test"])
@@ -69,18 +73,25 @@ async def test_without_a_token_production_answers_nobody(client: tuple[str, int]
 
 @pytest.mark.parametrize("environment", ["test", "production"])
 @pytest.mark.parametrize("client", [LOOPBACK, REMOTE])
-async def test_with_a_token_the_right_bearer_reads_them(environment: str,
-                                                        client: tuple[str, int]) -> None:
+async def test_with_a_token_the_right_bearer_reads_them(environment: str, client: tuple[str, int]) -> None:
     async with scraper(client, environment=environment, metrics_token=TOKEN, **STRONG) as http:
         assert is_metrics(await http.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"}))
         assert is_metrics(await http.get("/metrics", headers={"authorization": f"bearer {TOKEN}"}))
 
 
-@pytest.mark.parametrize("authorization", [
-    None, "", f"Bearer {TOKEN[:-1]}", f"Bearer {TOKEN}x", f"Basic {TOKEN}", TOKEN, "Bearer ",
-])
-async def test_with_a_token_anything_else_is_401_even_from_loopback(
-        authorization: str | None) -> None:
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        None,
+        "",
+        f"Bearer {TOKEN[:-1]}",
+        f"Bearer {TOKEN}x",
+        f"Basic {TOKEN}",
+        TOKEN,
+        "Bearer ",
+    ],
+)
+async def test_with_a_token_anything_else_is_401_even_from_loopback(authorization: str | None) -> None:
     headers = {} if authorization is None else {"Authorization": authorization}
     async with scraper(LOOPBACK, environment="development", metrics_token=TOKEN) as http:
         response = await http.get("/metrics", headers=headers)

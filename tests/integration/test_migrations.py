@@ -16,8 +16,16 @@ def test_upgrade_downgrade_upgrade(scratch_database) -> None:  # type: ignore[no
     database = scratch_database("mig")
     migrate("head", owner_url=database.owner_url)
     tables = _public_tables(database)
-    assert {"organizations", "users", "drivers", "trucks", "bookings",
-            "booking_assignments", "booking_status_history", "outbox"} <= tables
+    assert {
+        "organizations",
+        "users",
+        "drivers",
+        "trucks",
+        "bookings",
+        "booking_assignments",
+        "booking_status_history",
+        "outbox",
+    } <= tables
     downgrade("base", owner_url=database.owner_url)
     assert _public_tables(database) - {"spatial_ref_sys", "alembic_version"} == set()
     migrate("head", owner_url=database.owner_url)

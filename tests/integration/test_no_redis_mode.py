@@ -34,7 +34,12 @@ def serve(extra_env: dict[str, str], *args: str) -> subprocess.CompletedProcess[
     env = {**os.environ, **extra_env}
     return subprocess.run(
         [sys.executable, "-m", "gateway.cli", "serve", "--port", str(free_port()), *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_ray_without_redis_is_refused_at_start() -> None:
@@ -61,14 +66,19 @@ def test_create_app_refuses_ray_without_redis() -> None:
 @pytest.fixture
 def embedded_gateway(database: str) -> Iterator[tuple[str, httpx.Response]]:
     """A gateway without Redis or Ray, its background workers on, on the test database."""
-    env = {**NO_REDIS, "MOVEHUB_RAY_ENABLED": "false", "MOVEHUB_BACKGROUND_WORKERS": "true",
-           "MOVEHUB_OUTBOX_POLL_INTERVAL_S": "0.2"}
+    env = {
+        **NO_REDIS,
+        "MOVEHUB_RAY_ENABLED": "false",
+        "MOVEHUB_BACKGROUND_WORKERS": "true",
+        "MOVEHUB_OUTBOX_POLL_INTERVAL_S": "0.2",
+    }
     with running_gateway(env, name="no-redis-gateway") as base_url:
         yield base_url, httpx.get(f"{base_url}/readyz", timeout=5)
 
 
 async def test_without_redis_and_ray_a_board_sees_the_assignment(
-        embedded_gateway: tuple[str, httpx.Response]) -> None:
+    embedded_gateway: tuple[str, httpx.Response],
+) -> None:
     base_url, ready = embedded_gateway
     checks = ready.json()["checks"]
     assert checks["redis"] == "not configured (in-process streams)"
@@ -83,9 +93,10 @@ async def test_without_redis_and_ray_a_board_sees_the_assignment(
     async with connect(ws_url, auth_headers(dispatcher)) as board:
         assert (await recv_json(board, 15))["type"] == "snapshot"
         async with httpx.AsyncClient(base_url=base_url, headers=auth_headers(dispatcher)) as http:
-            answer = await http.post(f"/api/v1/bookings/{booking.id}/assign",
-                                     json={"driver_id": str(driver.id),
-                                           "truck_id": str(truck.id)})
+            answer = await http.post(
+                f"/api/v1/bookings/{booking.id}/assign",
+                json={"driver_id": str(driver.id), "truck_id": str(truck.id)},
+            )
         assert answer.status_code == 201, answer.text
         kinds: list[tuple[str, str]] = []
         deadline = time.monotonic() + 30
@@ -93,8 +104,7 @@ async def test_without_redis_and_ray_a_board_sees_the_assignment(
             left = deadline - time.monotonic()
             assert left > 0, f"no assignment.created within 30 s; saw {kinds}"
             frame = await recv_until(board, "events", timeout=left)
-            kinds += [(event["kind"], str(event["data"].get("booking_id")))
-                      for event in frame["events"]]
+            kinds += [(event["kind"], str(event["data"].get("booking_id"))) for event in frame["events"]]
 
 
 async def test_the_in_process_outbox_task_reports_whether_it_runs(database: str) -> None:

@@ -33,15 +33,17 @@ URL = "/api/v1/me/notification-preferences"
 async def test_preferences_api_round_trip(client: httpx.AsyncClient) -> None:
     user = await make_user()
     headers = auth_headers(user)
-    assert (await client.get(URL, headers=headers)).json() == {"email": True, "sms": True,
-                                                               "events": {}}
-    wanted = {"email": True, "sms": False,
-              "events": {"booking_reminder": {"email": False, "sms": True}}}
+    assert (await client.get(URL, headers=headers)).json() == {"email": True, "sms": True, "events": {}}
+    wanted = {"email": True, "sms": False, "events": {"booking_reminder": {"email": False, "sms": True}}}
     saved = await client.put(URL, json=wanted, headers=headers)
     assert saved.status_code == 200 and saved.json() == wanted
     assert (await client.get(URL, headers=headers)).json() == wanted
-    for bad in ({"events": {"otp": {"sms": False}}}, {"events": {"nope": {}}},
-                {"email": "maybe"}, {"push": True}):
+    for bad in (
+        {"events": {"otp": {"sms": False}}},
+        {"events": {"nope": {}}},
+        {"email": "maybe"},
+        {"push": True},
+    ):
         response = await client.put(URL, json=bad, headers=headers)
         assert response.status_code == 422, bad
         assert response.headers["content-type"].startswith("application/problem+json")
@@ -50,14 +52,17 @@ async def test_preferences_api_round_trip(client: httpx.AsyncClient) -> None:
 
 
 async def test_booking_confirmation_by_smtp_and_twilio(
-        smtp: SmtpServer, twilio: TwilioPeer, parked_outbox: None) -> None:
+    smtp: SmtpServer, twilio: TwilioPeer, parked_outbox: None
+) -> None:
     org = await make_org(name="Spree Movers")
     phone = unique_phone()
     customer = await make_user(full_name="Ada Lovelace", phone=phone)
     booking = await make_booking(org, customer)
-    event_id = await enqueue_event("notify.booking_confirmation",
-                                   {"user_id": str(customer.id),
-                                    "context": {"booking_id": str(booking.id)}}, org.id)
+    event_id = await enqueue_event(
+        "notify.booking_confirmation",
+        {"user_id": str(customer.id), "context": {"booking_id": str(booking.id)}},
+        org.id,
+    )
 
     assert await make_worker(smtp_port(smtp), twilio_port(twilio)).drain_once() >= 1
 
@@ -77,48 +82,80 @@ async def test_booking_confirmation_by_smtp_and_twilio(
 
 
 async def test_email_through_sendgrid_sdk(sendgrid: SendGridPeer, parked_outbox: None) -> None:
-    event_id = await enqueue_event("notify.invoice_delivery", {
-        "email": "billing@example.test",
-        "context": {"invoice_number": "SM-2026-000007", "total_cents": 35700, "currency": "EUR",
-                    "download_url": "https://files.test/inv.pdf", "org_name": "Spree Movers"}})
+    event_id = await enqueue_event(
+        "notify.invoice_delivery",
+        {
+            "email": "billing@example.test",
+            "context": {
+                "invoice_number": "SM-2026-000007",
+                "total_cents": 35700,
+                "currency": "EUR",
+                "download_url": "https://files.test/inv.pdf",
+                "org_name": "Spree Movers",
+            },
+        },
+    )
 
     await make_worker(sendgrid_port(sendgrid), LogSms()).drain_once()
 
     assert (await outbox_row(event_id)).status == "delivered"
-    [mail] = [m for m in sendgrid.mails
-              if m["personalizations"][0]["to"][0]["email"] == "billing@example.test"]
+    [mail] = [
+        m for m in sendgrid.mails if m["personalizations"][0]["to"][0]["email"] == "billing@example.test"
+    ]
     assert mail["subject"] == "Invoice SM-2026-000007 from Spree Movers"
     assert [part["type"] for part in mail["content"]] == ["text/plain", "text/html"]
     assert "EUR 357.00" in mail["content"][0]["value"]
     assert (await deliveries(event_id))["email"].provider == "sendgrid"
 
 
-async def test_preferences_decide_the_channels(smtp: SmtpServer, twilio: TwilioPeer,
-                                               parked_outbox: None) -> None:
+async def test_preferences_decide_the_channels(
+    smtp: SmtpServer, twilio: TwilioPeer, parked_outbox: None
+) -> None:
     org = await make_org()
     phone = unique_phone()
-    customer = await make_user(phone=phone, notification_preferences={
-        "email": True, "sms": False, "events": {"booking_reminder": {"email": False, "sms": True}}})
+    customer = await make_user(
+        phone=phone,
+        notification_preferences={
+            "email": True,
+            "sms": False,
+            "events": {"booking_reminder": {"email": False, "sms": True}},
+        },
+    )
     booking = await make_booking(org, customer)
-    confirmation = await enqueue_event("booking.status_changed", {
-        "booking_id": str(booking.id), "from": "pending", "to": "confirmed",
-        "customer_id": str(customer.id)}, org.id)
-    reminder = await enqueue_event("notify.booking_reminder", {
-        "user_id": str(customer.id), "context": {"booking_id": str(booking.id)}}, org.id)
-    silent = await make_user(phone=unique_phone(),
-                             notification_preferences={"email": False, "sms": False})
-    skipped = await enqueue_event("notify.support_ticket_update", {
-        "user_id": str(silent.id), "context": {"ticket_reference": "T-1", "ticket_subject": "x",
-                                               "status": "open"}})
+    confirmation = await enqueue_event(
+        "booking.status_changed",
+        {
+            "booking_id": str(booking.id),
+            "from": "pending",
+            "to": "confirmed",
+            "customer_id": str(customer.id),
+        },
+        org.id,
+    )
+    reminder = await enqueue_event(
+        "notify.booking_reminder",
+        {"user_id": str(customer.id), "context": {"booking_id": str(booking.id)}},
+        org.id,
+    )
+    silent = await make_user(phone=unique_phone(), notification_preferences={"email": False, "sms": False})
+    skipped = await enqueue_event(
+        "notify.support_ticket_update",
+        {
+            "user_id": str(silent.id),
+            "context": {"ticket_reference": "T-1", "ticket_subject": "x", "status": "open"},
+        },
+    )
 
     await make_worker(smtp_port(smtp), twilio_port(twilio)).drain_once()
 
     assert set(await deliveries(confirmation)) == {"email"}
     assert (await outbox_row(confirmation)).status == "delivered"  # notified and relayed
     streamed = await read_since(org.id, 0) or []
-    assert any(event.get("type") == "booking.status_changed"
-               and event.get("data", {}).get("booking_id") == str(booking.id)
-               for _, event in streamed)
+    assert any(
+        event.get("type") == "booking.status_changed"
+        and event.get("data", {}).get("booking_id") == str(booking.id)
+        for _, event in streamed
+    )
     assert set(await deliveries(reminder)) == {"sms"}
     assert (await outbox_row(reminder)).status == "delivered"
     assert await deliveries(skipped) == {}
@@ -130,8 +167,7 @@ async def test_preferences_decide_the_channels(smtp: SmtpServer, twilio: TwilioP
 
 async def test_otp_goes_to_the_given_destination(twilio: TwilioPeer, parked_outbox: None) -> None:
     phone = unique_phone()
-    event_id = await enqueue_event("notify.otp", {"channel": "sms", "destination": phone,
-                                                  "code": "482913"})
+    event_id = await enqueue_event("notify.otp", {"channel": "sms", "destination": phone, "code": "482913"})
     await make_worker(LogEmail(), twilio_port(twilio)).drain_once()
     [sms] = [m for m in twilio.messages if m["To"] == phone]
     assert sms["Body"].startswith("Your MoveHub code is 482913.")
@@ -143,9 +179,11 @@ async def test_driver_hears_about_assignment(twilio: TwilioPeer, parked_outbox: 
     phone = unique_phone()
     driver = await make_driver(org, full_name="Kai Brenner", phone=phone)
     booking = await make_booking(org, await make_user())
-    event_id = await enqueue_event("notify.driver_assignment", {
-        "phone": phone, "context": {"booking_id": str(booking.id), "driver_name": driver.full_name}},
-        org.id)
+    event_id = await enqueue_event(
+        "notify.driver_assignment",
+        {"phone": phone, "context": {"booking_id": str(booking.id), "driver_name": driver.full_name}},
+        org.id,
+    )
     await make_worker(LogEmail(), twilio_port(twilio)).drain_once()
     [sms] = [m for m in twilio.messages if m["To"] == phone]
     assert sms["Body"].startswith(f"MoveHub: new job {booking.id.hex[:8].upper()}")

@@ -22,15 +22,18 @@ async def test_seed_is_idempotent_and_complete(database: str) -> None:
     assert again.created_orgs == 0 and again.created_bookings == 0
     codes = [code for _, code, _, _ in MOVERS]
     async with tenant_session(SYSTEM) as session:
-        orgs = (await session.scalars(select(Organization).where(
-            Organization.code.in_(codes)))).all()
+        orgs = (await session.scalars(select(Organization).where(Organization.code.in_(codes)))).all()
         assert len(orgs) == len(MOVERS) and all(org.verified for org in orgs)
         ids = [org.id for org in orgs]
-        linked = await session.scalar(select(func.count()).select_from(Driver).where(
-            Driver.org_id.in_(ids), Driver.user_id.is_not(None)))
+        linked = await session.scalar(
+            select(func.count())
+            .select_from(Driver)
+            .where(Driver.org_id.in_(ids), Driver.user_id.is_not(None))
+        )
         assert linked == 2 * len(MOVERS)
-        bookings = await session.scalar(select(func.count()).select_from(Booking).where(
-            Booking.org_id.in_(ids)))
+        bookings = await session.scalar(
+            select(func.count()).select_from(Booking).where(Booking.org_id.in_(ids))
+        )
         assert bookings == 3 * len(MOVERS)
         for email in again.logins.values():
             assert await session.scalar(select(User).where(User.email == email)) is not None

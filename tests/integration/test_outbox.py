@@ -40,12 +40,16 @@ def otp_sms(phone: str) -> dict[str, str]:
     return {"channel": "sms", "destination": phone, "code": "123456"}
 
 
-async def test_failing_peer_backs_off_then_dead_letters(twilio: TwilioPeer,
-                                                        parked_outbox: None) -> None:
+async def test_failing_peer_backs_off_then_dead_letters(twilio: TwilioPeer, parked_outbox: None) -> None:
     phone = unique_phone()
     twilio.fail_next = [500, 503, 500]
-    worker = make_worker(LogEmail(), twilio_port(twilio), outbox_max_attempts=3,
-                         outbox_backoff_base_s=10, outbox_backoff_max_s=600)
+    worker = make_worker(
+        LogEmail(),
+        twilio_port(twilio),
+        outbox_max_attempts=3,
+        outbox_backoff_base_s=10,
+        outbox_backoff_max_s=600,
+    )
     event_id = await enqueue_event("notify.otp", otp_sms(phone))
     now = datetime.now(UTC) + timedelta(seconds=1)
 
@@ -71,8 +75,7 @@ async def test_failing_peer_backs_off_then_dead_letters(twilio: TwilioPeer,
     assert twilio.messages == [] and await deliveries(event_id) == {}
 
 
-async def test_throttled_send_succeeds_on_retry_exactly_once(twilio: TwilioPeer,
-                                                             parked_outbox: None) -> None:
+async def test_throttled_send_succeeds_on_retry_exactly_once(twilio: TwilioPeer, parked_outbox: None) -> None:
     phone = unique_phone()
     twilio.fail_next = [429]
     worker = make_worker(LogEmail(), twilio_port(twilio))
@@ -96,16 +99,25 @@ async def test_permanent_refusal_is_dead_at_once(twilio: TwilioPeer, parked_outb
 
 
 async def test_retry_resends_only_the_channel_that_failed(
-        smtp: SmtpServer, twilio: TwilioPeer, parked_outbox: None) -> None:
+    smtp: SmtpServer, twilio: TwilioPeer, parked_outbox: None
+) -> None:
     phone = unique_phone()
     customer = await make_user(phone=phone)
     twilio.fail_next = [503]
     smtp.mailbox.refuse_next = []
     worker = make_worker(smtp_port(smtp), twilio_port(twilio))
-    event_id = await enqueue_event("notify.support_ticket_update", {
-        "user_id": str(customer.id),
-        "context": {"ticket_reference": "T-7", "ticket_subject": "Scratched table",
-                    "status": "answered", "message": "We will send a carpenter."}})
+    event_id = await enqueue_event(
+        "notify.support_ticket_update",
+        {
+            "user_id": str(customer.id),
+            "context": {
+                "ticket_reference": "T-7",
+                "ticket_subject": "Scratched table",
+                "status": "answered",
+                "message": "We will send a carpenter.",
+            },
+        },
+    )
     now = datetime.now(UTC) + timedelta(seconds=1)
     await worker.drain_once(now)
     assert set(await deliveries(event_id)) == {"email"}
@@ -116,13 +128,12 @@ async def test_retry_resends_only_the_channel_that_failed(
     assert [m["To"] for m in twilio.messages].count(phone) == 1
 
 
-async def test_smtp_transient_then_permanent_refusals(smtp: SmtpServer,
-                                                      parked_outbox: None) -> None:
+async def test_smtp_transient_then_permanent_refusals(smtp: SmtpServer, parked_outbox: None) -> None:
     smtp.mailbox.refuse_next = ["451 4.3.0 mailbox busy", "550 5.1.1 no such user"]
     worker = make_worker(smtp_port(smtp), LogSms())
-    event_id = await enqueue_event("notify.otp", {"channel": "email",
-                                                  "destination": "gone@example.test",
-                                                  "code": "777777"})
+    event_id = await enqueue_event(
+        "notify.otp", {"channel": "email", "destination": "gone@example.test", "code": "777777"}
+    )
     now = datetime.now(UTC) + timedelta(seconds=1)
     await worker.drain_once(now)
     row = await outbox_row(event_id)
@@ -132,12 +143,10 @@ async def test_smtp_transient_then_permanent_refusals(smtp: SmtpServer,
     assert (row.status, row.attempts) == ("dead", 2) and "SMTP 550" in (row.last_error or "")
 
 
-async def test_two_workers_never_take_the_same_row(twilio: TwilioPeer,
-                                                   parked_outbox: None) -> None:
+async def test_two_workers_never_take_the_same_row(twilio: TwilioPeer, parked_outbox: None) -> None:
     phones = [unique_phone() for _ in range(12)]
     ids = [await enqueue_event("notify.otp", otp_sms(phone)) for phone in phones]
-    workers = [make_worker(LogEmail(), twilio_port(twilio), outbox_batch_size=3)
-               for _ in range(3)]
+    workers = [make_worker(LogEmail(), twilio_port(twilio), outbox_batch_size=3) for _ in range(3)]
     for _ in range(6):
         await asyncio.gather(*(worker.drain_once() for worker in workers))
     assert sorted(m["To"] for m in twilio.messages) == sorted(phones)
@@ -146,13 +155,13 @@ async def test_two_workers_never_take_the_same_row(twilio: TwilioPeer,
         assert (row.status, row.attempts) == ("delivered", 1)
 
 
-async def test_unknown_topics_dead_alerts_delivered_bad_payloads_dead(
-        parked_outbox: None) -> None:
+async def test_unknown_topics_dead_alerts_delivered_bad_payloads_dead(parked_outbox: None) -> None:
     worker = make_worker(LogEmail(), LogSms())
     unknown = await enqueue_event("parcel.lost", {"x": 1})
     alert = await enqueue_event("alert.refund_dead", {"refund_id": "r-1"})
-    missing = await enqueue_event("notify.invoice_delivery", {"email": "a@example.test",
-                                                              "context": {"org_name": "X"}})
+    missing = await enqueue_event(
+        "notify.invoice_delivery", {"email": "a@example.test", "context": {"org_name": "X"}}
+    )
     await worker.drain_once()
     assert (await outbox_row(unknown)).status == "dead"
     assert (await outbox_row(alert)).status == "delivered"
@@ -170,9 +179,13 @@ async def test_booking_reminder_job_enqueues_once_per_booking(parked_outbox: Non
 
     async def reminded() -> list[str]:  # this org's reminders only: the job scans every org
         async with tenant_session(SYSTEM) as session:
-            return list(await session.scalars(select(OutboxEvent.idempotency_key).where(
-                OutboxEvent.topic == "notify.booking_reminder", OutboxEvent.org_id == org.id)
-                .order_by(OutboxEvent.id)))
+            return list(
+                await session.scalars(
+                    select(OutboxEvent.idempotency_key)
+                    .where(OutboxEvent.topic == "notify.booking_reminder", OutboxEvent.org_id == org.id)
+                    .order_by(OutboxEvent.id)
+                )
+            )
 
     await enqueue_booking_reminders(now, get_settings())
     await enqueue_booking_reminders(now + timedelta(minutes=5), get_settings())
@@ -189,13 +202,12 @@ async def test_booking_reminder_job_enqueues_once_per_booking(parked_outbox: Non
 
 
 async def test_loop_wakes_on_notify_and_stops(parked_outbox: None) -> None:
-    handle = await start_outbox_worker(settings_with(ray_enabled=False,
-                                                     outbox_poll_interval_s=30.0))
+    handle = await start_outbox_worker(settings_with(ray_enabled=False, outbox_poll_interval_s=30.0))
     try:
         await asyncio.sleep(1.0)  # let the loop finish its first pass and go to sleep
-        event_id = await enqueue_event("notify.otp", {"channel": "email",
-                                                      "destination": "loop@example.test",
-                                                      "code": "424242"})
+        event_id = await enqueue_event(
+            "notify.otp", {"channel": "email", "destination": "loop@example.test", "code": "424242"}
+        )
         for _ in range(100):
             if (await outbox_row(event_id)).status == "delivered":
                 break
@@ -212,9 +224,9 @@ async def test_ray_actor_delivers(parked_outbox: None) -> None:
     await asyncio.to_thread(init_ray, settings)
     handle = await start_outbox_worker(settings)
     try:
-        event_id = await enqueue_event("notify.otp", {"channel": "email",
-                                                      "destination": "ray@example.test",
-                                                      "code": "515151"})
+        event_id = await enqueue_event(
+            "notify.otp", {"channel": "email", "destination": "ray@example.test", "code": "515151"}
+        )
         for _ in range(300):
             if (await outbox_row(event_id)).status == "delivered":
                 break

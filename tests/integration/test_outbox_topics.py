@@ -25,8 +25,13 @@ pytestmark = pytest.mark.usefixtures("parked_outbox")
 
 async def _rows(topic: str, org_id: uuid.UUID) -> list[OutboxEvent]:
     async with tenant_session(SYSTEM) as session:
-        return list((await session.scalars(select(OutboxEvent).where(
-            OutboxEvent.topic == topic, OutboxEvent.org_id == org_id))).all())
+        return list(
+            (
+                await session.scalars(
+                    select(OutboxEvent).where(OutboxEvent.topic == topic, OutboxEvent.org_id == org_id)
+                )
+            ).all()
+        )
 
 
 def _soon() -> datetime:
@@ -37,12 +42,14 @@ async def test_issuing_queues_the_pdf_and_the_outbox_stores_it(client: httpx.Asy
     org = await make_org()
     staff, customer = await make_user("mover_admin", org), await make_user("customer")
     booking = await make_booking(org, customer, price_cents=30_000)
-    draft = await client.post("/api/v1/invoices", headers=auth_headers(staff),
-                              json={"booking_id": str(booking.id), "tax_rate_bp": 1_900})
+    draft = await client.post(
+        "/api/v1/invoices",
+        headers=auth_headers(staff),
+        json={"booking_id": str(booking.id), "tax_rate_bp": 1_900},
+    )
     assert draft.status_code == 201, draft.text
     invoice_id = uuid.UUID(draft.json()["id"])
-    issued = await client.post(f"/api/v1/invoices/{invoice_id}/issue",
-                               headers=auth_headers(staff))
+    issued = await client.post(f"/api/v1/invoices/{invoice_id}/issue", headers=auth_headers(staff))
     assert issued.status_code == 200, issued.text
 
     [row] = await _rows("invoice.render_pdf", org.id)
@@ -62,7 +69,8 @@ async def test_issuing_queues_the_pdf_and_the_outbox_stores_it(client: httpx.Asy
 
 @pytest.mark.skipif(not get_settings().ray_enabled, reason="needs the Ray fleet")
 async def test_the_shard_hears_of_an_assignment_and_its_release_through_the_outbox(
-        app: FastAPI, client: httpx.AsyncClient) -> None:
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
     org = await make_org()
     staff, customer = await make_user("dispatcher", org), await make_user("customer")
     driver, truck = await make_driver(org), await make_truck(org)
@@ -70,9 +78,11 @@ async def test_the_shard_hears_of_an_assignment_and_its_release_through_the_outb
     await fleet.refresh_org(org.id)  # the shard's view before the assignment
     start = (datetime.now(UTC) + timedelta(days=3)).replace(minute=0, second=0, microsecond=0)
     booking = await make_booking(org, customer, start=start)
-    assigned = await client.post(f"/api/v1/bookings/{booking.id}/assign",
-                                 headers=auth_headers(staff),
-                                 json={"driver_id": str(driver.id), "truck_id": str(truck.id)})
+    assigned = await client.post(
+        f"/api/v1/bookings/{booking.id}/assign",
+        headers=auth_headers(staff),
+        json={"driver_id": str(driver.id), "truck_id": str(truck.id)},
+    )
     assert assigned.status_code == 201, assigned.text
     [noted] = await _rows("fleet.assignment_noted", org.id)
     assert noted.payload["driver_id"] == str(driver.id) and noted.status == "pending"
@@ -83,8 +93,7 @@ async def test_the_shard_hears_of_an_assignment_and_its_release_through_the_outb
     busy = (await fleet.state_of(org.id))["busy"]
     assert [(d, s) for d, s, _ in busy] == [(str(driver.id), start.timestamp())]
 
-    freed = await client.delete(f"/api/v1/bookings/{booking.id}/assignment",
-                                headers=auth_headers(staff))
+    freed = await client.delete(f"/api/v1/bookings/{booking.id}/assignment", headers=auth_headers(staff))
     assert freed.status_code == 200, freed.text
     await worker.drain_once(_soon())  # fleet.changed: the shard reloads the org
     assert (await fleet.state_of(org.id))["busy"] == []

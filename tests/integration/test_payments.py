@@ -45,24 +45,33 @@ def peer() -> Iterator[StripePeer]:
 
 
 def _event(kind: str, obj: dict[str, Any], created: int | None = None) -> dict[str, Any]:
-    return {"id": f"evt_{uuid.uuid4().hex}", "object": "event", "type": kind,
-            "created": created or int(time.time()), "data": {"object": obj}}
+    return {
+        "id": f"evt_{uuid.uuid4().hex}",
+        "object": "event",
+        "type": kind,
+        "created": created or int(time.time()),
+        "data": {"object": obj},
+    }
 
 
-async def _post(client: httpx.AsyncClient, event: dict[str, Any], *, secret: str | None = None,
-                timestamp: int | None = None) -> httpx.Response:
-    body, signature = signed_event(secret or get_settings().stripe_webhook_secret, event,
-                                   timestamp)
-    return await client.post(WEBHOOK, content=body, headers={"Stripe-Signature": signature,
-                                                             "content-type": "application/json"})
+async def _post(
+    client: httpx.AsyncClient,
+    event: dict[str, Any],
+    *,
+    secret: str | None = None,
+    timestamp: int | None = None,
+) -> httpx.Response:
+    body, signature = signed_event(secret or get_settings().stripe_webhook_secret, event, timestamp)
+    return await client.post(
+        WEBHOOK, content=body, headers={"Stripe-Signature": signature, "content-type": "application/json"}
+    )
 
 
 async def _stripe_payment(peer: StripePeer) -> tuple[Any, Payment]:
     org, user = await make_org(), await make_user("customer")
     customer = caller_for(user)
     booking = await make_booking(org, user, status="confirmed", price_cents=25_000)
-    payment = await start_payment(customer, booking.id,
-                                  StripeGateway("sk_test_peer", peer.base_url))
+    payment = await start_payment(customer, booking.id, StripeGateway("sk_test_peer", peer.base_url))
     assert payment.status == "requires_payment" and payment.client_secret
     return customer, payment
 
@@ -77,20 +86,18 @@ async def _payment(payment_id: uuid.UUID) -> Payment:
 async def test_pay_with_local_ledger(client: httpx.AsyncClient) -> None:
     org, customer = await make_org(), await make_user("customer")
     booking = await make_booking(org, customer, price_cents=18_000)
-    paid = await client.post(f"/api/v1/bookings/{booking.id}/payments",
-                             headers=auth_headers(customer))
+    paid = await client.post(f"/api/v1/bookings/{booking.id}/payments", headers=auth_headers(customer))
     assert paid.status_code == 201, paid.text
     assert paid.json()["status"] == "succeeded" and paid.json()["amount_cents"] == 18_000
-    again = await client.post(f"/api/v1/bookings/{booking.id}/payments",
-                              headers=auth_headers(customer))
+    again = await client.post(f"/api/v1/bookings/{booking.id}/payments", headers=auth_headers(customer))
     assert again.status_code == 409
     stranger = await make_user("customer")
-    assert (await client.post(f"/api/v1/bookings/{booking.id}/payments",
-                              headers=auth_headers(stranger))).status_code == 404
+    assert (
+        await client.post(f"/api/v1/bookings/{booking.id}/payments", headers=auth_headers(stranger))
+    ).status_code == 404
 
 
-async def test_webhook_succeeds_once_and_never_regresses(client: httpx.AsyncClient,
-                                                         peer: StripePeer) -> None:
+async def test_webhook_succeeds_once_and_never_regresses(client: httpx.AsyncClient, peer: StripePeer) -> None:
     _, payment = await _stripe_payment(peer)
     now = int(time.time())
     succeeded = _event("payment_intent.succeeded", {"id": payment.provider_payment_id}, now)
@@ -98,25 +105,20 @@ async def test_webhook_succeeds_once_and_never_regresses(client: httpx.AsyncClie
     assert first.status_code == 200 and first.json() == {"received": True, "duplicate": False}
     duplicate = await _post(client, succeeded)
     assert duplicate.json()["duplicate"] is True
-    older_failure = _event("payment_intent.payment_failed",
-                           {"id": payment.provider_payment_id}, now - 60)
+    older_failure = _event("payment_intent.payment_failed", {"id": payment.provider_payment_id}, now - 60)
     assert (await _post(client, older_failure)).status_code == 200
     assert (await _payment(payment.id)).status == "succeeded"
 
 
-async def test_out_of_order_failure_then_success(client: httpx.AsyncClient,
-                                                 peer: StripePeer) -> None:
+async def test_out_of_order_failure_then_success(client: httpx.AsyncClient, peer: StripePeer) -> None:
     _, payment = await _stripe_payment(peer)
     now = int(time.time())
-    await _post(client, _event("payment_intent.succeeded", {"id": payment.provider_payment_id},
-                               now))
-    await _post(client, _event("payment_intent.payment_failed",
-                               {"id": payment.provider_payment_id}, now + 5))
+    await _post(client, _event("payment_intent.succeeded", {"id": payment.provider_payment_id}, now))
+    await _post(client, _event("payment_intent.payment_failed", {"id": payment.provider_payment_id}, now + 5))
     assert (await _payment(payment.id)).status == "succeeded"
 
 
-async def test_forged_and_stale_webhooks_have_no_effect(client: httpx.AsyncClient,
-                                                        peer: StripePeer) -> None:
+async def test_forged_and_stale_webhooks_have_no_effect(client: httpx.AsyncClient, peer: StripePeer) -> None:
     _, payment = await _stripe_payment(peer)
     event = _event("payment_intent.succeeded", {"id": payment.provider_payment_id})
     forged = await _post(client, event, secret="whsec_attacker")
@@ -127,21 +129,21 @@ async def test_forged_and_stale_webhooks_have_no_effect(client: httpx.AsyncClien
     unsigned = await client.post(WEBHOOK, json=event)
     assert unsigned.status_code == 400
     async with tenant_session(SYSTEM) as session:
-        seen = await session.scalar(select(func.count()).select_from(PaymentEvent).where(
-            PaymentEvent.id == event["id"]))
+        seen = await session.scalar(
+            select(func.count()).select_from(PaymentEvent).where(PaymentEvent.id == event["id"])
+        )
     assert seen == 0 and (await _payment(payment.id)).status == "requires_payment"
 
 
 async def test_refund_failing_later_is_retried_with_a_new_key(
-        client: httpx.AsyncClient, peer: StripePeer, parked_outbox: None) -> None:
+    client: httpx.AsyncClient, peer: StripePeer, parked_outbox: None
+) -> None:
     customer, payment = await _stripe_payment(peer)
     await _post(client, _event("payment_intent.succeeded", {"id": payment.provider_payment_id}))
     async with tenant_session(customer) as session:
-        _, refund = await cancel(session, payment.booking_id, customer,
-                                 ReasonCode.CHANGE_OF_PLANS, "")
+        _, refund = await cancel(session, payment.booking_id, customer, ReasonCode.CHANGE_OF_PLANS, "")
     assert refund is not None
-    worker = make_worker(LogEmail(), LogSms(), payments=StripeGateway("sk_test_peer",
-                                                                     peer.base_url))
+    worker = make_worker(LogEmail(), LogSms(), payments=StripeGateway("sk_test_peer", peer.base_url))
     await worker.drain_once()
     async with tenant_session(SYSTEM) as session:
         first = await session.get(Refund, refund.id)
@@ -158,8 +160,7 @@ async def test_refund_failing_later_is_retried_with_a_new_key(
     assert resent is not None and resent.status == "succeeded"
     assert resent.provider_refund_id not in (None, first.provider_refund_id)
     assert len(peer.refunds) == 2  # the failed one and its replacement
-    keys = [r.headers.get("Idempotency-Key") for r in peer.requests
-            if r.path.startswith("/v1/refunds")]
+    keys = [r.headers.get("Idempotency-Key") for r in peer.requests if r.path.startswith("/v1/refunds")]
     assert len(set(keys)) == 2
 
 
@@ -172,16 +173,17 @@ class LockProbe:
     def __init__(self, booking_id: uuid.UUID) -> None:
         self.booking_id, self.keys = booking_id, []  # type: list[str]
 
-    async def create_intent(self, amount_cents: int, currency: str, idempotency_key: str,
-                            metadata: dict[str, str]) -> IntentResult:
+    async def create_intent(
+        self, amount_cents: int, currency: str, idempotency_key: str, metadata: dict[str, str]
+    ) -> IntentResult:
         async with tenant_session(SYSTEM) as session:
-            await session.scalar(select(Booking.id).where(Booking.id == self.booking_id)
-                                 .with_for_update(nowait=True))
+            await session.scalar(
+                select(Booking.id).where(Booking.id == self.booking_id).with_for_update(nowait=True)
+            )
         self.keys.append(idempotency_key)
         return IntentResult(f"pi_probe_{idempotency_key}", "requires_payment", "secret")
 
-    async def refund(self, provider_payment_id: str, amount_cents: int,
-                     idempotency_key: str) -> RefundResult:
+    async def refund(self, provider_payment_id: str, amount_cents: int, idempotency_key: str) -> RefundResult:
         raise NotImplementedError
 
 
@@ -210,8 +212,9 @@ async def test_concurrent_starts_record_one_payment(peer: StripePeer) -> None:
     assert len({p.provider_payment_id for p in payments}) == 1
     assert len(peer.intents) == 1  # one key for the attempt: the provider made one intent
     async with tenant_session(SYSTEM) as session:
-        rows = await session.scalar(select(func.count()).select_from(Payment).where(
-            Payment.booking_id == booking.id))
+        rows = await session.scalar(
+            select(func.count()).select_from(Payment).where(Payment.booking_id == booking.id)
+        )
     assert rows == 1
 
 
@@ -227,14 +230,14 @@ def payments_port(app: FastAPI, port: Any) -> Iterator[None]:
 
 
 async def test_no_transaction_is_open_while_stripe_is_asked(
-        app: FastAPI, client: httpx.AsyncClient, peer: StripePeer) -> None:
+    app: FastAPI, client: httpx.AsyncClient, peer: StripePeer
+) -> None:
     await assert_probe_sees_an_open_transaction()
     org, user = await make_org(), await make_user("customer")
     booking = await make_booking(org, user, status="confirmed", price_cents=14_000)
     probe = NoTransactionProbe(StripeGateway("sk_test_peer", peer.base_url))
     with payments_port(app, probe):
-        started = await client.post(f"/api/v1/bookings/{booking.id}/payments",
-                                    headers=auth_headers(user))
+        started = await client.post(f"/api/v1/bookings/{booking.id}/payments", headers=auth_headers(user))
     assert started.status_code == 201, started.text
     assert probe.seen == [[]]  # asked once, with no transaction of ours open meanwhile
     [intent_id] = peer.intents
@@ -243,7 +246,8 @@ async def test_no_transaction_is_open_while_stripe_is_asked(
 
 
 async def test_an_outage_is_a_503_and_the_retry_completes_the_requested_attempt(
-        app: FastAPI, client: httpx.AsyncClient, peer: StripePeer) -> None:
+    app: FastAPI, client: httpx.AsyncClient, peer: StripePeer
+) -> None:
     org, user = await make_org(), await make_user("customer")
     booking = await make_booking(org, user, status="confirmed", price_cents=16_000)
     url = f"/api/v1/bookings/{booking.id}/payments"
@@ -252,8 +256,7 @@ async def test_an_outage_is_a_503_and_the_retry_completes_the_requested_attempt(
         down = await client.post(url, headers=auth_headers(user))
         assert down.status_code == 503 and down.headers["retry-after"], down.text
         async with tenant_session(SYSTEM) as session:
-            [requested] = await session.scalars(select(Payment).where(
-                Payment.booking_id == booking.id))
+            [requested] = await session.scalars(select(Payment).where(Payment.booking_id == booking.id))
         # Recorded before the provider was asked: open, no provider id yet.
         assert (requested.status, requested.provider_payment_id) == ("requires_payment", None)
         retried = await client.post(url, headers=auth_headers(user))
@@ -273,22 +276,33 @@ class WebhookFirst:
     def __init__(self, client: httpx.AsyncClient) -> None:
         self.client, self.intent_id = client, f"pi_early_{uuid.uuid4().hex[:12]}"
 
-    async def create_intent(self, amount_cents: int, currency: str, idempotency_key: str,
-                            metadata: dict[str, str]) -> IntentResult:
-        delivered = await _post(self.client, _event("payment_intent.succeeded", {
-            "id": self.intent_id, "object": "payment_intent", "amount": amount_cents,
-            "amount_received": amount_cents, "currency": currency.lower(),
-            "metadata": metadata}))
+    async def create_intent(
+        self, amount_cents: int, currency: str, idempotency_key: str, metadata: dict[str, str]
+    ) -> IntentResult:
+        delivered = await _post(
+            self.client,
+            _event(
+                "payment_intent.succeeded",
+                {
+                    "id": self.intent_id,
+                    "object": "payment_intent",
+                    "amount": amount_cents,
+                    "amount_received": amount_cents,
+                    "currency": currency.lower(),
+                    "metadata": metadata,
+                },
+            ),
+        )
         assert delivered.status_code == 200, delivered.text
         return IntentResult(self.intent_id, "requires_payment", "secret")
 
-    async def refund(self, provider_payment_id: str, amount_cents: int,
-                     idempotency_key: str) -> RefundResult:
+    async def refund(self, provider_payment_id: str, amount_cents: int, idempotency_key: str) -> RefundResult:
         raise NotImplementedError
 
 
 async def test_a_webhook_before_the_answer_is_recorded_still_pays_the_attempt(
-        client: httpx.AsyncClient) -> None:
+    client: httpx.AsyncClient,
+) -> None:
     org, user = await make_org(), await make_user("customer")
     customer = caller_for(user)
     booking = await make_booking(org, user, status="confirmed", price_cents=11_000)
@@ -296,4 +310,7 @@ async def test_a_webhook_before_the_answer_is_recorded_still_pays_the_attempt(
     payment = await start_payment(customer, booking.id, early)  # type: ignore[arg-type]
     stored = await _payment(payment.id)
     assert (payment.status, stored.status, stored.provider_payment_id) == (
-        "succeeded", "succeeded", early.intent_id)
+        "succeeded",
+        "succeeded",
+        early.intent_id,
+    )

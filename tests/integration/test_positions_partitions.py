@@ -31,8 +31,10 @@ _INSERT = text("""
 INSERT INTO driver_breadcrumbs (driver_id, org_id, recorded_at, location)
 VALUES (:driver, :org, :at, ST_SetSRID(ST_MakePoint(13.4, 52.5), 4326)::geography)
 """)
-_WHERE = text("SELECT recorded_at, tableoid::regclass::text AS part FROM driver_breadcrumbs "
-              "WHERE driver_id = :driver ORDER BY recorded_at")
+_WHERE = text(
+    "SELECT recorded_at, tableoid::regclass::text AS part FROM driver_breadcrumbs "
+    "WHERE driver_id = :driver ORDER BY recorded_at"
+)
 
 
 def at(day: int, month: int = 6) -> dt.datetime:
@@ -65,15 +67,19 @@ async def _where(driver: Driver) -> dict[dt.datetime, str]:
 
 
 async def test_job_creates_ahead_moves_default_rows_and_drops_expired(driver: Driver) -> None:
-    settings = get_settings().model_copy(update={"positions_retention_days": 30,
-                                                 "positions_partitions_ahead_days": 7})
+    settings = get_settings().model_copy(
+        update={"positions_retention_days": 30, "positions_partitions_ahead_days": 7}
+    )
     await _sql("SELECT breadcrumb_partition_create(:day)", day=dt.date(1999, 5, 2))
-    rows = {"expired_partition": at(2, 5), "expired_default": at(1, 5),
-            "kept_default": at(1), "ahead": at(20)}
+    rows = {
+        "expired_partition": at(2, 5),
+        "expired_default": at(1, 5),
+        "kept_default": at(1),
+        "ahead": at(20),
+    }
     async with tenant_session(SYSTEM) as session:
         for moment in rows.values():
-            await session.execute(_INSERT, {"driver": driver.id, "org": driver.org_id,
-                                            "at": moment})
+            await session.execute(_INSERT, {"driver": driver.id, "org": driver.org_id, "at": moment})
     before = await _where(driver)
     assert before[at(2, 5)] == "driver_breadcrumbs_19990502"
     assert {before[at(1, 5)], before[at(1)], before[at(20)]} == {"driver_breadcrumbs_default"}
@@ -84,8 +90,10 @@ async def test_job_creates_ahead_moves_default_rows_and_drops_expired(driver: Dr
     assert report.dropped == [dt.date(1999, 5, 2)]
     assert report.purged >= 1
     # The ahead row moved out of the default into its day; the kept one stays in the default.
-    assert await _where(driver) == {at(1): "driver_breadcrumbs_default",
-                                    at(20): "driver_breadcrumbs_19990620"}
+    assert await _where(driver) == {
+        at(1): "driver_breadcrumbs_default",
+        at(20): "driver_breadcrumbs_19990620",
+    }
     again = await maintain_position_partitions(NOW, settings)
     assert (again.created, again.dropped) == ([], [])
 
@@ -110,8 +118,9 @@ async def test_waiting_rows_move_whoever_the_caller_is(driver: Driver) -> None:
     async with tenant_session(SYSTEM) as session:
         await session.execute(_INSERT, {"driver": driver.id, "org": driver.org_id, "at": at(7, 7)})
     async with tenant_session(Caller(role="customer", user_id=uuid.uuid4())) as session:
-        created = await session.execute(text("SELECT breadcrumb_partition_create(:day)"),
-                                        {"day": dt.date(1999, 7, 7)})
+        created = await session.execute(
+            text("SELECT breadcrumb_partition_create(:day)"), {"day": dt.date(1999, 7, 7)}
+        )
         assert created.scalar() is True
     assert await _where(driver) == {at(7, 7): "driver_breadcrumbs_19990707"}
 
@@ -122,10 +131,12 @@ async def test_trail_for_one_day_touches_one_partition(driver: Driver) -> None:
     await _sql("SELECT breadcrumb_partition_create(:day)", day=day + dt.timedelta(days=1))
     start = dt.datetime.combine(day, dt.time(), dt.UTC)
     async with tenant_session(SYSTEM) as session:
-        plan = (await session.execute(
-            text(f"EXPLAIN (FORMAT JSON) {DAY_BREADCRUMBS.text}"),
-            {"driver": driver.id, "start": start, "end": start + dt.timedelta(days=1)},
-        )).scalar_one()
+        plan = (
+            await session.execute(
+                text(f"EXPLAIN (FORMAT JSON) {DAY_BREADCRUMBS.text}"),
+                {"driver": driver.id, "start": start, "end": start + dt.timedelta(days=1)},
+            )
+        ).scalar_one()
     scanned = set(_relations(plan if isinstance(plan, list) else json.loads(plan)))
     assert scanned == {partition_name(day)}
 
@@ -145,10 +156,12 @@ async def test_app_role_cannot_read_or_drop_a_partition(database: str, partition
     if partition == "today":
         partition = partition_name(dt.datetime.now(dt.UTC).date())
         await _sql("SELECT breadcrumb_partition_create(:day)", day=dt.datetime.now(dt.UTC).date())
-    for statement in (f"SELECT count(*) FROM {partition}",
-                      f"INSERT INTO {partition} (driver_id, org_id, recorded_at, location) "
-                      f"VALUES ('{uuid.uuid4()}', '{uuid.uuid4()}', now(), 'POINT(0 0)')",
-                      f"DROP TABLE {partition}"):
+    for statement in (
+        f"SELECT count(*) FROM {partition}",
+        f"INSERT INTO {partition} (driver_id, org_id, recorded_at, location) "
+        f"VALUES ('{uuid.uuid4()}', '{uuid.uuid4()}', now(), 'POINT(0 0)')",
+        f"DROP TABLE {partition}",
+    ):
         with pytest.raises(DBAPIError) as refused:
             await _sql(statement)
         assert "permission denied" in str(refused.value) or "must be owner" in str(refused.value)

@@ -19,9 +19,14 @@ from tests.factories import auth_headers, make_user
 
 # Hourly windows: the API's sliding window counters weigh the previous window in, so a test
 # that straddled a window's end could see one request more; within an hour it never does.
-LOW = {"rate_limit_read": "3/hour", "rate_limit_read_ip": "5/hour",
-       "rate_limit_write": "2/hour", "rate_limit_write_ip": "100/hour",
-       "rate_limit_auth": "100/hour", "rate_limit_auth_ip": "100/hour"}
+LOW = {
+    "rate_limit_read": "3/hour",
+    "rate_limit_read_ip": "5/hour",
+    "rate_limit_write": "2/hour",
+    "rate_limit_write_ip": "100/hour",
+    "rate_limit_auth": "100/hour",
+    "rate_limit_auth_ip": "100/hour",
+}
 READ = "/api/v1/organizations"
 WRITE = "/api/v1/support/tickets"  # an empty body: 422 after the limiter counted it
 
@@ -46,16 +51,26 @@ async def build(database: str) -> AsyncIterator[Callable[..., FastAPI]]:
 
 
 def _client(app: FastAPI, ip: str) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=(ip, 40000)),
-                             base_url="http://testserver")
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, client=(ip, 40000)), base_url="http://testserver"
+    )
 
 
-async def _statuses(app: FastAPI, ip: str, n: int, path: str = READ, method: str = "GET",
-                    headers: dict[str, str] | None = None) -> list[int]:
+async def _statuses(
+    app: FastAPI,
+    ip: str,
+    n: int,
+    path: str = READ,
+    method: str = "GET",
+    headers: dict[str, str] | None = None,
+) -> list[int]:
     async with _client(app, ip) as http:
-        return [(await http.request(method, path, headers=headers,
-                                    json={} if method != "GET" else None)).status_code
-                for _ in range(n)]
+        return [
+            (
+                await http.request(method, path, headers=headers, json={} if method != "GET" else None)
+            ).status_code
+            for _ in range(n)
+        ]
 
 
 def _assert_too_many(response: httpx.Response, whom: str) -> None:
@@ -67,8 +82,7 @@ def _assert_too_many(response: httpx.Response, whom: str) -> None:
     assert whom in body["detail"] and body["retry_after"] == int(response.headers["retry-after"])
 
 
-async def test_per_user_and_per_ip_budgets_trip_independently(
-        build: Callable[..., FastAPI]) -> None:
+async def test_per_user_and_per_ip_budgets_trip_independently(build: Callable[..., FastAPI]) -> None:
     app = build()
     office, home = _ip(), _ip()
     first, second, third = [auth_headers(await make_user()) for _ in range(3)]
@@ -84,8 +98,7 @@ async def test_per_user_and_per_ip_budgets_trip_independently(
         _assert_too_many(await http.get(READ, headers=first), "user")  # the user, anywhere
 
 
-async def test_a_forged_token_counts_against_its_address_only(
-        build: Callable[..., FastAPI]) -> None:
+async def test_a_forged_token_counts_against_its_address_only(build: Callable[..., FastAPI]) -> None:
     app, ip = build(), _ip()
     forged = {"Authorization": "Bearer not.a.token"}
     async with _client(app, ip) as http:
@@ -117,8 +130,7 @@ async def test_without_redis_each_app_counts_in_process(build: Callable[..., Fas
     assert await _statuses(other, ip, 5) == [401] * 5  # nothing shared between processes
 
 
-async def test_an_unreachable_redis_keeps_the_api_and_its_limits(
-        build: Callable[..., FastAPI]) -> None:
+async def test_an_unreachable_redis_keeps_the_api_and_its_limits(build: Callable[..., FastAPI]) -> None:
     app, ip = build(redis_url="redis://127.0.0.1:1/0", rate_limit_redis_timeout_s=0.2), _ip()
     assert await _statuses(app, ip, 6) == [401] * 5 + [429]
     assert not app.state.rate_limits.limiter.shared

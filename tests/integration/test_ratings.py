@@ -18,16 +18,23 @@ from persistence.session import SYSTEM, tenant_session
 from tests.factories import auth_headers, make_booking, make_driver, make_org, make_truck, make_user
 
 
-async def completed_booking(org: Organization, customer: User, driver: Driver | None,
-                            days_ago: int = 1) -> Booking:
+async def completed_booking(
+    org: Organization, customer: User, driver: Driver | None, days_ago: int = 1
+) -> Booking:
     start = (datetime.now(UTC) - timedelta(days=days_ago)).replace(microsecond=0)
     booking = await make_booking(org, customer, start=start, status="completed")
     if driver is not None:
         truck = await make_truck(org)
         async with tenant_session(SYSTEM) as session:
-            session.add(BookingAssignment(
-                org_id=org.id, booking_id=booking.id, driver_id=driver.id, truck_id=truck.id,
-                window=Range(booking.window_start, booking.window_end)))
+            session.add(
+                BookingAssignment(
+                    org_id=org.id,
+                    booking_id=booking.id,
+                    driver_id=driver.id,
+                    truck_id=truck.id,
+                    window=Range(booking.window_start, booking.window_end),
+                )
+            )
     return booking
 
 
@@ -67,57 +74,73 @@ async def test_who_may_rate_and_what(client: httpx.AsyncClient) -> None:
     booking = await completed_booking(org, customer, None)
     url = f"/api/v1/bookings/{booking.id}/rating"
 
-    assert (await client.post(url, json={"overall": 5}, headers=auth_headers(stranger))
-            ).status_code == 404
-    assert (await client.post(url, json={"overall": 5}, headers=auth_headers(staff))
-            ).status_code == 403
-    for bad in ({"overall": 6}, {"overall": 0}, {}, {"overall": 3, "comment": "x" * 2001},
-                {"overall": 3, "extra": 1}):
+    assert (await client.post(url, json={"overall": 5}, headers=auth_headers(stranger))).status_code == 404
+    assert (await client.post(url, json={"overall": 5}, headers=auth_headers(staff))).status_code == 403
+    for bad in (
+        {"overall": 6},
+        {"overall": 0},
+        {},
+        {"overall": 3, "comment": "x" * 2001},
+        {"overall": 3, "extra": 1},
+    ):
         response = await client.post(url, json=bad, headers=auth_headers(customer))
         assert response.status_code == 422, bad
-    no_driver = await client.post(url, json={"overall": 5, "driver_rating": 5},
-                                  headers=auth_headers(customer))
+    no_driver = await client.post(
+        url, json={"overall": 5, "driver_rating": 5}, headers=auth_headers(customer)
+    )
     assert no_driver.status_code == 422 and "driver" in no_driver.json()["detail"]
     pending = await make_booking(org, customer, status="confirmed")
-    not_done = await client.post(f"/api/v1/bookings/{pending.id}/rating", json={"overall": 5},
-                                 headers=auth_headers(customer))
+    not_done = await client.post(
+        f"/api/v1/bookings/{pending.id}/rating", json={"overall": 5}, headers=auth_headers(customer)
+    )
     assert not_done.status_code == 409 and not_done.json()["booking_status"] == "confirmed"
     async with tenant_session(SYSTEM) as session:
         assert await session.get(Rating, booking.id) is None
 
 
-async def test_edit_and_withdraw_within_window_move_the_counters(
-        client: httpx.AsyncClient) -> None:
+async def test_edit_and_withdraw_within_window_move_the_counters(client: httpx.AsyncClient) -> None:
     org = await make_org()
     driver = await make_driver(org)
     customer, other = await make_user(), await make_user()
     booking = await completed_booking(org, customer, driver)
-    created = await client.post(f"/api/v1/bookings/{booking.id}/rating",
-                                json={"overall": 5, "driver_rating": 5},
-                                headers=auth_headers(customer))
+    created = await client.post(
+        f"/api/v1/bookings/{booking.id}/rating",
+        json={"overall": 5, "driver_rating": 5},
+        headers=auth_headers(customer),
+    )
     rating_url = f"/api/v1/ratings/{created.json()['id']}"
 
-    edited = await client.patch(rating_url, json={"overall": 2, "driver_rating": 3},
-                                headers=auth_headers(customer))
+    edited = await client.patch(
+        rating_url, json={"overall": 2, "driver_rating": 3}, headers=auth_headers(customer)
+    )
     assert edited.status_code == 200 and edited.json()["overall"] == 2, edited.text
-    summary = (await client.get(f"/api/v1/organizations/{org.id}/rating-summary",
-                                headers=auth_headers(other))).json()
-    assert summary == {"org_id": str(org.id), "average": 2.0, "count": 1,
-                       "breakdown": {"1": 0, "2": 1, "3": 0, "4": 0, "5": 0}}
+    summary = (
+        await client.get(f"/api/v1/organizations/{org.id}/rating-summary", headers=auth_headers(other))
+    ).json()
+    assert summary == {
+        "org_id": str(org.id),
+        "average": 2.0,
+        "count": 1,
+        "breakdown": {"1": 0, "2": 1, "3": 0, "4": 0, "5": 0},
+    }
     assert (await fetch(Driver, driver.id)).rating_avg == Decimal("3.00")
-    assert (await client.patch(rating_url, json={}, headers=auth_headers(customer))
-            ).status_code == 422
-    assert (await client.patch(rating_url, json={"overall": 1}, headers=auth_headers(other))
-            ).status_code == 404
+    assert (await client.patch(rating_url, json={}, headers=auth_headers(customer))).status_code == 422
+    assert (
+        await client.patch(rating_url, json={"overall": 1}, headers=auth_headers(other))
+    ).status_code == 404
 
     async with tenant_session(SYSTEM) as session:
-        await session.execute(update(Rating).where(Rating.booking_id == booking.id)
-                              .values(created_at=datetime.now(UTC) - timedelta(days=8)))
+        await session.execute(
+            update(Rating)
+            .where(Rating.booking_id == booking.id)
+            .values(created_at=datetime.now(UTC) - timedelta(days=8))
+        )
     closed = await client.patch(rating_url, json={"overall": 1}, headers=auth_headers(customer))
     assert closed.status_code == 409 and "editable_until" in closed.json()
     async with tenant_session(SYSTEM) as session:
-        await session.execute(update(Rating).where(Rating.booking_id == booking.id)
-                              .values(created_at=datetime.now(UTC)))
+        await session.execute(
+            update(Rating).where(Rating.booking_id == booking.id).values(created_at=datetime.now(UTC))
+        )
     assert (await client.delete(rating_url, headers=auth_headers(customer))).status_code == 204
     org_row = await fetch(Organization, org.id)
     assert (org_row.rating_count, org_row.rating_avg) == (0, Decimal("0"))
@@ -132,41 +155,47 @@ async def test_admin_hides_review_from_list_and_averages(client: httpx.AsyncClie
     for overall, comment in [(5, "great"), (1, "rude words"), (4, "good")]:
         customer = await make_user()
         booking = await completed_booking(org, customer, None)
-        response = await client.post(f"/api/v1/bookings/{booking.id}/rating",
-                                     json={"overall": overall, "comment": comment},
-                                     headers=auth_headers(customer))
+        response = await client.post(
+            f"/api/v1/bookings/{booking.id}/rating",
+            json={"overall": overall, "comment": comment},
+            headers=auth_headers(customer),
+        )
         ratings.append(response.json())
     hide_url = f"/api/v1/ratings/{ratings[1]['id']}/hide"
-    assert (await client.post(hide_url, json={"reason": "abuse"}, headers=auth_headers(reader))
-            ).status_code == 403
+    assert (
+        await client.post(hide_url, json={"reason": "abuse"}, headers=auth_headers(reader))
+    ).status_code == 403
     hidden = await client.post(hide_url, json={"reason": "abuse"}, headers=auth_headers(admin))
     assert hidden.status_code == 200 and hidden.json()["hidden"] is True
     hidden_booking = f"/api/v1/bookings/{hidden.json()['booking_id']}/rating"
     assert (await client.get(hidden_booking, headers=auth_headers(reader))).status_code == 404
-    assert (await client.post(hide_url, json={"reason": "abuse"}, headers=auth_headers(admin))
-            ).status_code == 200  # hiding twice changes nothing
+    assert (
+        await client.post(hide_url, json={"reason": "abuse"}, headers=auth_headers(admin))
+    ).status_code == 200  # hiding twice changes nothing
 
-    page = (await client.get(f"/api/v1/organizations/{org.id}/reviews?limit=1",
-                             headers=auth_headers(reader))).json()
+    page = (
+        await client.get(f"/api/v1/organizations/{org.id}/reviews?limit=1", headers=auth_headers(reader))
+    ).json()
     assert page["total"] == 2 and page["next_offset"] == 1
     assert page["items"][0]["comment"] == "good" and "customer_id" not in page["items"][0]
-    rest = (await client.get(f"/api/v1/organizations/{org.id}/reviews?limit=1&offset=1",
-                             headers=auth_headers(reader))).json()
+    rest = (
+        await client.get(
+            f"/api/v1/organizations/{org.id}/reviews?limit=1&offset=1", headers=auth_headers(reader)
+        )
+    ).json()
     assert [item["comment"] for item in rest["items"]] == ["great"] and rest["next_offset"] is None
-    summary = (await client.get(f"/api/v1/organizations/{org.id}/rating-summary",
-                                headers=auth_headers(reader))).json()
+    summary = (
+        await client.get(f"/api/v1/organizations/{org.id}/rating-summary", headers=auth_headers(reader))
+    ).json()
     assert (summary["count"], summary["average"], summary["breakdown"]["1"]) == (2, 4.5, 0)
 
-    restored = await client.post(f"/api/v1/ratings/{ratings[1]['id']}/unhide",
-                                 headers=auth_headers(admin))
+    restored = await client.post(f"/api/v1/ratings/{ratings[1]['id']}/unhide", headers=auth_headers(admin))
     assert restored.status_code == 200 and restored.json()["hidden"] is False
     org_row = await fetch(Organization, org.id)
     assert (org_row.rating_count, org_row.rating_avg) == (3, Decimal("3.33"))
-    malformed = await client.get(f"/api/v1/organizations/{org.id}a/reviews",
-                                 headers=auth_headers(reader))
+    malformed = await client.get(f"/api/v1/organizations/{org.id}a/reviews", headers=auth_headers(reader))
     assert malformed.status_code == 422
-    unknown = await client.get(f"/api/v1/organizations/{uuid.uuid4()}/reviews",
-                               headers=auth_headers(reader))
+    unknown = await client.get(f"/api/v1/organizations/{uuid.uuid4()}/reviews", headers=auth_headers(reader))
     assert unknown.status_code == 404
 
 
@@ -181,9 +210,11 @@ async def test_thirty_concurrent_ratings_aggregate_exactly(client: httpx.AsyncCl
         jobs.append((customer, booking, overall, driver_rating))
 
     async def rate(customer: User, booking: Booking, overall: int, driver_rating: int) -> int:
-        response = await client.post(f"/api/v1/bookings/{booking.id}/rating",
-                                     json={"overall": overall, "driver_rating": driver_rating},
-                                     headers=auth_headers(customer))
+        response = await client.post(
+            f"/api/v1/bookings/{booking.id}/rating",
+            json={"overall": overall, "driver_rating": driver_rating},
+            headers=auth_headers(customer),
+        )
         return response.status_code
 
     statuses = await asyncio.gather(*(rate(*job) for job in jobs))
@@ -194,8 +225,9 @@ async def test_thirty_concurrent_ratings_aggregate_exactly(client: httpx.AsyncCl
     expected_avg = Decimal(sum(overall_values)) / 30
     assert org_row.rating_count == 30
     assert org_row.rating_avg == expected_avg.quantize(Decimal("0.01"))
-    summary = (await client.get(f"/api/v1/organizations/{org.id}/rating-summary",
-                                headers=auth_headers(jobs[0][0]))).json()
+    summary = (
+        await client.get(f"/api/v1/organizations/{org.id}/rating-summary", headers=auth_headers(jobs[0][0]))
+    ).json()
     counts = Counter(overall_values)
     assert summary["breakdown"] == {str(star): counts[star] for star in range(1, 6)}
     for position, driver in enumerate(drivers):
@@ -204,8 +236,7 @@ async def test_thirty_concurrent_ratings_aggregate_exactly(client: httpx.AsyncCl
         assert (await fetch(Driver, driver.id)).rating_avg == expected
 
 
-async def test_a_booking_rating_is_seen_only_by_who_sees_the_booking(
-        client: httpx.AsyncClient) -> None:
+async def test_a_booking_rating_is_seen_only_by_who_sees_the_booking(client: httpx.AsyncClient) -> None:
     """Regression: another org's admin, dispatcher and driver and another customer got the
     rating (with its org_id and driver_id) with 200; the ratings table's public-read policy let
     it through."""
@@ -215,24 +246,30 @@ async def test_a_booking_rating_is_seen_only_by_who_sees_the_booking(
     customer = await make_user()
     booking = await completed_booking(org, customer, driver)
     url = f"/api/v1/bookings/{booking.id}/rating"
-    assert (await client.post(url, json={"overall": 5, "driver_rating": 5},
-                              headers=auth_headers(customer))).status_code == 201
+    assert (
+        await client.post(url, json={"overall": 5, "driver_rating": 5}, headers=auth_headers(customer))
+    ).status_code == 201
 
     outsider_driver_user = await make_user("driver", other_org)
     outsider_driver = await make_driver(other_org, user=outsider_driver_user)
-    outsiders = [auth_headers(await make_user("mover_admin", other_org)),
-                 auth_headers(await make_user("dispatcher", other_org)),
-                 auth_headers(outsider_driver_user, outsider_driver),
-                 auth_headers(await make_user())]
+    outsiders = [
+        auth_headers(await make_user("mover_admin", other_org)),
+        auth_headers(await make_user("dispatcher", other_org)),
+        auth_headers(outsider_driver_user, outsider_driver),
+        auth_headers(await make_user()),
+    ]
     for headers in outsiders:
         response = await client.get(url, headers=headers)
         assert response.status_code == 404, response.text
         assert "org_id" not in response.json() and "driver_id" not in response.json()
 
-    insiders = [auth_headers(customer), auth_headers(driver_user, driver),
-                auth_headers(await make_user("mover_admin", org)),
-                auth_headers(await make_user("dispatcher", org)),
-                auth_headers(await make_user("platform_admin"))]
+    insiders = [
+        auth_headers(customer),
+        auth_headers(driver_user, driver),
+        auth_headers(await make_user("mover_admin", org)),
+        auth_headers(await make_user("dispatcher", org)),
+        auth_headers(await make_user("platform_admin")),
+    ]
     for headers in insiders:
         response = await client.get(url, headers=headers)
         assert response.status_code == 200, response.text

@@ -69,17 +69,27 @@ async def _paid_booking(gateway: PaymentsPort, hours_ahead: float) -> tuple[Call
     booking = await make_booking(org, user, start=start, status="confirmed", price_cents=PRICE)
     payment = await start_payment(customer, booking.id, gateway)
     async with tenant_session(SYSTEM) as session:
-        await apply_webhook_event(session, {
-            "id": f"evt_paid_{payment.id}", "type": "payment_intent.succeeded",
-            "created": int(datetime.now(UTC).timestamp()),
-            "data": {"object": {"id": payment.provider_payment_id}}})
+        await apply_webhook_event(
+            session,
+            {
+                "id": f"evt_paid_{payment.id}",
+                "type": "payment_intent.succeeded",
+                "created": int(datetime.now(UTC).timestamp()),
+                "data": {"object": {"id": payment.provider_payment_id}},
+            },
+        )
     return customer, booking
 
 
 async def _cancel(customer: Caller, booking: object) -> Refund:
     async with tenant_session(customer) as session:
-        _, refund = await cancel(session, booking.id, customer,  # type: ignore[attr-defined]
-                                 ReasonCode.CHANGE_OF_PLANS, "moving later")
+        _, refund = await cancel(
+            session,
+            booking.id,
+            customer,  # type: ignore[attr-defined]
+            ReasonCode.CHANGE_OF_PLANS,
+            "moving later",
+        )
     assert refund is not None
     return refund
 
@@ -94,9 +104,14 @@ async def _stored(refund_id: object) -> Refund:
 async def _send_row(refund_id: object) -> OutboxEvent:
     """The refund's `refund.send` outbox row (one per key generation; the first here)."""
     async with tenant_session(SYSTEM) as session:
-        return (await session.scalars(select(OutboxEvent).where(
-            OutboxEvent.topic == "refund.send",
-            OutboxEvent.payload["refund_id"].astext == str(refund_id)))).one()
+        return (
+            await session.scalars(
+                select(OutboxEvent).where(
+                    OutboxEvent.topic == "refund.send",
+                    OutboxEvent.payload["refund_id"].astext == str(refund_id),
+                )
+            )
+        ).one()
 
 
 def _soon() -> datetime:
@@ -104,8 +119,7 @@ def _soon() -> datetime:
 
 
 def _keys(peer: StripePeer) -> set[str]:
-    return {r.headers.get("Idempotency-Key", "") for r in peer.requests
-            if r.path.startswith("/v1/refunds")}
+    return {r.headers.get("Idempotency-Key", "") for r in peer.requests if r.path.startswith("/v1/refunds")}
 
 
 async def test_tier_amount_and_happy_send(peer: StripePeer, worker: OutboxWorker) -> None:
@@ -119,10 +133,12 @@ async def test_tier_amount_and_happy_send(peer: StripePeer, worker: OutboxWorker
     assert len(peer.refunds) == 1 and next(iter(peer.refunds.values()))["amount"] == 30_000
 
 
-@pytest.mark.parametrize("fault", [500, 429, HANG, DROP],
-                         ids=["http-500", "http-429", "timeout", "connection-reset"])
-async def test_fault_then_retry_applies_once(peer: StripePeer, gateway: StripeGateway,
-                                             worker: OutboxWorker, fault: int) -> None:
+@pytest.mark.parametrize(
+    "fault", [500, 429, HANG, DROP], ids=["http-500", "http-429", "timeout", "connection-reset"]
+)
+async def test_fault_then_retry_applies_once(
+    peer: StripePeer, gateway: StripeGateway, worker: OutboxWorker, fault: int
+) -> None:
     customer, booking = await _paid_booking(gateway, hours_ahead=100)
     refund = await _cancel(customer, booking)
     now = _soon()
@@ -153,14 +169,14 @@ class CrashAfterProviderCall:
     def __init__(self, real: StripeGateway) -> None:
         self.real = real
 
-    async def refund(self, provider_payment_id: str, amount_cents: int,
-                     idempotency_key: str) -> RefundResult:
+    async def refund(self, provider_payment_id: str, amount_cents: int, idempotency_key: str) -> RefundResult:
         await self.real.refund(provider_payment_id, amount_cents, idempotency_key)
         raise WorkerDied("worker died after the provider answered")
 
 
-async def test_crash_between_provider_answer_and_commit(peer: StripePeer, gateway: StripeGateway,
-                                                        worker: OutboxWorker) -> None:
+async def test_crash_between_provider_answer_and_commit(
+    peer: StripePeer, gateway: StripeGateway, worker: OutboxWorker
+) -> None:
     customer, booking = await _paid_booking(gateway, hours_ahead=100)
     refund = await _cancel(customer, booking)
     now = _soon()
@@ -191,8 +207,9 @@ async def test_concurrent_workers_send_once(peer: StripePeer, gateway: StripeGat
     assert len(peer.refunds) == 1 and len(_keys(peer)) == 1
 
 
-async def test_gives_up_into_dead_state_with_one_alert(peer: StripePeer, gateway: StripeGateway,
-                                                       worker: OutboxWorker) -> None:
+async def test_gives_up_into_dead_state_with_one_alert(
+    peer: StripePeer, gateway: StripeGateway, worker: OutboxWorker
+) -> None:
     customer, booking = await _paid_booking(gateway, hours_ahead=100)
     refund = await _cancel(customer, booking)
     peer.fail_next = [500] * 10
@@ -204,9 +221,14 @@ async def test_gives_up_into_dead_state_with_one_alert(peer: StripePeer, gateway
     assert statuses == ["failed"] * 5 + ["dead"]
     assert (await _send_row(refund.id)).status == "dead"
     async with tenant_session(SYSTEM) as session:
-        alerts = (await session.scalars(select(OutboxEvent).where(
-            OutboxEvent.topic == "alert.refund_dead",
-            OutboxEvent.payload["refund_id"].astext == str(refund.id)))).all()
+        alerts = (
+            await session.scalars(
+                select(OutboxEvent).where(
+                    OutboxEvent.topic == "alert.refund_dead",
+                    OutboxEvent.payload["refund_id"].astext == str(refund.id),
+                )
+            )
+        ).all()
     assert len(alerts) == 1
     asked = len(peer.requests)
     await worker.drain_once(now + timedelta(days=30))
@@ -228,14 +250,16 @@ async def test_refunds_never_exceed_what_was_paid(gateway: StripeGateway) -> Non
 
 async def test_cancel_route_leaves_the_send_to_the_outbox(client: httpx.AsyncClient) -> None:
     org, customer = await make_org(), await make_user("customer")
-    booking = await make_booking(org, customer, start=datetime.now(UTC) + timedelta(days=5),
-                                 status="confirmed", price_cents=PRICE)
-    paid = await client.post(f"/api/v1/bookings/{booking.id}/payments",
-                             headers=auth_headers(customer))
+    booking = await make_booking(
+        org, customer, start=datetime.now(UTC) + timedelta(days=5), status="confirmed", price_cents=PRICE
+    )
+    paid = await client.post(f"/api/v1/bookings/{booking.id}/payments", headers=auth_headers(customer))
     assert paid.status_code == 201 and paid.json()["status"] == "succeeded", paid.text
-    cancelled = await client.post(f"/api/v1/bookings/{booking.id}/cancel",
-                                  json={"reason_code": "change_of_plans"},
-                                  headers=auth_headers(customer))
+    cancelled = await client.post(
+        f"/api/v1/bookings/{booking.id}/cancel",
+        json={"reason_code": "change_of_plans"},
+        headers=auth_headers(customer),
+    )
     assert cancelled.status_code == 200, cancelled.text
     refund = cancelled.json()["refund"]
     assert (refund["status"], refund["amount_cents"]) == ("pending", PRICE)

@@ -42,8 +42,15 @@ ORDER BY c.relname
 def test_every_org_table_forces_rls_with_a_policy(database: str) -> None:
     tables = _catalog(TENANT_TABLES)
     names = {row[0] for row in tables}
-    assert {"bookings", "drivers", "trucks", "booking_assignments", "booking_status_history",
-            "users", "outbox"} <= names
+    assert {
+        "bookings",
+        "drivers",
+        "trucks",
+        "booking_assignments",
+        "booking_status_history",
+        "users",
+        "outbox",
+    } <= names
     unprotected = [row for row in tables if not (row[1] and row[2] and row[3] >= 1)]
     assert unprotected == [], f"tables with org_id lacking forced RLS or a policy: {unprotected}"
 
@@ -58,13 +65,13 @@ def test_partitions_are_closed_to_the_app_role(database: str) -> None:
 
 def test_app_role_cannot_bypass_rls(database: str) -> None:
     role = make_url(get_settings().database_url).username
-    [(superuser, bypass)] = _catalog(
-        "SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = %s", role)
+    [(superuser, bypass)] = _catalog("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = %s", role)
     assert superuser is False and bypass is False
-    owned = _catalog("SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                     "AND tableowner = %s", role)
+    owned = _catalog("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tableowner = %s", role)
     assert owned == []
     member_of_owner = _catalog(
         "SELECT r.rolname FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid "
-        "JOIN pg_roles me ON me.oid = m.member WHERE me.rolname = %s", role)
+        "JOIN pg_roles me ON me.oid = m.member WHERE me.rolname = %s",
+        role,
+    )
     assert member_of_owner == []

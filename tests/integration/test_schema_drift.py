@@ -39,8 +39,7 @@ NOT_OURS = {"spatial_ref_sys"}
 TRAIL_PARTITION = re.compile(r"^driver_breadcrumbs_(default|\d{8})$")
 
 
-def include_object(obj: Any, name: str | None, type_: str, reflected: bool,
-                   compare_to: Any) -> bool:
+def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
     table = obj.name if type_ == "table" else getattr(getattr(obj, "table", None), "name", "")
     return not (table in NOT_OURS or TRAIL_PARTITION.match(table or ""))
 
@@ -53,22 +52,27 @@ def without_renamed_uniques(diffs: list[Any]) -> list[Any]:
     """Unique constraints count by their columns: the first migrations let PostgreSQL name
     them (users_email_key), the models name them by convention (uq_users_email); a name is
     no behaviour, and renaming would take a migration of its own."""
+
     def unique(diff: Any, kind: str) -> bool:
-        return (isinstance(diff, tuple) and diff[0] == kind
-                and isinstance(diff[1], UniqueConstraint))
+        return isinstance(diff, tuple) and diff[0] == kind and isinstance(diff[1], UniqueConstraint)
 
     removed = {_signature(d[1]) for d in diffs if unique(d, "remove_constraint")}
     added = {_signature(d[1]) for d in diffs if unique(d, "add_constraint")}
     renamed = removed & added
-    return [d for d in diffs if not ((unique(d, "remove_constraint") or
-                                      unique(d, "add_constraint"))
-                                     and _signature(d[1]) in renamed)]
+    return [
+        d
+        for d in diffs
+        if not (
+            (unique(d, "remove_constraint") or unique(d, "add_constraint")) and _signature(d[1]) in renamed
+        )
+    ]
 
 
 def differences(connection: Connection, metadata: MetaData) -> list[Any]:
-    context = MigrationContext.configure(connection, opts={
-        "compare_type": True, "compare_server_default": False,
-        "include_object": include_object})
+    context = MigrationContext.configure(
+        connection,
+        opts={"compare_type": True, "compare_server_default": False, "include_object": include_object},
+    )
     return without_renamed_uniques(compare_metadata(context, metadata))
 
 
@@ -112,12 +116,15 @@ async def test_a_drifted_model_is_caught(schema_diff: Any) -> None:
     drifted.tables["trucks"].c.plate.type = String(7)
     Index("ix_trucks_drift_probe", drifted.tables["trucks"].c.capacity_m3)
     drifted.tables["users"].append_constraint(
-        UniqueConstraint("full_name", name="uq_users_drift_probe"))  # not a rename: kept
+        UniqueConstraint("full_name", name="uq_users_drift_probe")
+    )  # not a rename: kept
 
-    assert {_key(diff) for diff in await schema_diff(drifted)} == {("add_column", "bookings", "drift_probe"),
-                     ("modify_type", "trucks", "plate"),
-                     ("add_index", "trucks", "ix_trucks_drift_probe"),
-                     ("add_constraint", "users", "uq_users_drift_probe")}
+    assert {_key(diff) for diff in await schema_diff(drifted)} == {
+        ("add_column", "bookings", "drift_probe"),
+        ("modify_type", "trucks", "plate"),
+        ("add_index", "trucks", "ix_trucks_drift_probe"),
+        ("add_constraint", "users", "uq_users_drift_probe"),
+    }
 
 
 def test_only_trail_partitions_and_postgis_are_left_out() -> None:

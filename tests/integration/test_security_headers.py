@@ -57,23 +57,27 @@ def assert_secure(response: httpx.Response) -> dict[str, list[str]]:
     return policy
 
 
-@pytest.mark.parametrize(("method", "path", "status"), [
-    ("GET", "/healthz", 200),
-    ("GET", "/openapi.json", 200),
-    ("GET", "/api/v1/nowhere", 404),
-    ("GET", "/api/v1/bookings", 401),
-    ("DELETE", "/healthz", 405),
-    ("POST", "/api/v1/auth/otp/request", 422),
-    ("GET", "/board", 200),
-    ("GET", "/board/main.js", 200),
-    ("GET", "/board/socket.js", 200),
-    ("GET", "/board/board.js", 404),
-    ("GET", "/board/board.css", 200),
-    ("GET", "/board/config.json", 200),
-    ("GET", "/board/missing.js", 404),
-])
-async def test_every_answer_carries_the_headers(plain: httpx.AsyncClient, method: str,
-                                                path: str, status: int) -> None:
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/healthz", 200),
+        ("GET", "/openapi.json", 200),
+        ("GET", "/api/v1/nowhere", 404),
+        ("GET", "/api/v1/bookings", 401),
+        ("DELETE", "/healthz", 405),
+        ("POST", "/api/v1/auth/otp/request", 422),
+        ("GET", "/board", 200),
+        ("GET", "/board/main.js", 200),
+        ("GET", "/board/socket.js", 200),
+        ("GET", "/board/board.js", 404),
+        ("GET", "/board/board.css", 200),
+        ("GET", "/board/config.json", 200),
+        ("GET", "/board/missing.js", 404),
+    ],
+)
+async def test_every_answer_carries_the_headers(
+    plain: httpx.AsyncClient, method: str, path: str, status: int
+) -> None:
     response = await plain.request(method, path, json={} if method == "POST" else None)
     assert response.status_code == status, response.text
     policy = assert_secure(response)
@@ -101,8 +105,10 @@ async def test_hsts_only_when_cookies_are_secure() -> None:
 
 
 async def test_the_board_page_policy_admits_its_socket_and_tiles_only() -> None:
-    app = make_app(public_base_url="https://fleet.example.com",
-                   board_tile_url="https://tiles.example.net/{z}/{x}/{y}.png")
+    app = make_app(
+        public_base_url="https://fleet.example.com",
+        board_tile_url="https://tiles.example.net/{z}/{x}/{y}.png",
+    )
     async for client in http(app):
         policy = assert_secure(await client.get("/board"))
     assert policy["connect-src"] == ["'self'", "ws://fleet.example.com", "wss://fleet.example.com"]
@@ -163,7 +169,8 @@ def test_the_board_page_has_nothing_inline_for_the_policy_to_block() -> None:
 
 
 async def test_docs_policy_hashes_its_inline_script_and_names_its_asset_origins(
-        plain: httpx.AsyncClient) -> None:
+    plain: httpx.AsyncClient,
+) -> None:
     response = await plain.get("/docs")
     assert response.status_code == 200
     policy = assert_secure(response)

@@ -33,20 +33,24 @@ SETTLE_S = 10.0  # generous: the machine is shared; the measured figure is print
 
 
 async def sign_in(http: httpx.AsyncClient, email: str) -> dict[str, Any]:
-    assert (await http.post(f"{API}/auth/otp/request",
-                            json={"channel": "email", "destination": email})).status_code == 202
-    verified = await http.post(f"{API}/auth/otp/verify",
-                               json={"destination": email, "code": await latest_code(email)})
+    assert (
+        await http.post(f"{API}/auth/otp/request", json={"channel": "email", "destination": email})
+    ).status_code == 202
+    verified = await http.post(
+        f"{API}/auth/otp/verify", json={"destination": email, "code": await latest_code(email)}
+    )
     assert verified.status_code == 200, verified.text
     tokens: dict[str, Any] = verified.json()
     return tokens
 
 
 async def try_sign_in(http: httpx.AsyncClient, email: str) -> httpx.Response:
-    assert (await http.post(f"{API}/auth/otp/request",
-                            json={"channel": "email", "destination": email})).status_code == 202
-    return await http.post(f"{API}/auth/otp/verify",
-                           json={"destination": email, "code": await latest_code(email)})
+    assert (
+        await http.post(f"{API}/auth/otp/request", json={"channel": "email", "destination": email})
+    ).status_code == 202
+    return await http.post(
+        f"{API}/auth/otp/verify", json={"destination": email, "code": await latest_code(email)}
+    )
 
 
 def bearer(tokens: dict[str, Any]) -> dict[str, str]:
@@ -82,7 +86,8 @@ async def staff(org: Organization, role: str) -> tuple[User, str]:
 
 
 async def test_deleted_driver_loses_rest_socket_refresh_and_sign_in(
-        http: httpx.AsyncClient, ws_base: str) -> None:
+    http: httpx.AsyncClient, ws_base: str
+) -> None:
     org = await make_org()
     user, email = await staff(org, "driver")
     driver = await make_driver(org, user=user)
@@ -95,42 +100,36 @@ async def test_deleted_driver_loses_rest_socket_refresh_and_sign_in(
         assert removed.status_code == 200, removed.text
         start = time.monotonic()
         code, reason = await closed_with(socket, SETTLE_S)
-        print(f"\n/ws/driver after driver delete: closed {code} after "
-              f"{time.monotonic() - start:.3f} s")
+        print(f"\n/ws/driver after driver delete: closed {code} after {time.monotonic() - start:.3f} s")
     assert code == SESSION_ENDED and "session ended" in reason
     await seconds_until(rest_refused(http, bearer(tokens)), "REST after driver delete")
-    refreshed = await http.post(f"{API}/auth/refresh",
-                                json={"refresh_token": tokens["refresh_token"]})
+    refreshed = await http.post(f"{API}/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
     assert assert_problem(refreshed, 401)["reason"] == "account_disabled"
     assert assert_problem(await try_sign_in(http, email), 401)["reason"] == "account_disabled"
     async with connect(f"{ws_base}/ws/driver", bearer(tokens)) as socket:  # no new socket
         assert (await closed_with(socket))[0] == SESSION_ENDED
 
 
-async def test_deactivated_dispatcher_loses_rest_and_board(http: httpx.AsyncClient,
-                                                           ws_base: str) -> None:
+async def test_deactivated_dispatcher_loses_rest_and_board(http: httpx.AsyncClient, ws_base: str) -> None:
     org = await make_org()
     dispatcher, email = await staff(org, "dispatcher")
     admin = await make_user("mover_admin", org)
     tokens = await sign_in(http, email)
     async with connect(f"{ws_base}/ws/board", bearer(tokens)) as board:
         assert (await recv_json(board))["type"] == "snapshot"
-        answer = await http.post(f"{API}/users/{dispatcher.id}/deactivate",
-                                 headers=auth_headers(admin))
+        answer = await http.post(f"{API}/users/{dispatcher.id}/deactivate", headers=auth_headers(admin))
         assert answer.status_code == 200, answer.text
         assert answer.json()["active"] is False and answer.json()["id"] == str(dispatcher.id)
         start = time.monotonic()
         code, _ = await closed_with(board, SETTLE_S)
-        print(f"\n/ws/board after deactivation: closed {code} after "
-              f"{time.monotonic() - start:.3f} s")
+        print(f"\n/ws/board after deactivation: closed {code} after {time.monotonic() - start:.3f} s")
     assert code == SESSION_ENDED
     await seconds_until(rest_refused(http, bearer(tokens)), "REST after deactivation")
     # A token minted straight from the row (no sign-in) is refused as well: the version moved.
     assert (await http.get(f"{API}/auth/me", headers=auth_headers(dispatcher))).status_code == 401
 
 
-async def test_refresh_reuse_refuses_that_sign_ins_access_tokens(
-        http: httpx.AsyncClient) -> None:
+async def test_refresh_reuse_refuses_that_sign_ins_access_tokens(http: httpx.AsyncClient) -> None:
     org = await make_org()
     _, email = await staff(org, "dispatcher")
     first = await sign_in(http, email)
@@ -164,13 +163,11 @@ async def test_who_may_deactivate_whom(http: httpx.AsyncClient) -> None:
     customer = await make_user("customer")
 
     async def deactivate(caller: User, target: User) -> httpx.Response:
-        return await http.post(f"{API}/users/{target.id}/deactivate",
-                               headers=auth_headers(caller))
+        return await http.post(f"{API}/users/{target.id}/deactivate", headers=auth_headers(caller))
 
     for target in (foreign, customer):  # not theirs: no hint that the user exists
         assert_problem(await deactivate(admin, target), 404)
-    assert_problem(await http.post(f"{API}/users/{foreign.id}/reactivate",
-                                   headers=auth_headers(admin)), 404)
+    assert_problem(await http.post(f"{API}/users/{foreign.id}/reactivate", headers=auth_headers(admin)), 404)
     assert_problem(await deactivate(dispatcher, admin), 403)  # dispatchers manage no accounts
     assert_problem(await deactivate(admin, admin), 409)
     assert (await http.get(f"{API}/auth/me", headers=auth_headers(foreign))).status_code == 200
@@ -186,19 +183,20 @@ async def test_reactivation_restores_sign_in_not_old_tokens(http: httpx.AsyncCli
     await make_driver(org, user=driver_user)
     admin = await make_user("mover_admin", org)
     before = await sign_in(http, email)
-    assert (await http.post(f"{API}/users/{driver_user.id}/deactivate",
-                            headers=auth_headers(admin))).status_code == 200
+    assert (
+        await http.post(f"{API}/users/{driver_user.id}/deactivate", headers=auth_headers(admin))
+    ).status_code == 200
     assert assert_problem(await try_sign_in(http, email), 401)["reason"] == "account_disabled"
-    answer = await http.post(f"{API}/users/{driver_user.id}/reactivate",
-                             headers=auth_headers(admin))
+    answer = await http.post(f"{API}/users/{driver_user.id}/reactivate", headers=auth_headers(admin))
     assert answer.status_code == 200 and answer.json()["active"] is True
     after = await sign_in(http, email)
     assert (await http.get(f"{API}/auth/me", headers=bearer(after))).status_code == 200
     assert (await http.get(f"{API}/auth/me", headers=bearer(before))).status_code == 401
     stale = await http.post(f"{API}/auth/refresh", json={"refresh_token": before["refresh_token"]})
     assert stale.status_code == 401
-    assert (await http.post(f"{API}/auth/refresh",
-                            json={"refresh_token": after["refresh_token"]})).status_code == 200
+    assert (
+        await http.post(f"{API}/auth/refresh", json={"refresh_token": after["refresh_token"]})
+    ).status_code == 200
 
 
 # ---- across gateway processes, and with Redis cut -------------------------------------------
@@ -211,7 +209,8 @@ def gateway(_: pytest.MonkeyPatch, **env: str) -> Iterator[tuple[str, str]]:
 
 
 async def test_a_revocation_closes_sockets_on_another_replica(
-        http: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    http: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     org = await make_org()
     dispatcher = await make_user("dispatcher", org)
     admin = await make_user("mover_admin", org)
@@ -219,44 +218,48 @@ async def test_a_revocation_closes_sockets_on_another_replica(
     with gateway(monkeypatch, ws_session_recheck_s="120") as (other_http, other_ws):
         async with connect(f"{other_ws}/ws/board", auth_headers(dispatcher)) as board:
             assert (await recv_json(board))["type"] == "snapshot"
-            answer = await http.post(f"{API}/users/{dispatcher.id}/deactivate",
-                                     headers=auth_headers(admin))  # on this replica
+            answer = await http.post(
+                f"{API}/users/{dispatcher.id}/deactivate", headers=auth_headers(admin)
+            )  # on this replica
             assert answer.status_code == 200
             start = time.monotonic()
             code, _ = await closed_with(board, SETTLE_S)
-            print(f"\n/ws/board on another replica: closed {code} after "
-                  f"{time.monotonic() - start:.3f} s")
+            print(f"\n/ws/board on another replica: closed {code} after {time.monotonic() - start:.3f} s")
         assert code == SESSION_ENDED
         async with httpx.AsyncClient(base_url=other_http) as remote:
-            await seconds_until(rest_refused(remote, auth_headers(dispatcher)),
-                                "REST on another replica")
+            await seconds_until(rest_refused(remote, auth_headers(dispatcher)), "REST on another replica")
 
 
 async def test_without_redis_checks_read_the_database(
-        http: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    http: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     org = await make_org()
     driver_user = await make_user("driver", org)
     driver = await make_driver(org, user=driver_user)
     colleague = await make_user("dispatcher", org)
     admin = await make_user("mover_admin", org)
     redis = urlsplit(get_settings().redis_url)
-    with TcpProxy(redis.port or 6379) as proxy, gateway(
-            monkeypatch, redis_url=f"redis://127.0.0.1:{proxy.port}{redis.path}",
-            ws_session_recheck_s="1") as (cut_http, cut_ws):
-        async with httpx.AsyncClient(base_url=cut_http, timeout=30) as remote, \
-                connect(f"{cut_ws}/ws/driver", auth_headers(driver_user, driver)) as socket:
+    with (
+        TcpProxy(redis.port or 6379) as proxy,
+        gateway(
+            monkeypatch, redis_url=f"redis://127.0.0.1:{proxy.port}{redis.path}", ws_session_recheck_s="1"
+        ) as (cut_http, cut_ws),
+    ):
+        async with (
+            httpx.AsyncClient(base_url=cut_http, timeout=30) as remote,
+            connect(f"{cut_ws}/ws/driver", auth_headers(driver_user, driver)) as socket,
+        ):
             assert (await recv_json(socket))["type"] == "hello"
             proxy.cut("blackhole")  # that gateway's Redis hangs; ours still works
             for _ in range(3):  # a live session keeps working, read from PostgreSQL
                 me = await remote.get(f"{API}/auth/me", headers=auth_headers(colleague))
                 assert me.status_code == 200, me.text
-            removed = await http.delete(f"{API}/drivers/{driver.id}",
-                                        headers=auth_headers(admin))
+            removed = await http.delete(f"{API}/drivers/{driver.id}", headers=auth_headers(admin))
             assert removed.status_code == 200
             start = time.monotonic()
             code, _ = await closed_with(socket, SETTLE_S)  # no pub/sub there: the sweep
-            print(f"\n/ws/driver with Redis cut: closed {code} after "
-                  f"{time.monotonic() - start:.3f} s")
+            print(f"\n/ws/driver with Redis cut: closed {code} after {time.monotonic() - start:.3f} s")
             assert code == SESSION_ENDED
-            await seconds_until(rest_refused(remote, auth_headers(driver_user, driver)),
-                                "REST with Redis cut")
+            await seconds_until(
+                rest_refused(remote, auth_headers(driver_user, driver)), "REST with Redis cut"
+            )

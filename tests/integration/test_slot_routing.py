@@ -49,11 +49,22 @@ async def test_every_process_routes_an_org_alike(app: FastAPI) -> None:
     assert [other.shard_id(o) for o in orgs] == [fleet.shard_id(o) for o in orgs]
     assert len({fleet.shard_id(o) for o in orgs}) == len(fleet.shards)  # not all on one
     # A process of its own, with other local settings, joining the same Ray cluster.
-    env = {**os.environ, "RAY_ADDRESS": ray.get_runtime_context().gcs_address,
-           "MOVEHUB_FLEET_SHARDS": "5", "MOVEHUB_FLEET_SLOTS": "64"}
+    env = {
+        **os.environ,
+        "RAY_ADDRESS": ray.get_runtime_context().gcs_address,
+        "MOVEHUB_FLEET_SHARDS": "5",
+        "MOVEHUB_FLEET_SLOTS": "64",
+    }
     result = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-c", ROUTE_IN_ANOTHER_PROCESS], input=json.dumps(orgs),
-        env=env, capture_output=True, text=True, timeout=180, check=False)
+        subprocess.run,
+        [sys.executable, "-c", ROUTE_IN_ANOTHER_PROCESS],
+        input=json.dumps(orgs),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads(result.stdout.strip().splitlines()[-1]) == [fleet.shard_id(o) for o in orgs]
 
@@ -78,9 +89,20 @@ class Stream:
     async def run(self, fleet: Fleet, stop: asyncio.Event) -> None:
         while not stop.is_set():
             now = time.time()
-            batch = [{"org_id": str(org.id), "driver_id": d, "lat": 52.5 + random.random() / 20,
-                      "lon": 13.4 + random.random() / 20, "heading": None, "speed": None,
-                      "accuracy": 5.0, "ts": now} for org in self.orgs for d in org.drivers]
+            batch = [
+                {
+                    "org_id": str(org.id),
+                    "driver_id": d,
+                    "lat": 52.5 + random.random() / 20,
+                    "lon": 13.4 + random.random() / 20,
+                    "heading": None,
+                    "speed": None,
+                    "accuracy": 5.0,
+                    "ts": now,
+                }
+                for org in self.orgs
+                for d in org.drivers
+            ]
             await fleet.ingest(batch)
             for ping in batch:
                 self.sent[ping["driver_id"]] = self.sent.get(ping["driver_id"], 0) + 1
@@ -111,20 +133,32 @@ async def _org(org_id: uuid.UUID) -> Org:
 
 async def _assignments(org_id: uuid.UUID) -> list[tuple[str, float, float]]:
     async with tenant_session(SYSTEM) as session:
-        rows = (await session.execute(text("""
+        rows = (
+            await session.execute(
+                text("""
             SELECT driver_id::text, extract(epoch FROM lower("window"))::float8,
                    extract(epoch FROM upper("window"))::float8
-            FROM booking_assignments WHERE org_id = :org AND active"""), {"org": org_id})).all()
+            FROM booking_assignments WHERE org_id = :org AND active"""),
+                {"org": org_id},
+            )
+        ).all()
     return sorted((d, s, e) for d, s, e in rows)
 
 
 async def _overlaps(org_ids: list[uuid.UUID]) -> int:
     async with tenant_session(SYSTEM) as session:
-        return int((await session.execute(text("""
+        return int(
+            (
+                await session.execute(
+                    text("""
             SELECT count(*) FROM booking_assignments a JOIN booking_assignments b
               ON a.id < b.id AND a.active AND b.active AND a."window" && b."window"
              AND (a.driver_id = b.driver_id OR a.truck_id = b.truck_id)
-            WHERE a.org_id = ANY(:orgs)"""), {"orgs": org_ids})).scalar_one())
+            WHERE a.org_id = ANY(:orgs)"""),
+                    {"orgs": org_ids},
+                )
+            ).scalar_one()
+        )
 
 
 async def _check(fleet: Fleet, orgs: list[Org], stream: Stream, assigned: int) -> None:
@@ -151,25 +185,30 @@ async def _check(fleet: Fleet, orgs: list[Org], stream: Stream, assigned: int) -
     assert await _overlaps([o.id for o in orgs]) == 0
 
 
-async def _assign_until(client: httpx.AsyncClient, orgs: list[Org], start: datetime,
-                        done: asyncio.Task[Any]) -> list[int]:
+async def _assign_until(
+    client: httpx.AsyncClient, orgs: list[Org], start: datetime, done: asyncio.Task[Any]
+) -> list[int]:
     """Rounds of auto-assignments, one booking per org each, all in one window (two trucks
     per org, so from the third round on they are 409), until the scaling is done."""
     codes: list[int] = []
     rounds = 0
     while rounds < 3 or not done.done():
-        bookings = [(o, await make_booking(o, o.customer, start=start))  # type: ignore[arg-type]
-                    for o in orgs]
-        answers = await asyncio.gather(*(
-            client.post(f"/api/v1/bookings/{b.id}/assign/auto", headers=auth_headers(o.staff))
-            for o, b in bookings))
+        bookings = [
+            (o, await make_booking(o, o.customer, start=start))  # type: ignore[arg-type]
+            for o in orgs
+        ]
+        answers = await asyncio.gather(
+            *(
+                client.post(f"/api/v1/bookings/{b.id}/assign/auto", headers=auth_headers(o.staff))
+                for o, b in bookings
+            )
+        )
         codes += [r.status_code for r in answers]
         rounds += 1
     return codes
 
 
-async def test_scale_up_and_down_under_pings_and_assignments(
-        app: FastAPI, client: httpx.AsyncClient) -> None:
+async def test_scale_up_and_down_under_pings_and_assignments(app: FastAPI, client: httpx.AsyncClient) -> None:
     fleet: Fleet = app.state.fleet
     start = len(fleet.shards)
     orgs = [await _org(org_id) for org_id in spread_ids(8, len(fleet.table.owner))]
@@ -200,10 +239,15 @@ async def test_scale_up_and_down_under_pings_and_assignments(
         assert report["shards"] == target == len(fleet.shards)
         assert sum(m["orgs"] for m in report["moves"]) >= 2, report  # live state moved
         await _check(fleet, orgs, stream, assigned)
-        print(f"\nscale to {target}: " + ", ".join(
-            f"{m['from']}->{m['to']} {m['slots']} slots {m['orgs']} orgs {m['pause_ms']} ms"
-            for m in report["moves"]) + f"; max pause {report['max_pause_ms']} ms, calls "
-            f"that followed a move waited at most {fleet.stats.max_wait_ms:.1f} ms")
+        print(
+            f"\nscale to {target}: "
+            + ", ".join(
+                f"{m['from']}->{m['to']} {m['slots']} slots {m['orgs']} orgs {m['pause_ms']} ms"
+                for m in report["moves"]
+            )
+            + f"; max pause {report['max_pause_ms']} ms, calls "
+            f"that followed a move waited at most {fleet.stats.max_wait_ms:.1f} ms"
+        )
     assert sum(stream.sent.values()) > 20 * len(stream.sent)  # pings flowed through it all
 
 
@@ -211,14 +255,25 @@ def test_shards_command_scales_the_running_cluster(app: FastAPI) -> None:
     fleet: Fleet = app.state.fleet
     env = {**os.environ, "RAY_ADDRESS": ray.get_runtime_context().gcs_address}
     count = len(fleet.shards)  # the same count: nothing moves, the session's fleet stays
-    result = subprocess.run([sys.executable, "-m", "gateway.cli", "shards", "scale", str(count)],
-                            env=env, capture_output=True, text=True, timeout=180, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "shards", "scale", str(count)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "0 moves" in result.stdout
     assert result.stdout.count(" slots on node ") == count, result.stdout
-    refused = subprocess.run([sys.executable, "-m", "gateway.cli", "shards", "show"],
-                             env={**env, "RAY_ADDRESS": ""}, capture_output=True, text=True,
-                             timeout=60, check=False)
+    refused = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "shards", "show"],
+        env={**env, "RAY_ADDRESS": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert refused.returncode != 0 and "RAY_ADDRESS" in refused.stderr
 
 

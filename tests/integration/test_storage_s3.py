@@ -41,8 +41,9 @@ def _policy(fields: dict[str, str]) -> dict[str, Any]:
     return decoded
 
 
-async def _post_form(url: str, fields: dict[str, str], content: bytes,
-                     file_type: str = "application/pdf") -> httpx.Response:
+async def _post_form(
+    url: str, fields: dict[str, str], content: bytes, file_type: str = "application/pdf"
+) -> httpx.Response:
     async with httpx.AsyncClient(timeout=10) as http:
         return await http.post(url, data=fields, files={"file": ("f.pdf", content, file_type)})
 
@@ -75,8 +76,7 @@ async def test_presigned_post_carries_the_conditions_and_uploads(moto_s3: MotoS3
     assert accepted.status_code == 204, accepted.text
     assert await storage.get("documents/test/a.pdf") == PDF
 
-    link = storage.presigned_get("documents/test/a.pdf", 60, filename="a.pdf",
-                                 content_type="application/pdf")
+    link = storage.presigned_get("documents/test/a.pdf", 60, filename="a.pdf", content_type="application/pdf")
     assert parse_qs(urlsplit(link).query)["X-Amz-Expires"] == ["60"]
     async with httpx.AsyncClient(timeout=10) as http:
         downloaded = await http.get(link)
@@ -96,8 +96,11 @@ def s3_app(app: FastAPI, moto_s3: MotoS3) -> Iterator[MotoS3]:
 
 
 async def _ticket(client: httpx.AsyncClient, headers: dict[str, str]) -> tuple[str, Any]:
-    response = await client.post(f"{API}/uploads", headers=headers, json={
-        "purpose": "verification", "content_type": "application/pdf", "filename": "ins.pdf"})
+    response = await client.post(
+        f"{API}/uploads",
+        headers=headers,
+        json={"purpose": "verification", "content_type": "application/pdf", "filename": "ins.pdf"},
+    )
     assert response.status_code == 201, response.text
     body = response.json()
     return body["document"]["id"], body["upload"]
@@ -108,8 +111,9 @@ async def test_document_upload_through_s3(client: httpx.AsyncClient, s3_app: Mot
     headers = auth_headers(await make_user("mover_admin", org))
     document_id, form = await _ticket(client, headers)
     assert form["url"].startswith(s3_app.endpoint_url)
-    assert ["content-length-range", 1, get_settings().max_upload_bytes] in \
-        _policy(form["fields"])["conditions"]
+    assert ["content-length-range", 1, get_settings().max_upload_bytes] in _policy(form["fields"])[
+        "conditions"
+    ]
 
     assert (await _post_form(form["url"], form["fields"], PDF)).status_code == 204
     confirmed = await client.post(f"{API}/{document_id}/confirm", headers=headers)
@@ -120,10 +124,10 @@ async def test_document_upload_through_s3(client: httpx.AsyncClient, s3_app: Mot
         assert (await http.get(link["url"])).content == PDF
 
 
-@pytest.mark.parametrize(("case", "status"), [("too_big", 413), ("wrong_type", 415),
-                                              ("not_a_pdf", 415)])
+@pytest.mark.parametrize(("case", "status"), [("too_big", 413), ("wrong_type", 415), ("not_a_pdf", 415)])
 async def test_uploads_breaking_the_form_never_get_stored(
-        client: httpx.AsyncClient, s3_app: MotoS3, case: str, status: int) -> None:
+    client: httpx.AsyncClient, s3_app: MotoS3, case: str, status: int
+) -> None:
     org = await make_org()
     headers = auth_headers(await make_user("mover_admin", org))
     document_id, form = await _ticket(client, headers)
@@ -150,7 +154,8 @@ async def test_uploads_breaking_the_form_never_get_stored(
 
 
 async def test_a_confirmed_upload_cannot_be_replaced_through_its_form(
-        client: httpx.AsyncClient, s3_app: MotoS3) -> None:
+    client: httpx.AsyncClient, s3_app: MotoS3
+) -> None:
     """Regression: posting the still-valid form again after confirm replaced the checked file.
     S3 cannot refuse the form (it is signed and unexpired), so the confirmed file lives at a
     key the form does not cover."""

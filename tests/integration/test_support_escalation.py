@@ -24,9 +24,12 @@ H = timedelta(hours=1)
 
 async def _open(caller: Caller, issue_type: str, now: datetime) -> SupportTicket:
     async with tenant_session(caller) as session:
-        created = await service.open_ticket(session, caller, TicketCreate(
-            issue_type=issue_type, subject="Charged twice", description="Two card charges."),
-            now=now)
+        created = await service.open_ticket(
+            session,
+            caller,
+            TicketCreate(issue_type=issue_type, subject="Charged twice", description="Two card charges."),
+            now=now,
+        )
     return await _stored(created.id)
 
 
@@ -39,10 +42,16 @@ async def _stored(ticket_id: object) -> SupportTicket:
 
 async def _escalation_keys(ticket: SupportTicket) -> list[str]:
     async with tenant_session(SYSTEM) as session:
-        return list(await session.scalars(
-            select(OutboxEvent.idempotency_key).where(
-                OutboxEvent.aggregate_id == str(ticket.id),
-                OutboxEvent.idempotency_key.like("%:escalated:%")).order_by(OutboxEvent.id)))
+        return list(
+            await session.scalars(
+                select(OutboxEvent.idempotency_key)
+                .where(
+                    OutboxEvent.aggregate_id == str(ticket.id),
+                    OutboxEvent.idempotency_key.like("%:escalated:%"),
+                )
+                .order_by(OutboxEvent.id)
+            )
+        )
 
 
 async def test_escalation_when_the_sla_passes() -> None:
@@ -54,17 +63,16 @@ async def test_escalation_when_the_sla_passes() -> None:
     calm = await _open(customer, "other", T0)  # low priority: a longer SLA
     settled = await _open(customer, "billing", T0)
     async with tenant_session(admin) as session:
-        await service.resolve(session, admin, settled.id,
-                              ResolveRequest(resolution="Duplicate charge reversed."),
-                              now=T0 + H)
+        await service.resolve(
+            session, admin, settled.id, ResolveRequest(resolution="Duplicate charge reversed."), now=T0 + H
+        )
 
     await escalate_overdue(T0 + SLA[Priority.NORMAL] - timedelta(seconds=1))
     assert (await _stored(ticket.id)).escalated is False
     first_pass = T0 + SLA[Priority.NORMAL]
     await escalate_overdue(first_pass)
     escalated = await _stored(ticket.id)
-    assert (escalated.priority, escalated.escalated, escalated.escalation_level) == (
-        "high", True, 1)
+    assert (escalated.priority, escalated.escalated, escalated.escalation_level) == ("high", True, 1)
     assert escalated.escalated_at == first_pass
     assert escalated.sla_due_at == first_pass + SLA[Priority.HIGH]
     # Unassigned: every platform admin hears of it, once per escalation level.
@@ -98,25 +106,35 @@ async def test_dashboard_medians_and_open_counts() -> None:
     tickets = [await _open(customer, "billing", STATS_T0) for _ in range(3)]
     for ticket, response_h, resolution_h in zip(tickets, (1, 2, 6), (4, 10, None), strict=True):
         async with tenant_session(admin) as session:
-            await service.add_comment(session, admin, ticket.id,
-                                      CommentCreate(body="Looking into it", internal=True),
-                                      now=STATS_T0 + H / 2)  # internal: not a response
-            await service.add_comment(session, admin, ticket.id,
-                                      CommentCreate(body="We are on it."),
-                                      now=STATS_T0 + response_h * H)
+            await service.add_comment(
+                session,
+                admin,
+                ticket.id,
+                CommentCreate(body="Looking into it", internal=True),
+                now=STATS_T0 + H / 2,
+            )  # internal: not a response
+            await service.add_comment(
+                session, admin, ticket.id, CommentCreate(body="We are on it."), now=STATS_T0 + response_h * H
+            )
         if resolution_h is not None:
             async with tenant_session(admin) as session:
-                await service.resolve(session, admin, ticket.id,
-                                      ResolveRequest(resolution="Reversed."),
-                                      now=STATS_T0 + resolution_h * H)
+                await service.resolve(
+                    session,
+                    admin,
+                    ticket.id,
+                    ResolveRequest(resolution="Reversed."),
+                    now=STATS_T0 + resolution_h * H,
+                )
     async with tenant_session(admin) as session:
         stats = await ticket_stats(session, since=STATS_T0)
     assert stats.median_first_response_s == 2 * 3600
     assert stats.median_resolution_s == 7 * 3600  # percentile_cont interpolates 4 h and 10 h
     # Two resolved, one still open: the third billing ticket in 90 days, so raised to high.
     assert stats.open_total == before.open_total + 1
-    assert stats.open_by_priority == {**before.open_by_priority,
-                                      Priority.HIGH: before.open_by_priority[Priority.HIGH] + 1}
+    assert stats.open_by_priority == {
+        **before.open_by_priority,
+        Priority.HIGH: before.open_by_priority[Priority.HIGH] + 1,
+    }
     assert stats.escalated_open == before.escalated_open
     async with tenant_session(admin) as session:
         none_yet = await ticket_stats(session, since=STATS_T0 + timedelta(days=400))

@@ -24,8 +24,7 @@ from tests.factories import (
     make_user,
 )
 
-TENANT_TABLES = ("bookings", "drivers", "trucks", "booking_assignments",
-                 "booking_status_history", "outbox")
+TENANT_TABLES = ("bookings", "drivers", "trucks", "booking_assignments", "booking_status_history", "outbox")
 
 
 @dataclass
@@ -44,9 +43,15 @@ async def _tenant() -> Tenant:
     driver, truck = await make_driver(org), await make_truck(org)
     booking = await make_booking(org, customer, status="pending")
     async with tenant_session(SYSTEM) as session:
-        session.add(BookingAssignment(org_id=org.id, booking_id=booking.id, driver_id=driver.id,
-                                      truck_id=truck.id,
-                                      window=Range(booking.window_start, booking.window_end)))
+        session.add(
+            BookingAssignment(
+                org_id=org.id,
+                booking_id=booking.id,
+                driver_id=driver.id,
+                truck_id=truck.id,
+                window=Range(booking.window_start, booking.window_end),
+            )
+        )
     return Tenant(org, admin, customer, driver, truck, booking.id)
 
 
@@ -67,10 +72,18 @@ async def test_every_cross_tenant_call_is_not_found(client: httpx.AsyncClient) -
             ("GET", f"/api/v1/bookings/{victim.booking_id}", customer, None),
             ("PATCH", f"/api/v1/bookings/{victim.booking_id}", customer, {"notes": "x"}),
             ("PATCH", f"/api/v1/organizations/{victim.org.id}", staff, {"name": "Taken over"}),
-            ("PUT", f"/api/v1/organizations/{victim.org.id}/service-area", staff,
-             {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]}),
-            ("POST", f"/api/v1/organizations/{victim.org.id}/staff", staff,
-             {"role": "dispatcher", "phone": "+4930555000", "full_name": "Mole"}),
+            (
+                "PUT",
+                f"/api/v1/organizations/{victim.org.id}/service-area",
+                staff,
+                {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]},
+            ),
+            (
+                "POST",
+                f"/api/v1/organizations/{victim.org.id}/staff",
+                staff,
+                {"role": "dispatcher", "phone": "+4930555000", "full_name": "Mole"},
+            ),
         ]
         for method, url, headers, body in calls:
             answer = await client.request(method, url, headers=headers, json=body)
@@ -94,7 +107,8 @@ async def test_raw_sql_sees_only_the_callers_rows(database: str) -> None:
     for table in TENANT_TABLES:
         async with tenant_session(caller_for(a.admin)) as session:
             foreign = await session.execute(
-                text(f"SELECT * FROM {table} WHERE org_id = :org"), {"org": b.org.id})
+                text(f"SELECT * FROM {table} WHERE org_id = :org"), {"org": b.org.id}
+            )
             assert foreign.all() == [], table
             orgs = await session.scalars(text(f"SELECT DISTINCT org_id FROM {table}"))
             assert set(orgs.all()) <= {a.org.id}, table
@@ -107,10 +121,10 @@ async def test_raw_sql_sees_only_the_callers_rows(database: str) -> None:
         assert users == [a.customer.id]
     async with tenant_session(caller_for(a.admin)) as session:
         updated = await session.execute(
-            text("UPDATE drivers SET full_name = 'hijacked' WHERE id = :id"), {"id": b.driver.id})
+            text("UPDATE drivers SET full_name = 'hijacked' WHERE id = :id"), {"id": b.driver.id}
+        )
         assert updated.rowcount == 0  # type: ignore[attr-defined]
-        deleted = await session.execute(text("DELETE FROM trucks WHERE id = :id"),
-                                        {"id": b.truck.id})
+        deleted = await session.execute(text("DELETE FROM trucks WHERE id = :id"), {"id": b.truck.id})
         assert deleted.rowcount == 0  # type: ignore[attr-defined]
 
 

@@ -71,17 +71,30 @@ async def a_move(status: str = "en_route", **customer: object) -> Move:
     start = datetime.now(UTC).replace(microsecond=0)
     booking = await make_booking(org, person, start=start, status=status)
     async with tenant_session(SYSTEM) as session:
-        session.add(BookingAssignment(org_id=org.id, booking_id=booking.id, driver_id=driver.id,
-                                      truck_id=truck.id,
-                                      window=Range(booking.window_start, booking.window_end)))
+        session.add(
+            BookingAssignment(
+                org_id=org.id,
+                booking_id=booking.id,
+                driver_id=driver.id,
+                truck_id=truck.id,
+                window=Range(booking.window_start, booking.window_end),
+            )
+        )
     return Move(org.id, booking.id, person, driver.id, driver.full_name, truck.plate)
 
 
 async def store_position(move: Move, lat: float, lon: float) -> None:
     async with tenant_session(SYSTEM) as session:
-        session.add(DriverPosition(driver_id=move.driver_id, org_id=move.org_id,
-                                   location=geo(lon, lat), heading=180.0, speed=9.0,
-                                   recorded_at=datetime.now(UTC)))
+        session.add(
+            DriverPosition(
+                driver_id=move.driver_id,
+                org_id=move.org_id,
+                location=geo(lon, lat),
+                heading=180.0,
+                speed=9.0,
+                recorded_at=datetime.now(UTC),
+            )
+        )
 
 
 def path(move: Move) -> str:
@@ -94,10 +107,8 @@ async def test_tracking_for_the_customer_and_org_staff_only(http: httpx.AsyncCli
     mine = await http.get(path(move), headers=auth_headers(move.customer))
     assert mine.status_code == 200, mine.text
     view = mine.json()
-    assert (view["status"], view["heading_for"], view["source"]) == (
-        "en_route", "pickup", "stored")
-    assert (view["position"]["lat"], view["position"]["lon"]) == pytest.approx(
-        (PICKUP[0] - 0.02, PICKUP[1]))
+    assert (view["status"], view["heading_for"], view["source"]) == ("en_route", "pickup", "stored")
+    assert (view["position"]["lat"], view["position"]["lon"]) == pytest.approx((PICKUP[0] - 0.02, PICKUP[1]))
     assert view["position"]["heading"] == 180.0
     assert view["crew"] == {"driver_name": move.driver_name, "truck_plate": move.plate}
     # 2.22 km x 1.3 road factor, less the 150 m geofence, at the default 30 km/h: 5.5 min.
@@ -115,8 +126,7 @@ async def test_tracking_for_the_customer_and_org_staff_only(http: httpx.AsyncCli
         refused = await http.get(path(move), headers=auth_headers(outsider))
         assert refused.status_code == 404
         assert refused.headers["content-type"].startswith("application/problem+json")
-    missing = await http.get(f"/api/v1/bookings/{uuid.uuid4()}/tracking",
-                             headers=auth_headers(move.customer))
+    missing = await http.get(f"/api/v1/bookings/{uuid.uuid4()}/tracking", headers=auth_headers(move.customer))
     assert missing.status_code == 404
     assert (await http.get(path(move))).status_code == 401
 
@@ -129,8 +139,7 @@ async def _org_of(move: Move):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("status", ["confirmed", "assigned", "completed", "cancelled"])
-async def test_tracking_only_while_the_move_is_under_way(http: httpx.AsyncClient,
-                                                         status: str) -> None:
+async def test_tracking_only_while_the_move_is_under_way(http: httpx.AsyncClient, status: str) -> None:
     move = await a_move(status)
     answer = await http.get(path(move), headers=auth_headers(move.customer))
     assert answer.status_code == 409
@@ -139,8 +148,7 @@ async def test_tracking_only_while_the_move_is_under_way(http: httpx.AsyncClient
 
 
 @pytest.mark.parametrize("status", ["arrived", "loading", "in_transit", "unloading"])
-async def test_tracking_open_from_arrival_to_unloading(http: httpx.AsyncClient,
-                                                       status: str) -> None:
+async def test_tracking_open_from_arrival_to_unloading(http: httpx.AsyncClient, status: str) -> None:
     move = await a_move(status)
     view = (await http.get(path(move), headers=auth_headers(move.customer))).json()
     assert view["status"] == status
@@ -167,14 +175,14 @@ async def test_signed_link_opens_one_booking_until_it_expires(http: httpx.AsyncC
     assert (await http.get(path(move), params={"t": someone})).status_code == 404
 
 
-async def test_live_position_and_eta_come_from_the_fleet(app: FastAPI,
-                                                         http: httpx.AsyncClient) -> None:
+async def test_live_position_and_eta_come_from_the_fleet(app: FastAPI, http: httpx.AsyncClient) -> None:
     move = await a_move()
     fleet = app.state.fleet
     await fleet.set_driver_job(move.org_id, move.driver_id, _shard_job(move))
     now = time.time()
-    await fleet.ingest([_ping(move, PICKUP[0] - 0.03, now - 10, 12.0),
-                        _ping(move, PICKUP[0] - 0.029, now, 12.0)])
+    await fleet.ingest(
+        [_ping(move, PICKUP[0] - 0.03, now - 10, 12.0), _ping(move, PICKUP[0] - 0.029, now, 12.0)]
+    )
     view = (await http.get(path(move), headers=auth_headers(move.customer))).json()
     assert view["source"] == "live"
     assert view["position"]["lat"] == pytest.approx(PICKUP[0] - 0.029)
@@ -189,22 +197,44 @@ async def test_live_position_and_eta_come_from_the_fleet(app: FastAPI,
 
 
 def _shard_job(move: Move) -> dict[str, object]:
-    return {"booking_id": str(move.booking_id), "status": "en_route",
-            "pickup_lat": PICKUP[0], "pickup_lon": PICKUP[1], "dropoff_lat": 52.51,
-            "dropoff_lon": 13.375, "window_start": time.time()}
+    return {
+        "booking_id": str(move.booking_id),
+        "status": "en_route",
+        "pickup_lat": PICKUP[0],
+        "pickup_lon": PICKUP[1],
+        "dropoff_lat": 52.51,
+        "dropoff_lon": 13.375,
+        "window_start": time.time(),
+    }
 
 
 def _ping(move: Move, lat: float, ts: float, speed: float = 10.0) -> dict[str, object]:
-    return {"org_id": str(move.org_id), "driver_id": str(move.driver_id), "lat": lat,
-            "lon": PICKUP[1], "heading": 0.0, "speed": speed, "accuracy": 5.0, "ts": ts}
+    return {
+        "org_id": str(move.org_id),
+        "driver_id": str(move.driver_id),
+        "lat": lat,
+        "lon": PICKUP[1],
+        "heading": 0.0,
+        "speed": speed,
+        "accuracy": 5.0,
+        "ts": ts,
+    }
 
 
 async def notices_of(move: Move) -> list[OutboxEvent]:
     async with tenant_session(SYSTEM) as session:
-        return list((await session.scalars(
-            select(OutboxEvent).where(OutboxEvent.aggregate_id == str(move.booking_id),
-                                      OutboxEvent.topic.like("notify.crew_%"))
-            .order_by(OutboxEvent.id))).all())
+        return list(
+            (
+                await session.scalars(
+                    select(OutboxEvent)
+                    .where(
+                        OutboxEvent.aggregate_id == str(move.booking_id),
+                        OutboxEvent.topic.like("notify.crew_%"),
+                    )
+                    .order_by(OutboxEvent.id)
+                )
+            ).all()
+        )
 
 
 async def wait_for_notices(move: Move, count: int) -> list[OutboxEvent]:
@@ -222,24 +252,36 @@ async def shard_events(move: Move, lats: list[float], start: float) -> list[dict
     settings = get_settings()
     orgs = await load_orgs({0}, 1, str(move.org_id))
     set_job(orgs[str(move.org_id)], str(move.driver_id), _shard_job(move))
-    model = EtaModel.of(settings.eta_road_factor, settings.eta_default_speed_kmh,
-                        settings.eta_notify_minutes, settings.geofence_radius_m)
-    return apply_pings(orgs, [_ping(move, lat, start + i, 9.0) for i, lat in enumerate(lats)],
-                       settings.geofence_radius_m, model)
+    model = EtaModel.of(
+        settings.eta_road_factor,
+        settings.eta_default_speed_kmh,
+        settings.eta_notify_minutes,
+        settings.geofence_radius_m,
+    )
+    return apply_pings(
+        orgs,
+        [_ping(move, lat, start + i, 9.0) for i, lat in enumerate(lats)],
+        settings.geofence_radius_m,
+        model,
+    )
 
 
 async def test_crew_near_and_arrived_are_sent_once_each(
-        http: httpx.AsyncClient, smtp: SmtpServer, twilio: TwilioPeer,
-        parked_outbox: None) -> None:
+    http: httpx.AsyncClient, smtp: SmtpServer, twilio: TwilioPeer, parked_outbox: None
+) -> None:
     phone = unique_phone()
     # This customer wants "crew near" by SMS only; "crew arrived" on the defaults (both).
-    move = await a_move(phone=phone, notification_preferences={
-        "events": {"crew_near": {"email": False, "sms": True}}})
+    move = await a_move(
+        phone=phone, notification_preferences={"events": {"crew_near": {"email": False, "sms": True}}}
+    )
     settings = get_settings()
     # 20 km out (no notice), 3 km out (below the 10 minute threshold), closer, then arrived
     # inside the geofence, twice.
-    events = await shard_events(move, [PICKUP[0] - 0.18, PICKUP[0] - 0.027, PICKUP[0] - 0.02,
-                                       PICKUP[0] - 0.0005, PICKUP[0] - 0.0004], time.time())
+    events = await shard_events(
+        move,
+        [PICKUP[0] - 0.18, PICKUP[0] - 0.027, PICKUP[0] - 0.02, PICKUP[0] - 0.0005, PICKUP[0] - 0.0004],
+        time.time(),
+    )
     assert [e["type"] for e in events if e.get("near")] == ["job.eta"]
     assert [e["type"] for e in events].count("driver.arrived") == 1
     assert await flows.on_fleet_events(events, settings) == 2
@@ -270,8 +312,7 @@ async def test_crew_near_and_arrived_are_sent_once_each(
     assert (await http.get(path(move), params={"t": token})).status_code == 200
 
 
-async def test_pings_through_the_batcher_queue_the_notices(app: FastAPI,
-                                                           parked_outbox: None) -> None:
+async def test_pings_through_the_batcher_queue_the_notices(app: FastAPI, parked_outbox: None) -> None:
     """The live path: a driver's pings through the gateway's batcher and the Ray fleet."""
     move = await a_move()
     await app.state.fleet.set_driver_job(move.org_id, move.driver_id, _shard_job(move))

@@ -26,13 +26,24 @@ FAR_FUTURE = date(2039, 1, 1)
 
 async def _verified_org(staff: Caller, admin: Caller, org: Organization) -> dict[str, uuid.UUID]:
     ids = {}
-    for kind, expires_on in (("business_license", FAR_FUTURE),
-                             ("liability_insurance", INSURANCE_ENDS),
-                             ("workers_comp", FAR_FUTURE)):
+    for kind, expires_on in (
+        ("business_license", FAR_FUTURE),
+        ("liability_insurance", INSURANCE_ENDS),
+        ("workers_comp", FAR_FUTURE),
+    ):
         async with tenant_session(staff) as session:
-            created = await service.submit(session, staff, SubmissionCreate(
-                subject_type="organization", subject_id=org.id, kind=kind,
-                document_id=await make_document(org), expires_on=expires_on), now=START)
+            created = await service.submit(
+                session,
+                staff,
+                SubmissionCreate(
+                    subject_type="organization",
+                    subject_id=org.id,
+                    kind=kind,
+                    document_id=await make_document(org),
+                    expires_on=expires_on,
+                ),
+                now=START,
+            )
         async with tenant_session(admin) as session:
             await service.start_review(session, admin, created.id, now=START)
             await service.approve(session, admin, created.id, now=START)
@@ -42,9 +53,13 @@ async def _verified_org(staff: Caller, admin: Caller, org: Organization) -> dict
 
 async def _outbox(topic: str, org_id: uuid.UUID) -> list[OutboxEvent]:
     async with tenant_session(SYSTEM) as session:
-        return list(await session.scalars(
-            select(OutboxEvent).where(OutboxEvent.topic == topic, OutboxEvent.org_id == org_id)
-            .order_by(OutboxEvent.id)))
+        return list(
+            await session.scalars(
+                select(OutboxEvent)
+                .where(OutboxEvent.topic == topic, OutboxEvent.org_id == org_id)
+                .order_by(OutboxEvent.id)
+            )
+        )
 
 
 def at(day: date) -> datetime:
@@ -88,16 +103,16 @@ async def test_reminders_then_expiry_on_a_controlled_clock() -> None:
     assert expired.status == "expired" and expired.expired_at == at(INSURANCE_ENDS)
     assert (await stored(VerificationSubmission, ids["workers_comp"])).status == "approved"
     assert (await stored(Organization, org.id)).verified is False
-    assert [e.payload["action"] for e in await _outbox("fleet.changed", org.id)] == [
-        "verified", "unverified"]
+    assert [e.payload["action"] for e in await _outbox("fleet.changed", org.id)] == ["verified", "unverified"]
     await run_verification_expiry(at(INSURANCE_ENDS) + timedelta(hours=1))
     assert (await stored(Organization, org.id)).verified is False
     assert len(await _outbox("fleet.changed", org.id)) == 2
     assert len(await reminders()) == 3
 
     async with tenant_session(admin) as session:
-        status = await service.subject_status(session, admin, SubjectType.ORGANIZATION,
-                                              org.id, now=at(INSURANCE_ENDS))
+        status = await service.subject_status(
+            session, admin, SubjectType.ORGANIZATION, org.id, now=at(INSURANCE_ENDS)
+        )
     states = {r.kind.value: r.state for r in status.requirements}
     assert states["liability_insurance"] == "expired" and not status.requirements_met
 
@@ -110,14 +125,22 @@ async def test_renewal_approved_before_expiry_stops_reminders_and_keeps_verifica
     ids = await _verified_org(staff, admin, org)
     renewed_at = at(INSURANCE_ENDS - timedelta(days=10))
     async with tenant_session(staff) as session:
-        renewal = await service.submit(session, staff, SubmissionCreate(
-            subject_type="organization", subject_id=org.id, kind="liability_insurance",
-            document_id=await make_document(org), expires_on=date(2032, 3, 1)), now=renewed_at)
+        renewal = await service.submit(
+            session,
+            staff,
+            SubmissionCreate(
+                subject_type="organization",
+                subject_id=org.id,
+                kind="liability_insurance",
+                document_id=await make_document(org),
+                expires_on=date(2032, 3, 1),
+            ),
+            now=renewed_at,
+        )
     async with tenant_session(admin) as session:
         await service.start_review(session, admin, renewal.id, now=renewed_at)
         await service.approve(session, admin, renewal.id, now=renewed_at)
-    assert (await stored(VerificationSubmission, ids["liability_insurance"])).status == \
-        "superseded"
+    assert (await stored(VerificationSubmission, ids["liability_insurance"])).status == "superseded"
     for days_before in (7, 1, 0):
         await run_verification_expiry(at(INSURANCE_ENDS - timedelta(days=days_before)))
     assert await _outbox("notify.insurance_expiry", org.id) == []

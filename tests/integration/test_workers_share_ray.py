@@ -78,13 +78,21 @@ async def test_two_workers_share_one_ray_and_one_live_state(database: str) -> No
     base = f"http://127.0.0.1:{port}"
     ARTIFACTS.mkdir(exist_ok=True)
     log = ARTIFACTS / "workers-share-ray.log"
-    env = {**os.environ, "RAY_ADDRESS": "", "MOVEHUB_RAY_ENABLED": "true",
-           "MOVEHUB_RAY_NAMESPACE": f"movehub-workers-{uuid.uuid4().hex[:8]}",
-           "MOVEHUB_PUBLIC_BASE_URL": base}
+    env = {
+        **os.environ,
+        "RAY_ADDRESS": "",
+        "MOVEHUB_RAY_ENABLED": "true",
+        "MOVEHUB_RAY_NAMESPACE": f"movehub-workers-{uuid.uuid4().hex[:8]}",
+        "MOVEHUB_PUBLIC_BASE_URL": base,
+    }
     with log.open("wb") as sink:
         server = subprocess.Popen(
             [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port), "--workers", "2"],
-            cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT)
+            cwd=ROOT,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
     try:
         wait_ready(base, server, log, timeout_s=300)
         family = descendants(server.pid)
@@ -110,7 +118,9 @@ async def test_two_workers_share_one_ray_and_one_live_state(database: str) -> No
         assert set(seen) == set(workers), "the boards never reached both workers"
         for owner, entry in seen.items():  # the other worker's board too: one live state
             assert (entry["lat"], entry["lon"], entry["online"]) == (52.5151, 13.4011, True), (
-                owner == driver_worker, entry)
+                owner == driver_worker,
+                entry,
+            )
     finally:
         stop(server)
 
@@ -119,8 +129,9 @@ async def test_a_refused_connection_is_a_503(scratch_database: Any) -> None:
     scratch: ScratchDatabase = scratch_database("refusing")
     with scratch.admin() as admin:  # PostgreSQL answers 53300 (too many connections)
         admin.execute(f"ALTER DATABASE {scratch.name} CONNECTION LIMIT 0")
-    refusing = create_async_engine(scratch.owner_url.replace(
-        "movehub_owner:movehub_owner", "movehub_app:movehub_app"))
+    refusing = create_async_engine(
+        scratch.owner_url.replace("movehub_owner:movehub_owner", "movehub_app:movehub_app")
+    )
     app = FastAPI()
     app.state.settings = get_settings()
     errors.install(app)

@@ -32,13 +32,19 @@ async def fleet_org() -> dict[str, Any]:
     dispatcher = await make_user("dispatcher", org)
     driver_user = await make_user("driver", org)
     driver = await make_driver(org, user=driver_user, full_name="Dora Driver")
-    return {"org": org, "board": auth_headers(dispatcher), "driver": driver,
-            "driver_headers": auth_headers(driver_user, driver)}
+    return {
+        "org": org,
+        "board": auth_headers(dispatcher),
+        "driver": driver,
+        "driver_headers": auth_headers(driver_user, driver),
+    }
 
 
 async def publish(org_id: uuid.UUID, count: int, **data: Any) -> list[int]:
-    return [await events.publish(org_id, {"type": "booking.updated", "data": {"n": n, **data}})
-            for n in range(count)]
+    return [
+        await events.publish(org_id, {"type": "booking.updated", "data": {"n": n, **data}})
+        for n in range(count)
+    ]
 
 
 async def collect_events(ws: Any, until_seq: int, timeout: float = 10.0) -> list[int]:
@@ -92,7 +98,11 @@ async def test_snapshot_then_ticks_as_the_driver_moves(ws_base: str) -> None:
             tick = await recv_until(board, "tick", 5)
             [moved] = tick["drivers"]
             assert (moved["id"], moved["lat"], moved["lon"], moved["online"]) == (
-                str(world["driver"].id), 52.515, 13.401, True)
+                str(world["driver"].id),
+                52.515,
+                13.401,
+                True,
+            )
             assert moved["status"] == "assigned"
         gone = await recv_until(board, "tick", 5)  # the socket closed: offline at once
         assert gone["drivers"][0]["online"] is False
@@ -105,12 +115,17 @@ async def test_arrival_from_the_shard_reaches_the_board(ws_base: str, app: FastA
     truck, customer = await make_truck(world["org"]), await make_user()
     booking = await make_booking(world["org"], customer)
     await assign(booking, world["driver"], truck)
-    async with connect(f"{ws_base}/ws/board", world["board"]) as board, \
-            connect(f"{ws_base}/ws/driver", world["driver_headers"]) as app_socket:
+    async with (
+        connect(f"{ws_base}/ws/board", world["board"]) as board,
+        connect(f"{ws_base}/ws/driver", world["driver_headers"]) as app_socket,
+    ):
         await recv_json(board)
         await recv_json(app_socket)
-        await app_socket.send(orjson.dumps({"type": "status", "booking_id": str(booking.id),
-                                            "status": "en_route", "ref": "go"}).decode())
+        await app_socket.send(
+            orjson.dumps(
+                {"type": "status", "booking_id": str(booking.id), "status": "en_route", "ref": "go"}
+            ).decode()
+        )
         assert (await recv_json(app_socket))["type"] == "status.ok"
         await app_socket.send(ping(52.5201, 13.4101))  # the booking's pickup (13.41, 52.52)
         seen: list[dict[str, Any]] = []
@@ -120,14 +135,19 @@ async def test_arrival_from_the_shard_reaches_the_board(ws_base: str, app: FastA
             message = await recv_until(board, "events", deadline - time.monotonic(), seen)
             found = next((e for e in message["events"] if e["kind"] == "driver.arrived"), None)
         assert found is not None
-        assert found["data"] == {"driver_id": str(world["driver"].id),
-                                 "booking_id": str(booking.id), "stop": "pickup"}
+        assert found["data"] == {
+            "driver_id": str(world["driver"].id),
+            "booking_id": str(booking.id),
+            "stop": "pickup",
+        }
 
 
 async def test_a_board_never_sees_another_orgs_events(ws_base: str) -> None:
     a, b = await fleet_org(), await fleet_org()
-    async with connect(f"{ws_base}/ws/board", a["board"]) as board_a, \
-            connect(f"{ws_base}/ws/board", b["board"]) as board_b:
+    async with (
+        connect(f"{ws_base}/ws/board", a["board"]) as board_a,
+        connect(f"{ws_base}/ws/board", b["board"]) as board_b,
+    ):
         seq_a = (await recv_json(board_a))["seq"]
         seq_b = (await recv_json(board_b))["seq"]
         async with connect(f"{ws_base}/ws/driver", b["driver_headers"]) as driver_b:
@@ -152,7 +172,8 @@ async def test_a_board_never_sees_another_orgs_events(ws_base: str) -> None:
 
 
 async def test_a_board_joining_later_gets_no_event_its_snapshot_holds(
-        ws_base: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    ws_base: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     world = await fleet_org()
     head = events.head
 
@@ -187,8 +208,7 @@ async def test_resume_gets_exactly_what_was_missed(ws_base: str, missed: int) ->
         [first] = await publish(world["org"].id, 1)
         assert await collect_events(board, first) == [first]
     published = await publish(world["org"].id, missed)  # while the board is away
-    async with connect(f"{ws_base}/ws/board?since={first}&epoch={epoch}",
-                       world["board"]) as board:
+    async with connect(f"{ws_base}/ws/board?since={first}&epoch={epoch}", world["board"]) as board:
         replayed = await recv_json(board, 10)
         assert replayed["type"] == "events" and replayed["epoch"] == epoch
         got = [e["seq"] for e in replayed["events"]]
@@ -202,8 +222,9 @@ async def test_resume_gets_exactly_what_was_missed(ws_base: str, missed: int) ->
     assert seq + 1 == first
 
 
-async def test_resume_too_old_gets_a_snapshot(ws_base: str, monkeypatch: pytest.MonkeyPatch,
-                                              app: FastAPI) -> None:
+async def test_resume_too_old_gets_a_snapshot(
+    ws_base: str, monkeypatch: pytest.MonkeyPatch, app: FastAPI
+) -> None:
     world = await fleet_org()
     monkeypatch.setattr(get_settings(), "events_max_per_org", 100)
     async with connect(f"{ws_base}/ws/board", world["board"]) as board:
@@ -215,43 +236,51 @@ async def test_resume_too_old_gets_a_snapshot(ws_base: str, monkeypatch: pytest.
         snap = await recv_json(board)
         assert snap["type"] == "snapshot" and snap["seq"] == published[-1]
         assert snap["epoch"] == epoch  # the same stream, only trimmed
-        for query in (f"since={published[-1] + 50}&epoch={epoch}",  # a cursor from the future
-                      f"since={published[-1] + 50}",
-                      f"since={published[-5]}&epoch=0ther"):  # another life of the stream
+        for query in (
+            f"since={published[-1] + 50}&epoch={epoch}",  # a cursor from the future
+            f"since={published[-1] + 50}",
+            f"since={published[-5]}&epoch=0ther",
+        ):  # another life of the stream
             async with connect(f"{ws_base}/ws/board?{query}", world["board"]) as other:
                 assert (await recv_json(other))["type"] == "snapshot", query
-        async with connect(f"{ws_base}/ws/board?since={published[-5]}",  # before epochs
-                           world["board"]) as legacy:
+        async with connect(
+            f"{ws_base}/ws/board?since={published[-5]}",  # before epochs
+            world["board"],
+        ) as legacy:
             replayed = await recv_json(legacy)
             assert replayed["type"] == "events" and replayed["epoch"] == epoch
             assert [e["seq"] for e in replayed["events"]] == published[-4:]
-        await board.send(orjson.dumps({"type": "resume", "since": published[-5],
-                                       "epoch": "0ther"}).decode())
+        await board.send(orjson.dumps({"type": "resume", "since": published[-5], "epoch": "0ther"}).decode())
         assert (await recv_until(board, "snapshot"))["seq"] == published[-1]
-        await board.send(orjson.dumps({"type": "resume", "since": published[-5],
-                                       "epoch": epoch}).decode())
+        await board.send(orjson.dumps({"type": "resume", "since": published[-5], "epoch": epoch}).decode())
         assert await collect_events(board, published[-1]) == published[-4:]
 
 
-async def test_a_slow_board_is_dropped_to_a_snapshot(ws_base: str, app: FastAPI,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_slow_board_is_dropped_to_a_snapshot(
+    ws_base: str, app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
     hub = app.state.realtime.hub
     monkeypatch.setattr(hub, "queue_frames", 8)
     monkeypatch.setattr(get_settings(), "events_max_per_org", 500)
     world = await fleet_org()
     tiny = socket.create_connection(("127.0.0.1", int(ws_base.rsplit(":", 1)[1])))
     tiny.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 * 1024)  # no autotuned megabytes
-    async with connect(f"{ws_base}/ws/board", world["board"], max_queue=1, max_size=None,
-                       sock=tiny) as slow, \
-            connect(f"{ws_base}/ws/board", world["board"], max_size=None) as fast:
+    async with (
+        connect(f"{ws_base}/ws/board", world["board"], max_queue=1, max_size=None, sock=tiny) as slow,
+        connect(f"{ws_base}/ws/board", world["board"], max_size=None) as fast,
+    ):
         await recv_json(slow)
         await recv_json(fast)
         room = hub.rooms[world["org"].id]
         pad = "x" * 8_000
         deepest = 0
         for _ in range(30):  # ~6 MB of events while `slow` reads nothing
-            await asyncio.gather(*(events.publish(world["org"].id, {
-                "type": "booking.updated", "data": {"pad": pad}}) for _ in range(50)))
+            await asyncio.gather(
+                *(
+                    events.publish(world["org"].id, {"type": "booking.updated", "data": {"pad": pad}})
+                    for _ in range(50)
+                )
+            )
             deepest = max(deepest, *(len(link.queue) for link in room.boards))
             await asyncio.sleep(0.1)
         assert deepest <= 8  # bounded, whatever the slow board does

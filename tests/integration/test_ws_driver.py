@@ -25,18 +25,20 @@ from tests.integration.realtime_server import (
 )
 
 
-async def driver_account(org: Organization | None = None) -> tuple[Organization, Driver,
-                                                                  dict[str, str]]:
+async def driver_account(org: Organization | None = None) -> tuple[Organization, Driver, dict[str, str]]:
     org = org or await make_org()
     user = await make_user("driver", org)
     driver = await make_driver(org, user=user)
     return org, driver, auth_headers(user, driver)
 
 
-@pytest.mark.parametrize("headers, code", [
-    ({}, 4401),
-    ({"Authorization": "Bearer not-a-jwt"}, 4401),
-])
+@pytest.mark.parametrize(
+    "headers, code",
+    [
+        ({}, 4401),
+        ({"Authorization": "Bearer not-a-jwt"}, 4401),
+    ],
+)
 async def test_auth_required(ws_base: str, headers: dict[str, str], code: int) -> None:
     async with connect(f"{ws_base}/ws/driver", headers) as ws:
         assert (await closed_with(ws))[0] == code
@@ -96,15 +98,17 @@ async def test_hello_pings_reach_the_shard_in_order(ws_base: str, app: FastAPI) 
         assert app.state.fleet.ingest_calls - calls < 10  # one call per shard per flush
 
 
-@pytest.mark.parametrize("frame, code", [
-    ("not json", 1003),
-    ("[1, 2]", 1003),
-    ('{"type": "teleport"}', 4400),
-    (orjson.dumps({"type": "heartbeat", "pad": "x" * 20_000}).decode(), 1009),
-    (b"\x00binary", 1003),
-])
-async def test_bad_frames_close_with_a_reason(ws_base: str, frame: str | bytes,
-                                              code: int) -> None:
+@pytest.mark.parametrize(
+    "frame, code",
+    [
+        ("not json", 1003),
+        ("[1, 2]", 1003),
+        ('{"type": "teleport"}', 4400),
+        (orjson.dumps({"type": "heartbeat", "pad": "x" * 20_000}).decode(), 1009),
+        (b"\x00binary", 1003),
+    ],
+)
+async def test_bad_frames_close_with_a_reason(ws_base: str, frame: str | bytes, code: int) -> None:
     _, _, headers = await driver_account()
     async with connect(f"{ws_base}/ws/driver", headers) as ws:
         await recv_json(ws)
@@ -119,11 +123,15 @@ async def test_invalid_fields_get_an_error_and_the_socket_stays(ws_base: str) ->
     _, _, headers = await driver_account()
     async with connect(f"{ws_base}/ws/driver", headers) as ws:
         await recv_json(ws)
-        for bad in (ping(91.0, 13.0), ping(52.5, 13.4, time.time() + 60),
-                    ping(52.5, 13.4, time.time() - 7200),
-                    '{"type":"status","booking_id":"nope","status":"en_route","ref":"r1"}',
-                    orjson.dumps({"type": "status", "booking_id": str(uuid.uuid4()),
-                                  "status": "flying", "ref": "r2"}).decode()):
+        for bad in (
+            ping(91.0, 13.0),
+            ping(52.5, 13.4, time.time() + 60),
+            ping(52.5, 13.4, time.time() - 7200),
+            '{"type":"status","booking_id":"nope","status":"en_route","ref":"r1"}',
+            orjson.dumps(
+                {"type": "status", "booking_id": str(uuid.uuid4()), "status": "flying", "ref": "r2"}
+            ).decode(),
+        ):
             await ws.send(bad)
             error = await recv_json(ws)
             assert error["type"] == "error" and error["code"] == "invalid", error
@@ -139,17 +147,21 @@ async def test_frames_are_strict(ws_base: str) -> None:
     async with connect(f"{ws_base}/ws/driver", headers) as ws:
         await recv_json(ws)
         for bad, field in (
-                (orjson.dumps({"type": "ping", "lat": "52.5", "lon": 13.4, "ts": now}), "lat"),
-                (orjson.dumps({"type": "ping", "lat": 52.5, "lon": 13.4, "ts": now,
-                               "teleport": True}), "teleport"),
-                (orjson.dumps({"type": "heartbeat", "extra": 1}), "extra"),
-                (orjson.dumps({"type": "ping", "lat": True, "lon": 13.4, "ts": now}), "lat")):
+            (orjson.dumps({"type": "ping", "lat": "52.5", "lon": 13.4, "ts": now}), "lat"),
+            (
+                orjson.dumps({"type": "ping", "lat": 52.5, "lon": 13.4, "ts": now, "teleport": True}),
+                "teleport",
+            ),
+            (orjson.dumps({"type": "heartbeat", "extra": 1}), "extra"),
+            (orjson.dumps({"type": "ping", "lat": True, "lon": 13.4, "ts": now}), "lat"),
+        ):
             await ws.send(bad.decode())
             error = await recv_json(ws)
             assert error["type"] == "error" and error["code"] == "invalid", error
             assert error["detail"].startswith(field), error
-        await ws.send(orjson.dumps({"type": "ping", "lat": 52, "lon": 13, "ts": int(now)}
-                                   ).decode())  # ints for floats are fine
+        await ws.send(
+            orjson.dumps({"type": "ping", "lat": 52, "lon": 13, "ts": int(now)}).decode()
+        )  # ints for floats are fine
         await ws.send('{"type":"heartbeat"}')
         assert (await recv_json(ws))["type"] == "heartbeat"
 
@@ -189,12 +201,19 @@ async def test_status_changes_only_for_own_jobs(ws_base: str) -> None:
         await recv_json(ws)
 
         async def status(booking_id: uuid.UUID, to: str, ref: str) -> dict[str, object]:
-            await ws.send(orjson.dumps({"type": "status", "booking_id": str(booking_id),
-                                        "status": to, "ref": ref}).decode())
+            await ws.send(
+                orjson.dumps(
+                    {"type": "status", "booking_id": str(booking_id), "status": to, "ref": ref}
+                ).decode()
+            )
             return await recv_json(ws, 10)
 
         assert await status(mine.id, "en_route", "a") == {
-            "type": "status.ok", "ref": "a", "booking_id": str(mine.id), "status": "en_route"}
+            "type": "status.ok",
+            "ref": "a",
+            "booking_id": str(mine.id),
+            "status": "en_route",
+        }
         conflict = await status(mine.id, "completed", "b")
         assert (conflict["type"], conflict["code"], conflict["ref"]) == ("error", "conflict", "b")
         hidden = await status(theirs.id, "en_route", "c")
@@ -208,18 +227,29 @@ async def test_assignment_and_cancellation_are_pushed(ws_base: str) -> None:
     async with connect(f"{ws_base}/ws/driver", headers) as ws:
         assert (await recv_json(ws))["jobs"] == []
         await assign(booking, driver, truck)
-        await events.publish(org.id, {"type": "assignment.created", "outbox_id": 1, "data": {
-            "booking_id": str(booking.id), "driver_id": str(driver.id), "org_id": str(org.id)}})
+        await events.publish(
+            org.id,
+            {
+                "type": "assignment.created",
+                "outbox_id": 1,
+                "data": {"booking_id": str(booking.id), "driver_id": str(driver.id), "org_id": str(org.id)},
+            },
+        )
         pushed = await recv_until(ws, "job.assigned", 5)
         assert pushed["job"]["booking_id"] == str(booking.id)
-        await events.publish(org.id, {"type": "booking.status_changed", "outbox_id": 2, "data": {
-            "booking_id": str(booking.id), "from": "assigned", "to": "cancelled"}})
+        await events.publish(
+            org.id,
+            {
+                "type": "booking.status_changed",
+                "outbox_id": 2,
+                "data": {"booking_id": str(booking.id), "from": "assigned", "to": "cancelled"},
+            },
+        )
         cancelled = await recv_until(ws, "job.cancelled", 5)
         assert cancelled["job"]["status"] == "cancelled"
 
 
-async def test_a_job_reassigned_to_another_driver_leaves_the_first_drivers_app(
-        ws_base: str) -> None:
+async def test_a_job_reassigned_to_another_driver_leaves_the_first_drivers_app(ws_base: str) -> None:
     org, driver, headers = await driver_account()
     other = await make_driver(org)
     truck, customer = await make_truck(org), await make_user()
@@ -228,10 +258,22 @@ async def test_a_job_reassigned_to_another_driver_leaves_the_first_drivers_app(
     async with connect(f"{ws_base}/ws/driver", headers) as ws:
         assert [j["booking_id"] for j in (await recv_json(ws))["jobs"]] == [str(booking.id)]
         # Another driver's assignment of a job this app does not hold changes nothing here.
-        await events.publish(org.id, {"type": "assignment.created", "outbox_id": 1, "data": {
-            "booking_id": str(kept.id), "driver_id": str(other.id), "org_id": str(org.id)}})
-        await events.publish(org.id, {"type": "assignment.created", "outbox_id": 2, "data": {
-            "booking_id": str(booking.id), "driver_id": str(other.id), "org_id": str(org.id)}})
+        await events.publish(
+            org.id,
+            {
+                "type": "assignment.created",
+                "outbox_id": 1,
+                "data": {"booking_id": str(kept.id), "driver_id": str(other.id), "org_id": str(org.id)},
+            },
+        )
+        await events.publish(
+            org.id,
+            {
+                "type": "assignment.created",
+                "outbox_id": 2,
+                "data": {"booking_id": str(booking.id), "driver_id": str(other.id), "org_id": str(org.id)},
+            },
+        )
         gone = await recv_until(ws, "job.cancelled", 5)
         assert (gone["job"]["booking_id"], gone["reason"]) == (str(booking.id), "reassigned")
         assert gone["job"]["status"] == "assigned"  # the booking itself did not change

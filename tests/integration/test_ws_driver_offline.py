@@ -45,19 +45,29 @@ async def synced(ws: Any) -> None:
 
 async def trail_of(driver_id: uuid.UUID) -> dict[float, tuple[float, float]]:
     async with tenant_session(SYSTEM) as session:
-        rows = (await session.execute(text(
-            "SELECT extract(epoch FROM recorded_at)::float8 AS ts, ST_Y(location::geometry) AS lat,"
-            " ST_X(location::geometry) AS lon FROM driver_breadcrumbs WHERE driver_id = :d"),
-            {"d": driver_id})).all()
+        rows = (
+            await session.execute(
+                text(
+                    "SELECT extract(epoch FROM recorded_at)::float8 AS ts, ST_Y(location::geometry) AS lat,"
+                    " ST_X(location::geometry) AS lon FROM driver_breadcrumbs WHERE driver_id = :d"
+                ),
+                {"d": driver_id},
+            )
+        ).all()
     return {round(r.ts, 3): (round(r.lat, 5), round(r.lon, 5)) for r in rows}
 
 
 async def live_position(driver_id: uuid.UUID) -> tuple[float, float, float] | None:
     async with tenant_session(SYSTEM) as session:
-        row = (await session.execute(text(
-            "SELECT extract(epoch FROM recorded_at)::float8 AS ts, ST_Y(location::geometry) AS lat,"
-            " ST_X(location::geometry) AS lon FROM driver_positions WHERE driver_id = :d"),
-            {"d": driver_id})).first()
+        row = (
+            await session.execute(
+                text(
+                    "SELECT extract(epoch FROM recorded_at)::float8 AS ts, ST_Y(location::geometry) AS lat,"
+                    " ST_X(location::geometry) AS lon FROM driver_positions WHERE driver_id = :d"
+                ),
+                {"d": driver_id},
+            )
+        ).first()
     return None if row is None else (round(row.ts, 3), round(row.lat, 5), round(row.lon, 5))
 
 
@@ -67,8 +77,10 @@ async def test_late_pings_go_to_the_trail_not_live_state(ws_base: str, app: Fast
     now = round(time.time(), 3)
     gap = get_settings().trail_min_interval_s
     # The app sends where the driver is now first, then its backlog (older, in order).
-    backlog = [(now - 10 * gap + i * 2 * gap, round(52.50 + i * 0.001, 5),
-                round(13.30 + i * 0.001, 5)) for i in range(4)]
+    backlog = [
+        (now - 10 * gap + i * 2 * gap, round(52.50 + i * 0.001, 5), round(13.30 + i * 0.001, 5))
+        for i in range(4)
+    ]
     async with connect(f"{ws_base}/ws/driver", headers) as ws:
         hello = await recv_json(ws)
         assert hello["type"] == "hello"
@@ -92,7 +104,8 @@ async def test_late_pings_go_to_the_trail_not_live_state(ws_base: str, app: Fast
             await flushed(app)
             trail = await trail_of(driver.id)
         assert {ts: trail.get(round(ts, 3)) for ts, _, _ in backlog} == {
-            ts: (lat, lon) for ts, lat, lon in backlog}
+            ts: (lat, lon) for ts, lat, lon in backlog
+        }
         assert trail[now] == (52.52, 13.40)
         assert round(too_old, 3) not in trail
         # Live state kept the newest position: the stored one and the shard's.
@@ -121,42 +134,68 @@ async def test_queued_status_changes_apply_in_order_or_say_why(ws_base: str) -> 
     booking = await make_booking(org, customer)
     await assign(booking, driver, truck)
     made = time.time() - 120  # made offline two minutes ago, sent now in one burst
-    queue = [("a", BookingStatus.EN_ROUTE, made), ("b", BookingStatus.ARRIVED, made + 30),
-             ("c", BookingStatus.COMPLETED, made + 40),  # not allowed from arrived
-             ("d", BookingStatus.LOADING, made + 60)]
+    queue = [
+        ("a", BookingStatus.EN_ROUTE, made),
+        ("b", BookingStatus.ARRIVED, made + 30),
+        ("c", BookingStatus.COMPLETED, made + 40),  # not allowed from arrived
+        ("d", BookingStatus.LOADING, made + 60),
+    ]
     async with connect(f"{ws_base}/ws/driver", headers) as ws:
         hello = await recv_json(ws)
         job = hello["jobs"][0]
-        assert (job["crew_size"], job["truck"]) == (booking.crew_size,
-                                                    {"id": str(truck.id), "plate": "B-OFF 1"})
+        assert (job["crew_size"], job["truck"]) == (
+            booking.crew_size,
+            {"id": str(truck.id), "plate": "B-OFF 1"},
+        )
         for ref, status, ts in queue:
-            await ws.send(orjson.dumps({"type": "status", "booking_id": str(booking.id),
-                                        "status": status, "ref": ref, "ts": ts}).decode())
+            await ws.send(
+                orjson.dumps(
+                    {"type": "status", "booking_id": str(booking.id), "status": status, "ref": ref, "ts": ts}
+                ).decode()
+            )
             await ws.send(ping(52.52, 13.40, ts + 1))
         replies = [await recv_json(ws, 10) for _ in queue]
         # Their echoes from the org stream come after all the answers: none may take the job
         # back to an older status (the app would show `arrived` again after `loading`).
         moves = [("assigned", "en_route"), ("en_route", "arrived"), ("arrived", "loading")]
         for number, (before, after) in enumerate(moves):
-            await events.publish(org.id, {"type": "booking.status_changed", "outbox_id": number,
-                                          "data": {"booking_id": str(booking.id),
-                                                   "from": before, "to": after}})
-        await events.publish(org.id, {"type": "driver.message", "data": {
-            "driver_id": str(driver.id), "text": "echoes done"}})
+            await events.publish(
+                org.id,
+                {
+                    "type": "booking.status_changed",
+                    "outbox_id": number,
+                    "data": {"booking_id": str(booking.id), "from": before, "to": after},
+                },
+            )
+        await events.publish(
+            org.id, {"type": "driver.message", "data": {"driver_id": str(driver.id), "text": "echoes done"}}
+        )
         seen: list[dict[str, Any]] = []
         assert (await recv_until(ws, "message", 10, seen))["text"] == "echoes done"
         # (The fleet's ETA for the job may come meanwhile: the pings put the driver on its way.)
         assert [frame for frame in seen if frame["type"] not in ("heartbeat", "job.eta")] == []
     assert [(r["type"], r["ref"]) for r in replies] == [
-        ("status.ok", "a"), ("status.ok", "b"), ("error", "c"), ("status.ok", "d")]
+        ("status.ok", "a"),
+        ("status.ok", "b"),
+        ("error", "c"),
+        ("status.ok", "d"),
+    ]
     assert replies[2]["code"] == "conflict" and replies[2]["detail"]
     assert [r.get("status") for r in replies] == ["en_route", "arrived", None, "loading"]
     async with tenant_session(SYSTEM) as session:
-        history = (await session.execute(text(
-            "SELECT to_status, metadata FROM booking_status_history WHERE booking_id = :b"
-            " ORDER BY id"), {"b": booking.id})).all()
-    moved = [(h.to_status, h.metadata.get("device_ts")) for h in history
-             if h.to_status in ("en_route", "arrived", "loading", "completed")]
+        history = (
+            await session.execute(
+                text(
+                    "SELECT to_status, metadata FROM booking_status_history WHERE booking_id = :b ORDER BY id"
+                ),
+                {"b": booking.id},
+            )
+        ).all()
+    moved = [
+        (h.to_status, h.metadata.get("device_ts"))
+        for h in history
+        if h.to_status in ("en_route", "arrived", "loading", "completed")
+    ]
     assert moved == [("en_route", made), ("arrived", made + 30), ("loading", made + 60)]
 
 
@@ -171,10 +210,10 @@ async def test_eta_of_own_jobs_is_passed_on(ws_base: str) -> None:
     async with connect(f"{ws_base}/ws/driver", headers) as ws:
         await recv_json(ws)
         # Another driver's estimate for the same booking is not this driver's to see.
-        await events.publish(org.id, {"type": "job.eta",
-                                      "data": {**eta, "driver_id": str(other.id), "eta_s": 1.0}})
-        await events.publish(org.id, {"type": "job.eta",
-                                      "data": {**eta, "driver_id": str(driver.id)}})
+        await events.publish(
+            org.id, {"type": "job.eta", "data": {**eta, "driver_id": str(other.id), "eta_s": 1.0}}
+        )
+        await events.publish(org.id, {"type": "job.eta", "data": {**eta, "driver_id": str(driver.id)}})
         assert await recv_until(ws, "job.eta", 5) == {"type": "job.eta", **eta}
 
 
@@ -193,8 +232,7 @@ async def test_the_app_is_served_under_its_workers_scope(client: httpx.AsyncClie
     manifest = await client.get("/driver/manifest.webmanifest")
     assert manifest.headers["content-type"] == "application/manifest+json"
     assert manifest.json()["scope"] == "/driver/"
-    assert (await client.get("/driver/main.js")).headers["content-type"].startswith(
-        "text/javascript")
+    assert (await client.get("/driver/main.js")).headers["content-type"].startswith("text/javascript")
     missing = await client.get("/driver/secrets.js")
     assert missing.status_code == 404
     assert missing.headers["content-type"] == "application/problem+json"

@@ -14,7 +14,8 @@ from tests.integration.realtime_server import closed_with, connect, ping, recv_j
 
 
 async def test_invalid_frames_are_forgotten_over_time_but_a_burst_closes(
-        ws_base: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    ws_base: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     window_s = 4.0  # 20 frames in 4 s: one forgotten every 0.2 s
     monkeypatch.setattr(connection, "INVALID_WINDOW_S", window_s)
     org = await make_org()

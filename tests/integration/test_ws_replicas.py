@@ -18,25 +18,27 @@ REPLICA_ENV = {"MOVEHUB_RAY_ENABLED": "false", "MOVEHUB_BACKGROUND_WORKERS": "fa
 
 @pytest.fixture(scope="module")
 def two_gateways(database: str) -> Iterator[tuple[str, str]]:
-    with running_gateway(REPLICA_ENV, name="replica-a") as a, \
-            running_gateway(REPLICA_ENV, name="replica-b") as b:
+    with (
+        running_gateway(REPLICA_ENV, name="replica-a") as a,
+        running_gateway(REPLICA_ENV, name="replica-b") as b,
+    ):
         yield a.replace("http://", "ws://"), b.replace("http://", "ws://")
 
 
-async def test_board_on_one_replica_sees_a_driver_on_the_other(
-        two_gateways: tuple[str, str]) -> None:
+async def test_board_on_one_replica_sees_a_driver_on_the_other(two_gateways: tuple[str, str]) -> None:
     replica_a, replica_b = two_gateways
     org = await make_org()
     driver_user = await make_user("driver", org)
     driver = await make_driver(org, user=driver_user)
     board_headers = auth_headers(await make_user("dispatcher", org))
-    async with connect(f"{replica_b}/ws/board", board_headers) as board, \
-            connect(f"{replica_a}/ws/board", board_headers) as board_a:
+    async with (
+        connect(f"{replica_b}/ws/board", board_headers) as board,
+        connect(f"{replica_a}/ws/board", board_headers) as board_a,
+    ):
         snap = await recv_json(board)
         seq, epoch = snap["seq"], snap["epoch"]
         assert (await recv_json(board_a))["epoch"] == epoch  # one stream, whichever replica
-        async with connect(f"{replica_a}/ws/driver",
-                           auth_headers(driver_user, driver)) as app_socket:
+        async with connect(f"{replica_a}/ws/driver", auth_headers(driver_user, driver)) as app_socket:
             assert (await recv_json(app_socket))["type"] == "hello"
             for step in range(3):
                 await app_socket.send(ping(52.50 + step / 100, 13.40))
@@ -51,7 +53,6 @@ async def test_board_on_one_replica_sees_a_driver_on_the_other(
             assert message["epoch"] == epoch
     # A board reconnecting to the other replica resumes from its cursor.
     [later] = [await events.publish(org.id, {"type": "booking.updated", "data": {}})]
-    async with connect(f"{replica_a}/ws/board?since={seq + 1}&epoch={epoch}",
-                       board_headers) as board:
+    async with connect(f"{replica_a}/ws/board?since={seq + 1}&epoch={epoch}", board_headers) as board:
         message = await recv_until(board, "events", 5)
         assert [e["seq"] for e in message["events"]] == [later]

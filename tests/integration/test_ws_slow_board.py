@@ -40,9 +40,15 @@ class StalledClient:
         loop = asyncio.get_running_loop()
         await loop.sock_connect(sock, (host, int(port)))
         key = base64.b64encode(os.urandom(16)).decode()
-        lines = [f"GET {path} HTTP/1.1", f"Host: {host}:{port}", "Upgrade: websocket",
-                 "Connection: Upgrade", f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13",
-                 *(f"{k}: {v}" for k, v in headers.items())]
+        lines = [
+            f"GET {path} HTTP/1.1",
+            f"Host: {host}:{port}",
+            "Upgrade: websocket",
+            "Connection: Upgrade",
+            f"Sec-WebSocket-Key: {key}",
+            "Sec-WebSocket-Version: 13",
+            *(f"{k}: {v}" for k, v in headers.items()),
+        ]
         await loop.sock_sendall(sock, ("\r\n".join(lines) + "\r\n\r\n").encode())
         client = cls(sock)
         while b"\r\n\r\n" not in client.buffer:
@@ -73,11 +79,11 @@ class StalledClient:
             width = 2 if size == 126 else 8
             if len(self.buffer) < 2 + width:
                 return None
-            size = int.from_bytes(self.buffer[2:2 + width], "big")
+            size = int.from_bytes(self.buffer[2 : 2 + width], "big")
             at += width
         if len(self.buffer) < at + size:
             return None
-        payload, self.buffer = self.buffer[at:at + size], self.buffer[at + size:]
+        payload, self.buffer = self.buffer[at : at + size], self.buffer[at + size :]
         return opcode, payload
 
     async def read_to_close(self) -> tuple[list[dict[str, Any]], int, str]:
@@ -96,7 +102,8 @@ class StalledClient:
 
 
 async def test_a_board_that_stops_reading_is_dropped_then_closed_with_1013(
-        ws_base: str, app: FastAPI, monkeypatch: Any) -> None:
+    ws_base: str, app: FastAPI, monkeypatch: Any
+) -> None:
     settings = get_settings()
     hub = app.state.realtime.hub
     monkeypatch.setattr(hub, "queue_frames", 8)
@@ -128,12 +135,17 @@ async def test_a_board_that_stops_reading_is_dropped_then_closed_with_1013(
             marker_while_stuck: bool | None = None  # did `fast` get it before slow was closed?
             stalled_at = time.monotonic()
             while slow in room.boards and time.monotonic() < deadline:  # the server gives up
-                published += await asyncio.gather(*(events.publish(org.id, {
-                    "type": "booking.updated", "data": {"pad": pad}}) for _ in range(20)))
+                published += await asyncio.gather(
+                    *(
+                        events.publish(org.id, {"type": "booking.updated", "data": {"pad": pad}})
+                        for _ in range(20)
+                    )
+                )
                 deepest = max(deepest, *(len(link.queue) for link in room.boards))
                 if slow.drops and marker is None:  # dropped to a snapshot; still connected
-                    marker = await events.publish(org.id, {"type": "booking.updated",
-                                                           "data": {"marker": True}})
+                    marker = await events.publish(
+                        org.id, {"type": "booking.updated", "data": {"marker": True}}
+                    )
                     published.append(marker)
                 if marker_while_stuck is None and marker in received:
                     marker_while_stuck = slow in room.boards
@@ -159,14 +171,14 @@ async def test_a_board_that_stops_reading_is_dropped_then_closed_with_1013(
 
 
 async def test_a_board_behind_its_socket_holds_one_tick_with_the_newest_positions(
-        ws_base: str, app: FastAPI, monkeypatch: Any) -> None:
+    ws_base: str, app: FastAPI, monkeypatch: Any
+) -> None:
     monkeypatch.setattr(get_settings(), "ws_send_timeout_s", 60.0)  # no 1013 while we look
     hub = app.state.realtime.hub
     org = await make_org()
     driver_user = await make_user("driver", org)
     driver = await make_driver(org, user=driver_user)
-    stalled = await StalledClient.open(ws_base, "/ws/board",
-                                       auth_headers(await make_user("dispatcher", org)))
+    stalled = await StalledClient.open(ws_base, "/ws/board", auth_headers(await make_user("dispatcher", org)))
     try:
         opcode, first = await stalled.frame()
         assert opcode == 0x1 and orjson.loads(first)["type"] == "snapshot"
@@ -175,8 +187,12 @@ async def test_a_board_behind_its_socket_holds_one_tick_with_the_newest_position
         published: list[int] = []
         deadline = time.monotonic() + 30
         while not slow.queue and time.monotonic() < deadline:  # until its socket takes no more
-            published += await asyncio.gather(*(events.publish(org.id, {
-                "type": "booking.updated", "data": {"pad": "x" * 8_000}}) for _ in range(5)))
+            published += await asyncio.gather(
+                *(
+                    events.publish(org.id, {"type": "booking.updated", "data": {"pad": "x" * 8_000}})
+                    for _ in range(5)
+                )
+            )
             await asyncio.sleep(0.15)
         assert slow.queue, "the board's socket never filled up"
         queued = len(slow.queue)

@@ -22,7 +22,8 @@ OPEN_TRANSACTIONS = text(
     " JOIN pg_class c ON c.oid = l.relation"
     " WHERE a.datname = current_database() AND a.usename = current_user"
     " AND a.pid <> pg_backend_pid() AND a.xact_start IS NOT NULL"
-    " AND c.relname = ANY(:tables)").bindparams(tables=list(PAYMENT_TABLES))
+    " AND c.relname = ANY(:tables)"
+).bindparams(tables=list(PAYMENT_TABLES))
 
 
 async def open_transactions() -> list[tuple[Any, ...]]:
@@ -38,14 +39,13 @@ class NoTransactionProbe:
         self.inner, self.name = inner, inner.name
         self.seen: list[list[tuple[Any, ...]]] = []
 
-    async def create_intent(self, amount_cents: int, currency: str, idempotency_key: str,
-                            metadata: dict[str, str]) -> IntentResult:
+    async def create_intent(
+        self, amount_cents: int, currency: str, idempotency_key: str, metadata: dict[str, str]
+    ) -> IntentResult:
         self.seen.append(await open_transactions())
-        return await self.inner.create_intent(amount_cents, currency, idempotency_key,
-                                              metadata)
+        return await self.inner.create_intent(amount_cents, currency, idempotency_key, metadata)
 
-    async def refund(self, provider_payment_id: str, amount_cents: int,
-                     idempotency_key: str) -> RefundResult:
+    async def refund(self, provider_payment_id: str, amount_cents: int, idempotency_key: str) -> RefundResult:
         return await self.inner.refund(provider_payment_id, amount_cents, idempotency_key)
 
 

@@ -53,8 +53,11 @@ def sendgrid_fixture() -> Iterator[SendGridPeer]:
 async def parked_outbox_fixture(database: str) -> None:
     """Rows other tests left pending wait forever, so this test's worker sees only its own."""
     async with tenant_session(SYSTEM) as session:
-        await session.execute(update(OutboxEvent).where(OutboxEvent.status == "pending")
-                              .values(next_attempt_at=text("'infinity'::timestamptz")))
+        await session.execute(
+            update(OutboxEvent)
+            .where(OutboxEvent.status == "pending")
+            .values(next_attempt_at=text("'infinity'::timestamptz"))
+        )
 
 
 def settings_with(**overrides: Any) -> Settings:
@@ -66,18 +69,22 @@ def smtp_port(server: SmtpServer, **overrides: Any) -> EmailPort:
 
 
 def sendgrid_port(peer: SendGridPeer) -> EmailPort:
-    return SendGridEmail(settings_with(sendgrid_api_key=peer.api_key,
-                                       sendgrid_api_base=peer.base_url))
+    return SendGridEmail(settings_with(sendgrid_api_key=peer.api_key, sendgrid_api_base=peer.base_url))
 
 
 def twilio_port(peer: TwilioPeer) -> SmsPort:
-    return TwilioSms(settings_with(twilio_account_sid=peer.account_sid,
-                                   twilio_auth_token=peer.auth_token,
-                                   twilio_api_base=peer.base_url))
+    return TwilioSms(
+        settings_with(
+            twilio_account_sid=peer.account_sid,
+            twilio_auth_token=peer.auth_token,
+            twilio_api_base=peer.base_url,
+        )
+    )
 
 
-def make_worker(email: EmailPort, sms: SmsPort, payments: PaymentsPort | None = None,
-                **overrides: Any) -> OutboxWorker:
+def make_worker(
+    email: EmailPort, sms: SmsPort, payments: PaymentsPort | None = None, **overrides: Any
+) -> OutboxWorker:
     """A worker with the app's ports but these email/SMS (and payments) peers."""
     settings = settings_with(**overrides)
     ports = dataclasses.replace(build_ports(settings), email=email, sms=sms)
@@ -86,13 +93,11 @@ def make_worker(email: EmailPort, sms: SmsPort, payments: PaymentsPort | None = 
     return OutboxWorker(settings, ports=ports, rng=random.Random(42))
 
 
-async def enqueue_event(topic: str, payload: dict[str, Any],
-                        org_id: uuid.UUID | None = None) -> int:
+async def enqueue_event(topic: str, payload: dict[str, Any], org_id: uuid.UUID | None = None) -> int:
     key = f"test:{topic}:{uuid.uuid4()}"
     async with tenant_session(SYSTEM) as session:
         await enqueue(session, topic, payload, idempotency_key=key, org_id=org_id)
-        event_id = await session.scalar(
-            select(OutboxEvent.id).where(OutboxEvent.idempotency_key == key))
+        event_id = await session.scalar(select(OutboxEvent.id).where(OutboxEvent.idempotency_key == key))
     assert event_id is not None
     return event_id
 
@@ -104,8 +109,9 @@ async def outbox_row(event_id: int) -> OutboxEvent:
 
 async def deliveries(event_id: int) -> dict[str, NotificationDelivery]:
     async with tenant_session(SYSTEM) as session:
-        rows = await session.scalars(select(NotificationDelivery)
-                                     .where(NotificationDelivery.outbox_id == event_id))
+        rows = await session.scalars(
+            select(NotificationDelivery).where(NotificationDelivery.outbox_id == event_id)
+        )
         return {row.channel: row for row in rows}
 
 

@@ -57,8 +57,9 @@ class HttpPeer:
         class Handler(BaseHTTPRequestHandler):
             def _serve(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
-                recorded = Recorded(self.command, self.path, dict(self.headers.items()),
-                                    self.rfile.read(length))
+                recorded = Recorded(
+                    self.command, self.path, dict(self.headers.items()), self.rfile.read(length)
+                )
                 reply = peer._handle(recorded)
                 payload = b"" if reply.body is None else json.dumps(reply.body).encode()
                 self.send_response(reply.status)

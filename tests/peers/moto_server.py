@@ -21,8 +21,13 @@ class MotoS3:
     bucket: str
 
     def storage(self) -> S3Storage:
-        return S3Storage(self.bucket, endpoint_url=self.endpoint_url, region=REGION,
-                         access_key_id=ACCESS_KEY, secret_access_key=SECRET_KEY)
+        return S3Storage(
+            self.bucket,
+            endpoint_url=self.endpoint_url,
+            region=REGION,
+            access_key_id=ACCESS_KEY,
+            secret_access_key=SECRET_KEY,
+        )
 
 
 def _free_port() -> int:

@@ -56,23 +56,30 @@ class StripePeer(HttpPeer):
 
     def _intent(self, form: dict[str, str]) -> Reply:
         intent_id = f"pi_peer_{uuid.uuid4().hex[:16]}"
-        intent = {"id": intent_id, "object": "payment_intent",
-                  "amount": int(form["amount"]), "currency": form["currency"],
-                  "status": "requires_payment_method",
-                  "client_secret": f"{intent_id}_secret_x"}
+        intent = {
+            "id": intent_id,
+            "object": "payment_intent",
+            "amount": int(form["amount"]),
+            "currency": form["currency"],
+            "status": "requires_payment_method",
+            "client_secret": f"{intent_id}_secret_x",
+        }
         self.intents[intent["id"]] = intent
         return Reply(200, intent)
 
     def _refund(self, form: dict[str, str]) -> Reply:
-        refund = {"id": f"re_peer_{uuid.uuid4().hex[:16]}", "object": "refund",
-                  "amount": int(form["amount"]), "payment_intent": form["payment_intent"],
-                  "status": "succeeded"}
+        refund = {
+            "id": f"re_peer_{uuid.uuid4().hex[:16]}",
+            "object": "refund",
+            "amount": int(form["amount"]),
+            "payment_intent": form["payment_intent"],
+            "status": "succeeded",
+        }
         self.refunds[refund["id"]] = refund
         return Reply(200, refund)
 
 
-def signed_event(secret: str, event: dict[str, Any],
-                 timestamp: int | None = None) -> tuple[bytes, str]:
+def signed_event(secret: str, event: dict[str, Any], timestamp: int | None = None) -> tuple[bytes, str]:
     """A webhook body and its Stripe-Signature header, as Stripe signs them."""
     body = json.dumps(event).encode()
     ts = int(time.time()) if timestamp is None else timestamp

@@ -28,17 +28,21 @@ def test_junk_email_is_refused(raw: str) -> None:
         normalise_email(raw)
 
 
-@pytest.mark.parametrize(("raw", "expected"), [
-    ("+49 30 1234567", "+49301234567"),
-    ("+1 (415) 555-0100", "+14155550100"),
-    ("0049.30.1234567", "+49301234567"),
-])
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("+49 30 1234567", "+49301234567"),
+        ("+1 (415) 555-0100", "+14155550100"),
+        ("0049.30.1234567", "+49301234567"),
+    ],
+)
 def test_phone_becomes_e164(raw: str, expected: str) -> None:
     assert normalise_phone(raw) == expected
 
 
-@pytest.mark.parametrize("raw", ["030 1234567", "+0301234567", "+49abc123456", "+123",
-                                 "+1234567890123456", "call me"])
+@pytest.mark.parametrize(
+    "raw", ["030 1234567", "+0301234567", "+49abc123456", "+123", "+1234567890123456", "call me"]
+)
 def test_junk_phone_is_refused(raw: str) -> None:
     with pytest.raises(ValueError, match="phone"):
         normalise_phone(raw)

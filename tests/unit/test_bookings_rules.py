@@ -16,15 +16,18 @@ def test_valid_window_passes() -> None:
     check_window(NOW + timedelta(hours=1), NOW + timedelta(hours=15), NOW)
 
 
-@pytest.mark.parametrize(("start", "end", "field"), [
-    (NOW, NOW + timedelta(hours=2), "window_start"),
-    (NOW - timedelta(days=1), NOW + timedelta(hours=2), "window_start"),
-    (NOW + timedelta(days=400), NOW + timedelta(days=400, hours=2), "window_start"),
-    (NOW + timedelta(hours=3), NOW + timedelta(hours=3), "window_end"),
-    (NOW + timedelta(hours=3), NOW + timedelta(hours=2), "window_end"),
-    (NOW + timedelta(hours=1), NOW + timedelta(hours=15, minutes=1), "window_end"),
-    (datetime(2027, 6, 1, 8), datetime(2027, 6, 1, 9), "window_start"),
-])
+@pytest.mark.parametrize(
+    ("start", "end", "field"),
+    [
+        (NOW, NOW + timedelta(hours=2), "window_start"),
+        (NOW - timedelta(days=1), NOW + timedelta(hours=2), "window_start"),
+        (NOW + timedelta(days=400), NOW + timedelta(days=400, hours=2), "window_start"),
+        (NOW + timedelta(hours=3), NOW + timedelta(hours=3), "window_end"),
+        (NOW + timedelta(hours=3), NOW + timedelta(hours=2), "window_end"),
+        (NOW + timedelta(hours=1), NOW + timedelta(hours=15, minutes=1), "window_end"),
+        (datetime(2027, 6, 1, 8), datetime(2027, 6, 1, 9), "window_start"),
+    ],
+)
 def test_bad_windows_name_the_field(start: datetime, end: datetime, field: str) -> None:
     with pytest.raises(ValidationFailed) as caught:
         check_window(start, end, NOW)

@@ -23,11 +23,25 @@ from dispatch.assignment.scoring import FleetColumns, Job, Weights
 from tests.unit.test_scoring import H, T, fleet
 
 
-def job(lat: float, start_h: float, hours: float = 2.0, *, to: float | None = None,
-        volume: float = 10.0, skills: int = 1) -> Job:
-    return Job(pickup_lat=lat, pickup_lon=0.0, start=T + start_h * H,
-               end=T + (start_h + hours) * H, volume_m3=volume, required_skills=skills,
-               dropoff_lat=lat if to is None else to, dropoff_lon=0.0)
+def job(
+    lat: float,
+    start_h: float,
+    hours: float = 2.0,
+    *,
+    to: float | None = None,
+    volume: float = 10.0,
+    skills: int = 1,
+) -> Job:
+    return Job(
+        pickup_lat=lat,
+        pickup_lon=0.0,
+        start=T + start_h * H,
+        end=T + (start_h + hours) * H,
+        volume_m3=volume,
+        required_skills=skills,
+        dropoff_lat=lat if to is None else to,
+        dropoff_lon=0.0,
+    )
 
 
 def feasible(f, jobs):  # type: ignore[no-untyped-def]
@@ -149,8 +163,12 @@ def reference(feas: np.ndarray, jobs: list[Job], legs: Legs) -> tuple[int, float
     cols: list[tuple[int, int, int, float]] = []  # (driver, tail job or -1, head job, km)
     for d in range(drivers):
         cols += [(d, -1, k, float(legs.start_km[d, k])) for k in range(n) if feas[k, d]]
-        cols += [(d, j, k, float(legs.between_km[j, k])) for j in range(n) for k in range(n)
-                 if follow[j, k] and feas[j, d] and feas[k, d]]
+        cols += [
+            (d, j, k, float(legs.between_km[j, k]))
+            for j in range(n)
+            for k in range(n)
+            if follow[j, k] and feas[j, d] and feas[k, d]
+        ]
     rows = n + drivers * n + drivers  # cover, conservation per (driver, job), one start each
     a = np.zeros((rows, len(cols)))
     for i, (d, j, k, _) in enumerate(cols):
@@ -162,13 +180,17 @@ def reference(feas: np.ndarray, jobs: list[Job], legs: Legs) -> tuple[int, float
             a[n + d * n + j, i] += 1
     ub = np.concatenate([np.ones(n), np.zeros(drivers * n), np.ones(drivers)])
     km = np.array([c[3] for c in cols])
-    whole = {"integrality": np.ones(len(cols)), "bounds": Bounds(0, 1),
-             "options": {"mip_rel_gap": 0.0}}
+    whole = {"integrality": np.ones(len(cols)), "bounds": Bounds(0, 1), "options": {"mip_rel_gap": 0.0}}
     most = milp(-np.ones(len(cols)), constraints=LinearConstraint(a, -np.inf, ub), **whole)
     served = round(-most.fun)
-    least = milp(km, constraints=[LinearConstraint(a, -np.inf, ub),
-                                  LinearConstraint(np.ones((1, len(cols))), served, np.inf)],
-                 **whole)
+    least = milp(
+        km,
+        constraints=[
+            LinearConstraint(a, -np.inf, ub),
+            LinearConstraint(np.ones((1, len(cols))), served, np.inf),
+        ],
+        **whole,
+    )
     return served, float(least.fun)
 
 
@@ -177,8 +199,11 @@ def random_day(seed: int) -> tuple[FleetColumns, list[Job]]:
     (so drivers of one skill set differ in the jobs they may take)."""
     rng = np.random.default_rng(seed)
     drivers, moves = int(rng.integers(2, 5)), int(rng.integers(5, 10))
-    f = fleet(list(rng.uniform(0, 0.3, drivers)), skills=list(rng.choice([1, 3, 5], drivers)),
-              capacity=(40.0,) * moves)
+    f = fleet(
+        list(rng.uniform(0, 0.3, drivers)),
+        skills=list(rng.choice([1, 3, 5], drivers)),
+        capacity=(40.0,) * moves,
+    )
     for d in range(drivers):
         if rng.random() < 0.4:
             at = float(rng.uniform(7, 16))
@@ -186,8 +211,15 @@ def random_day(seed: int) -> tuple[FleetColumns, list[Job]]:
     jobs = []
     for _ in range(moves):
         start, hours = float(rng.uniform(7, 17)), float(rng.uniform(0.5, 3))
-        jobs.append(job(float(rng.uniform(0, 0.3)), start, hours, to=float(rng.uniform(0, 0.3)),
-                        skills=int(rng.choice([1, 1, 5, 3]))))
+        jobs.append(
+            job(
+                float(rng.uniform(0, 0.3)),
+                start,
+                hours,
+                to=float(rng.uniform(0, 0.3)),
+                skills=int(rng.choice([1, 1, 5, 3])),
+            )
+        )
     return f, jobs
 
 
@@ -229,8 +261,7 @@ def test_reference_milp_sees_what_the_old_skill_rule_missed() -> None:
     assert served == 2 and km < 1.2
 
 
-def test_a_model_too_large_to_build_leaves_the_day_to_vroom(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_model_too_large_to_build_leaves_the_day_to_vroom(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(exact, "MAX_ARCS", 1)
     f = fleet([0.0])
     jobs = [job(0.05, 8, to=0.1), job(0.1, 13)]

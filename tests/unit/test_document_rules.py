@@ -13,20 +13,35 @@ PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"
 HEIC = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00"
 
 
-@pytest.mark.parametrize(("head", "kind"), [
-    (PDF, "application/pdf"), (JPEG, "image/jpeg"), (PNG, "image/png"), (HEIC, "image/heic"),
-    (b"\x00\x00\x00\x18ftypmif1\x00", "image/heic"), (b"\x00\x00\x00\x18ftypmsf1\x00",
-                                                       "image/heic"),
-    (b"\x00\x00\x00\x18ftypheix\x00", "image/heic"),
-])
+@pytest.mark.parametrize(
+    ("head", "kind"),
+    [
+        (PDF, "application/pdf"),
+        (JPEG, "image/jpeg"),
+        (PNG, "image/png"),
+        (HEIC, "image/heic"),
+        (b"\x00\x00\x00\x18ftypmif1\x00", "image/heic"),
+        (b"\x00\x00\x00\x18ftypmsf1\x00", "image/heic"),
+        (b"\x00\x00\x00\x18ftypheix\x00", "image/heic"),
+    ],
+)
 def test_sniff_recognizes_accepted_types(head: bytes, kind: str) -> None:
     assert rules.sniff(head) == kind
 
 
-@pytest.mark.parametrize("head", [
-    b"", b"%PDF", b"<html><body>", b"MZ\x90\x00", b"GIF89a", b"\x00\x00\x00\x18ftypmp42",
-    b"PK\x03\x04", b"\x89PNG\r\n\x1a",
-])
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"",
+        b"%PDF",
+        b"<html><body>",
+        b"MZ\x90\x00",
+        b"GIF89a",
+        b"\x00\x00\x00\x18ftypmp42",
+        b"PK\x03\x04",
+        b"\x89PNG\r\n\x1a",
+    ],
+)
 def test_sniff_refuses_everything_else(head: bytes) -> None:
     assert rules.sniff(head) is None
 
@@ -56,10 +71,20 @@ def test_size_limits() -> None:
         rules.check_size(0, 10)
 
 
-@pytest.mark.parametrize("name", [
-    "../../etc/passwd", "..\\..\\windows\\win.ini", "/etc/passwd", "a/b.pdf", "..", "...",
-    "invoice\x00.pdf", "bad\nname.pdf", "C:\\temp\\x.pdf",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../../etc/passwd",
+        "..\\..\\windows\\win.ini",
+        "/etc/passwd",
+        "a/b.pdf",
+        "..",
+        "...",
+        "invoice\x00.pdf",
+        "bad\nname.pdf",
+        "C:\\temp\\x.pdf",
+    ],
+)
 def test_path_like_or_control_names_are_refused(name: str) -> None:
     with pytest.raises(ValidationFailed):
         rules.display_name(name)

@@ -63,19 +63,19 @@ def test_every_module_is_reached_served_as_javascript_and_kept_for_offline() -> 
     styles = set(STYLES.findall((DRIVER_DIR / "index.html").read_text()))
     assert styles == {"/board/board.css", "/driver/driver.css"}
     # The worker keeps exactly the page, its files, what it borrows and the vocabulary.
-    assert shell() == ({WORKER_SCOPE} | {f"/driver/{name}" for name in ASSETS} | modules
-                       | styles | {"/api/v1/lifecycle"})
+    assert shell() == (
+        {WORKER_SCOPE} | {f"/driver/{name}" for name in ASSETS} | modules | styles | {"/api/v1/lifecycle"}
+    )
 
 
 def test_no_inline_script_or_style() -> None:
     html = (DRIVER_DIR / "index.html").read_text()
-    assert re.findall(r"<script\b[^>]*>", html) == [
-        '<script type="module" src="/driver/main.js">']
+    assert re.findall(r"<script\b[^>]*>", html) == ['<script type="module" src="/driver/main.js">']
     assert "<style" not in html and " style=" not in html and "javascript:" not in html
     for name in ASSETS:
         if name.endswith(".js"):
             text = (DRIVER_DIR / name).read_text()
-            assert "innerHTML" not in text and "setAttribute(\"style\"" not in text, name
+            assert "innerHTML" not in text and 'setAttribute("style"' not in text, name
             assert "eval(" not in text and "new Function" not in text, name
 
 

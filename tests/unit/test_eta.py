@@ -15,8 +15,7 @@ from dispatch.pricing import Pricing
 from dispatch.tracking import rules
 from dispatch.tracking.rules import Estimate, EtaModel
 
-MODEL = EtaModel(road_factor=1.3, default_speed_mps=10.0, floor_fraction=0.4,
-                 smoothing_s=60.0, near_s=600.0)
+MODEL = EtaModel(road_factor=1.3, default_speed_mps=10.0, floor_fraction=0.4, smoothing_s=60.0, near_s=600.0)
 M_PER_DEG_LAT = 111_195.0  # great circle on the 6371 km sphere
 
 
@@ -52,7 +51,8 @@ def test_arrival_is_the_geofence_not_the_stop() -> None:
     assert found.distance_m == pytest.approx(0.01 * M_PER_DEG_LAT * 1.3 - 150, rel=1e-3)
     assert rules.estimate(52.0, 13.0, 52.0001, 13.0, 10.0, fenced).eta_s == 0.0
     assert EtaModel.of(1.3, 36.0, 10.0, 150.0) == EtaModel(
-        road_factor=1.3, default_speed_mps=10.0, near_s=600.0, arrival_m=150.0)
+        road_factor=1.3, default_speed_mps=10.0, near_s=600.0, arrival_m=150.0
+    )
 
 
 def test_estimate_without_a_speed_uses_the_default_and_a_stop_never_means_never() -> None:
@@ -68,8 +68,7 @@ def test_speed_is_pinged_or_measured_and_smoothed_by_time() -> None:
     assert rules.observed_speed(None, 100.0, 0.0) is None
     # The first ping blends into the default speed, as any other would.
     assert rules.smoothed_speed(None, 12.0, 0.0, MODEL) == 10.0
-    assert rules.smoothed_speed(None, 12.0, 60.0, MODEL) == pytest.approx(
-        12.0 - 2.0 * math.exp(-1))
+    assert rules.smoothed_speed(None, 12.0, 60.0, MODEL) == pytest.approx(12.0 - 2.0 * math.exp(-1))
     assert rules.smoothed_speed(10.0, None, 5.0, MODEL) == 10.0
     one_step = rules.smoothed_speed(10.0, 0.0, 60.0, MODEL)
     assert one_step == pytest.approx(10.0 * math.exp(-1))
@@ -93,26 +92,57 @@ def test_minutes_shown_round_up_and_change_triggers_telling() -> None:
 
 def _org() -> OrgState:
     fleet = FleetColumns(
-        driver_ids=["d1"], lat=np.array([0.0]), lon=np.array([0.0]),
-        eligible=np.array([True]), skills=np.array([1], dtype=np.int64),
-        rating=np.array([3.0]), jobs_today=np.zeros(1, dtype=np.int64),
-        idle_since=np.zeros(1), truck_ids=[], truck_capacity=np.zeros(0),
-        truck_active=np.zeros(0, dtype=bool))
-    return OrgState(org_id="o1", name="Org", verified=True, rating=0.0,
-                    area=prep(Point(13.0, 52.0).buffer(1)),
-                    pricing=Pricing(10_000, 100, 10_000, "EUR"), fleet=fleet,
-                    driver_row={"d1": 0}, live=LiveColumns.empty(1))
+        driver_ids=["d1"],
+        lat=np.array([0.0]),
+        lon=np.array([0.0]),
+        eligible=np.array([True]),
+        skills=np.array([1], dtype=np.int64),
+        rating=np.array([3.0]),
+        jobs_today=np.zeros(1, dtype=np.int64),
+        idle_since=np.zeros(1),
+        truck_ids=[],
+        truck_capacity=np.zeros(0),
+        truck_active=np.zeros(0, dtype=bool),
+    )
+    return OrgState(
+        org_id="o1",
+        name="Org",
+        verified=True,
+        rating=0.0,
+        area=prep(Point(13.0, 52.0).buffer(1)),
+        pricing=Pricing(10_000, 100, 10_000, "EUR"),
+        fleet=fleet,
+        driver_row={"d1": 0},
+        live=LiveColumns.empty(1),
+    )
 
 
 def _ping(lat: float, ts: float, speed: float | None = 10.0) -> dict[str, object]:
-    return {"org_id": "o1", "driver_id": "d1", "lat": lat, "lon": 13.0, "heading": 0.0,
-            "speed": speed, "ts": ts}
+    return {
+        "org_id": "o1",
+        "driver_id": "d1",
+        "lat": lat,
+        "lon": 13.0,
+        "heading": 0.0,
+        "speed": speed,
+        "ts": ts,
+    }
 
 
 def test_shard_tells_the_eta_once_per_minute_and_near_once() -> None:
     orgs = {"o1": _org()}
-    set_job(orgs["o1"], "d1", {"booking_id": "b1", "status": "en_route", "pickup_lat": 52.1,
-                               "pickup_lon": 13.0, "dropoff_lat": 52.2, "dropoff_lon": 13.0})
+    set_job(
+        orgs["o1"],
+        "d1",
+        {
+            "booking_id": "b1",
+            "status": "en_route",
+            "pickup_lat": 52.1,
+            "pickup_lon": 13.0,
+            "dropoff_lat": 52.2,
+            "dropoff_lon": 13.0,
+        },
+    )
     # 0.1 deg = 11.1 km straight ahead: 18.5 min at 10 m/s.
     first = apply_pings(orgs, [_ping(52.0, 1000.0)], 150.0, MODEL)
     assert [e["type"] for e in first] == ["job.eta"]
@@ -141,8 +171,14 @@ def test_shard_tells_the_eta_once_per_minute_and_near_once() -> None:
 
 def test_no_eta_without_a_model_or_a_stop_ahead() -> None:
     orgs = {"o1": _org()}
-    job = {"booking_id": "b1", "status": "loading", "pickup_lat": 52.1, "pickup_lon": 13.0,
-           "dropoff_lat": 52.2, "dropoff_lon": 13.0}
+    job = {
+        "booking_id": "b1",
+        "status": "loading",
+        "pickup_lat": 52.1,
+        "pickup_lon": 13.0,
+        "dropoff_lat": 52.2,
+        "dropoff_lon": 13.0,
+    }
     set_job(orgs["o1"], "d1", job)
     assert apply_pings(orgs, [_ping(52.0, 1000.0)], 150.0, MODEL) == []
     set_job(orgs["o1"], "d1", {**job, "status": "in_transit"})

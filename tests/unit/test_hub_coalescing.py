@@ -40,8 +40,7 @@ class FakeSocket(Outlet):
         return [orjson.loads(f.data) for f in taken]
 
 
-def world(boards: int = 1, limit: int = 64) -> tuple[BoardHub, Room, list[BoardLink],
-                                                     list[FakeSocket]]:
+def world(boards: int = 1, limit: int = 64) -> tuple[BoardHub, Room, list[BoardLink], list[FakeSocket]]:
     hub = BoardHub(tick_ms=100, queue_frames=limit)
     org = uuid.uuid4()
     room = Room(org_id=org, last_seq=0, ticked=0, epoch=EPOCH)
@@ -57,8 +56,9 @@ def world(boards: int = 1, limit: int = 64) -> tuple[BoardHub, Room, list[BoardL
 
 
 def move(hub: BoardHub, room: Room, driver: str, lat: float) -> None:
-    hub.on_positions(room.org_id, [{"id": driver, "lat": lat, "lon": 13.4, "online": True,
-                                    "ts": time.time()}])
+    hub.on_positions(
+        room.org_id, [{"id": driver, "lat": lat, "lon": 13.4, "online": True, "ts": time.time()}]
+    )
 
 
 def event(hub: BoardHub, room: Room) -> int:
@@ -73,8 +73,7 @@ def test_a_board_that_keeps_up_gets_events_then_the_tick_each_tick() -> None:
     first = event(hub, room)
     hub.tick()
     events_frame, tick = sock.frames()
-    assert events_frame["type"] == "events" and [e["seq"] for e in events_frame["events"]] == [
-        first]
+    assert events_frame["type"] == "events" and [e["seq"] for e in events_frame["events"]] == [first]
     assert tick["type"] == "tick" and tick["seq"] == first and tick["epoch"] == EPOCH
     assert [(d["id"], d["lat"]) for d in tick["drivers"]] == [("a", 52.1)]
     hub.tick()  # nothing changed: nothing sent
@@ -157,8 +156,7 @@ def test_a_board_that_catches_up_from_the_rooms_recent_events_gets_its_own_tick(
     move(hub, room, "a", 52.1)
     hub.tick()
     frames = sock_behind.frames()
-    assert [e["seq"] for f in frames if f["type"] == "events" for e in f["events"]] == [
-        first, second]
+    assert [e["seq"] for f in frames if f["type"] == "events" for e in f["events"]] == [first, second]
     assert frames[-1]["type"] == "tick" and frames[-1]["seq"] == second
     assert sock_ahead.frames()[-1]["seq"] == second
 

@@ -37,28 +37,41 @@ def test_line_amount_and_tax_round_half_up_per_line() -> None:
 
 
 def test_totals_sum_lines() -> None:
-    lines = [rules.price_line(LineInput("Move", Decimal(1), 30_000, 1_900)),
-             rules.price_line(LineInput("Packing", Decimal(2), 2_500, 700))]
+    lines = [
+        rules.price_line(LineInput("Move", Decimal(1), 30_000, 1_900)),
+        rules.price_line(LineInput("Packing", Decimal(2), 2_500, 700)),
+    ]
     totals = rules.totals(lines)
-    assert (totals.subtotal_cents, totals.tax_cents, totals.total_cents) == (35_000, 6_050,
-                                                                              41_050)
+    assert (totals.subtotal_cents, totals.tax_cents, totals.total_cents) == (35_000, 6_050, 41_050)
 
 
-@pytest.mark.parametrize("line", [LineInput("x", Decimal(0), 100),
-                                  LineInput("x", Decimal(1), -1),
-                                  LineInput("x", Decimal(1), 100, 10_001)])
+@pytest.mark.parametrize(
+    "line",
+    [
+        LineInput("x", Decimal(0), 100),
+        LineInput("x", Decimal(1), -1),
+        LineInput("x", Decimal(1), 100, 10_001),
+    ],
+)
 def test_invalid_lines_are_refused(line: LineInput) -> None:
     with pytest.raises(ValueError):
         rules.price_line(line)
 
 
-@pytest.mark.parametrize(("current", "target", "allowed"), [
-    ("draft", InvoiceStatus.ISSUED, True), ("draft", InvoiceStatus.PAID, False),
-    ("issued", InvoiceStatus.PAID, True), ("issued", InvoiceStatus.OVERDUE, True),
-    ("overdue", InvoiceStatus.PAID, True), ("overdue", InvoiceStatus.ISSUED, False),
-    ("paid", InvoiceStatus.VOID, False), ("void", InvoiceStatus.ISSUED, False),
-    ("issued", InvoiceStatus.ISSUED, False),
-])
+@pytest.mark.parametrize(
+    ("current", "target", "allowed"),
+    [
+        ("draft", InvoiceStatus.ISSUED, True),
+        ("draft", InvoiceStatus.PAID, False),
+        ("issued", InvoiceStatus.PAID, True),
+        ("issued", InvoiceStatus.OVERDUE, True),
+        ("overdue", InvoiceStatus.PAID, True),
+        ("overdue", InvoiceStatus.ISSUED, False),
+        ("paid", InvoiceStatus.VOID, False),
+        ("void", InvoiceStatus.ISSUED, False),
+        ("issued", InvoiceStatus.ISSUED, False),
+    ],
+)
 def test_status_machine(current: str, target: InvoiceStatus, allowed: bool) -> None:
     if allowed:
         rules.check_transition(current, target)
@@ -105,25 +118,40 @@ def test_overdue_only_after_the_due_day() -> None:
 
 def test_pdf_rendering_is_deterministic() -> None:
     view = InvoicePdf(
-        number="INV-2026-ACME-00007", status="issued", currency="EUR",
-        issue_date=date(2026, 5, 1), due_date=date(2026, 5, 15), mover_name="Acme Moving",
-        mover_code="ACME", mover_email="billing@acme.test", mover_phone="",
-        customer_name="Ada", customer_email="ada@example.test",
+        number="INV-2026-ACME-00007",
+        status="issued",
+        currency="EUR",
+        issue_date=date(2026, 5, 1),
+        due_date=date(2026, 5, 15),
+        mover_name="Acme Moving",
+        mover_code="ACME",
+        mover_email="billing@acme.test",
+        mover_phone="",
+        customer_name="Ada",
+        customer_email="ada@example.test",
         lines=(PdfLine("Move", Decimal(1), 30_000, 1_900, 30_000),),
-        subtotal_cents=30_000, tax_cents=5_700, total_cents=35_700, paid_cents=0,
-        payment_instructions="")
+        subtotal_cents=30_000,
+        tax_cents=5_700,
+        total_cents=35_700,
+        paid_cents=0,
+        payment_instructions="",
+    )
     first = render_invoice_pdf(view)
     assert first.startswith(b"%PDF-") and first == render_invoice_pdf(view)
 
 
-@pytest.mark.parametrize(("status", "paid", "received", "expected"), [
-    ("issued", 0, 35_700, (35_700, 0)),  # the whole balance
-    ("overdue", 10_000, 25_700, (25_700, 0)),  # the rest after a part-payment by hand
-    ("issued", 5_700, 35_700, (30_000, 5_700)),  # a superseded intent: only what is owed
-    ("paid", 35_700, 30_000, (0, 30_000)),  # paid meanwhile: all of it to refund
-    ("void", 0, 35_700, (0, 35_700)),
-    ("issued", 0, 0, (0, 0)),
-])
+@pytest.mark.parametrize(
+    ("status", "paid", "received", "expected"),
+    [
+        ("issued", 0, 35_700, (35_700, 0)),  # the whole balance
+        ("overdue", 10_000, 25_700, (25_700, 0)),  # the rest after a part-payment by hand
+        ("issued", 5_700, 35_700, (30_000, 5_700)),  # a superseded intent: only what is owed
+        ("paid", 35_700, 30_000, (0, 30_000)),  # paid meanwhile: all of it to refund
+        ("void", 0, 35_700, (0, 35_700)),
+        ("issued", 0, 0, (0, 0)),
+    ],
+)
 def test_an_online_payment_credits_what_is_owed_and_reports_the_excess(
-        status: str, paid: int, received: int, expected: tuple[int, int]) -> None:
+    status: str, paid: int, received: int, expected: tuple[int, int]
+) -> None:
     assert rules.online_credit(status, 35_700, paid, received) == expected

@@ -76,8 +76,7 @@ def test_ray_translator_reads_the_shard_worker_group() -> None:
     config = _derive_autoscaling_config_from_ray_cr(cr)  # runs Ray's validate_config too
     (group,) = cr["spec"]["workerGroupSpecs"]
     workers = config["available_node_types"][group["groupName"]]
-    assert (workers["min_workers"], workers["max_workers"]) == (group["minReplicas"],
-                                                                group["maxReplicas"])
+    assert (workers["min_workers"], workers["max_workers"]) == (group["minReplicas"], group["maxReplicas"])
     assert 1 <= workers["min_workers"] <= workers["max_workers"]
     assert workers["resources"][SHARD_RESOURCE] == 4  # what each shard actor asks one of
     assert workers["resources"]["CPU"] >= 1  # from the container's limits
@@ -111,8 +110,10 @@ def _token_sources(env: list[dict[str, Any]]) -> tuple[str | None, str | None]:
 def test_every_ray_process_and_client_holds_the_token() -> None:
     """Ray runs whatever code reaches its ports: token auth everywhere, from the Secret."""
     spec, secret = _ray_cr()["spec"], KUSTOMIZATION["secretGenerator"][0]["name"]
-    ray_envs = [group["template"]["spec"]["containers"][0]["env"]
-                for group in [spec["headGroupSpec"], *spec["workerGroupSpecs"]]]
+    ray_envs = [
+        group["template"]["spec"]["containers"][0]["env"]
+        for group in [spec["headGroupSpec"], *spec["workerGroupSpecs"]]
+    ]
     for env in [*ray_envs, spec["autoscalerOptions"]["env"]]:
         assert _token_sources(env) == ("token", secret)
     gateway = _by_kind()["Deployment"]["spec"]["template"]["spec"]["containers"][0]
@@ -154,13 +155,14 @@ def test_service_hpa_and_pdb_point_at_the_gateway_pods() -> None:
 
 def _env_sources(kind: str) -> set[tuple[str, str]]:
     container = _by_kind()[kind]["spec"]["template"]["spec"]["containers"][0]
-    return {(kind_ref, ref["name"]) for source in container["envFrom"]
-            for kind_ref, ref in source.items()}
+    return {(kind_ref, ref["name"]) for source in container["envFrom"] for kind_ref, ref in source.items()}
 
 
 def test_pods_read_the_configmap_and_the_generated_secret() -> None:
-    expected = {("configMapRef", _by_kind()["ConfigMap"]["metadata"]["name"]),
-                ("secretRef", KUSTOMIZATION["secretGenerator"][0]["name"])}
+    expected = {
+        ("configMapRef", _by_kind()["ConfigMap"]["metadata"]["name"]),
+        ("secretRef", KUSTOMIZATION["secretGenerator"][0]["name"]),
+    }
     assert _env_sources("Deployment") == expected
     assert _env_sources("Job") == expected
 

@@ -55,8 +55,11 @@ def test_roles_map_onto_actors() -> None:
 def test_moves_list_every_status_and_exactly_the_table() -> None:
     table = moves()
     assert list(table) == list(BookingStatus)
-    listed = {(current, target): set(actors)
-              for current, targets in table.items() for target, actors in targets.items()}
+    listed = {
+        (current, target): set(actors)
+        for current, targets in table.items()
+        for target, actors in targets.items()
+    }
     assert listed == {pair: set(actors) for pair, actors in TRANSITIONS.items()}
     assert table[BookingStatus.CANCELLED] == {}
     assert table[BookingStatus.PENDING][BookingStatus.CONFIRMED] == ["mover_staff", "system"]

@@ -42,21 +42,26 @@ def tool(name: str) -> str:
 
 
 def run(*args: str | Path, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(a) for a in args], capture_output=True, text=True, cwd=cwd,
-                          timeout=60)
+    return subprocess.run([str(a) for a in args], capture_output=True, text=True, cwd=cwd, timeout=60)
 
 
 def exported_names() -> set[str]:
     """Every sample name the app's registry can export (a labelled family that has not been
     observed yet has no samples, so names come from the family's type)."""
-    suffixes = {"counter": ("_total", "_created"), "histogram": ("_bucket", "_sum", "_count",
-                                                                 "_created"),
-                "summary": ("_sum", "_count", "_created"), "gauge": ("",), "info": ("_info",),
-                "stateset": ("",), "gaugehistogram": ("_bucket", "_gcount", "_gsum"),
-                "unknown": ("",)}
+    suffixes = {
+        "counter": ("_total", "_created"),
+        "histogram": ("_bucket", "_sum", "_count", "_created"),
+        "summary": ("_sum", "_count", "_created"),
+        "gauge": ("",),
+        "info": ("_info",),
+        "stateset": ("",),
+        "gaugehistogram": ("_bucket", "_gcount", "_gsum"),
+        "unknown": ("",),
+    }
     families: list[Metric] = list(REGISTRY.collect())
-    return {family.name + suffix for family in families
-            for suffix in suffixes[family.type]} | {s.name for f in families for s in f.samples}
+    return {family.name + suffix for family in families for suffix in suffixes[family.type]} | {
+        s.name for f in families for s in f.samples
+    }
 
 
 def promql_of_dashboards() -> list[tuple[str, str]]:
@@ -69,9 +74,12 @@ def promql_of_dashboards() -> list[tuple[str, str]]:
 
 
 def expressions_of_rules() -> list[tuple[str, str]]:
-    return [(f"{path.name}: {rule.get('alert') or rule.get('record')}", rule["expr"])
-            for path in RULES for group in yaml.safe_load(path.read_text())["groups"]
-            for rule in group["rules"]]
+    return [
+        (f"{path.name}: {rule.get('alert') or rule.get('record')}", rule["expr"])
+        for path in RULES
+        for group in yaml.safe_load(path.read_text())["groups"]
+        for rule in group["rules"]
+    ]
 
 
 # ---- Prometheus ------------------------------------------------------------------------------
@@ -144,18 +152,30 @@ def test_every_dashboard_panel_parses_and_names_only_exported_metrics(tmp_path: 
 def test_a_panel_with_bad_promql_is_caught(tmp_path: Path) -> None:
     promtool = tool("promtool")
     path = tmp_path / "bad.yml"
-    path.write_text(yaml.safe_dump({"groups": [{"name": "p", "rules": [
-        {"record": "panel:0", "expr": "sum(rate(movehub_http_requests_total[5m])"}]}]}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "groups": [
+                    {
+                        "name": "p",
+                        "rules": [{"record": "panel:0", "expr": "sum(rate(movehub_http_requests_total[5m])"}],
+                    }
+                ]
+            }
+        )
+    )
     assert run(promtool, "check", "rules", path).returncode != 0
     assert "movehub_no_such_metric_total" not in exported_names()
 
 
 def test_grafana_is_provisioned_with_the_dashboards_and_the_datasource_they_use() -> None:
     datasources = yaml.safe_load(
-        (DEPLOY / "grafana" / "provisioning" / "datasources" / "prometheus.yml").read_text())
+        (DEPLOY / "grafana" / "provisioning" / "datasources" / "prometheus.yml").read_text()
+    )
     uids = {d["uid"] for d in datasources["datasources"]}
     provider = yaml.safe_load(
-        (DEPLOY / "grafana" / "provisioning" / "dashboards" / "movehub.yml").read_text())
+        (DEPLOY / "grafana" / "provisioning" / "dashboards" / "movehub.yml").read_text()
+    )
     assert provider["providers"][0]["options"]["path"] == "/var/lib/grafana/dashboards"
     for path in DASHBOARDS:
         dashboard = json.loads(path.read_text())
@@ -172,8 +192,18 @@ def compose() -> dict[str, Any]:
 
 def test_compose_has_the_briefs_services_each_with_a_health_check() -> None:
     services = compose()["services"]
-    assert {"postgis", "redis", "migrate", "ray-head", "ray-worker", "api", "proxy", "jaeger",
-            "prometheus", "grafana"} <= set(services)
+    assert {
+        "postgis",
+        "redis",
+        "migrate",
+        "ray-head",
+        "ray-worker",
+        "api",
+        "proxy",
+        "jaeger",
+        "prometheus",
+        "grafana",
+    } <= set(services)
     one_shots = {"migrate", "seed", "simulator"}
     for name, service in services.items():
         check = service.get("healthcheck")
@@ -201,8 +231,9 @@ def test_compose_migrates_once_and_lets_the_gateway_scale() -> None:
 @pytest.mark.parametrize("profile", [None, "dev", "prod"])
 def test_compose_config_validates_for_each_profile(profile: str | None, tmp_path: Path) -> None:
     compose_bin = tool("docker-compose")
-    env = subprocess.run(["bash", str(ROOT / "scripts" / "compose-env.sh")], capture_output=True,
-                         text=True, check=True).stdout
+    env = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "compose-env.sh")], capture_output=True, text=True, check=True
+    ).stdout
     env_file = tmp_path / "compose.env"
     env_file.write_text(env)
     args = [compose_bin, "--env-file", env_file, "-f", COMPOSE]
@@ -243,13 +274,19 @@ WORKFLOW = ROOT / ".github" / "workflows" / "ci.yml"
 
 
 def test_the_workflow_is_valid_for_github_and_has_its_jobs() -> None:
-    checked = run(tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows",
-                  WORKFLOW)
+    checked = run(tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", WORKFLOW)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     workflow = yaml.safe_load(WORKFLOW.read_text())
     jobs = workflow["jobs"]
-    assert {"lint", "frontend-lint", "test", "security", "image", "deploy-staging",
-            "deploy-production"} <= set(jobs)
+    assert {
+        "lint",
+        "frontend-lint",
+        "test",
+        "security",
+        "image",
+        "deploy-staging",
+        "deploy-production",
+    } <= set(jobs)
     assert any(step.get("run") == "bash .ci/run" for step in jobs["test"]["steps"])
     pages = jobs["frontend-lint"]["steps"]
     node = next(s for s in pages if s.get("uses", "").startswith("actions/setup-node@"))

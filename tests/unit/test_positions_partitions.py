@@ -12,8 +12,7 @@ def days(first: date, count: int) -> list[date]:
 
 
 def test_creates_today_and_the_days_ahead_that_are_missing() -> None:
-    plan = partition_plan([TODAY, TODAY + timedelta(days=2)], TODAY, ahead_days=3,
-                          retention_days=30)
+    plan = partition_plan([TODAY, TODAY + timedelta(days=2)], TODAY, ahead_days=3, retention_days=30)
     assert plan.create == [TODAY + timedelta(days=1), TODAY + timedelta(days=3)]
     assert plan.drop == []
 

@@ -6,8 +6,7 @@ import pytest
 
 from dispatch.pricing import Pricing, billable_hours, quote
 
-RATES = Pricing(hourly_rate_cents=4500, per_km_cents=150, minimum_charge_cents=15000,
-                currency="EUR")
+RATES = Pricing(hourly_rate_cents=4500, per_km_cents=150, minimum_charge_cents=15000, currency="EUR")
 
 
 def test_hours_round_up_to_quarter_hours() -> None:

@@ -15,10 +15,20 @@ H = timedelta(hours=1)
 S = timedelta(seconds=1)
 
 
-@pytest.mark.parametrize(("notice", "percent"), [
-    (200 * H, 100), (72 * H, 100), (72 * H - S, 75), (48 * H, 75), (48 * H - S, 50),
-    (24 * H, 50), (24 * H - S, 0), (0 * H, 0), (-5 * H, 0),
-])
+@pytest.mark.parametrize(
+    ("notice", "percent"),
+    [
+        (200 * H, 100),
+        (72 * H, 100),
+        (72 * H - S, 75),
+        (48 * H, 75),
+        (48 * H - S, 50),
+        (24 * H, 50),
+        (24 * H - S, 0),
+        (0 * H, 0),
+        (-5 * H, 0),
+    ],
+)
 def test_tier_boundaries(notice: timedelta, percent: int) -> None:
     assert refund_percent(notice) == percent
 

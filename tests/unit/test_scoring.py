@@ -9,20 +9,31 @@ T = 1_800_000_000.0  # a start time, epoch seconds
 H = 3600.0
 
 
-def fleet(lats: list[float], *, eligible: list[bool] | None = None,
-          skills: list[int] | None = None, rating: list[float] | None = None,
-          capacity: tuple[float, ...] = (40.0,)) -> FleetColumns:
+def fleet(
+    lats: list[float],
+    *,
+    eligible: list[bool] | None = None,
+    skills: list[int] | None = None,
+    rating: list[float] | None = None,
+    capacity: tuple[float, ...] = (40.0,),
+) -> FleetColumns:
     n = len(lats)
     return FleetColumns(
-        driver_ids=[f"d{i}" for i in range(n)], lat=np.array(lats, float), lon=np.zeros(n),
-        eligible=np.array(eligible or [True] * n), skills=np.array(skills or [1] * n),
-        rating=np.array(rating or [4.0] * n), jobs_today=np.zeros(n, np.int64),
-        idle_since=np.full(n, T), truck_ids=[f"t{i}" for i in range(len(capacity))],
-        truck_capacity=np.array(capacity), truck_active=np.ones(len(capacity), bool))
+        driver_ids=[f"d{i}" for i in range(n)],
+        lat=np.array(lats, float),
+        lon=np.zeros(n),
+        eligible=np.array(eligible or [True] * n),
+        skills=np.array(skills or [1] * n),
+        rating=np.array(rating or [4.0] * n),
+        jobs_today=np.zeros(n, np.int64),
+        idle_since=np.full(n, T),
+        truck_ids=[f"t{i}" for i in range(len(capacity))],
+        truck_capacity=np.array(capacity),
+        truck_active=np.ones(len(capacity), bool),
+    )
 
 
-JOB = Job(pickup_lat=0.0, pickup_lon=0.0, start=T + 2 * H, end=T + 5 * H, volume_m3=20,
-          required_skills=1)
+JOB = Job(pickup_lat=0.0, pickup_lon=0.0, start=T + 2 * H, end=T + 5 * H, volume_m3=20, required_skills=1)
 
 
 def test_haversine_one_degree_latitude() -> None:

@@ -39,27 +39,30 @@ def test_strong_secrets_pass() -> None:
     assert refuse_insecure_settings(strong()) == []
 
 
-@pytest.mark.parametrize("field", ["jwt_secret", "digest_secret", "storage_signing_secret",
-                                   "stripe_webhook_secret"])
+@pytest.mark.parametrize(
+    "field", ["jwt_secret", "digest_secret", "storage_signing_secret", "stripe_webhook_secret"]
+)
 def test_shipped_default_is_named(field: str) -> None:
     default = Settings.model_fields[field].default
     assert default  # a shipped value exists to be refused
     assert insecure_settings(strong(**{field: default})) == [
-        f"MOVEHUB_{field.upper()} is the shipped default"]
+        f"MOVEHUB_{field.upper()} is the shipped default"
+    ]
 
 
-@pytest.mark.parametrize("field", ["jwt_secret", "digest_secret", "storage_signing_secret",
-                                   "stripe_webhook_secret"])
+@pytest.mark.parametrize(
+    "field", ["jwt_secret", "digest_secret", "storage_signing_secret", "stripe_webhook_secret"]
+)
 def test_empty_secret_is_named(field: str) -> None:
     assert insecure_settings(strong(**{field: ""})) == [f"MOVEHUB_{field.upper()} is empty"]
 
 
-@pytest.mark.parametrize("field", ["jwt_secret", "digest_secret", "storage_signing_secret",
-                                   "metrics_token"])
+@pytest.mark.parametrize("field", ["jwt_secret", "digest_secret", "storage_signing_secret", "metrics_token"])
 def test_secret_under_32_bytes_is_weak(field: str) -> None:
     assert insecure_settings(strong(**{field: "x" * 32})) == []
     assert insecure_settings(strong(**{field: "x" * 31})) == [
-        f"MOVEHUB_{field.upper()} is weak: 31 bytes, at least 32 needed"]
+        f"MOVEHUB_{field.upper()} is weak: 31 bytes, at least 32 needed"
+    ]
 
 
 def test_a_short_multibyte_secret_is_counted_in_bytes() -> None:
@@ -84,17 +87,24 @@ def test_an_empty_metrics_token_keeps_metrics_closed_and_is_fine() -> None:
     assert insecure_settings(strong(metrics_token="")) == []
 
 
-@pytest.mark.parametrize(("field", "url", "role"), [
-    ("database_url", "postgresql+asyncpg://movehub_app:movehub_app@db/movehub", "movehub_app"),
-    ("owner_database_url", "postgresql+asyncpg://movehub_owner:movehub_owner@db/movehub",
-     "movehub_owner"),
-    ("admin_database_url", "postgresql://postgres:postgres@db/postgres", "postgres"),
-    ("database_url", "postgresql+asyncpg://anna:anna@db/movehub", "anna"),
-    ("database_url", "postgresql+asyncpg://anna:movehub%5Fapp@db/movehub", "anna"),
-])
+@pytest.mark.parametrize(
+    ("field", "url", "role"),
+    [
+        ("database_url", "postgresql+asyncpg://movehub_app:movehub_app@db/movehub", "movehub_app"),
+        (
+            "owner_database_url",
+            "postgresql+asyncpg://movehub_owner:movehub_owner@db/movehub",
+            "movehub_owner",
+        ),
+        ("admin_database_url", "postgresql://postgres:postgres@db/postgres", "postgres"),
+        ("database_url", "postgresql+asyncpg://anna:anna@db/movehub", "anna"),
+        ("database_url", "postgresql+asyncpg://anna:movehub%5Fapp@db/movehub", "anna"),
+    ],
+)
 def test_database_url_with_a_shipped_password_is_named(field: str, url: str, role: str) -> None:
     assert insecure_settings(strong(**{field: url})) == [
-        f"MOVEHUB_{field.upper()} carries the shipped password of role {role!r}"]
+        f"MOVEHUB_{field.upper()} carries the shipped password of role {role!r}"
+    ]
 
 
 def test_database_url_without_a_password_is_left_to_the_server() -> None:
@@ -104,8 +114,12 @@ def test_database_url_without_a_password_is_left_to_the_server() -> None:
 
 def test_the_shipped_defaults_name_every_secret() -> None:
     names = {problem.split()[0] for problem in insecure_settings(Settings(environment="staging"))}
-    assert {"MOVEHUB_JWT_SECRET", "MOVEHUB_DIGEST_SECRET", "MOVEHUB_STORAGE_SIGNING_SECRET",
-            "MOVEHUB_STRIPE_WEBHOOK_SECRET"} <= names
+    assert {
+        "MOVEHUB_JWT_SECRET",
+        "MOVEHUB_DIGEST_SECRET",
+        "MOVEHUB_STORAGE_SIGNING_SECRET",
+        "MOVEHUB_STRIPE_WEBHOOK_SECRET",
+    } <= names
 
 
 @pytest.mark.parametrize("environment", ["staging", "production"])

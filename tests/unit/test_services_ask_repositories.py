@@ -23,26 +23,37 @@ def offences(source: str) -> list[str]:
     found = []
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sqlalchemy"):
-            found += [f"imports {alias.name} from {node.module}" for alias in node.names
-                      if alias.name in SQL_BUILDERS]
+            found += [
+                f"imports {alias.name} from {node.module}"
+                for alias in node.names
+                if alias.name in SQL_BUILDERS
+            ]
         if isinstance(node, ast.ImportFrom | ast.Import):
-            found += [f"imports {alias.name}" for alias in node.names
-                      if alias.name == "get_settings"]
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                and isinstance(node.func.value, ast.Name) and node.func.value.id == "session"
-                and node.func.attr in QUERYING):
+            found += [f"imports {alias.name}" for alias in node.names if alias.name == "get_settings"]
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == "session"
+            and node.func.attr in QUERYING
+        ):
             found.append(f"calls session.{node.func.attr} (line {node.lineno})")
     return found
 
 
 def test_the_guard_sees_what_it_forbids() -> None:
-    source = ("from sqlalchemy import select, func\n"
-              "from persistence.config import get_settings\n"
-              "async def f(session):\n"
-              "    await session.execute(select(1))\n"
-              "    session.add(object())\n")
-    assert offences(source) == ["imports select from sqlalchemy", "imports get_settings",
-                                "calls session.execute (line 4)"]
+    source = (
+        "from sqlalchemy import select, func\n"
+        "from persistence.config import get_settings\n"
+        "async def f(session):\n"
+        "    await session.execute(select(1))\n"
+        "    session.add(object())\n"
+    )
+    assert offences(source) == [
+        "imports select from sqlalchemy",
+        "imports get_settings",
+        "calls session.execute (line 4)",
+    ]
 
 
 @pytest.mark.parametrize("module", _modules(), ids=lambda path: str(path.relative_to(ROOT)))

@@ -45,8 +45,9 @@ def test_the_metric_frame_is_centred_and_round_trips() -> None:
 
 def test_random_points_fall_inside_the_area() -> None:
     # An L-shaped area, so its bounding box has room outside it.
-    shape = Polygon([(13.3, 52.45), (13.5, 52.45), (13.5, 52.5), (13.35, 52.5), (13.35, 52.58),
-                     (13.3, 52.58)])
+    shape = Polygon(
+        [(13.3, 52.45), (13.5, 52.45), (13.5, 52.5), (13.35, 52.5), (13.35, 52.58), (13.3, 52.58)]
+    )
     l_shape, rng = area(shape), random.Random(1)
     for _ in range(200):
         assert l_shape.contains(*l_shape.random_point(rng))
@@ -134,7 +135,6 @@ def test_a_ping_is_the_driver_socket_frame_for_the_position() -> None:
     ping = motion.ping()
     assert set(ping) == {"type", "lat", "lon", "heading", "speed", "accuracy", "ts"}
     assert ping["type"] == "ping"
-    assert (ping["lon"], ping["lat"]) == (pytest.approx(13.42, abs=1e-6),
-                                          pytest.approx(52.51, abs=1e-6))
+    assert (ping["lon"], ping["lat"]) == (pytest.approx(13.42, abs=1e-6), pytest.approx(52.51, abs=1e-6))
     assert 3 <= ping["accuracy"] <= 12
     assert 0 <= ping["heading"] < 360

@@ -41,8 +41,7 @@ async def test_expired_frames_are_rebuilt_and_failures_reach_every_waiter() -> N
         await asyncio.sleep(0.01)
         raise RuntimeError("database down")
 
-    results = await asyncio.gather(*(cache.get(ORG, 2, broken) for _ in range(3)),
-                                   return_exceptions=True)
+    results = await asyncio.gather(*(cache.get(ORG, 2, broken) for _ in range(3)), return_exceptions=True)
     assert all(isinstance(r, RuntimeError) for r in results)
     with pytest.raises(RuntimeError):
         await cache.get(ORG, 2, broken)  # nothing cached from a failure

@@ -41,26 +41,42 @@ def _quoted(sql: str) -> list[str]:
 
 
 def test_the_orm_check_lists_what_migration_0001_wrote() -> None:
-    written = re.search(r"ck_bookings_status_known CHECK \(status IN \((.*?)\)\)",
-                        MIGRATION.read_text(), re.S)
+    written = re.search(
+        r"ck_bookings_status_known CHECK \(status IN \((.*?)\)\)", MIGRATION.read_text(), re.S
+    )
     assert written is not None
-    check = next(c for c in Booking.__table__.constraints
-                 if isinstance(c, CheckConstraint) and str(c.name).endswith("status_known"))
+    check = next(
+        c
+        for c in Booking.__table__.constraints
+        if isinstance(c, CheckConstraint) and str(c.name).endswith("status_known")
+    )
     assert _quoted(written.group(1)) == _quoted(str(check.sqltext)) == list(BOOKING_STATUSES)
 
 
-@pytest.mark.parametrize(("model", "vocabulary"), [
-    (Booking, BookingStatus), (Refund, RefundStatus), (Invoice, InvoiceStatus),
-    (VerificationSubmission, SubmissionStatus), (SupportTicket, TicketStatus),
-    (InvoiceOnlinePayment, OnlinePaymentStatus)])
+@pytest.mark.parametrize(
+    ("model", "vocabulary"),
+    [
+        (Booking, BookingStatus),
+        (Refund, RefundStatus),
+        (Invoice, InvoiceStatus),
+        (VerificationSubmission, SubmissionStatus),
+        (SupportTicket, TicketStatus),
+        (InvoiceOnlinePayment, OnlinePaymentStatus),
+    ],
+)
 def test_each_status_check_lists_its_vocabulary_as_the_migrations_wrote_it(
-        model: type, vocabulary: type) -> None:
+    model: type, vocabulary: type
+) -> None:
     table = model.__table__.name  # type: ignore[attr-defined]
     pattern = rf"ck_{table}_status_known\s+CHECK\s*\(status IN\s*\((.*?)\)\)"
-    written = [m.group(1) for f in sorted(VERSIONS.glob("*.py"))
-               if (m := re.search(pattern, f.read_text(), re.S))]
-    check = next(c for c in model.__table__.constraints  # type: ignore[attr-defined]
-                 if isinstance(c, CheckConstraint) and str(c.name).endswith("status_known"))
+    written = [
+        m.group(1) for f in sorted(VERSIONS.glob("*.py")) if (m := re.search(pattern, f.read_text(), re.S))
+    ]
+    check = next(
+        c
+        for c in model.__table__.constraints  # type: ignore[attr-defined]
+        if isinstance(c, CheckConstraint) and str(c.name).endswith("status_known")
+    )
     assert len(written) == 1, f"{table}: {len(written)} migrations write its status CHECK"
     assert _quoted(written[0]) == _quoted(str(check.sqltext)) == [s.value for s in vocabulary]
 
@@ -72,8 +88,7 @@ def test_api_schemas_list_the_statuses() -> None:
 
 def test_driver_frames_take_exactly_the_driver_job_statuses() -> None:
     assert get_args(DriverJobStatus) == tuple(status.value for status in DRIVER_JOB_STATUSES)
-    frame = {"type": "status", "booking_id": "7d4c9a5e-8f1e-4f7b-9a43-0c2d3f7f0a11",
-             "ref": "r1"}
+    frame = {"type": "status", "booking_id": "7d4c9a5e-8f1e-4f7b-9a43-0c2d3f7f0a11", "ref": "r1"}
     for status in BookingStatus:
         if status in DRIVER_JOB_STATUSES:
             assert DRIVER_FRAMES.validate_python({**frame, "status": status.value})

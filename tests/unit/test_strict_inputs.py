@@ -26,11 +26,13 @@ def _lax_bools(annotation: Any, metadata: list[Any], path: str) -> list[str]:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         if annotation.model_config.get("strict"):
             return []
-        return [lax for name, field in annotation.model_fields.items()
-                for lax in _field_bools(field, f"{annotation.__name__}.{name}")]
+        return [
+            lax
+            for name, field in annotation.model_fields.items()
+            for lax in _field_bools(field, f"{annotation.__name__}.{name}")
+        ]
     if origin in (typing.Union, types.UnionType, list, dict, tuple, set, frozenset):
-        return [lax for arg in typing.get_args(annotation)
-                for lax in _lax_bools(arg, metadata, path)]
+        return [lax for arg in typing.get_args(annotation) for lax in _lax_bools(arg, metadata, path)]
     return []
 
 

@@ -27,20 +27,22 @@ from dispatch.support.rules import (
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
 
 
-@pytest.mark.parametrize(("issue", "value", "earlier", "expected"), [
-    (IssueType.OTHER, None, 0, Priority.LOW),
-    (IssueType.BILLING, 30_000, 0, Priority.NORMAL),
-    (IssueType.LATE_ARRIVAL, HIGH_VALUE_CENTS - 1, 1, Priority.NORMAL),
-    (IssueType.LATE_ARRIVAL, HIGH_VALUE_CENTS, 0, Priority.HIGH),
-    (IssueType.DAMAGE, 30_000, 0, Priority.HIGH),
-    (IssueType.NO_SHOW, None, 0, Priority.HIGH),
-    (IssueType.DAMAGE, HIGH_VALUE_CENTS, 0, Priority.URGENT),
-    (IssueType.OTHER, None, 2, Priority.NORMAL),
-    (IssueType.OTHER, HIGH_VALUE_CENTS, 5, Priority.HIGH),
-    (IssueType.DAMAGE, HIGH_VALUE_CENTS * 3, 9, Priority.URGENT),  # capped at urgent
-])
-def test_priority(issue: IssueType, value: int | None, earlier: int,
-                  expected: Priority) -> None:
+@pytest.mark.parametrize(
+    ("issue", "value", "earlier", "expected"),
+    [
+        (IssueType.OTHER, None, 0, Priority.LOW),
+        (IssueType.BILLING, 30_000, 0, Priority.NORMAL),
+        (IssueType.LATE_ARRIVAL, HIGH_VALUE_CENTS - 1, 1, Priority.NORMAL),
+        (IssueType.LATE_ARRIVAL, HIGH_VALUE_CENTS, 0, Priority.HIGH),
+        (IssueType.DAMAGE, 30_000, 0, Priority.HIGH),
+        (IssueType.NO_SHOW, None, 0, Priority.HIGH),
+        (IssueType.DAMAGE, HIGH_VALUE_CENTS, 0, Priority.URGENT),
+        (IssueType.OTHER, None, 2, Priority.NORMAL),
+        (IssueType.OTHER, HIGH_VALUE_CENTS, 5, Priority.HIGH),
+        (IssueType.DAMAGE, HIGH_VALUE_CENTS * 3, 9, Priority.URGENT),  # capped at urgent
+    ],
+)
+def test_priority(issue: IssueType, value: int | None, earlier: int, expected: Priority) -> None:
     decision = priority_for(PriorityFacts(issue, value, earlier))
     assert decision.priority is expected
     assert decision.reasons[0].startswith(issue.value)
@@ -63,20 +65,26 @@ def test_overdue_exactly_at_the_deadline_and_only_while_active() -> None:
 
 def test_escalation_raises_one_level_and_restarts_the_sla() -> None:
     first = escalate(Priority.NORMAL, 0, NOW)
-    assert (first.priority, first.level, first.sla_due_at) == (
-        Priority.HIGH, 1, NOW + SLA[Priority.HIGH])
+    assert (first.priority, first.level, first.sla_due_at) == (Priority.HIGH, 1, NOW + SLA[Priority.HIGH])
     top = escalate(Priority.URGENT, 3, NOW)
-    assert (top.priority, top.level, top.sla_due_at) == (
-        Priority.URGENT, 4, NOW + SLA[Priority.URGENT])
+    assert (top.priority, top.level, top.sla_due_at) == (Priority.URGENT, 4, NOW + SLA[Priority.URGENT])
 
 
-@pytest.mark.parametrize(("current", "target", "ok"), [
-    ("open", TicketStatus.IN_PROGRESS, True), ("open", TicketStatus.RESOLVED, True),
-    ("in_progress", TicketStatus.RESOLVED, True), ("resolved", TicketStatus.CLOSED, True),
-    ("resolved", TicketStatus.OPEN, True), ("closed", TicketStatus.OPEN, True),
-    ("closed", TicketStatus.RESOLVED, False), ("resolved", TicketStatus.RESOLVED, False),
-    ("open", TicketStatus.OPEN, False), ("closed", TicketStatus.IN_PROGRESS, False),
-])
+@pytest.mark.parametrize(
+    ("current", "target", "ok"),
+    [
+        ("open", TicketStatus.IN_PROGRESS, True),
+        ("open", TicketStatus.RESOLVED, True),
+        ("in_progress", TicketStatus.RESOLVED, True),
+        ("resolved", TicketStatus.CLOSED, True),
+        ("resolved", TicketStatus.OPEN, True),
+        ("closed", TicketStatus.OPEN, True),
+        ("closed", TicketStatus.RESOLVED, False),
+        ("resolved", TicketStatus.RESOLVED, False),
+        ("open", TicketStatus.OPEN, False),
+        ("closed", TicketStatus.IN_PROGRESS, False),
+    ],
+)
 def test_workflow(current: str, target: TicketStatus, ok: bool) -> None:
     if ok:
         check_transition(current, target)
@@ -106,10 +114,10 @@ def test_opener_side() -> None:
 def test_a_priority_set_by_hand_measures_the_running_sla_period_anew() -> None:
     opened = datetime(2026, 11, 24, 9, tzinfo=UTC)
     due = sla_due(Priority.NORMAL, opened)  # 72 h
-    assert reprioritized_due(due, Priority.NORMAL, Priority.URGENT) == opened + SLA[
-        Priority.URGENT]
+    assert reprioritized_due(due, Priority.NORMAL, Priority.URGENT) == opened + SLA[Priority.URGENT]
     assert reprioritized_due(due, Priority.NORMAL, Priority.LOW) == opened + timedelta(hours=120)
     # After an escalation the period began at the escalation: it is measured from there.
     escalated = escalate(Priority.NORMAL, 0, opened + timedelta(hours=80))
     assert reprioritized_due(escalated.sla_due_at, escalated.priority, Priority.URGENT) == (
-        opened + timedelta(hours=84))
+        opened + timedelta(hours=84)
+    )

@@ -13,32 +13,57 @@ from dispatch.notifications.rendering import MissingContext, money, render_email
 from dispatch.notifications.schemas import NotificationPreferences
 
 BOOKING = {
-    "id": "3f0c", "reference": "3F0C1A2B", "pickup_address": "Alexanderplatz 1",
-    "dropoff_address": "Potsdamer Platz 1", "window_start": "Mon 07 Dec 2026, 09:00 CET",
-    "window_end": "Mon 07 Dec 2026, 13:00 CET", "price_cents": 30000, "currency": "EUR",
-    "status": "en_route", "status_label": "en route",
+    "id": "3f0c",
+    "reference": "3F0C1A2B",
+    "pickup_address": "Alexanderplatz 1",
+    "dropoff_address": "Potsdamer Platz 1",
+    "window_start": "Mon 07 Dec 2026, 09:00 CET",
+    "window_end": "Mon 07 Dec 2026, 13:00 CET",
+    "price_cents": 30000,
+    "currency": "EUR",
+    "status": "en_route",
+    "status_label": "en route",
 }
 
 CONTEXTS: dict[str, dict[str, Any]] = {
-    "booking_confirmation": {"booking": BOOKING, "org_name": "Berlin Movers",
-                             "customer_name": "Ada"},
+    "booking_confirmation": {"booking": BOOKING, "org_name": "Berlin Movers", "customer_name": "Ada"},
     "booking_update": {"booking": BOOKING, "org_name": "Berlin Movers", "reason": "crew left"},
     "booking_reminder": {"booking": BOOKING, "org_name": "Berlin Movers"},
     "driver_assignment": {"booking": BOOKING, "org_name": "Berlin Movers", "driver_name": "Kai"},
     "cancellation_refund": {"booking": BOOKING, "org_name": "Berlin Movers", "refund_cents": 22500},
-    "invoice_delivery": {"invoice_number": "BM-2026-000042", "total_cents": 35700,
-                         "currency": "EUR", "download_url": "https://files.test/inv.pdf",
-                         "org_name": "Berlin Movers"},
-    "insurance_expiry": {"org_name": "Berlin Movers", "subject_name": "Truck B-MH 123",
-                         "document_type": "liability insurance", "expires_on": "2026-12-31",
-                         "days_left": 14},
-    "support_ticket_update": {"ticket_reference": "T-1001", "ticket_subject": "Broken lamp",
-                              "status": "resolved", "message": "We refunded the lamp."},
+    "invoice_delivery": {
+        "invoice_number": "BM-2026-000042",
+        "total_cents": 35700,
+        "currency": "EUR",
+        "download_url": "https://files.test/inv.pdf",
+        "org_name": "Berlin Movers",
+    },
+    "insurance_expiry": {
+        "org_name": "Berlin Movers",
+        "subject_name": "Truck B-MH 123",
+        "document_type": "liability insurance",
+        "expires_on": "2026-12-31",
+        "days_left": 14,
+    },
+    "support_ticket_update": {
+        "ticket_reference": "T-1001",
+        "ticket_subject": "Broken lamp",
+        "status": "resolved",
+        "message": "We refunded the lamp.",
+    },
     "otp": {"code": "482913"},
-    "crew_near": {"booking": BOOKING, "org_name": "Berlin Movers", "minutes": 9,
-                  "tracking_url": "https://movehub.test/track/3f0c?t=1.a.b", "driver_name": "Kai"},
-    "crew_arrived": {"booking": BOOKING, "org_name": "Berlin Movers",
-                     "tracking_url": "https://movehub.test/track/3f0c?t=1.a.b"},
+    "crew_near": {
+        "booking": BOOKING,
+        "org_name": "Berlin Movers",
+        "minutes": 9,
+        "tracking_url": "https://movehub.test/track/3f0c?t=1.a.b",
+        "driver_name": "Kai",
+    },
+    "crew_arrived": {
+        "booking": BOOKING,
+        "org_name": "Berlin Movers",
+        "tracking_url": "https://movehub.test/track/3f0c?t=1.a.b",
+    },
 }
 
 
@@ -61,7 +86,8 @@ def test_booking_messages_carry_the_booking_facts() -> None:
     assert "3F0C1A2B" in email.text and "EUR 300.00" in email.text and "Hello Ada" in email.text
     assert "Potsdamer Platz 1" in email.html
     assert render_sms("cancellation_refund", CONTEXTS["cancellation_refund"]).endswith(
-        "Refund of EUR 225.00 is on its way.")
+        "Refund of EUR 225.00 is on its way."
+    )
     no_refund = {**CONTEXTS["cancellation_refund"], "refund_cents": 0}
     assert "no refund is due" in render_email("cancellation_refund", no_refund).text
     assert render_sms("otp", {"code": "123456"}).startswith("Your MoveHub code is 123456.")
@@ -95,7 +121,8 @@ def test_preferences_default_to_every_channel() -> None:
 
 def test_preferences_global_and_per_event() -> None:
     preferences = NotificationPreferences.model_validate(
-        {"email": True, "sms": False, "events": {"booking_reminder": {"email": False, "sms": True}}})
+        {"email": True, "sms": False, "events": {"booking_reminder": {"email": False, "sms": True}}}
+    )
     assert channels_for(preferences, "booking_update") == ("email",)
     assert channels_for(preferences, "booking_reminder") == ("sms",)
     silent = NotificationPreferences(email=False, sms=False)

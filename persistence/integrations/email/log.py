@@ -16,6 +16,7 @@ class LogEmail:
 
     async def send(self, message: EmailMessage) -> str:
         message_id = f"log-{uuid.uuid4().hex}"
-        log.info("email.logged", to=message.to, subject=message.subject, text=message.text,
-                 message_id=message_id)
+        log.info(
+            "email.logged", to=message.to, subject=message.subject, text=message.text, message_id=message_id
+        )
         return message_id

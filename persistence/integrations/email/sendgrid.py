@@ -22,8 +22,9 @@ class SendGridEmail:
         self._client = SendGridAPIClient(api_key=settings.sendgrid_api_key, host=host)
 
     def _mail(self, message: EmailMessage) -> Mail:
-        mail = Mail(from_email=Email(self._settings.email_from), to_emails=To(message.to),
-                    subject=message.subject)
+        mail = Mail(
+            from_email=Email(self._settings.email_from), to_emails=To(message.to), subject=message.subject
+        )
         mail.add_content(Content("text/plain", message.text))
         mail.add_content(Content("text/html", message.html))
         return mail
@@ -35,8 +36,9 @@ class SendGridEmail:
                 timeout=self._settings.notification_timeout_s,
             )
         except http_errors.HTTPError as exc:
-            raise DeliveryFailed(f"SendGrid {exc.status_code}: {exc.body!r}",
-                                 retryable=retryable_status(exc.status_code)) from exc
+            raise DeliveryFailed(
+                f"SendGrid {exc.status_code}: {exc.body!r}", retryable=retryable_status(exc.status_code)
+            ) from exc
         except (urllib.error.URLError, OSError, TimeoutError) as exc:
             raise DeliveryFailed(f"SendGrid unreachable: {exc}", retryable=True) from exc
         headers = {key.lower(): value for key, value in response.headers.items()}

@@ -32,16 +32,19 @@ class SmtpEmail:
         mime = self._mime(message)
         try:
             await aiosmtplib.send(
-                mime, hostname=settings.smtp_host, port=settings.smtp_port,
-                username=settings.smtp_username or None, password=settings.smtp_password or None,
-                start_tls=settings.smtp_starttls, timeout=settings.notification_timeout_s,
+                mime,
+                hostname=settings.smtp_host,
+                port=settings.smtp_port,
+                username=settings.smtp_username or None,
+                password=settings.smtp_password or None,
+                start_tls=settings.smtp_starttls,
+                timeout=settings.notification_timeout_s,
             )
         except aiosmtplib.SMTPRecipientsRefused as exc:
             raise DeliveryFailed(f"SMTP refused the recipient: {exc}", retryable=False) from exc
         except aiosmtplib.SMTPResponseException as exc:
             # 5xx replies are permanent in SMTP; 4xx are transient.
-            raise DeliveryFailed(f"SMTP {exc.code}: {exc.message}",
-                                 retryable=exc.code < 500) from exc
+            raise DeliveryFailed(f"SMTP {exc.code}: {exc.message}", retryable=exc.code < 500) from exc
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             raise DeliveryFailed(f"SMTP unreachable: {exc}", retryable=True) from exc
         return str(mime["Message-ID"])

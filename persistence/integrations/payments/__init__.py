@@ -11,8 +11,7 @@ from persistence.integrations.payments.port import (
     RefundResult,
 )
 
-__all__ = ["IntentResult", "PaymentProviderError", "PaymentsPort", "RefundResult",
-           "payments_port"]
+__all__ = ["IntentResult", "PaymentProviderError", "PaymentsPort", "RefundResult", "payments_port"]
 
 
 def payments_port(settings: Settings | None = None) -> PaymentsPort:

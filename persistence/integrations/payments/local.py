@@ -15,10 +15,10 @@ def _id(prefix: str, key: str) -> str:
 class LocalLedger:
     name = "local"
 
-    async def create_intent(self, amount_cents: int, currency: str, idempotency_key: str,
-                            metadata: dict[str, str]) -> IntentResult:
+    async def create_intent(
+        self, amount_cents: int, currency: str, idempotency_key: str, metadata: dict[str, str]
+    ) -> IntentResult:
         return IntentResult(_id("pi", idempotency_key), "succeeded", None)
 
-    async def refund(self, provider_payment_id: str, amount_cents: int,
-                     idempotency_key: str) -> RefundResult:
+    async def refund(self, provider_payment_id: str, amount_cents: int, idempotency_key: str) -> RefundResult:
         return RefundResult(_id("re", idempotency_key), "succeeded")

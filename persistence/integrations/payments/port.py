@@ -27,8 +27,10 @@ class RefundResult:
 class PaymentsPort(Protocol):
     name: str
 
-    async def create_intent(self, amount_cents: int, currency: str, idempotency_key: str,
-                            metadata: dict[str, str]) -> IntentResult: ...
+    async def create_intent(
+        self, amount_cents: int, currency: str, idempotency_key: str, metadata: dict[str, str]
+    ) -> IntentResult: ...
 
-    async def refund(self, provider_payment_id: str, amount_cents: int,
-                     idempotency_key: str) -> RefundResult: ...
+    async def refund(
+        self, provider_payment_id: str, amount_cents: int, idempotency_key: str
+    ) -> RefundResult: ...

@@ -33,8 +33,9 @@ class RebasedAsyncHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
         if self._base.netloc:
             parts = urlsplit(url)
             base_path = self._base.path.rstrip("/")
-            url = urlunsplit((self._base.scheme, self._base.netloc, base_path + parts.path,
-                              parts.query, parts.fragment))
+            url = urlunsplit(
+                (self._base.scheme, self._base.netloc, base_path + parts.path, parts.query, parts.fragment)
+            )
         return await super().request(method, url, *args, **kwargs)
 
 
@@ -47,18 +48,16 @@ class TwilioSms:
     def _client(self) -> Client:
         # One client per send: aiohttp sessions belong to the running event loop.
         settings = self._settings
-        http_client = RebasedAsyncHttpClient(settings.twilio_api_base,
-                                             settings.notification_timeout_s)
-        return Client(settings.twilio_account_sid, settings.twilio_auth_token,
-                      http_client=http_client)
+        http_client = RebasedAsyncHttpClient(settings.twilio_api_base, settings.notification_timeout_s)
+        return Client(settings.twilio_account_sid, settings.twilio_auth_token, http_client=http_client)
 
     async def send(self, message: SmsMessage) -> str:
         try:
             sent = await self._client().messages.create_async(
-                to=message.to, from_=self._settings.twilio_from_number, body=message.body)
+                to=message.to, from_=self._settings.twilio_from_number, body=message.body
+            )
         except TwilioRestException as exc:
-            raise DeliveryFailed(f"Twilio {exc.status}: {exc.msg}",
-                                 retryable=_retryable(exc.status)) from exc
+            raise DeliveryFailed(f"Twilio {exc.status}: {exc.msg}", retryable=_retryable(exc.status)) from exc
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise DeliveryFailed(f"Twilio unreachable: {exc}", retryable=True) from exc
         return str(sent.sid)
