@@ -20,12 +20,13 @@ import ray
 from shapely.geometry import Point
 
 from actors.fleet_state import OrgState, load_orgs, note_busy
-from actors.live import apply_pings, carry_live_state, due_alerts, set_job, snapshot
+from actors.live import ONLINE_WITHIN_S, apply_pings, carry_live_state, due_alerts, set_job, snapshot
 from actors.slots import DIRECTORY_NAME, Moved, SlotOwnership
 from dispatch.assignment.chaining import plan_jobs
 from dispatch.assignment.scoring import Job, Weights, haversine_km, rank, skill_mask
 from dispatch.pricing import quote
 from dispatch.tracking.rules import EtaModel
+from persistence import metrics
 from persistence.config import Settings
 
 
@@ -120,6 +121,19 @@ class FleetShard:
             "drivers": sum(len(o.fleet.driver_ids) for o in self.orgs.values()),
             "version": self.slots.version,
             "node": ray.get_runtime_context().get_node_id(),
+        }
+
+    async def report_metrics(self) -> dict[str, Any]:
+        """For the gateways' /metrics (persistence/metrics.py): drivers held and seen within
+        the last minute, and this process's counters. Never waits for a (re)load."""
+        now = time.time()
+        return {
+            "shard": self.shard_id,
+            "loaded": self.loaded_at > 0,
+            "orgs": len(self.orgs),
+            "drivers": sum(len(o.fleet.driver_ids) for o in self.orgs.values()),
+            "live": sum(int((now - o.live.last_seen < ONLINE_WITHIN_S).sum()) for o in self.orgs.values()),
+            "samples": metrics.worker_samples(),
         }
 
     async def refresh_org(self, org_id: str) -> Moved | None:
@@ -271,6 +285,7 @@ class FleetShard:
         Pings of a slot being handed over wait here until the handover ends and come back
         under "moved" with the new table version, for the caller to send to the new owner."""
         await self._ready()
+        started = time.perf_counter()
         for org_id in {str(p["org_id"]) for p in pings} - self.orgs.keys():
             await self._org(org_id)
         geofence_m = self.config.geofence_m
@@ -279,6 +294,9 @@ class FleetShard:
             await asyncio.gather(*(self.slots.check(o) for o in {str(p["org_id"]) for p in held}))
             more, held = self._apply_owned(held, geofence_m)  # a called-off move stays here
             events += more
+        shard = str(self.shard_id)
+        metrics.SHARD_PINGS.labels(shard).inc(len(pings) - len(held))
+        metrics.SHARD_INGEST.labels(shard).observe(time.perf_counter() - started)
         return {"events": events, "moved": held, "version": self.slots.version}
 
     def _apply_owned(

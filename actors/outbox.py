@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from actors.runtime import notify_assignment, notify_fleet_changed
 from dispatch.invoices import flows as invoice_flows
 from dispatch.notifications import flows
 from dispatch.refunds import flows as refund_flows
+from persistence import metrics
 from persistence.cache import org_terms_changed
 from persistence.config import Settings
 from persistence.integrations.email import DeliveryFailed
@@ -171,7 +173,9 @@ class OutboxWorker:
         return ("; ".join(errors), retryable) if errors else None
 
     async def _process(self, item: OutboxItem, now: datetime, result: DrainResult) -> None:
+        started = time.perf_counter()
         failure = await self._run_handlers(item)
+        metrics.OUTBOX_HANDLING.labels(item.topic).observe(time.perf_counter() - started)
         if failure is not None:
             await self._failed(item, now, failure[0], failure[1], result)
             return
@@ -179,6 +183,7 @@ class OutboxWorker:
             item, {"status": "delivered", "delivered_at": datetime.now(UTC), "last_error": None}
         )
         result.delivered += 1
+        metrics.OUTBOX_DELIVERIES.labels(item.topic, "delivered").inc()
 
     async def _failed(
         self, item: OutboxItem, now: datetime, error: str, retryable: bool, result: DrainResult
@@ -186,6 +191,7 @@ class OutboxWorker:
         if self.policy.gives_up(item.attempts, retryable=retryable):
             await self._dead(item, error)
             result.dead += 1
+            metrics.OUTBOX_DELIVERIES.labels(item.topic, "dead").inc()
             return
         delay = self.policy.delay_s(item.attempts, self._rng)
         await self._finish(
@@ -200,6 +206,7 @@ class OutboxWorker:
             error=error,
         )
         result.retried += 1
+        metrics.OUTBOX_DELIVERIES.labels(item.topic, "retried").inc()
 
     async def _dead(self, item: OutboxItem, error: str) -> None:
         """Dead-letter the row and, in the same transaction, run its topic's dead hook."""
@@ -290,6 +297,10 @@ class OutboxWorkerActor:
     async def stop(self) -> None:
         self._stop.set()
 
+    async def metric_samples(self) -> metrics.Samples:
+        """This process's delivery counters, for the gateways' /metrics."""
+        return metrics.worker_samples()
+
 
 class OutboxHandle:
     """What the app holds: the worker as a Ray actor or an in-process task; close() stops it."""
@@ -304,6 +315,14 @@ class OutboxHandle:
         if self._actor is not None:
             return bool(await self._actor.alive.remote())
         return self._task is not None and not self._task.done()
+
+    async def metric_samples(self) -> metrics.Samples | None:
+        """The actor's delivery counters; None when the worker runs in this process (its
+        counters are this process's own)."""
+        if self._actor is None:
+            return None
+        samples: metrics.Samples = await self._actor.metric_samples.remote()
+        return samples
 
     async def close(self) -> None:
         if self._actor is not None:

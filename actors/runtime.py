@@ -24,6 +24,7 @@ from actors.directory import FleetDirectory
 from actors.fleet import ShardConfig
 from actors.slots import DIRECTORY_NAME, SHARD_RESOURCE, Moved, SlotTable
 from dispatch.errors import Unavailable
+from persistence import metrics
 from persistence.config import Settings, get_settings, worker_environment
 
 log = structlog.get_logger("movehub.fleet")
@@ -170,6 +171,10 @@ class Fleet:
 
     async def _send(self, org_id: uuid.UUID | str, method: str, *args: Any) -> Any:
         """One org-routed call, following Moved answers to the slot's new owner."""
+        with metrics.SHARD_CALL.labels(method).time():
+            return await self._send_routed(org_id, method, *args)
+
+    async def _send_routed(self, org_id: uuid.UUID | str, method: str, *args: Any) -> Any:
         started = time.perf_counter()
         for _ in range(MAX_SENDS):
             sent_with = self.version
@@ -189,6 +194,10 @@ class Fleet:
     async def _fan_out(self, method: str, *args: Any, keep_partial: bool) -> list[Any]:
         """Every shard at once; on Moved, the table is read again and all shards asked again
         (keep_partial: answers already given are kept, for calls that hand things out once)."""
+        with metrics.SHARD_CALL.labels(method).time():
+            return await self._fan_out_routed(method, *args, keep_partial=keep_partial)
+
+    async def _fan_out_routed(self, method: str, *args: Any, keep_partial: bool) -> list[Any]:
         kept: list[Any] = []
         for _ in range(MAX_SENDS):
             shards, sent_with = self.shards, self.version
@@ -240,6 +249,10 @@ class Fleet:
     async def ingest(self, pings: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Location pings grouped by shard: one call per shard, all shards at once. Pings
         whose slot moved come back and go to the new owner, in order (the next flush waits)."""
+        with metrics.SHARD_CALL.labels("ingest_pings").time():
+            return await self._ingest(pings)
+
+    async def _ingest(self, pings: list[dict[str, Any]]) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []
         started = time.perf_counter()
         for _ in range(MAX_SENDS):
