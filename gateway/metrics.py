@@ -15,6 +15,7 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from dispatch.errors import NotFound, Unauthorized
+from persistence import metrics as gathered
 from persistence.config import RELAXED_ENVIRONMENTS, Settings
 
 router = APIRouter(tags=["health"])
@@ -47,4 +48,9 @@ def check_scrape(request: Request, settings: Settings) -> None:
 @router.get("/metrics", include_in_schema=False)
 async def metrics(request: Request) -> Response:
     check_scrape(request, request.app.state.settings)
+    state = request.app.state
+    # The shards, the outbox actor and the database are asked at most every REFRESH_S, with
+    # timeouts; an app without its lifespan (no pools, no Ray) reports only its own series.
+    if getattr(state, "realtime", None) is not None:
+        await gathered.refresh(state.fleet, state.outbox)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -20,7 +20,7 @@ import structlog
 
 from dispatch.tracking import flows as tracking_flows
 from gateway.realtime.bus import PositionBus
-from persistence import events
+from persistence import events, metrics
 from persistence.config import Settings
 from persistence.positions import PositionWriter
 
@@ -135,7 +135,10 @@ class PingBatcher:
             calls += self.fleet.ingest_calls
         self.stats.record(pings, calls)
         await self._after(pings, arrivals)
-        self.stats.flush_ms.append((time.perf_counter() - started) * 1000)
+        elapsed = time.perf_counter() - started
+        self.stats.flush_ms.append(elapsed * 1000)
+        metrics.INGEST_BATCH.observe(len(pings))
+        metrics.INGEST_FLUSH.observe(elapsed)
 
     async def _after(self, pings: list[dict[str, Any]], arrivals: list[dict[str, Any]]) -> None:
         for arrival in arrivals:  # driver.arrived and job.eta (its data is the board's)

@@ -36,7 +36,7 @@ from gateway.realtime.messages import (
 )
 from gateway.realtime.runtime import Realtime
 from gateway.realtime.snapshot import CachedSnapshot, build_snapshot
-from persistence import events
+from persistence import events, metrics
 from persistence.session import Caller
 
 log = structlog.get_logger("movehub.realtime.board")
@@ -83,6 +83,7 @@ class BoardSession:
         cached = await self.realtime.snapshots.get(self.org_id, at.seq, build, at.epoch)
         snapshot = Outgoing(cached.text.encode())
         await link.send_now(snapshot)  # written at once: the tick's frames come after it
+        metrics.BOARD_SNAPSHOTS.inc()
         link.clear()
         # Later events queue behind the snapshot (the tick catches a cursor up from the room's
         # recent events); if the room left this epoch meanwhile, it sends another snapshot.
@@ -159,6 +160,7 @@ class BoardSession:
         hub = self.realtime.hub
         out = outlet(self.websocket)
         link = await hub.add_board(self.org_id, out)
+        metrics.WS_CONNECTIONS.labels("board").inc()
         link.timeout_s = self.timeout_s
         if since is not None:
             link.resume(since, epoch)
@@ -173,6 +175,7 @@ class BoardSession:
             for task in done:
                 task.result()  # re-raise Closing and friends
         finally:
+            metrics.WS_CONNECTIONS.labels("board").dec()
             hub.remove_board(link)
             out.close()
             for task in tasks:

@@ -37,8 +37,10 @@ from gateway.realtime.messages import (
     decode,
 )
 from gateway.realtime.runtime import Realtime
+from persistence import metrics
 from persistence.session import Caller, tenant_session
 from persistence.statuses import RELEASING_STATUSES, BookingStatus
+from persistence.telemetry import traced
 
 log = structlog.get_logger("movehub.realtime.driver")
 ETA_FIELDS = ("eta_s", "distance_m", "stop")  # of a `job.eta` org event, passed on as is
@@ -104,14 +106,18 @@ class DriverSession:
         if ping.ts <= self.last_ts:
             # Late (an offline backlog behind a newer position): the trail, not live state.
             batcher.submit_late(accepted)
+            metrics.PINGS.labels("late").inc()
             return None
         self.last_ts = ping.ts
         batcher.accepted(self.driver_id, ping.ts)
+        metrics.PINGS.labels("accepted").inc()
         if self.direct:
             return self.realtime.batcher.ingest_direct(accepted)
         self.realtime.batcher.submit(accepted)
         return None
 
+    # A trace per status change (its outbox effects in it), linked to the session's span.
+    @traced("ws.driver status", kind="server", root=True, link_current=True)
     async def on_status(self, change: StatusChange) -> None:
         reply = {"ref": change.ref, "booking_id": str(change.booking_id)}
         try:
@@ -233,6 +239,7 @@ class DriverSession:
         )
         # Listen first, then read the jobs: an assignment committed in between is not lost.
         await realtime.hub.add_driver(self.org_id, self.driver_id, self)
+        metrics.WS_CONNECTIONS.labels("driver").inc()
         try:
             jobs = await reads.driver_jobs(self.caller)
             self.jobs = {job["booking_id"]: job for job in jobs}
@@ -251,6 +258,7 @@ class DriverSession:
             await self.sync_shard_job()
             await self._receive()
         finally:
+            metrics.WS_CONNECTIONS.labels("driver").dec()
             realtime.hub.remove_driver(self.org_id, self.driver_id, self)
             for task in list(self._pushes):
                 task.cancel()
@@ -262,6 +270,8 @@ class DriverSession:
             try:
                 message = decode(text, DRIVER_FRAMES, DRIVER_TYPES)
             except InvalidFrame as exc:
+                if '"ping"' in text:  # a ping frame's fields (ts too old, lat out of range)
+                    metrics.ping_rejected(exc.detail)
                 inbox.count_invalid()
                 await self.send({"type": "error", "code": "invalid", "detail": exc.detail, "ref": exc.ref})
                 continue

@@ -37,7 +37,7 @@ import orjson
 import structlog
 
 from gateway.realtime.connection import Closing, Outgoing, Outlet
-from persistence import events
+from persistence import events, metrics
 
 log = structlog.get_logger("movehub.realtime.hub")
 RECENT_EVENTS = 2000
@@ -218,6 +218,7 @@ class BoardLink:
     def drop_to_snapshot(self) -> None:
         self.restart()
         self.drops += 1
+        metrics.BOARD_DROPS.inc()
 
     def clear(self) -> None:
         self.queue.clear()
@@ -432,6 +433,7 @@ class BoardHub:
             changed, room.changed = room.changed, {}
             if room.boards:
                 self._tick_room(room, fresh, changed)
+                metrics.fanned_out(fresh)
             room.ticked = room.last_seq
         now = time.monotonic()
         if now - self._watched >= WATCH_S:

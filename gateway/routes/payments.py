@@ -12,6 +12,7 @@ from dispatch.errors import DomainError, ValidationFailed
 from dispatch.payments import service
 from dispatch.payments.schemas import PaymentOut, WebhookAck
 from gateway.deps import CurrentCaller, CustomerCaller, PaymentsDep, SessionDep, SettingsDep
+from persistence import metrics
 from persistence.session import SYSTEM, tenant_session
 
 router = APIRouter(tags=["payments"])
@@ -49,9 +50,11 @@ async def stripe_webhook(request: Request, settings: SettingsDep) -> WebhookAck:
             tolerance=settings.stripe_webhook_tolerance_s,
         ).to_dict()
     except (stripe.SignatureVerificationError, ValueError) as exc:
+        metrics.WEBHOOKS.labels("rejected").inc()
         raise DomainError("webhook signature, timestamp or payload invalid") from exc
     if not isinstance(event.get("data", {}).get("object"), dict) or "created" not in event:
         raise ValidationFailed("webhook event is missing data.object or created")
     async with tenant_session(SYSTEM) as session:
         fresh = await service.apply_webhook_event(session, event)
+    metrics.WEBHOOKS.labels("applied" if fresh else "duplicate").inc()
     return WebhookAck(duplicate=not fresh)
