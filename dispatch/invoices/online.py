@@ -35,6 +35,9 @@ provider reports must be those the attempt asked for, or nothing is credited (an
 raised). What is credited is what is still owed: paid when the payments reach the total; a
 surplus (a superseded intent paid anyway, a hand-recorded payment meanwhile) is not put on the
 invoice but raised as `alert.invoice_overpaid` for staff to refund.
+
+Locks are always taken in one order, the invoice and then its attempt (the start's step 3 and
+the webhook alike), so a webhook racing a start waits rather than deadlocks.
 """
 
 from __future__ import annotations
@@ -291,8 +294,15 @@ async def apply_intent_event(
     """Apply a payment_intent event to the invoice payment it is about, as SYSTEM; False when
     no invoice payment has that intent (it may be a booking's)."""
     payments = InvoiceOnlinePaymentRepository(session)
-    row = await payments.lock_by_provider_id(obj.get("id"))
     answered_meanwhile = _metadata_id(obj)
+    invoice_id = await payments.invoice_of(obj.get("id"), answered_meanwhile)
+    if invoice_id is None:
+        return False
+    # Locks in the order the start takes them (the invoice, then its attempt): the other
+    # order could deadlock with a start recording the provider's answer at the same time.
+    if await InvoiceRepository(session).get_with_children(invoice_id, lock=True) is None:
+        return False
+    row = await payments.lock_by_provider_id(obj.get("id"))
     if row is None and answered_meanwhile is not None and obj.get("id"):
         # The event came before the start recorded the provider's answer: the attempt is
         # found by the id the intent carries in its metadata, and gets the intent's id.

@@ -170,6 +170,23 @@ class InvoiceOnlinePaymentRepository(Repository[InvoiceOnlinePayment]):
             .execution_options(populate_existing=True)
         )
 
+    async def invoice_of(self, provider_payment_id: str | None, row_id: uuid.UUID | None) -> uuid.UUID | None:
+        """The invoice an online payment belongs to, by the provider's id or else by the attempt's
+        own id, read without a lock (the caller locks the invoice first, then the attempt)."""
+        if provider_payment_id:
+            found = await self.session.scalar(
+                select(InvoiceOnlinePayment.invoice_id).where(
+                    InvoiceOnlinePayment.provider_payment_id == provider_payment_id
+                )
+            )
+            if found is not None:
+                return found
+        if row_id is None:
+            return None
+        return await self.session.scalar(
+            select(InvoiceOnlinePayment.invoice_id).where(InvoiceOnlinePayment.id == row_id)
+        )
+
     async def lock_by_provider_id(self, provider_payment_id: str | None) -> InvoiceOnlinePayment | None:
         """The online payment a provider event is about, locked while the event is applied."""
         if not provider_payment_id:

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from dispatch.errors import Conflict
 from dispatch.invoices import online
@@ -445,3 +445,44 @@ async def test_a_webhook_before_the_answer_is_recorded_still_settles_the_attempt
         [35_700],
     )
     assert [(a.status, a.credited_cents) for a in attempts] == [("succeeded", 35_700)]
+
+
+async def test_a_webhook_waits_on_the_invoice_lock_before_it_locks_the_attempt(
+    client: httpx.AsyncClient, peer: StripePeer
+) -> None:
+    """A start recording the provider's answer holds the invoice and then locks the attempt;
+    a webhook about that attempt arriving between the two must not take the attempt first
+    (the opposite order would deadlock the two)."""
+    _, customer, invoice = await issued_invoice(client)
+    row = await start_with_stripe(peer, customer, invoice["id"])
+    async with tenant_session(SYSTEM) as holder:
+        await holder.execute(
+            text("SELECT id FROM invoices WHERE id = :id FOR UPDATE"), {"id": uuid.UUID(invoice["id"])}
+        )
+        webhook = asyncio.create_task(deliver(client, intent_event("payment_intent.succeeded", row)))
+        deadline = time.monotonic() + 10
+        while not await _waiting_on_a_lock():  # the webhook is queued behind us
+            assert not webhook.done(), webhook.result().text
+            assert time.monotonic() < deadline, "the webhook never waited on the invoice's lock"
+            await asyncio.sleep(0.05)
+        await holder.execute(text("SET LOCAL lock_timeout = '3s'"))
+        locked = await holder.scalar(
+            text("SELECT status FROM invoice_online_payments WHERE id = :id FOR UPDATE"), {"id": row.id}
+        )
+        assert locked == "requires_payment"  # the attempt was free: the webhook did not hold it
+    answered = await asyncio.wait_for(webhook, 15)
+    assert answered.status_code == 200, answered.text
+    stored, _, attempts = await rows(invoice["id"])
+    assert (stored.status, [a.status for a in attempts]) == ("paid", ["succeeded"])
+
+
+async def _waiting_on_a_lock() -> bool:
+    """Asked in a transaction of its own: pg_stat_activity is a snapshot per transaction."""
+    async with tenant_session(SYSTEM) as session:
+        waiting = await session.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+            )
+        )
+    return bool(waiting)
