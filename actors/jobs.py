@@ -15,6 +15,7 @@ from dispatch.invoices.scheduled import mark_overdue_invoices
 from dispatch.notifications.scheduled import enqueue_booking_reminders
 from dispatch.support.scheduled import escalate_overdue
 from dispatch.verification.scheduled import run_verification_expiry
+from persistence.analytics_rollups import refresh_analytics_rollups
 from persistence.config import get_settings
 from persistence.positions_partitions import maintain_position_partitions
 
@@ -40,4 +41,6 @@ JOBS: list[Job] = [
     Job("verification_expiry", 3_600.0, run_verification_expiry),
     # Breadcrumb day partitions: a week ahead, the expired ones dropped (issue 13.5).
     Job("positions_partitions", 3_600.0, maintain_position_partitions),
+    # Analytics rollups (migration 0019): the closed days changed since, the last week's new.
+    Job("analytics_rollups", 60.0, refresh_analytics_rollups),
 ]

@@ -136,6 +136,18 @@ def _shards(args: argparse.Namespace) -> None:
         print(f"  shard {shard_id}: {shard['slots']} slots on node {shard['node']}")
 
 
+def _analytics_rollups(args: argparse.Namespace) -> None:
+    import asyncio
+
+    from persistence.analytics_rollups import refresh_rollups
+
+    report = asyncio.run(refresh_rollups(rebuild=args.rebuild))
+    print(
+        f"analytics rollups: {report.days} days recomputed ({report.changed} changed),"
+        f" {report.batches} batches"
+    )
+
+
 def _bench(args: argparse.Namespace) -> None:
     import runpy
 
@@ -190,6 +202,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="scale: run COUNT shards; rebalance: new shards on nodes that have none",
     )
     shards.add_argument("count", type=int, nargs="?", default=None)
+    rollups = add(
+        "analytics-rollups",
+        _analytics_rollups,
+        "refresh the analytics rollups (the scheduler does it every minute)",
+    )
+    rollups.add_argument(
+        "--rebuild", action="store_true", help="recompute every closed day, not only changed ones"
+    )
     bench = add("bench", _bench, "run a benchmark from tests/bench/")
     bench.add_argument("suite", choices=["dispatch", "realtime", "analytics", "rest"])
     bench.add_argument("rest", nargs=argparse.REMAINDER)

@@ -5,8 +5,15 @@ also named in each statement (`org_id = :org`, or nothing platform-wide) so the 
 the (org_id, time) indexes of migration 0015. Ranges are half-open UTC instants
 [start, end); bookings count by their window start, invoices by issue date, tickets and
 ratings and submissions by their creation. Statuses are bound as parameters, never spelled.
+
+Booking, driver and truck figures read the rollups of migration 0019 for the range's days that
+are rolled up in the range's zone (closed days, unchanged since their refresh) and the live
+rows for the other days (today, the days changed since, any day not yet rolled up): the same
+figures as the live statements, at a row per organization and day instead of per booking
+(persistence/analytics_rollups.py refreshes them).
 """
 
+# ruff: noqa: S608  (statements are joined from this module's constants; values are bound)
 from __future__ import annotations
 
 import re
@@ -19,6 +26,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from persistence.analytics_rollups import ON_TIME_GRACE as ROLLUP_GRACE
 from persistence.statuses import BookingStatus, InvoiceStatus, SubmissionStatus, TicketStatus
 
 
@@ -114,13 +122,67 @@ TREND_SQL: Mapping[str, str] = {
 }
 
 
+# The range's days for each organization in scope: whether the day is rolled up in the range's
+# zone (and unchanged since), and its UTC bounds for the live rows of the days that are not.
+_DAYS = (
+    "days AS (SELECT o.id AS org_id, d.day,"
+    " (d.day::timestamp AT TIME ZONE :tz) AS lo, ((d.day + 1)::timestamp AT TIME ZONE :tz) AS hi,"
+    " (c.org_id IS NOT NULL AND x.org_id IS NULL) AS rolled"
+    " FROM organizations o CROSS JOIN (SELECT CAST(:first_day AS date) + i AS day"
+    "  FROM generate_series(0, CAST(:last_day AS date) - CAST(:first_day AS date)) i) d"
+    " LEFT JOIN analytics_rollup_days c ON c.org_id = o.id AND c.zone = :tz AND c.day = d.day"
+    " LEFT JOIN (SELECT DISTINCT org_id, day FROM analytics_dirty WHERE zone = :tz"
+    "  AND day >= :first_day AND day <= :last_day) x ON x.org_id = o.id AND x.day = d.day"
+    " WHERE TRUE @org(o.id))"
+)
+
+
+def _rolled(table: str) -> str:
+    return (
+        f"days JOIN {table} r ON r.org_id = days.org_id AND r.zone = :tz AND r.day = days.day"
+        " WHERE days.rolled"
+    )
+
+
+# The other days' bookings, each day by an index range scan (lateral: never a hash join over
+# every booking of the scope).
+_LIVE = (
+    "days CROSS JOIN LATERAL (SELECT b.id, b.status, b.currency, b.price_cents, b.window_start"
+    " FROM bookings b WHERE b.org_id = days.org_id"
+    " AND b.window_start >= days.lo AND b.window_start < days.hi OFFSET 0) b"
+)
+_LIVE_JOBS = _LIVE + " JOIN booking_assignments a ON a.booking_id = b.id AND a.active"
+# Booking rows per day, status and currency: rolled-up days' sums and today's (etc.) rows.
+_BOOKING_ROWS = (
+    "WITH " + _DAYS + ", rows AS ("
+    "SELECT r.day, r.status, r.currency, r.bookings AS n, r.price_cents AS p FROM "
+    + _rolled("analytics_booking_days")
+    + " UNION ALL SELECT days.day, b.status, b.currency, 1, b.price_cents FROM "
+    + _LIVE
+    + " WHERE NOT days.rolled) "
+)
+_ROLLED_TRENDS: Mapping[str, tuple[str, str]] = {
+    "bookings": ("sum(n)", ""),
+    "completed": ("sum(n)", "AND status = :completed"),
+    "cancelled": ("sum(n)", "AND status = :cancelled"),
+    "no_shows": ("sum(n)", "AND status = :no_show"),
+    "revenue_cents": ("coalesce(sum(p), 0)", "AND status = :completed @currency(currency)"),
+}
+
+
 class AnalyticsRepository:
     """Read-only aggregates; the session may be a replica's (persistence.session)."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self._jit_off = False
 
     async def _rows(self, sql: str, params: Mapping[str, Any]) -> Sequence[Any]:
+        if not self._jit_off:
+            # Statements over many rows cost enough to be JIT-compiled, which takes longer
+            # (seconds with inlining) than running them; for this transaction only.
+            await self.session.execute(text("SELECT set_config('jit', 'off', true)"))
+            self._jit_off = True
         return (await self.session.execute(text(_expand(sql, params)), dict(params))).all()
 
     async def organization_zone(self, org_id: uuid.UUID) -> tuple[str, str] | None:
@@ -135,9 +197,8 @@ class AnalyticsRepository:
     async def bookings_by_status_and_currency(self, window: Window) -> list[tuple[str, str, int, int]]:
         """(status, currency, bookings, price sum) in the range: every booking figure's source."""
         rows = await self._rows(
-            "SELECT status, currency, count(*), coalesce(sum(price_cents), 0) FROM bookings"
-            " WHERE window_start >= :start AND window_start < :end"
-            " @org(org_id) GROUP BY status, currency",
+            _BOOKING_ROWS + "SELECT status, currency, sum(n), coalesce(sum(p), 0) FROM rows"
+            " GROUP BY status, currency",
             window.params(),
         )
         return [(s, c, int(n), int(p)) for s, c, n, p in rows]
@@ -161,6 +222,27 @@ class AnalyticsRepository:
         self, window: Window, grace: timedelta
     ) -> list[tuple[uuid.UUID, int, int, int, int]]:
         """(driver, jobs, completed, arrivals, on-time arrivals) per driver holding jobs."""
+        if grace != ROLLUP_GRACE:  # the rollups count on time with their own grace
+            return await self._driver_jobs_live(window, grace)
+        rows = await self._rows(
+            "WITH " + _DAYS + ", per AS ("
+            "SELECT r.driver_id, r.jobs, r.completed, r.arrivals, r.on_time FROM "
+            + _rolled("analytics_driver_days")
+            + " UNION ALL SELECT a.driver_id, 1, (b.status = :completed)::int,"
+            " (h.arrived_at IS NOT NULL)::int,"
+            " coalesce(h.arrived_at <= b.window_start + :grace, false)::int FROM "
+            + _LIVE_JOBS
+            + " LEFT JOIN LATERAL (SELECT min(created_at) AS arrived_at FROM booking_status_history"
+            "  WHERE booking_id = b.id AND to_status = :arrived) h ON TRUE WHERE NOT days.rolled)"
+            " SELECT driver_id, sum(jobs), sum(completed), sum(arrivals), sum(on_time) FROM per"
+            " GROUP BY driver_id",
+            window.params(arrived=BookingStatus.ARRIVED.value, grace=grace, **_B),
+        )
+        return [(d, int(j), int(c), int(a), int(o)) for d, j, c, a, o in rows]
+
+    async def _driver_jobs_live(
+        self, window: Window, grace: timedelta
+    ) -> list[tuple[uuid.UUID, int, int, int, int]]:
         rows = await self._rows(
             # Each booking's first arrival from one aggregate joined by hash, not a subquery
             # per job: over the platform that was 66k index probes, each paying the policies.
@@ -188,12 +270,14 @@ class AnalyticsRepository:
     async def truck_jobs(self, window: Window) -> list[tuple[uuid.UUID, str, int, float, int]]:
         """Per active truck: (id, plate, jobs, busy hours, days with a job starting)."""
         rows = await self._rows(
-            "WITH used AS (SELECT a.truck_id, count(*) AS jobs,"
-            "  sum(extract(epoch FROM upper(a.window) - lower(a.window))) / 3600 AS hours,"
-            "  count(DISTINCT (b.window_start AT TIME ZONE :tz)::date) AS days"
-            " FROM bookings b JOIN booking_assignments a ON a.booking_id = b.id AND a.active"
-            " WHERE b.window_start >= :start AND b.window_start < :end"
-            " @org(b.org_id) GROUP BY a.truck_id)"
+            "WITH " + _DAYS + ", used AS (SELECT truck_id, sum(jobs) AS jobs,"
+            " sum(seconds) / 3600 AS hours, count(DISTINCT day) AS days FROM ("
+            "SELECT r.truck_id, r.jobs, r.busy_seconds AS seconds, r.day FROM "
+            + _rolled("analytics_truck_days")
+            + " UNION ALL SELECT a.truck_id, 1,"
+            " extract(epoch FROM upper(a.window) - lower(a.window)), days.day FROM "
+            + _LIVE_JOBS
+            + " WHERE NOT days.rolled) x GROUP BY truck_id)"
             " SELECT t.id, t.plate, coalesce(u.jobs, 0), coalesce(u.hours, 0),"
             " coalesce(u.days, 0) FROM trucks t LEFT JOIN used u ON u.truck_id = t.id"
             " WHERE t.status = 'active' @org(t.org_id)",
@@ -371,8 +455,15 @@ class AnalyticsRepository:
         self, window: Window, metric: str, bucket: str, currency: str | None
     ) -> list[tuple[date, float]]:
         """(bucket's first day, value) for the buckets holding any rows, in order."""
+        sql = TREND_SQL[metric]
+        if metric in _ROLLED_TRENDS:
+            value, where = _ROLLED_TRENDS[metric]
+            sql = (
+                _BOOKING_ROWS + f"SELECT date_trunc(:bucket, day::timestamp)::date AS b, {value}"
+                f" FROM rows WHERE TRUE {where}"
+            )
         rows = await self._rows(
-            TREND_SQL[metric] + " GROUP BY b ORDER BY b",
+            sql + " GROUP BY b ORDER BY b",
             window.params(bucket=bucket, currency=currency, void=InvoiceStatus.VOID.value, **_B),
         )
         return [(b, float(v or 0)) for b, v in rows]
