@@ -172,7 +172,12 @@ QUERIES = {
 
 
 async def _ask(call: Any) -> Any:
-    return await asyncio.wait_for(asyncio.wrap_future(call.future()), REMOTE_TIMEOUT_S)
+    """A remote call's answer (a Ray ObjectRef is awaitable), or TimeoutError."""
+
+    async def answer() -> Any:
+        return await call
+
+    return await asyncio.wait_for(answer(), REMOTE_TIMEOUT_S)
 
 
 async def _shards(fleet: Any) -> dict[int, dict[str, Any] | None]:
