@@ -34,6 +34,7 @@ os.environ.update(
 )
 
 from collections.abc import AsyncIterator  # noqa: E402
+from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 import httpx  # noqa: E402
@@ -61,6 +62,26 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             f"random order, seed {seed} (this order again: -p randomly "
             f"--randomly-seed={seed}; file order: -p no:randomly)"
         )
+
+
+# Packages whose package-scoped fixtures are expensive (tests/e2e: a gateway process and
+# Chromium): their modules run one after another, so those fixtures start once per session.
+TOGETHER = (Path(__file__).parent / "e2e",)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """pytest-randomly shuffles modules across packages (its hook wraps this one and runs
+    first), and a package-scoped fixture is torn down whenever a test of another package
+    comes between two of its package's: the e2e gateway used to start once per stretch of
+    e2e modules. Each TOGETHER package's tests move, in their shuffled order, to where the
+    first of them landed; the order stays reproducible from the seed."""
+    for package in TOGETHER:
+        inside = [item for item in items if package in item.path.parents]
+        if not inside:
+            continue
+        first = items.index(inside[0])
+        outside = [item for item in items if package not in item.path.parents]
+        items[:] = outside[:first] + inside + outside[first:]
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

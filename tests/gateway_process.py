@@ -1,6 +1,12 @@
 """A real gateway process for tests: uvicorn as `movehub serve` runs it, on a free port, its
 output in test-artifacts/<name>.log (a file, never a pipe nobody reads: a gateway logging an
-outage would block on a full pipe and never stop), ready when /readyz answers 200."""
+outage would block on a full pipe and never stop), ready when /readyz answers 200.
+
+With share_ray the gateway joins the test session's Ray (RAY_ADDRESS) under a namespace of
+its own instead of starting a local Ray (tens of seconds on a loaded 2-core machine); its
+detached actors (fleet directory and shards, scheduler) are killed when it stops, so nothing
+it started outlives it, as with a Ray of its own.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +17,9 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from gateway.cli import ws_keepalive
@@ -62,17 +69,46 @@ def stop(server: subprocess.Popen[bytes]) -> None:
         raise RuntimeError(f"the gateway did not stop within {STOP_TIMEOUT_S:.0f} s of SIGTERM") from None
 
 
+def session_ray_env(name: str) -> dict[str, str]:
+    """RAY_ADDRESS of this process's Ray and a namespace of the gateway's own; {} when this
+    process runs no Ray (MOVEHUB_RAY_ENABLED=false, or no test asked for the session app)."""
+    import ray
+
+    if not ray.is_initialized():
+        return {}
+    return {
+        "RAY_ADDRESS": ray.get_runtime_context().gcs_address,
+        "MOVEHUB_RAY_NAMESPACE": f"{get_settings().ray_namespace}-{name}-{uuid.uuid4().hex[:8]}",
+    }
+
+
+def kill_namespace(namespace: str) -> None:
+    """Every named actor left in `namespace` (detached ones outlive the process that made them)."""
+    import ray
+
+    for named in ray.util.list_named_actors(all_namespaces=True):
+        if named["namespace"] == namespace:
+            with suppress(ValueError):  # gone meanwhile
+                ray.kill(ray.get_actor(named["name"], namespace=namespace), no_restart=True)
+
+
 @contextmanager
 def running_gateway(
-    env: dict[str, str] | None = None, *, name: str = "gateway", port: int | None = None
+    env: dict[str, str] | None = None,
+    *,
+    name: str = "gateway",
+    port: int | None = None,
+    share_ray: bool = False,
 ) -> Iterator[str]:
-    """A gateway with this process's environment plus `env`; yields its http base URL."""
+    """A gateway with this process's environment plus `env`; yields its http base URL.
+    share_ray: it joins this process's Ray, if one runs, instead of starting its own."""
     port = port or free_port()
     base_url = f"http://127.0.0.1:{port}"
     keepalive = ws_keepalive(get_settings())
     ARTIFACTS.mkdir(exist_ok=True)
     log = ARTIFACTS / f"{name}.log"
-    full_env = {**os.environ, "MOVEHUB_PUBLIC_BASE_URL": base_url, **(env or {})}
+    joined = session_ray_env(name) if share_ray else {}
+    full_env = {**os.environ, "MOVEHUB_PUBLIC_BASE_URL": base_url, **joined, **(env or {})}
     with log.open("wb") as sink:
         server = subprocess.Popen(
             [
@@ -109,4 +145,8 @@ def running_gateway(
         wait_ready(base_url, server, log)
         yield base_url
     finally:
-        stop(server)
+        try:
+            stop(server)
+        finally:
+            if joined:
+                kill_namespace(joined["MOVEHUB_RAY_NAMESPACE"])

@@ -1,7 +1,9 @@
-"""E2E fixtures: a real gateway process (uvicorn, local Ray, the test database) and Chromium.
+"""E2E fixtures: a real gateway process (uvicorn, the test database, joined to the session's
+Ray) and Chromium, each started once for the package (tests/conftest.py keeps the package's
+modules together in a random order).
 
-The server runs in its own process, as in production: its asyncpg pool, Ray and event loop
-stay apart from the test's own connections (the factories write through this process's
+The server runs in its own process, as in production: its asyncpg pool, Ray driver and event
+loop stay apart from the test's own connections (the factories write through this process's
 engine).
 """
 
@@ -11,6 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from playwright.async_api import Browser, async_playwright
 
 from tests.gateway_process import ARTIFACTS, ROOT, free_port, running_gateway
@@ -20,8 +23,9 @@ CHROMIUM = "/usr/bin/chromium"
 
 
 @pytest.fixture(scope="package")
-def gateway_url(database: str) -> Iterator[str]:
-    """A gateway serving the test database on a free port, with its own local Ray.
+def gateway_url(app: FastAPI) -> Iterator[str]:
+    """A gateway serving the test database on a free port, joined to the session's Ray (the
+    session app starts it) under a namespace of its own.
 
     Package scope: its outbox worker and scheduler must be gone before other packages'
     tests, which drive the outbox themselves.
@@ -33,7 +37,7 @@ def gateway_url(database: str) -> Iterator[str]:
         "MOVEHUB_BACKGROUND_WORKERS": "true",
         "MOVEHUB_OUTBOX_POLL_INTERVAL_S": "0.2",
     }
-    with running_gateway(env, name="gateway") as base_url:
+    with running_gateway(env, name="gateway", share_ray=True) as base_url:
         yield base_url
 
 

@@ -1,6 +1,6 @@
 """Outages through a TCP proxy the test cuts and restores (the real servers keep running):
-a real gateway process (uvicorn, local Ray, outbox worker) reaches PostgreSQL and Redis
-only through tests/proxy.py while reads and writes keep coming.
+a real gateway process (uvicorn, joined to the session's Ray, outbox worker) reaches
+PostgreSQL and Redis only through tests/proxy.py while reads and writes keep coming.
 
 A 15 s database cut must be answered with 503 problem+json and Retry-After (never a 500,
 never a hang), leave no half-written row, and the gateway must recover by itself; a driver's
@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 import pytest
 import websockets
+from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
@@ -64,14 +65,15 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(database: str) -> Iterator[Stack]:
+def stack(app: FastAPI) -> Iterator[Stack]:
     redis_url = make_url(os.environ["MOVEHUB_REDIS_URL"])
     with TcpProxy(5432) as pg, TcpProxy(redis_url.port or 6379) as redis:
         env = {
             "MOVEHUB_LOG_LEVEL": "WARNING",
             "MOVEHUB_DATABASE_URL": _through(os.environ["MOVEHUB_DATABASE_URL"], pg.port),
             "MOVEHUB_REDIS_URL": _through(os.environ["MOVEHUB_REDIS_URL"], redis.port),
-            # As in production: Ray, the outbox worker relaying events to the org streams.
+            # As in production: Ray (the session's, joined under a namespace of its own), the
+            # outbox worker relaying events to the org streams.
             "MOVEHUB_RAY_ENABLED": "true",
             "MOVEHUB_BACKGROUND_WORKERS": "true",
             "MOVEHUB_OUTBOX_POLL_INTERVAL_S": "0.2",
@@ -80,7 +82,7 @@ def stack(database: str) -> Iterator[Stack]:
             "MOVEHUB_OUTBOX_BACKOFF_MAX_S": "2",
             "MOVEHUB_OUTAGE_RETRY_AFTER_S": RETRY_AFTER_S,
         }
-        with running_gateway(env, name="outage-gateway") as url:
+        with running_gateway(env, name="outage-gateway", share_ray=True) as url:
             yield Stack(url, pg, redis)
 
 
