@@ -244,6 +244,9 @@ async def test_demo_link_signs_in_with_a_token_and_drops_it_from_the_address(
     await page.goto(f"{gateway_url}/board?token={token}")
     await wait_live(page)
     assert "token=" not in page.url
+    # A dispatcher's nav leads to the back office but not to the platform's verification queue.
+    assert await page.locator('nav.nav a[data-page="calendar"]').is_visible()
+    assert await page.locator('nav.nav a[data-page="verification"]').is_hidden()
     # The page's status words came from GET /api/v1/lifecycle, none from a copy of its own.
     derived = await board_state(
         page,

@@ -46,6 +46,12 @@ async function start() {
     );
   }
   board.me = me;
+  // Links for some roles only (the verification queue is the platform admins').
+  for (const link of /** @type {NodeListOf<HTMLAnchorElement>} */ (
+    document.querySelectorAll("nav.nav a[data-roles]")
+  )) {
+    link.hidden = !(link.dataset.roles || "").split(" ").includes(me.role);
+  }
   $("who").textContent = `${me.full_name} · ${me.role.replace("_", " ")}`;
   $("sign-out").hidden = false;
   connect();
