@@ -45,9 +45,10 @@ async def _entries(
     *,
     driver_id: uuid.UUID | None = None,
     truck_id: uuid.UUID | None = None,
+    org_id: uuid.UUID | None = None,
 ) -> list[CalendarEntry]:
     rows = await CalendarRepository(session).entries(
-        bounds.start, bounds.end, driver_id=driver_id, truck_id=truck_id
+        bounds.start, bounds.end, driver_id=driver_id, truck_id=truck_id, org_id=org_id
     )
     return [
         CalendarEntry(
@@ -64,9 +65,12 @@ async def _entries(
     ]
 
 
-async def fleet_calendar(session: AsyncSession, start: datetime, end: datetime) -> FleetCalendar:
+async def fleet_calendar(
+    session: AsyncSession, start: datetime, end: datetime, org_id: uuid.UUID | None = None
+) -> FleetCalendar:
+    """The bookings the caller sees in the range (RLS), of one organization when given."""
     bounds = checked_range(start, end)
-    entries = await _entries(session, bounds)
+    entries = await _entries(session, bounds, org_id=org_id)
     return FleetCalendar(
         start=start, end=end, entries=entries, unassigned=sum(1 for e in entries if e.driver_id is None)
     )
@@ -91,9 +95,11 @@ async def resource_schedule(
     )
 
 
-async def utilization_report(session: AsyncSession, start: datetime, end: datetime) -> UtilizationReport:
+async def utilization_report(
+    session: AsyncSession, start: datetime, end: datetime, org_id: uuid.UUID | None = None
+) -> UtilizationReport:
     bounds = checked_range(start, end)
-    entries = await _entries(session, bounds)
+    entries = await _entries(session, bounds, org_id=org_id)
     busy_by: dict[tuple[str, uuid.UUID], list[Interval]] = defaultdict(list)
     for e in entries:
         if e.driver_id:
@@ -101,7 +107,7 @@ async def utilization_report(session: AsyncSession, start: datetime, end: dateti
         if e.truck_id:
             busy_by[("truck", e.truck_id)].append(Interval(e.start, e.end))
     calendar = CalendarRepository(session)
-    drivers, trucks = await calendar.active_drivers(), await calendar.active_trucks()
+    drivers, trucks = await calendar.active_drivers(org_id), await calendar.active_trucks(org_id)
 
     def rows(kind: str, resources: list[tuple[uuid.UUID, str]]) -> list[UtilizationRow]:
         out = []

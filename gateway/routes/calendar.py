@@ -20,12 +20,21 @@ from gateway.deps import SessionDep, StaffCaller
 router = APIRouter(prefix="/calendar", tags=["calendar"])
 Start = Annotated[datetime, Query(description="range start, ISO 8601 with offset")]
 End = Annotated[datetime, Query(description="range end (exclusive), at most 62 days later")]
+OrgFilter = Annotated[
+    uuid.UUID | None,
+    Query(
+        description="one organization's calendar (for platform admins, who see every organization; "
+        "another organization's id gives an empty answer to mover staff)"
+    ),
+]
 
 
 @router.get("", response_model=FleetCalendar)
-async def fleet_calendar(_: StaffCaller, session: SessionDep, start: Start, end: End) -> FleetCalendar:
+async def fleet_calendar(
+    _: StaffCaller, session: SessionDep, start: Start, end: End, org_id: OrgFilter = None
+) -> FleetCalendar:
     """Every booking of the caller's organization in the range, with its driver and truck."""
-    return await service.fleet_calendar(session, start, end)
+    return await service.fleet_calendar(session, start, end, org_id)
 
 
 @router.get("/{resource_type}s/{resource_id}", response_model=ResourceSchedule)
@@ -42,9 +51,11 @@ async def resource_schedule(
 
 
 @router.get("/utilization", response_model=UtilizationReport)
-async def utilization(_: StaffCaller, session: SessionDep, start: Start, end: End) -> UtilizationReport:
+async def utilization(
+    _: StaffCaller, session: SessionDep, start: Start, end: End, org_id: OrgFilter = None
+) -> UtilizationReport:
     """Busy share of every active driver and truck over the range."""
-    return await service.utilization_report(session, start, end)
+    return await service.utilization_report(session, start, end, org_id)
 
 
 @router.get("/availability", response_model=AvailabilityAnswer)

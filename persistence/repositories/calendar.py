@@ -28,10 +28,11 @@ class CalendarRepository:
         *,
         driver_id: uuid.UUID | None = None,
         truck_id: uuid.UUID | None = None,
+        org_id: uuid.UUID | None = None,
     ) -> list[tuple[Booking, uuid.UUID | None, uuid.UUID | None]]:
         """Bookings overlapping [start, end) that are on the calendar, earliest first, each with
-        its active assignment's driver and truck (None when unassigned); narrowed to one driver
-        or truck when given."""
+        its active assignment's driver and truck (None when unassigned); narrowed to one driver,
+        truck or organization when given."""
         statement = (
             select(Booking, BookingAssignment.driver_id, BookingAssignment.truck_id)
             .outerjoin(
@@ -46,21 +47,29 @@ class CalendarRepository:
             statement = statement.where(BookingAssignment.driver_id == driver_id)
         if truck_id is not None:
             statement = statement.where(BookingAssignment.truck_id == truck_id)
+        if org_id is not None:
+            statement = statement.where(Booking.org_id == org_id)
         return [
             (booking, driver, truck)
             for booking, driver, truck in (await self.session.execute(statement)).all()
         ]
 
-    async def active_drivers(self) -> list[tuple[uuid.UUID, str]]:
-        """(id, name) of every active driver: the rows of a utilization report."""
-        rows = await self.session.execute(
-            select(Driver.id, Driver.full_name).where(Driver.status == "active")
-        )
+    async def active_drivers(self, org_id: uuid.UUID | None = None) -> list[tuple[uuid.UUID, str]]:
+        """(id, name) of every active driver (of one organization when given): the rows of a
+        utilization report."""
+        statement = select(Driver.id, Driver.full_name).where(Driver.status == "active")
+        if org_id is not None:
+            statement = statement.where(Driver.org_id == org_id)
+        rows = await self.session.execute(statement)
         return [(driver_id, name) for driver_id, name in rows.all()]
 
-    async def active_trucks(self) -> list[tuple[uuid.UUID, str]]:
-        """(id, plate) of every active truck: the rows of a utilization report."""
-        rows = await self.session.execute(select(Truck.id, Truck.plate).where(Truck.status == "active"))
+    async def active_trucks(self, org_id: uuid.UUID | None = None) -> list[tuple[uuid.UUID, str]]:
+        """(id, plate) of every active truck (of one organization when given): the rows of a
+        utilization report."""
+        statement = select(Truck.id, Truck.plate).where(Truck.status == "active")
+        if org_id is not None:
+            statement = statement.where(Truck.org_id == org_id)
+        rows = await self.session.execute(statement)
         return [(truck_id, plate) for truck_id, plate in rows.all()]
 
     async def clashing_bookings(

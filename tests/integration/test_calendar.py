@@ -111,3 +111,28 @@ async def test_other_tenant_and_bad_ranges(client: httpx.AsyncClient) -> None:
     assert (
         await client.get("/api/v1/calendar", params=_range(), headers=auth_headers(customer))
     ).status_code == 403
+
+
+async def test_platform_admin_narrows_the_calendar_to_one_org(client: httpx.AsyncClient) -> None:
+    org, dispatcher, driver, truck, first, second = await _assigned_fleet()
+    other, other_dispatcher, *_ = await _assigned_fleet()
+    admin = await make_user("platform_admin")
+    narrowed = {**_range(), "org_id": str(org.id)}
+
+    mine = await client.get("/api/v1/calendar", params=narrowed, headers=auth_headers(admin))
+    assert mine.status_code == 200, mine.text
+    entries = mine.json()["entries"]
+    assert len(entries) == 3 and {str(first.id), str(second.id)} <= {e["booking_id"] for e in entries}
+    usage = await client.get("/api/v1/calendar/utilization", params=narrowed, headers=auth_headers(admin))
+    assert usage.status_code == 200, usage.text
+    assert {r["resource_id"] for r in usage.json()["drivers"]} == {str(driver.id)}
+    assert {r["resource_id"] for r in usage.json()["trucks"]} == {str(truck.id)}
+
+    # Mover staff naming another organization see nothing of it (RLS), not an error.
+    foreign = await client.get("/api/v1/calendar", params=narrowed, headers=auth_headers(other_dispatcher))
+    assert foreign.status_code == 200 and foreign.json()["entries"] == []
+    assert other.id != org.id and dispatcher.org_id == org.id
+    bad = await client.get(
+        "/api/v1/calendar", params={**_range(), "org_id": "nope"}, headers=auth_headers(admin)
+    )
+    assert bad.status_code == 422 and bad.headers["content-type"].startswith("application/problem+json")
