@@ -37,16 +37,17 @@ _LOCKED = text("SELECT pg_advisory_xact_lock(1634623852), set_config('jit', 'off
 
 Key = tuple[Any, str, date]
 
-_KEYS = (
-    "unnest(CAST(:orgs AS uuid[]), CAST(:zones AS varchar[]), CAST(:days AS date[])) AS k(org_id, zone, day)"
-)
-# Each key's bookings by an index range scan (OFFSET 0 keeps the lateral subquery from being
-# flattened into a hash join over every booking).
+_ARRAYS = "CAST(:orgs AS uuid[]), CAST(:zones AS varchar[]), CAST(:days AS date[])"
+_KEYS = f"unnest({_ARRAYS}) AS k(org_id, zone, day)"
+# Each key's bookings by an index range scan: the day's bounds are computed apart (OFFSET 0:
+# not inlined, since AT TIME ZONE is not leakproof and row-level security would then filter
+# the org's every booking first) and the lateral subquery is not flattened into a hash join.
 _DAY_ROWS = (
-    f"FROM {_KEYS} CROSS JOIN LATERAL (SELECT b.id, b.status, b.currency, b.price_cents,"
-    " b.window_start FROM bookings b WHERE b.org_id = k.org_id"
-    " AND b.window_start >= (k.day::timestamp AT TIME ZONE k.zone)"
-    " AND b.window_start < ((k.day + 1)::timestamp AT TIME ZONE k.zone) OFFSET 0) b"
+    "FROM (SELECT org_id, zone, day, (day::timestamp AT TIME ZONE zone) AS lo,"
+    f" ((day + 1)::timestamp AT TIME ZONE zone) AS hi FROM {_KEYS} OFFSET 0) AS k"
+    " CROSS JOIN LATERAL (SELECT b.id, b.status, b.currency, b.price_cents, b.window_start"
+    " FROM bookings b WHERE b.org_id = k.org_id AND b.window_start >= k.lo"
+    " AND b.window_start < k.hi OFFSET 0) b"
 )
 _CLOSED = "((day + 1)::timestamp AT TIME ZONE zone) <= :now"
 _ZONES = (

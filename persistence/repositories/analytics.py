@@ -124,13 +124,16 @@ TREND_SQL: Mapping[str, str] = {
 
 # The range's days for each organization in scope: whether the day is rolled up in the range's
 # zone (and unchanged since), and its UTC bounds for the live rows of the days that are not.
+# Materialized: AT TIME ZONE is not leakproof, so inlined bounds would not be index conditions
+# under row-level security.
 _DAYS = (
-    "days AS (SELECT o.id AS org_id, d.day,"
+    "days AS MATERIALIZED (SELECT o.id AS org_id, d.day,"
     " (d.day::timestamp AT TIME ZONE :tz) AS lo, ((d.day + 1)::timestamp AT TIME ZONE :tz) AS hi,"
     " (c.org_id IS NOT NULL AND x.org_id IS NULL) AS rolled"
     " FROM organizations o CROSS JOIN (SELECT CAST(:first_day AS date) + i AS day"
     "  FROM generate_series(0, CAST(:last_day AS date) - CAST(:first_day AS date)) i) d"
     " LEFT JOIN analytics_rollup_days c ON c.org_id = o.id AND c.zone = :tz AND c.day = d.day"
+    "  AND c.day >= :first_day AND c.day <= :last_day"
     " LEFT JOIN (SELECT DISTINCT org_id, day FROM analytics_dirty WHERE zone = :tz"
     "  AND day >= :first_day AND day <= :last_day) x ON x.org_id = o.id AND x.day = d.day"
     " WHERE TRUE @org(o.id))"
@@ -140,7 +143,7 @@ _DAYS = (
 def _rolled(table: str) -> str:
     return (
         f"days JOIN {table} r ON r.org_id = days.org_id AND r.zone = :tz AND r.day = days.day"
-        " WHERE days.rolled"
+        " WHERE days.rolled AND r.day >= :first_day AND r.day <= :last_day @org(r.org_id)"
     )
 
 
@@ -170,6 +173,9 @@ _ROLLED_TRENDS: Mapping[str, tuple[str, str]] = {
 }
 
 
+_SETTINGS = text("SELECT set_config('jit', 'off', true), set_config('work_mem', '32MB', true)")
+
+
 class AnalyticsRepository:
     """Read-only aggregates; the session may be a replica's (persistence.session)."""
 
@@ -179,9 +185,10 @@ class AnalyticsRepository:
 
     async def _rows(self, sql: str, params: Mapping[str, Any]) -> Sequence[Any]:
         if not self._jit_off:
-            # Statements over many rows cost enough to be JIT-compiled, which takes longer
-            # (seconds with inlining) than running them; for this transaction only.
-            await self.session.execute(text("SELECT set_config('jit', 'off', true)"))
+            # For this transaction: statements over many rows cost enough to be JIT-compiled,
+            # which takes longer (seconds with inlining) than running them; the platform's
+            # rollup rows (a day per driver or truck) sort and hash in memory.
+            await self.session.execute(_SETTINGS)
             self._jit_off = True
         return (await self.session.execute(text(_expand(sql, params)), dict(params))).all()
 
@@ -270,14 +277,15 @@ class AnalyticsRepository:
     async def truck_jobs(self, window: Window) -> list[tuple[uuid.UUID, str, int, float, int]]:
         """Per active truck: (id, plate, jobs, busy hours, days with a job starting)."""
         rows = await self._rows(
+            # One row per truck and day on either side (the days are disjoint): days are rows.
             "WITH " + _DAYS + ", used AS (SELECT truck_id, sum(jobs) AS jobs,"
-            " sum(seconds) / 3600 AS hours, count(DISTINCT day) AS days FROM ("
+            " sum(seconds) / 3600 AS hours, count(*) AS days FROM ("
             "SELECT r.truck_id, r.jobs, r.busy_seconds AS seconds, r.day FROM "
             + _rolled("analytics_truck_days")
-            + " UNION ALL SELECT a.truck_id, 1,"
-            " extract(epoch FROM upper(a.window) - lower(a.window)), days.day FROM "
+            + " UNION ALL SELECT a.truck_id, count(*),"
+            " sum(extract(epoch FROM upper(a.window) - lower(a.window))), days.day FROM "
             + _LIVE_JOBS
-            + " WHERE NOT days.rolled) x GROUP BY truck_id)"
+            + " WHERE NOT days.rolled GROUP BY a.truck_id, days.day) x GROUP BY truck_id)"
             " SELECT t.id, t.plate, coalesce(u.jobs, 0), coalesce(u.hours, 0),"
             " coalesce(u.days, 0) FROM trucks t LEFT JOIN used u ON u.truck_id = t.id"
             " WHERE t.status = 'active' @org(t.org_id)",

@@ -80,6 +80,16 @@ CREATE TABLE analytics_dirty (
 );
 CREATE INDEX ix_analytics_dirty_day ON analytics_dirty (org_id, zone, day);
 """
+# Platform-wide reads take a range of days of every organization in one index range scan.
+INDEXES = tuple(
+    f"CREATE INDEX IF NOT EXISTS ix_{table}_zone_day ON {table} (zone, day)"
+    for table in (
+        "analytics_rollup_days",
+        "analytics_booking_days",
+        "analytics_driver_days",
+        "analytics_truck_days",
+    )
+)
 
 # The days (in the organization's zone and in UTC) of the given instants of its bookings.
 MARK = """
@@ -172,6 +182,8 @@ def _triggers() -> list[str]:
 
 def upgrade() -> None:
     op.execute(TABLES)
+    for statement in INDEXES:
+        op.execute(statement)
     for table in ROLLUPS:
         for statement in rls.tenant_table(table):
             op.execute(statement)
