@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
@@ -18,6 +19,8 @@ from sqlalchemy import text
 from persistence import metrics
 from persistence.outbox import enqueue
 from persistence.session import SYSTEM, tenant_session
+from tests.factories import auth_headers, make_driver, make_org, make_user
+from tests.integration.realtime_server import connect, ping, recv_json
 
 
 def scrape() -> dict[str, list[tuple[dict[str, str], float]]]:
@@ -165,3 +168,48 @@ def test_a_refused_ping_is_counted_by_its_reason(detail: str, reason: str) -> No
     before = metrics.PINGS_REJECTED.labels(reason)._value.get()
     metrics.ping_rejected(detail)
     assert metrics.PINGS_REJECTED.labels(reason)._value.get() == before + 1
+
+
+async def test_real_shards_and_an_outbox_actor_reach_the_scrape(
+    app: FastAPI, ws_base: str, fresh: None
+) -> None:
+    """With Ray on (the suite's default): the shard holding a driver who just pinged reports
+    it live, every shard is up, and the shard's counters arrive through Ray under its process;
+    an outbox worker actor answers with its process's families (the suite runs no worker:
+    this one is not started, so it delivers nothing another test expects to drain)."""
+    fleet = app.state.fleet
+    if fleet is None:
+        pytest.skip("Ray is off in this run (MOVEHUB_RAY_ENABLED=false): there are no shards")
+    import ray
+
+    from actors.outbox import OutboxHandle, OutboxWorkerActor
+
+    org = await make_org()
+    user = await make_user("driver", org)
+    driver = await make_driver(org, user=user)
+    shard = str(fleet.shard_id(org.id))
+    async with connect(f"{ws_base}/ws/driver", auth_headers(user, driver)) as socket:
+        assert (await recv_json(socket))["type"] == "hello"
+        await socket.send(ping(52.51, 13.39))
+        for _ in range(40):
+            metrics.reset()
+            await metrics.refresh(fleet, None, database=False)
+            samples = scrape()
+            if (value(samples, "movehub_shard_live_drivers", shard=shard) or 0) >= 1:
+                break
+            await asyncio.sleep(0.25)
+    assert (value(samples, "movehub_shard_live_drivers", shard=shard) or 0) >= 1
+    assert {labels["shard"] for labels, _ in samples["movehub_shard_up"]} == {
+        str(s) for s in fleet.table.handles
+    }
+    assert all(up == 1 for _, up in samples["movehub_shard_up"])
+    applied = value(samples, "movehub_shard_pings_applied_total", shard=shard, process=f"shard-{shard}")
+    assert applied is not None and applied >= 1
+
+    actor = ray.remote(num_cpus=0)(OutboxWorkerActor).remote(app.state.settings)
+    try:
+        answered = await OutboxHandle(actor=actor).metric_samples()
+    finally:
+        ray.kill(actor)
+    assert answered is not None
+    assert {"movehub_outbox_deliveries", "movehub_outbox_delivery_seconds"} <= answered.keys()
