@@ -5,26 +5,19 @@ styles by importing its modules from /board/."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi import APIRouter
 from fastapi.responses import FileResponse, RedirectResponse
 
-from dispatch.errors import NotFound
+from gateway.routes.static_files import CSS, StaticFiles, modules
 
 router = APIRouter(tags=["backoffice"])
-BACKOFFICE_DIR = Path(__file__).resolve().parent.parent / "static" / "backoffice"
-JAVASCRIPT = "text/javascript; charset=utf-8"  # browsers load module scripts only with this
 # Each page is /backoffice/<name> (its <name>.html); its entry module is <name>.js.
 PAGES = ("calendar", "analytics", "invoices", "verification")
 # The only files the pages are made of; anything else under /backoffice/ is a 404.
 MODULES = (*PAGES, "common", "charts")
-ASSETS = {
-    **{f"{module}.js": JAVASCRIPT for module in MODULES},
-    "backoffice.css": "text/css; charset=utf-8",
-}
-# The pages change with the code, never with the data: revalidate instead of caching blindly.
-NO_STALE = {"Cache-Control": "no-cache"}
+BACKOFFICE = StaticFiles(
+    "backoffice", {**modules(*MODULES), "backoffice.css": CSS}, "back-office page or asset"
+)
 
 
 @router.get("/backoffice", include_in_schema=False)
@@ -36,10 +29,5 @@ async def backoffice_home() -> RedirectResponse:
 async def backoffice_file(name: str) -> FileResponse:
     """A page by name, or one of the pages' files from the allow-list (never a disk path)."""
     if name in PAGES:
-        return FileResponse(
-            BACKOFFICE_DIR / f"{name}.html", media_type="text/html; charset=utf-8", headers=NO_STALE
-        )
-    media_type = ASSETS.get(name)
-    if media_type is None:
-        raise NotFound(f"no back-office page or asset named {name!r}")
-    return FileResponse(BACKOFFICE_DIR / name, media_type=media_type, headers=NO_STALE)
+        return BACKOFFICE.page(f"{name}.html")
+    return BACKOFFICE.asset(name)

@@ -4,25 +4,25 @@ worker; no build step, no CDN). It lives under /driver/ so its service worker's 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, RedirectResponse
 
-from dispatch.errors import NotFound
-from gateway.routes.board_page import JAVASCRIPT, NO_STALE
+from gateway.routes.static_files import CSS, JAVASCRIPT, StaticFiles, modules
 
 router = APIRouter(tags=["driver"])
-DRIVER_DIR = Path(__file__).resolve().parent.parent / "static" / "driver"
 # The only files the app is made of (main.js imports the other modules and the board's
 # state, api, signin, lifecycle and map); anything else under /driver/ is a 404.
 MODULES = ("main", "state", "outbox", "link", "geo", "view")
-ASSETS = {
-    **{f"{module}.js": JAVASCRIPT for module in MODULES},
-    "driver.css": "text/css; charset=utf-8",
-    "manifest.webmanifest": "application/manifest+json",
-    "icon.svg": "image/svg+xml",
-}
+DRIVER = StaticFiles(
+    "driver",
+    {
+        **modules(*MODULES),
+        "driver.css": CSS,
+        "manifest.webmanifest": "application/manifest+json",
+        "icon.svg": "image/svg+xml",
+    },
+    "driver app asset",
+)
 WORKER_SCOPE = "/driver/"
 
 
@@ -36,24 +36,17 @@ async def driver_entry(request: Request) -> RedirectResponse:
 @router.get("/driver/", include_in_schema=False)
 async def driver_page() -> FileResponse:
     """The driver app: sign in (cookie session, or `?token=` for demo links), then drive."""
-    return FileResponse(DRIVER_DIR / "index.html", media_type="text/html; charset=utf-8", headers=NO_STALE)
+    return DRIVER.page()
 
 
 @router.get("/driver/sw.js", include_in_schema=False)
 async def driver_worker() -> FileResponse:
     """The service worker, scoped to /driver/ (never cached by the browser's HTTP cache, so an
     update is seen on the next visit)."""
-    return FileResponse(
-        DRIVER_DIR / "sw.js",
-        media_type=JAVASCRIPT,
-        headers={**NO_STALE, "Service-Worker-Allowed": WORKER_SCOPE},
-    )
+    return DRIVER.file("sw.js", JAVASCRIPT, {"Service-Worker-Allowed": WORKER_SCOPE})
 
 
 @router.get("/driver/{asset}", include_in_schema=False)
 async def driver_asset(asset: str) -> FileResponse:
     """One of the app's files, by name from the allow-list (never a path into the disk)."""
-    media_type = ASSETS.get(asset)
-    if media_type is None:
-        raise NotFound(f"no driver app asset named {asset!r}")
-    return FileResponse(DRIVER_DIR / asset, media_type=media_type, headers=NO_STALE)
+    return DRIVER.asset(asset)

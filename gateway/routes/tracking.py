@@ -11,25 +11,23 @@ from __future__ import annotations
 
 import time
 import uuid
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse
 
-from dispatch.errors import NotFound, Unauthorized
+from dispatch.errors import Unauthorized
 from dispatch.tracking import links
 from dispatch.tracking import service as tracking
 from dispatch.tracking.rules import EtaModel
 from dispatch.tracking.schemas import Tracking
 from gateway.deps import SettingsDep, SystemSessionDep, current_caller
 from gateway.openapi import ANSWERS
+from gateway.routes.static_files import CSS, JAVASCRIPT, StaticFiles
 from persistence.session import Caller
 
 router = APIRouter(tags=["tracking"])
-TRACK_DIR = Path(__file__).resolve().parent.parent / "static" / "track"
-ASSETS = {"track.js": "text/javascript; charset=utf-8", "track.css": "text/css; charset=utf-8"}
-NO_STALE = {"Cache-Control": "no-cache"}
+TRACK = StaticFiles("track", {"track.js": JAVASCRIPT, "track.css": CSS}, "tracking page asset")
 LinkToken = Annotated[
     str | None,
     Query(
@@ -83,12 +81,9 @@ async def booking_tracking(
 @router.get("/track/{booking_id}", include_in_schema=False)
 async def track_page(booking_id: uuid.UUID) -> FileResponse:
     """The customer's tracking page (it reads its token from the URL and polls the API)."""
-    return FileResponse(TRACK_DIR / "index.html", media_type="text/html; charset=utf-8", headers=NO_STALE)
+    return TRACK.page()
 
 
 @router.get("/track/assets/{asset}", include_in_schema=False)
 async def track_asset(asset: str) -> FileResponse:
-    media_type = ASSETS.get(asset)
-    if media_type is None:
-        raise NotFound(f"no tracking page asset named {asset!r}")
-    return FileResponse(TRACK_DIR / asset, media_type=media_type, headers=NO_STALE)
+    return TRACK.asset(asset)

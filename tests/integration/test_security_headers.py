@@ -14,7 +14,7 @@ import pytest
 from fastapi import FastAPI
 
 from gateway.app import create_app
-from gateway.routes.board_page import BOARD_DIR
+from gateway.routes.board_page import BOARD
 from persistence.config import get_settings
 
 EVERY_ANSWER = {
@@ -163,7 +163,7 @@ def parse(html: str) -> _Page:
 
 
 def test_the_board_page_has_nothing_inline_for_the_policy_to_block() -> None:
-    page = parse((BOARD_DIR / "index.html").read_text())
+    page = parse((BOARD.directory / "index.html").read_text())
     assert page.inline_scripts == [] and page.inline_styles == [] and page.handlers == []
     assert page.external == []
 

@@ -13,8 +13,10 @@ import pytest
 
 from dispatch.errors import NotFound
 from gateway.routes import backoffice_pages, board_page
-from gateway.routes.backoffice_pages import ASSETS, BACKOFFICE_DIR, PAGES
+from gateway.routes.backoffice_pages import BACKOFFICE, PAGES
 from persistence.statuses import BOOKING_STATUSES
+
+ASSETS, BACKOFFICE_DIR = BACKOFFICE.assets, BACKOFFICE.directory
 
 IMPORT = re.compile(r'^import\s.*?\sfrom\s+"([./\w-]+\.js)";', re.M | re.S)
 SCRIPT = re.compile(r"<script\b[^>]*>", re.I)
@@ -59,7 +61,7 @@ def test_imports_resolve_to_served_modules_and_every_module_is_reached() -> None
         for target in imports(module):
             if target.startswith("/board/"):
                 # Shared with the board, served by its allow-list (never copied here).
-                assert target.removeprefix("/board/") in board_page.ASSETS, (module, target)
+                assert target.removeprefix("/board/") in board_page.BOARD.assets, (module, target)
             else:
                 assert target.startswith("./"), (module, target)
                 todo.append(target.removeprefix("./"))
@@ -82,7 +84,7 @@ def test_the_pages_share_the_boards_sign_in_instead_of_copying_it() -> None:
 
 
 def test_every_page_and_the_board_show_the_same_nav() -> None:
-    board_nav = NAV.findall((board_page.BOARD_DIR / "index.html").read_text())
+    board_nav = NAV.findall((board_page.BOARD.directory / "index.html").read_text())
     assert len(board_nav) == 1
     expected = LINK.findall(board_nav[0])
     assert [page for _, page in expected] == ["board", *PAGES]

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import re
 
-from gateway.routes.board_page import ASSETS, BOARD_DIR
+from gateway.routes.board_page import BOARD
 from persistence.statuses import BOOKING_STATUSES
+
+ASSETS, BOARD_DIR = BOARD.assets, BOARD.directory
 
 IMPORT = re.compile(r'^import\s.*?\sfrom\s+"\./([\w-]+\.js)";', re.M | re.S)
 ENTRY = re.compile(r'<script type="module" src="/board/([\w-]+\.js)"></script>')

@@ -10,8 +10,10 @@ import json
 import re
 
 from gateway.routes import board_page, driver_page
-from gateway.routes.driver_page import ASSETS, DRIVER_DIR, WORKER_SCOPE
+from gateway.routes.driver_page import DRIVER, WORKER_SCOPE
 from persistence.statuses import BOOKING_STATUSES
+
+ASSETS, DRIVER_DIR = DRIVER.assets, DRIVER.directory
 
 IMPORT = re.compile(r'^import\s.*?\sfrom\s+"(\./|/board/)([\w-]+\.js)";', re.M | re.S)
 ENTRY = re.compile(r'<script type="module" src="/driver/([\w-]+\.js)"></script>')
@@ -21,7 +23,7 @@ STYLES = re.compile(r'<link rel="stylesheet" href="(/[\w/.-]+)"\s*/?>')
 def imports(path: str) -> set[str]:
     """The modules one module imports, as absolute paths."""
     folder, name = path.rsplit("/", 1)
-    base = DRIVER_DIR if folder == "/driver" else board_page.BOARD_DIR
+    base = DRIVER_DIR if folder == "/driver" else board_page.BOARD.directory
     found = IMPORT.findall((base / name).read_text())
     return {(folder + "/" if where == "./" else where) + module for where, module in found}
 
@@ -59,7 +61,7 @@ def test_every_module_is_reached_served_as_javascript_and_kept_for_offline() -> 
     assert all(ASSETS[name].startswith("text/javascript") for name in own)
     borrowed = {m.removeprefix("/board/") for m in modules if m.startswith("/board/")}
     assert borrowed >= {"signin.js", "map.js", "lifecycle.js", "api.js", "state.js"}
-    assert all(board_page.ASSETS.get(name, "").startswith("text/javascript") for name in borrowed)
+    assert all(board_page.BOARD.assets.get(name, "").startswith("text/javascript") for name in borrowed)
     styles = set(STYLES.findall((DRIVER_DIR / "index.html").read_text()))
     assert styles == {"/board/board.css", "/driver/driver.css"}
     # The worker keeps exactly the page, its files, what it borrows and the vocabulary.
@@ -85,7 +87,7 @@ def test_the_manifest_installs_the_app_under_the_workers_scope() -> None:
     assert manifest["display"] == "standalone" and manifest["name"]
     for icon in manifest["icons"]:
         assert icon["src"].removeprefix(WORKER_SCOPE) in ASSETS
-    assert driver_page.ASSETS["manifest.webmanifest"] == "application/manifest+json"
+    assert driver_page.DRIVER.assets["manifest.webmanifest"] == "application/manifest+json"
 
 
 def test_no_module_keeps_its_own_copy_of_the_booking_statuses() -> None:
