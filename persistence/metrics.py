@@ -30,12 +30,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+)
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import text
 
 log = structlog.get_logger("movehub.metrics")
+# No `<name>_created` series beside each counter and histogram: the text format exposes them
+# as gauge families of their own, doubling what a scrape carries for nothing a rule reads.
+disable_created_metrics()
 
 REFRESH_S = 10.0  # the shards and the database are asked at most this often
 REMOTE_TIMEOUT_S = 2.0  # a shard or the outbox actor not answering within this is reported down
