@@ -67,16 +67,19 @@ _PICK_DIRTY = text(
     " WHERE d.org_id = p.org_id AND d.zone = p.zone AND d.day = p.day"
     " RETURNING d.org_id, d.zone, d.day"
 )
-# Closed days without a rollup: the last RECENT_DAYS, or (rebuild) since the first booking.
+# Closed days without a rollup in the last RECENT_DAYS, or (rebuild) every closed day since
+# the organization's first booking. A day's rollup rows and its analytics_rollup_days row are
+# written and deleted together (readers rely on it).
 _MISSING = text(
     "SELECT o.id, zz.zone, d.day FROM organizations o " + _ZONES + " CROSS JOIN LATERAL"
     " (SELECT g::date AS day FROM generate_series("
     "   CASE WHEN :rebuild THEN (SELECT (min(b.window_start) AT TIME ZONE zz.zone)::date"
     "     FROM bookings b WHERE b.org_id = o.id) ELSE CAST(:first AS date) END,"
     "   CAST(:last AS date), interval '1 day') g) AS d"
-    " WHERE ((d.day + 1)::timestamp AT TIME ZONE zz.zone) <= :now"
-    " AND NOT EXISTS (SELECT 1 FROM analytics_rollup_days c"
-    "  WHERE c.org_id = o.id AND c.zone = zz.zone AND c.day = d.day)"
+    " WHERE EXISTS (SELECT 1 FROM bookings b WHERE b.org_id = o.id)"  # none: all live, cheaply
+    " AND ((d.day + 1)::timestamp AT TIME ZONE zz.zone) <= :now"
+    " AND (:rebuild OR NOT EXISTS (SELECT 1 FROM analytics_rollup_days c"
+    "  WHERE c.org_id = o.id AND c.zone = zz.zone AND c.day = d.day))"
     " ORDER BY d.day DESC"
 )
 _RECOMPUTE = (
@@ -139,8 +142,6 @@ async def refresh_rollups(
         await session.execute(_LOCKED)
         for table in _TABLES:
             await session.execute(text(_STALE_ZONES.format(table=table)))
-        if rebuild:
-            await session.execute(text("DELETE FROM analytics_rollup_days"))
         today = now.astimezone(UTC).date()
         missing = (
             await session.execute(

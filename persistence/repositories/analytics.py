@@ -141,9 +141,13 @@ _DAYS = (
 
 
 def _rolled(table: str) -> str:
+    """A rollup's rows for the range, but those of days changed since (read live instead).
+    A rollup row exists only for a day that is rolled up (written in one transaction with
+    analytics_rollup_days, deleted with it), so no join with `days` is needed here."""
     return (
-        f"days JOIN {table} r ON r.org_id = days.org_id AND r.zone = :tz AND r.day = days.day"
-        " WHERE days.rolled AND r.day >= :first_day AND r.day <= :last_day @org(r.org_id)"
+        f"{table} r WHERE r.zone = :tz AND r.day >= :first_day AND r.day <= :last_day"
+        " @org(r.org_id) AND NOT EXISTS (SELECT 1 FROM analytics_dirty x"
+        "  WHERE x.org_id = r.org_id AND x.zone = :tz AND x.day = r.day)"
     )
 
 

@@ -269,19 +269,21 @@ def refresh() -> dict[str, float]:
     return {"rebuilt": rebuild, "days": report.days, "seconds": seconds}
 
 
+ROLLUPS = ("analytics_rollup_days", "analytics_booking_days", "analytics_driver_days", "analytics_truck_days")
+
+
 def hide_rollups(hidden: bool) -> None:
-    """Set the record of rolled-up days aside (every day then reads live rows), or put it back."""
+    """Set the rollups aside (every day then reads live rows), or put them back."""
     with admin_connection() as db, db.cursor() as cur:
-        if hidden:
-            cur.execute("DROP TABLE IF EXISTS bench_rollup_days")
-            cur.execute("CREATE TABLE bench_rollup_days AS SELECT * FROM analytics_rollup_days")
-            cur.execute("DELETE FROM analytics_rollup_days")
-        else:
-            cur.execute(
-                "INSERT INTO analytics_rollup_days SELECT * FROM bench_rollup_days ON CONFLICT DO NOTHING"
-            )
-            cur.execute("DROP TABLE bench_rollup_days")
-        cur.execute("VACUUM ANALYZE analytics_rollup_days")
+        for table in ROLLUPS:
+            if hidden:
+                cur.execute(f"DROP TABLE IF EXISTS bench_{table}")
+                cur.execute(f"CREATE TABLE bench_{table} AS SELECT * FROM {table}")
+                cur.execute(f"DELETE FROM {table}")
+            else:
+                cur.execute(f"INSERT INTO {table} SELECT * FROM bench_{table} ON CONFLICT DO NOTHING")
+                cur.execute(f"DROP TABLE bench_{table}")
+            cur.execute(f"VACUUM ANALYZE {table}")
 
 
 def tokens() -> tuple[list[tuple[uuid.UUID, dict[str, str]]], dict[str, str]]:

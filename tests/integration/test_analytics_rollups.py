@@ -22,6 +22,12 @@ from persistence.statuses import BookingStatus
 from tests.factories import auth_headers, make_booking, make_driver, make_org, make_truck, make_user
 
 BERLIN = ZoneInfo("Europe/Berlin")
+ROLLUP_TABLES = (
+    "analytics_rollup_days",
+    "analytics_booking_days",
+    "analytics_driver_days",
+    "analytics_truck_days",
+)
 ROLLED_METRICS = (
     TrendMetric.BOOKINGS,
     TrendMetric.COMPLETED,
@@ -90,8 +96,9 @@ async def _rolled_and_live(caller: Caller, org: Organization | None) -> tuple[di
     async with analytics_session(caller) as session:
         rolled = await _views(session, caller, org)
     async with tenant_session(SYSTEM) as system:
-        # Without a record of what is rolled up every day is read live; undone after.
-        await system.execute(text("DELETE FROM analytics_rollup_days"))
+        # Without the rollups every day is read live; undone after.
+        for table in ROLLUP_TABLES:
+            await system.execute(text(f"DELETE FROM {table}"))
         await system.execute(
             text("SELECT set_config('app.role', :role, true), set_config('app.org_id', :org, true)"),
             {"role": caller.role, "org": str(caller.org_id or "")},
