@@ -45,7 +45,7 @@ from sqlalchemy import text
 log = structlog.get_logger("movehub.metrics")
 # No `<name>_created` series beside each counter and histogram: the text format exposes them
 # as gauge families of their own, doubling what a scrape carries for nothing a rule reads.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 REFRESH_S = 10.0  # the shards and the database are asked at most this often
 REMOTE_TIMEOUT_S = 2.0  # a shard or the outbox actor not answering within this is reported down
