@@ -28,6 +28,9 @@ from dispatch.pricing import quote
 from dispatch.tracking.rules import EtaModel
 from persistence import metrics
 from persistence.config import Settings
+from persistence.telemetry import environment as telemetry_environment
+from persistence.telemetry import setup as setup_tracing
+from persistence.telemetry import traced
 
 
 def job_from(spec: dict[str, Any]) -> Job:
@@ -55,6 +58,7 @@ class ShardConfig:
     plan_chain_max_drivers: int
     plan_chain_time_limit_s: float
     eta: EtaModel = field(default_factory=EtaModel)
+    telemetry: dict[str, str] = field(default_factory=dict)  # the creator's OTEL_* variables
 
     @classmethod
     def of(cls, settings: Settings) -> ShardConfig:
@@ -75,12 +79,14 @@ class ShardConfig:
             eta=EtaModel.of(
                 s.eta_road_factor, s.eta_default_speed_kmh, s.eta_notify_minutes, s.geofence_radius_m
             ),
+            telemetry=telemetry_environment(),
         )
 
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=3)
 class FleetShard:
     def __init__(self, shard_id: int, slots: int, config: ShardConfig) -> None:
+        setup_tracing("fleet-shard", config.telemetry)  # calls carry `trace`: continued here
         self.shard_id = shard_id
         self.config = config
         self.slots = SlotOwnership(slots, config.move_wait_s)
@@ -136,7 +142,8 @@ class FleetShard:
             "samples": metrics.worker_samples(),
         }
 
-    async def refresh_org(self, org_id: str) -> Moved | None:
+    @traced("FleetShard.refresh_org", kind="server", parent="trace")
+    async def refresh_org(self, org_id: str, trace: dict[str, str] | None = None) -> Moved | None:
         if (moved := await self._own(org_id)) is not None:
             return moved
         fresh = await load_orgs({self.slots.slot(org_id)}, self.slots.slots, org_id)
@@ -181,12 +188,16 @@ class FleetShard:
             ),
         }
 
-    async def rank(self, org_id: str, spec: dict[str, Any], limit: int = 5) -> list[dict[str, Any]] | Moved:
+    @traced("FleetShard.rank", kind="server", parent="trace")
+    async def rank(
+        self, org_id: str, spec: dict[str, Any], limit: int = 5, trace: dict[str, str] | None = None
+    ) -> list[dict[str, Any]] | Moved:
         state = await self._org(org_id)
         if state is None or isinstance(state, Moved):
             return state or []
         return [c.__dict__ for c in rank(state.fleet, job_from(spec), self.weights, limit)]
 
+    @traced("FleetShard.note_assignment", kind="server", parent="trace")
     async def note_assignment(
         self,
         org_id: str,
@@ -196,6 +207,7 @@ class FleetShard:
         end: float,
         end_lat: float,
         end_lon: float,
+        trace: dict[str, str] | None = None,
     ) -> Moved | None:
         if (moved := await self._own(org_id)) is not None:
             return moved
@@ -204,7 +216,10 @@ class FleetShard:
             note_busy(state, driver_id, truck_id, start, end, end_lat, end_lon)
         return None
 
-    async def offers(self, spec: dict[str, Any], version: int) -> list[dict[str, Any]] | Moved:
+    @traced("FleetShard.offers", kind="server", parent="trace")
+    async def offers(
+        self, spec: dict[str, Any], trace: dict[str, str] | None, version: int
+    ) -> list[dict[str, Any]] | Moved:
         """Every organization of this shard able to take the move, with its price; `version`
         is the caller's slot table (an older one may miss a shard: Moved)."""
         await self._ready()
@@ -240,7 +255,10 @@ class FleetShard:
             )
         return found
 
-    async def plan(self, org_id: str, specs: list[dict[str, Any]]) -> dict[str, Any] | Moved:
+    @traced("FleetShard.plan", kind="server", parent="trace")
+    async def plan(
+        self, org_id: str, specs: list[dict[str, Any]], trace: dict[str, str] | None = None
+    ) -> dict[str, Any] | Moved:
         """The org's day plan (optimal matching, or VROOM chains when drivers must take
         several jobs in a row) and the greedy baseline for the same input."""
         state = await self._org(org_id)
@@ -280,7 +298,10 @@ class FleetShard:
             "unassigned": day.unassigned,
         }
 
-    async def ingest_pings(self, pings: list[dict[str, Any]]) -> dict[str, Any]:
+    @traced("FleetShard.ingest_pings", kind="server", parent="trace")
+    async def ingest_pings(
+        self, pings: list[dict[str, Any]], trace: dict[str, str] | None = None
+    ) -> dict[str, Any]:
         """A batch of location pings (one call per shard per flush, never one per ping).
         Pings of a slot being handed over wait here until the handover ends and come back
         under "moved" with the new table version, for the caller to send to the new owner."""

@@ -36,6 +36,7 @@ from persistence.integrations.email import DeliveryFailed
 from persistence.integrations.ports import Ports, build_ports
 from persistence.outbox import OutboxItem, RetryPolicy, claim_due, settle
 from persistence.session import SYSTEM, tenant_session
+from persistence.telemetry import environment, setup, traced
 
 log = structlog.get_logger("movehub.outbox")
 
@@ -172,6 +173,12 @@ class OutboxWorker:
                 retryable = True
         return ("; ".join(errors), retryable) if errors else None
 
+    # In the trace of the transaction that wrote the row (its traceparent), when it had one.
+    @traced(
+        lambda self, item, *_: f"outbox {item.topic}",
+        kind="consumer",
+        parent=lambda self, item, *_: item.traceparent,
+    )
     async def _process(self, item: OutboxItem, now: datetime, result: DrainResult) -> None:
         started = time.perf_counter()
         failure = await self._run_handlers(item)
@@ -277,7 +284,8 @@ async def _listen(settings: Settings, wake: asyncio.Event) -> Any:
 class OutboxWorkerActor:
     """The Ray-hosted worker: one long-lived process looping `drain_once`."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, telemetry: dict[str, str] | None = None) -> None:
+        setup("outbox-worker", telemetry)  # the creator's OTEL_* variables: traces alike
         self._settings = settings  # given again to a restarted actor, with the same ports
         self._stop = asyncio.Event()
         self._running = False
@@ -338,7 +346,9 @@ async def start_outbox_worker(settings: Settings, ports: Ports | None = None) ->
     else as a task in this event loop, with the app's `ports` when given."""
     if settings.ray_enabled and ray.is_initialized():
         actor_class = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)(OutboxWorkerActor)
-        actor: Any = actor_class.options(name="outbox-worker", get_if_exists=True).remote(settings)
+        actor: Any = actor_class.options(name="outbox-worker", get_if_exists=True).remote(
+            settings, environment()
+        )
         actor.run.remote()
         return OutboxHandle(actor=actor)
     stop = asyncio.Event()

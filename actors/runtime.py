@@ -26,6 +26,7 @@ from actors.slots import DIRECTORY_NAME, SHARD_RESOURCE, Moved, SlotTable
 from dispatch.errors import Unavailable
 from persistence import metrics
 from persistence.config import Settings, get_settings, worker_environment
+from persistence.telemetry import carrier, traced
 
 log = structlog.get_logger("movehub.fleet")
 MAX_SENDS = 8  # a call follows at most this many Moved answers (one per table change)
@@ -227,15 +228,19 @@ class Fleet:
                 raise
             await asyncio.gather(*(shard.ping.remote() for shard in self.shards))
 
+    # Each call carries the caller's trace context (None with tracing off) into the shard.
+    @traced("fleet.rank", kind="client")
     async def rank(self, org_id: uuid.UUID, spec: dict[str, Any], limit: int = 5) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = await self._send(org_id, "rank", spec, limit)
+        result: list[dict[str, Any]] = await self._send(org_id, "rank", spec, limit, carrier())
         return result
 
+    @traced("fleet.offers", kind="client")
     async def offers(self, spec: dict[str, Any]) -> list[dict[str, Any]]:
-        return await self._fan_out("offers", spec, keep_partial=False)
+        return await self._fan_out("offers", spec, carrier(), keep_partial=False)
 
+    @traced("fleet.plan", kind="client")
     async def plan(self, org_id: uuid.UUID, specs: list[dict[str, Any]]) -> dict[str, Any]:
-        result: dict[str, Any] = await self._send(org_id, "plan", specs)
+        result: dict[str, Any] = await self._send(org_id, "plan", specs, carrier())
         return result
 
     async def refresh_org(self, org_id: uuid.UUID) -> None:
@@ -246,6 +251,7 @@ class Fleet:
         result: dict[str, Any] = await self._send(org_id, "state_of")
         return result
 
+    @traced("fleet.ingest", kind="client")
     async def ingest(self, pings: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Location pings grouped by shard: one call per shard, all shards at once. Pings
         whose slot moved come back and go to the new owner, in order (the next flush waits)."""
@@ -254,7 +260,7 @@ class Fleet:
 
     async def _ingest(self, pings: list[dict[str, Any]]) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []
-        started = time.perf_counter()
+        started, trace = time.perf_counter(), carrier()
         for _ in range(MAX_SENDS):
             sent_with = self.version
             by_shard: dict[int, list[dict[str, Any]]] = {}
@@ -267,7 +273,7 @@ class Fleet:
             self.ingest_calls += len(by_shard)
             batches = list(by_shard.values())
             answers = await asyncio.gather(
-                *(self.table.handles[s].ingest_pings.remote(b) for s, b in by_shard.items()),
+                *(self.table.handles[s].ingest_pings.remote(b, trace) for s, b in by_shard.items()),
                 return_exceptions=True,
             )
             pings, newest = [], 0
@@ -352,13 +358,15 @@ def _tell_shard(org_id: uuid.UUID, method: str, *args: Any) -> None:
     routed through the same slot table as the gateways, following Moved answers."""
     global _process_table
     settings = get_settings()
+    trace = carrier()  # the delivering outbox row's trace (to_thread copies the context)
     if _process_table is None:
         _process_table = _table(ray.get(directory_handle(settings).table.remote()))
     for _ in range(MAX_SENDS):
         shard = _process_table.handle_for(org_id)
         try:
             answer = ray.get(
-                getattr(shard, method).remote(str(org_id), *args), timeout=settings.fleet_move_wait_s * 3
+                getattr(shard, method).remote(str(org_id), *args, trace=trace),
+                timeout=settings.fleet_move_wait_s * 3,
             )
         except RayActorError:  # a shard removed since this process read the table
             answer = None

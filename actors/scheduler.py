@@ -15,11 +15,13 @@ import structlog
 
 from actors.jobs import JOBS, Job
 from persistence.config import Settings
+from persistence.telemetry import environment, setup, traced
 
 log = structlog.get_logger("movehub.scheduler")
 SCHEDULER_NAME = "movehub-scheduler"
 
 
+@traced(lambda job, *_, **__: f"job {job.name}", root=True)
 async def run_job(job: Job, now: datetime | None = None) -> object:
     """Run one job once, logging instead of raising (used by the actor and by tests)."""
     try:
@@ -31,7 +33,8 @@ async def run_job(job: Job, now: datetime | None = None) -> object:
 
 @ray.remote(max_restarts=-1, num_cpus=0)
 class Scheduler:
-    def __init__(self) -> None:
+    def __init__(self, telemetry: dict[str, str] | None = None) -> None:
+        setup("scheduler", telemetry)  # the creator's OTEL_* variables: traces alike
         self._next_run = {job.name: 0.0 for job in JOBS}
         self._stopping = False
         self._running = False
@@ -70,6 +73,6 @@ async def start_scheduler(settings: Settings) -> SchedulerHandle:
         namespace=settings.ray_namespace,
         get_if_exists=True,
         lifetime="detached",
-    ).remote()
+    ).remote(environment())
     actor.run.remote()
     return SchedulerHandle(actor)

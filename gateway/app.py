@@ -49,6 +49,8 @@ from persistence.config import Settings, get_settings
 from persistence.integrations.ports import build_ports
 from persistence.redis import close_redis
 from persistence.session import dispose_engine, engine
+from persistence.telemetry import instrument_app
+from persistence.telemetry import setup as setup_tracing
 
 API_ROUTERS = [
     auth.router,
@@ -121,6 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     refuse_unworkable(settings)  # e.g. Ray without Redis: no event would reach a socket
     configure_logging()
+    setup_tracing("gateway")  # OTEL_* unset: nothing installed, nothing instrumented
     security.check_settings(settings)  # refuses insecure secrets outside development/test
     app = FastAPI(
         title="MoveHub",
@@ -158,4 +161,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(driver_page.router)  # the driver web app, its manifest and worker
     app.include_router(backoffice_pages.router)  # calendar, analytics, invoices, verification
     openapi.install(app)  # every operation's problem+json answers, once the routes exist
+    instrument_app(app)  # a server span per request (outermost), when tracing is on
     return app

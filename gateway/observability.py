@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from structlog.typing import EventDict
 
 from persistence.config import get_settings
+from persistence.telemetry import trace_id
 
 REQUESTS = Counter("movehub_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram("movehub_http_request_seconds", "HTTP request latency", ["method", "route"])
@@ -29,8 +30,9 @@ _correlation: ContextVar[str | None] = ContextVar("movehub_correlation_id", defa
 
 def add_correlation_id(_: Any, __: str, event: EventDict) -> EventDict:
     """The request's correlation id on every line logged while it is handled (one ContextVar
-    read: structlog's merge_contextvars copies and walks the whole context per line)."""
-    correlation_id = _correlation.get()
+    read: structlog's merge_contextvars copies and walks the whole context per line); the
+    trace id instead while a span is current (tracing on: persistence/telemetry.py)."""
+    correlation_id = trace_id() or _correlation.get()
     if correlation_id is not None:
         event.setdefault("correlation_id", correlation_id)
     return event
@@ -82,7 +84,8 @@ class CorrelationMiddleware:
             if name == _HEADER:
                 incoming = value
                 break
-        correlation_id = _clean(incoming) or uuid.uuid4().hex
+        # Tracing on: the request's trace id (the server span is already current here).
+        correlation_id = trace_id() or _clean(incoming) or uuid.uuid4().hex
         scope.setdefault("state", {})["correlation_id"] = correlation_id
         token = _correlation.set(correlation_id)
         started = time.perf_counter()

@@ -234,8 +234,9 @@ def pool_budget(settings: Settings) -> tuple[int, int]:
 
 
 def worker_environment() -> dict[str, str]:
-    """The MOVEHUB_* variables, for Ray worker processes to see the same settings."""
-    return {k: v for k, v in os.environ.items() if k.startswith("MOVEHUB_")}
+    """The MOVEHUB_* (and OTEL_*: traces) variables, for Ray worker processes to see the same
+    settings."""
+    return {k: v for k, v in os.environ.items() if k.startswith(("MOVEHUB_", "OTEL_"))}
 
 
 # Secure by default: outside these environments the server refuses insecure_settings().

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from persistence.config import Settings
 from persistence.models.outbox import OutboxEvent
+from persistence.telemetry import traceparent
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +32,7 @@ class OutboxItem:
     payload: dict[str, Any]
     org_id: uuid.UUID | None
     attempts: int
+    traceparent: str | None = None  # the writer's trace, continued by the delivery
 
 
 async def enqueue(
@@ -70,6 +72,7 @@ def outbox_row(
             idempotency_key=idempotency_key or f"{topic}:{uuid.uuid4()}",
             org_id=org_id,
             aggregate_id=aggregate_id,
+            traceparent=traceparent(),  # the current span's (None: tracing off)
         )
         # No conflict target: naming one needs SELECT on the row, which RLS denies to tenants
         # (only admins read the outbox); idempotency_key is the one unique a new row can hit.
@@ -113,7 +116,7 @@ UPDATE outbox SET attempts = attempts + 1, next_attempt_at = :lease_until
 WHERE id IN (
   SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= :now
   ORDER BY next_attempt_at, id LIMIT :limit FOR UPDATE SKIP LOCKED)
-RETURNING id, topic, payload, org_id, attempts
+RETURNING id, topic, payload, org_id, attempts, traceparent
 """)
 
 
@@ -131,6 +134,7 @@ async def claim_due(
                 payload=row.payload or {},
                 org_id=row.org_id,
                 attempts=row.attempts,
+                traceparent=row.traceparent,
             )
             for row in rows
         ),

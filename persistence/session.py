@@ -8,13 +8,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import sqlalchemy.ext.asyncio
 from sqlalchemy import ColumnElement, event, exc, func, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
-    create_async_engine,
 )
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -54,7 +54,8 @@ _analytics_sessionmaker: async_sessionmaker[AsyncSession] | None = None
 def _create_engine(url: str) -> AsyncEngine:
     settings = get_settings()
     pool_size, max_overflow = pool_budget(settings)
-    created = create_async_engine(
+    # Through the module: the tracing setup (persistence/telemetry.py) instruments it there.
+    created = sqlalchemy.ext.asyncio.create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=max_overflow,

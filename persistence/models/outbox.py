@@ -31,6 +31,8 @@ class OutboxEvent(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = timestamp_column()
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # W3C traceparent of the writer's span (persistence/telemetry.py); NULL with tracing off.
+    traceparent: Mapped[str | None] = mapped_column(Text)
 
 
 # The indexes the migrations create, declared here too: tests/integration/test_schema_drift.py
