@@ -99,6 +99,7 @@ def running_gateway(
     name: str = "gateway",
     port: int | None = None,
     share_ray: bool = False,
+    ready_timeout_s: float = READY_TIMEOUT_S,
 ) -> Iterator[str]:
     """A gateway with this process's environment plus `env`; yields its http base URL.
     share_ray: it joins this process's Ray, if one runs, instead of starting its own."""
@@ -142,7 +143,7 @@ def running_gateway(
             stderr=subprocess.STDOUT,
         )
     try:
-        wait_ready(base_url, server, log)
+        wait_ready(base_url, server, log, ready_timeout_s)
         yield base_url
     finally:
         try:
