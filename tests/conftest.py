@@ -23,6 +23,11 @@ os.environ.update(
         "MOVEHUB_BACKGROUND_WORKERS": "false",
         "MOVEHUB_COOKIE_SECURE": "false",
         "MOVEHUB_STORAGE_DIR": f"/tmp/movehub-test-storage-{TEST_DB}",
+        # The suite runs under `uv run`: Ray would then give its workers a runtime env of
+        # their own (the checkout packed into the session, a virtualenv built there, every
+        # worker started through uv), at every Ray start, ours and the gateway processes'.
+        # The workers get this process's interpreter and its editable install instead.
+        "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0",
         # The suite is one client at one address: API budgets it cannot reach (the limits
         # themselves are tested with low ones, tests/integration/test_rate_limits.py).
         **{

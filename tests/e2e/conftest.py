@@ -36,6 +36,9 @@ def gateway_url(app: FastAPI) -> Iterator[str]:
         "MOVEHUB_LOG_LEVEL": "WARNING",
         "MOVEHUB_BACKGROUND_WORKERS": "true",
         "MOVEHUB_OUTBOX_POLL_INTERVAL_S": "0.2",
+        # A breadcrumb for every ping of the driver app (one every 2 s): its test drives one
+        # step per ping instead of holding each position for more than the default 5 s.
+        "MOVEHUB_TRAIL_MIN_INTERVAL_S": "1",
     }
     with running_gateway(env, name="gateway", share_ray=True) as base_url:
         yield base_url

@@ -35,7 +35,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.ray]
 CENTER = (13.405, 52.52)
 START = (13.36, 52.50)  # lon, lat: where the driver begins
 STEP = 0.003  # ~200 m north-east per step
-PING_S = 2.0  # MOVEHUB_DRIVER_PING_INTERVAL_S (default), as hello tells the app
+# The app pings every MOVEHUB_DRIVER_PING_INTERVAL_S (2 s, the default hello tells it): one
+# ping per step, so each step is a breadcrumb under the e2e gateway's 1 s trail interval.
 
 
 @dataclass
@@ -108,7 +109,8 @@ def position(step: int) -> tuple[float, float]:
 
 
 async def drive(context: BrowserContext, page: Page, steps: range, *, online: bool) -> None:
-    """One position per step, held until the app has made a ping from it."""
+    """One position per step, held until the app has made a ping from it (a ping every 2 s:
+    the steps' device times are that far apart)."""
     for step in steps:
         lon, lat = position(step)
         made = await app_state(page, "window.__driver.track.length")
@@ -123,7 +125,6 @@ async def drive(context: BrowserContext, page: Page, steps: range, *, online: bo
         )
         last = await app_state(page, "window.__driver.track.at(-1)")
         assert last["queued"] is (not online)
-        await asyncio.sleep(PING_S * 1.3)  # another ping or two from here
 
 
 async def history(booking_id: uuid.UUID) -> list[tuple[str, float | None]]:
@@ -288,10 +289,16 @@ async def test_driver_app_keeps_working_offline_and_catches_up(
     assert all(ts is not None for ts in device_times) and device_times == sorted(device_times)
     assert sent_before >= 1
 
-    # The trail has points driven offline; live state is where the driver is now.
-    await asyncio.sleep(2.5)  # the position writer flushes every second
-    points = set(await trail(crew.driver.id))
+    # The trail has points driven offline; live state is where the driver is now (the
+    # position writer flushes every second: polled, bounded).
     offline_points = {position(step) for step in range(4, 9)}
+    deadline = asyncio.get_running_loop().time() + 15
+    while True:
+        points = set(await trail(crew.driver.id))
+        caught_up = len(points & offline_points) >= 2 and await live(crew.driver.id) == position(9)
+        if caught_up or asyncio.get_running_loop().time() > deadline:
+            break
+        await asyncio.sleep(0.2)
     assert len(points & offline_points) >= 2, (points, offline_points)
     assert (13.6, 52.6) not in points
     assert await live(crew.driver.id) == position(9)

@@ -42,11 +42,12 @@ BOARD_LINK = re.compile(r"(http://\S+)/board\?token=([\w.-]+)")
 
 def shipped_environment() -> dict[str, str]:
     """This environment without the test session's settings: the subprocess must see the
-    defaults a new user gets (the conftest points MOVEHUB_* at the test database)."""
+    defaults a new user gets (the conftest points MOVEHUB_* at the test database and turns
+    Ray's `uv run` runtime env off)."""
     return {
         name: value
         for name, value in os.environ.items()
-        if not name.startswith("MOVEHUB_") and name != "RAY_ADDRESS"
+        if not name.startswith("MOVEHUB_") and name not in ("RAY_ADDRESS", "RAY_ENABLE_UV_RUN_RUNTIME_ENV")
     }
 
 
@@ -241,14 +242,17 @@ async def test_run_command_delivers_jobs_and_board_events(run_command: RunComman
                     )
                 )
                 followers.append(asyncio.create_task(follow_board(board, started_ts, assigned)))
-            # The whole window, not until the first success: the counts are the figure a
-            # new user sees in their first two minutes.
-            while time.monotonic() - ready < DEMO_WINDOW_S:
+            # Until the loop has gone round once (a job worked, one taken from en_route to
+            # completed, an assignment on a board), within the window a new user waits.
+            while True:
                 for follower in followers:
                     assert not follower.done(), follower.exception()
+                progress = await driver_progress(db, started_at)
+                elapsed = time.monotonic() - ready
+                done = progress["worked"] >= 1 and progress["round_trips"] >= 1 and bool(assigned)
+                if done or elapsed >= DEMO_WINDOW_S:
+                    break
                 await asyncio.sleep(2)
-            progress = await driver_progress(db, started_at)
-            elapsed = time.monotonic() - ready
             for follower in followers:
                 follower.cancel()
             await asyncio.gather(*followers, return_exceptions=True)
@@ -257,7 +261,7 @@ async def test_run_command_delivers_jobs_and_board_events(run_command: RunComman
     run_command.stop()
     summary = simulator_summary(run_command.output())
     print(
-        f"\nrun command, first {elapsed:.0f} s after ready: bookings {progress}; boards' "
+        f"\nrun command, {elapsed:.0f} s after ready: bookings {progress}; boards' "
         f"assignment.created {len(assigned)}; simulator summary at stop {summary}"
     )
     tail = run_command.output()[-3000:]
