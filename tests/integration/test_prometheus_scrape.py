@@ -1,7 +1,8 @@
-"""A real Prometheus (Debian's `prometheus`, started here) scrapes a real gateway process with
-the bearer token it requires, every second; after a driver's pings and a booking its HTTP API
-answers the series the app exports for them. A second job scraping with a wrong token is the
-control: its target is down (401), so the first job's `up` of 1 is the token's doing."""
+"""A real Prometheus (Debian's `prometheus`, started here) scrapes the test session's gateway
+(served on a real port) with the bearer token it requires, every second; after a driver's pings
+and a booking its HTTP API answers the series the app exports for them, and with Ray on the
+fleet shards' health and live drivers. A second job scraping with a wrong token is the control:
+its target is down (401), so the first job's `up` of 1 is the token's doing."""
 
 from __future__ import annotations
 
@@ -17,18 +18,15 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from fastapi import FastAPI
 
+from actors.outbox import OutboxWorker
 from tests.factories import auth_headers, make_driver, make_org, make_user
-from tests.gateway_process import free_port, running_gateway
+from tests.gateway_process import free_port
 from tests.integration.realtime_server import connect, ping, recv_json
 from tests.integration.test_bookings import booking_body
 
 TOKEN = token_hex(32)
-GATEWAY_ENV = {
-    "MOVEHUB_RAY_ENABLED": "false",  # the outbox worker runs in the gateway: its counters too
-    "MOVEHUB_BACKGROUND_WORKERS": "true",
-    "MOVEHUB_METRICS_TOKEN": TOKEN,
-}
 READY_TIMEOUT_S = 20.0
 SERIES_TIMEOUT_S = 15.0
 
@@ -43,9 +41,14 @@ def prometheus_binary() -> str:
 
 
 @pytest.fixture(scope="module")
-def gateway(database: str) -> Iterator[str]:
-    with running_gateway(GATEWAY_ENV, name="prometheus-scraped") as base_url:
-        yield base_url
+def gateway(app: FastAPI, ws_base: str) -> Iterator[str]:
+    """The session's app on its port, requiring a token for /metrics while this module runs."""
+    settings = app.state.settings
+    app.state.settings = settings.model_copy(update={"metrics_token": TOKEN})
+    try:
+        yield ws_base.replace("ws://", "http://")
+    finally:
+        app.state.settings = settings
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +127,9 @@ async def eventually(prometheus: str, promql: str) -> list[dict[str, Any]]:
         await asyncio.sleep(0.5)
 
 
-async def test_prometheus_scrapes_the_gateway_and_answers_its_series(gateway: str, prometheus: str) -> None:
+async def test_prometheus_scrapes_the_gateway_and_answers_its_series(
+    app: FastAPI, gateway: str, prometheus: str
+) -> None:
     org = await make_org()
     driver_user = await make_user("driver", org)
     driver = await make_driver(org, user=driver_user)
@@ -141,6 +146,8 @@ async def test_prometheus_scrapes_the_gateway_and_answers_its_series(gateway: st
                 "/api/v1/bookings", json=booking_body(org.id), headers=auth_headers(customer)
             )
         assert created.status_code == 201, created.text
+        # The suite runs no background worker: deliver booking.created (and whatever else is due).
+        await OutboxWorker(app.state.settings, ports=app.state.ports).drain_once()
 
         assert await eventually(prometheus, 'up{job="movehub"} == 1')
         [connections] = await eventually(prometheus, 'movehub_ws_connections{kind="driver"} >= 1')
@@ -152,20 +159,26 @@ async def test_prometheus_scrapes_the_gateway_and_answers_its_series(gateway: st
     assert await eventually(
         prometheus, 'movehub_http_requests_total{method="POST",route=~".*/bookings",status="201"} >= 1'
     )
-    # booking.created went through the outbox worker (in the gateway: Ray is off here).
+    # booking.created went through the outbox worker (this process's: the worker's series).
     assert await eventually(
         prometheus, 'movehub_outbox_deliveries_total{topic="booking.created",outcome="delivered"} >= 1'
     )
     # Gathered from the database on a scrape (cached): the new booking is open and pending.
     assert await eventually(prometheus, 'movehub_bookings_open{status="pending"} >= 1')
     assert await eventually(prometheus, 'movehub_db_pool_in_use{pool="primary"}')
+    if app.state.fleet is not None:  # Ray on (the suite's default): the shards, through Ray
+        shards = {str(s) for s in app.state.fleet.table.handles}
+        up = await eventually(prometheus, "movehub_shard_up == 1")
+        assert {series["metric"]["shard"] for series in up} == shards
+        assert await eventually(prometheus, "sum(movehub_shard_live_drivers) >= 1")
     # The control: the same target scraped with a wrong token is down.
     [wrong] = await eventually(prometheus, 'up{job="wrong-token"}')
     assert wrong["value"][1] == "0"
 
 
-def test_the_scrape_needs_the_token(gateway: str) -> None:
+async def test_the_scrape_needs_the_token(gateway: str) -> None:
     """What the wrong-token job meets: 401 without the bearer, the series with it."""
-    assert httpx.get(f"{gateway}/metrics").status_code == 401
-    answer = httpx.get(f"{gateway}/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+    async with httpx.AsyncClient(base_url=gateway, timeout=10) as http:
+        assert (await http.get("/metrics")).status_code == 401
+        answer = await http.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
     assert answer.status_code == 200 and "movehub_ws_connections" in answer.text
