@@ -144,7 +144,8 @@ def start_server(port: int) -> subprocess.Popen[bytes]:
             "--log-level",
             "warning",
         ],
-        env={**os.environ, "RAY_ADDRESS": ""},
+        # Its own local Ray, unless MOVEHUB_BENCH_RAY_ADDRESS names a cluster to join.
+        env={**os.environ, "RAY_ADDRESS": os.environ.get("MOVEHUB_BENCH_RAY_ADDRESS", "")},
         stdout=subprocess.DEVNULL,
     )
 
