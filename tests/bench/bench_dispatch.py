@@ -7,13 +7,19 @@ bench-results/dispatch.json.
 
 Run: uv run movehub bench dispatch   (about two minutes; uses its own database movehub_bench)
      uv run movehub bench dispatch --chain-day   (the chain day alone: no database, no Ray)
+     uv run movehub bench dispatch --scale   (100,000 drivers in 2,000 organizations: assign
+         and offers through the shards against the PostGIS KNN query on the same questions, each
+         shard's memory and its rebuild time; its own database movehub_bench_scale; writes
+         bench-results/dispatch_scale.json; MOVEHUB_FLEET_SHARDS sets the shard count)
 """
 
 from __future__ import annotations
 
 import os
+import sys
 
-os.environ.setdefault("MOVEHUB_BENCH_DB", "movehub_bench")
+SCALE = "--scale" in sys.argv[1:]
+os.environ.setdefault("MOVEHUB_BENCH_DB", "movehub_bench_scale" if SCALE else "movehub_bench")
 _DB = os.environ["MOVEHUB_BENCH_DB"]
 os.environ.update(
     {
@@ -27,11 +33,11 @@ import asyncio  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import random  # noqa: E402
-import sys  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
 from datetime import UTC, datetime, timedelta  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 import psycopg  # noqa: E402
@@ -47,6 +53,8 @@ from persistence.config import get_settings  # noqa: E402
 
 CENTER = (13.405, 52.52)
 ORGS, DRIVERS, TRUCKS_PER_ORG, BUSY_SHARE, QUESTIONS = 200, 10_000, 30, 0.2, 300
+if SCALE:  # issue 13's scale point: 100,000 drivers pinging, 2,000 organizations
+    ORGS, DRIVERS = 2_000, 100_000
 console = Console()
 rng = random.Random(42)
 TOMORROW = (datetime.now(UTC) + timedelta(days=1)).replace(hour=8, minute=0, second=0, microsecond=0)
@@ -390,7 +398,9 @@ def planning_figures() -> dict[str, float]:
 
 async def measure(org_ids: list[str]) -> dict[str, float]:
     settings = get_settings()
-    fleet = await start_fleet(settings)
+    started = time.perf_counter()
+    fleet = await start_fleet(settings)  # Ray started, every shard's state built
+    fleet_start_s = time.perf_counter() - started
     asked = questions(org_ids)
     for org, spec in asked[:20]:  # warm up every code path once
         await fleet.rank(uuid.UUID(org), spec)
@@ -423,7 +433,9 @@ async def measure(org_ids: list[str]) -> dict[str, float]:
         await fleet.offers(spec)
         offers_s.append(time.perf_counter() - started)
     (a50, a99), (k50, k99), (l50, l99), (o50, o99) = ms(ray_s), ms(knn_s), ms(loop_s), ms(offers_s)
+    shards = {"fleet_start_s": round(fleet_start_s, 2), **await shard_figures(fleet)} if SCALE else {}
     return {
+        **shards,
         "assign_p50_ms": a50,
         "assign_p99_ms": a99,
         "knn_sql_p50_ms": k50,
@@ -433,6 +445,92 @@ async def measure(org_ids: list[str]) -> dict[str, float]:
         "offers_p50_ms": o50,
         "offers_p99_ms": o99,
     }
+
+
+def _memory(shard: object) -> dict[str, int]:
+    """Run inside a shard (`__ray_call__`): its resident memory and its state pickled."""
+    import pickle
+
+    status = Path("/proc/self/status").read_text()
+    rss_kb = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")))
+    return {"rss_mb": rss_kb // 1024, "state_mb": len(pickle.dumps(shard.orgs)) // (1024 * 1024)}  # type: ignore[attr-defined]
+
+
+async def shard_figures(fleet: Any) -> dict[str, Any]:
+    """Each shard's organizations, drivers and memory; the time one shard takes to rebuild
+    its state from PostgreSQL (in this process, as its actor does on start), and to come
+    back after its process is killed (Ray restarts it; it rebuilds before answering)."""
+    from actors.fleet_state import load_orgs
+
+    pings = await asyncio.gather(*(s.ping.remote() for s in fleet.shards))
+    memory = await asyncio.gather(*(s.__ray_call__.remote(_memory) for s in fleet.shards))
+    owner = fleet.table.owner
+    first = sorted(fleet.table.handles)[0]
+    owned = {slot for slot, shard in enumerate(owner) if shard == first}
+    started = time.perf_counter()
+    rebuilt = await load_orgs(owned, len(owner))
+    load_s = time.perf_counter() - started
+    shard = fleet.table.handles[first]
+    loaded = await shard.loaded_since.remote()
+    import ray
+
+    started = time.perf_counter()
+    ray.kill(shard, no_restart=False)
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        try:
+            if await shard.loaded_since.remote() != loaded:
+                break
+        except ray.exceptions.RayActorError:
+            pass
+        await asyncio.sleep(0.05)
+    restart_s = time.perf_counter() - started
+    return {
+        "shard_orgs": [p["orgs"] for p in pings],
+        "shard_drivers": [p["drivers"] for p in pings],
+        "shard_rss_mb": [m["rss_mb"] for m in memory],
+        "shard_state_mb": [m["state_mb"] for m in memory],
+        "rebuild_orgs": len(rebuilt),
+        "rebuild_drivers": sum(len(o.fleet.driver_ids) for o in rebuilt.values()),
+        "rebuild_s": round(load_s, 3),
+        "restart_rebuild_s": round(restart_s, 3),
+    }
+
+
+def scale_main() -> None:
+    """`movehub bench dispatch --scale`: 100,000 drivers, 2,000 organizations."""
+    load_before = os.getloadavg()
+    with console.status(f"building the city: {ORGS} orgs, {DRIVERS} drivers ..."):
+        started = time.perf_counter()
+        org_ids = build_city()
+    build_s = time.perf_counter() - started
+    console.print(f"city built in {build_s:.1f} s")
+    started = time.perf_counter()
+    with console.status(f"{QUESTIONS} questions through Ray and PostGIS KNN; shards' memory ..."):
+        figures = asyncio.run(measure(org_ids))
+    figures.update(
+        {
+            "drivers": DRIVERS,
+            "orgs": ORGS,
+            "shards": get_settings().fleet_shards,
+            "questions": QUESTIONS,
+            "build_s": round(build_s, 1),
+            "measure_s": round(time.perf_counter() - started, 1),
+            "loadavg_before": [round(x, 2) for x in load_before],
+            "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+            "cpus": os.cpu_count(),
+        }
+    )
+    table = Table(title=f"dispatch benchmark at scale ({os.cpu_count()}-core machine, shared)")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for key, value in figures.items():
+        table.add_row(key, f"{value}")
+    console.print(table)
+    out = Path("bench-results/dispatch_scale.json")
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(figures, indent=2))
+    console.print(f"wrote {out}")
 
 
 def chain_day_only() -> None:
@@ -450,6 +548,9 @@ def chain_day_only() -> None:
 def main() -> None:
     if "--chain-day" in sys.argv[1:]:
         chain_day_only()
+        return
+    if SCALE:
+        scale_main()
         return
     with console.status(f"building the city: {ORGS} orgs, {DRIVERS} drivers ..."):
         started = time.perf_counter()
