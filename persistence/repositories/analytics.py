@@ -171,6 +171,18 @@ _BOOKING_ROWS = (
     + _LIVE
     + " WHERE NOT days.rolled) "
 )
+# Per driver and day: rolled-up days' figures and the other days' jobs (one row each).
+_DRIVER_ROWS = (
+    "WITH " + _DAYS + ", per AS ("
+    "SELECT r.driver_id, r.jobs, r.completed, r.arrivals, r.on_time FROM "
+    + _rolled("analytics_driver_days")
+    + " UNION ALL SELECT a.driver_id, 1, (b.status = :completed)::int,"
+    " (h.arrived_at IS NOT NULL)::int,"
+    " coalesce(h.arrived_at <= b.window_start + :grace, false)::int FROM "
+    + _LIVE_JOBS
+    + " LEFT JOIN LATERAL (SELECT min(created_at) AS arrived_at FROM booking_status_history"
+    "  WHERE booking_id = b.id AND to_status = :arrived) h ON TRUE WHERE NOT days.rolled)"
+)
 _ROLLED_TRENDS: Mapping[str, tuple[str, str]] = {
     "bookings": ("sum(n)", ""),
     "completed": ("sum(n)", "AND status = :completed"),
@@ -217,8 +229,15 @@ class AnalyticsRepository:
         )
         return [(s, c, int(n), int(p)) for s, c, n, p in rows]
 
-    async def daily_bookings(self, window: Window) -> list[tuple[date, float]]:
-        return await self.trend(window, "bookings", "day", None)
+    async def booking_days(self, window: Window) -> list[tuple[date, str, str, int, int]]:
+        """(day, status, currency, bookings, price sum): bookings_by_status_and_currency and
+        daily_bookings in one statement (the dashboard needs both)."""
+        rows = await self._rows(
+            _BOOKING_ROWS + "SELECT day, status, currency, sum(n), coalesce(sum(p), 0) FROM rows"
+            " GROUP BY day, status, currency",
+            window.params(),
+        )
+        return [(d, s, c, int(n), int(p)) for d, s, c, n, p in rows]
 
     async def driver_counts(self, window: Window) -> tuple[int, int, float | None]:
         """(active drivers, of which verified, mean rating of the rated ones) today."""
@@ -239,20 +258,31 @@ class AnalyticsRepository:
         if grace != ROLLUP_GRACE:  # the rollups count on time with their own grace
             return await self._driver_jobs_live(window, grace)
         rows = await self._rows(
-            "WITH " + _DAYS + ", per AS ("
-            "SELECT r.driver_id, r.jobs, r.completed, r.arrivals, r.on_time FROM "
-            + _rolled("analytics_driver_days")
-            + " UNION ALL SELECT a.driver_id, 1, (b.status = :completed)::int,"
-            " (h.arrived_at IS NOT NULL)::int,"
-            " coalesce(h.arrived_at <= b.window_start + :grace, false)::int FROM "
-            + _LIVE_JOBS
-            + " LEFT JOIN LATERAL (SELECT min(created_at) AS arrived_at FROM booking_status_history"
-            "  WHERE booking_id = b.id AND to_status = :arrived) h ON TRUE WHERE NOT days.rolled)"
-            " SELECT driver_id, sum(jobs), sum(completed), sum(arrivals), sum(on_time) FROM per"
-            " GROUP BY driver_id",
+            _DRIVER_ROWS + " SELECT driver_id, sum(jobs), sum(completed), sum(arrivals),"
+            " sum(on_time) FROM per GROUP BY driver_id",
             window.params(arrived=BookingStatus.ARRIVED.value, grace=grace, **_B),
         )
         return [(d, int(j), int(c), int(a), int(o)) for d, j, c, a, o in rows]
+
+    async def driver_totals(self, window: Window, grace: timedelta) -> tuple[int, int, int, int]:
+        """(jobs, completed, arrivals, on-time arrivals) of all drivers: driver_jobs summed, in
+        one aggregate instead of a group per driver (the dashboard's on-time rate)."""
+        if grace != ROLLUP_GRACE:
+            per = await self._driver_jobs_live(window, grace)
+            return (
+                sum(r[1] for r in per),
+                sum(r[2] for r in per),
+                sum(r[3] for r in per),
+                sum(r[4] for r in per),
+            )
+        row = (
+            await self._rows(
+                _DRIVER_ROWS + " SELECT coalesce(sum(jobs), 0), coalesce(sum(completed), 0),"
+                " coalesce(sum(arrivals), 0), coalesce(sum(on_time), 0) FROM per",
+                window.params(arrived=BookingStatus.ARRIVED.value, grace=grace, **_B),
+            )
+        )[0]
+        return int(row[0]), int(row[1]), int(row[2]), int(row[3])
 
     async def _driver_jobs_live(
         self, window: Window, grace: timedelta
