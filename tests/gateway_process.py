@@ -19,7 +19,8 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 
 from gateway.cli import ws_keepalive
@@ -92,17 +93,15 @@ def kill_namespace(namespace: str) -> None:
                 ray.kill(ray.get_actor(named["name"], namespace=namespace), no_restart=True)
 
 
-@contextmanager
-def running_gateway(
-    env: dict[str, str] | None = None,
-    *,
-    name: str = "gateway",
-    port: int | None = None,
-    share_ray: bool = False,
-    ready_timeout_s: float = READY_TIMEOUT_S,
-) -> Iterator[str]:
-    """A gateway with this process's environment plus `env`; yields its http base URL.
-    share_ray: it joins this process's Ray, if one runs, instead of starting its own."""
+@dataclass
+class _Spawned:
+    server: subprocess.Popen[bytes]
+    base_url: str
+    log: Path
+    namespace: str | None  # of the session's Ray, when joined
+
+
+def _spawn(env: dict[str, str] | None, name: str, port: int | None, share_ray: bool) -> _Spawned:
     port = port or free_port()
     base_url = f"http://127.0.0.1:{port}"
     keepalive = ws_keepalive(get_settings())
@@ -142,12 +141,47 @@ def running_gateway(
             stdout=sink,
             stderr=subprocess.STDOUT,
         )
+    return _Spawned(server, base_url, log, joined.get("MOVEHUB_RAY_NAMESPACE"))
+
+
+def _stop_all(spawned: list[_Spawned]) -> None:
+    """Each stopped (SIGTERM) and its Ray namespace cleared, even when another fails to stop."""
+    with ExitStack() as stack:
+        for one in spawned:
+            if one.namespace is not None:
+                stack.callback(kill_namespace, one.namespace)
+            stack.callback(stop, one.server)
+
+
+@contextmanager
+def running_gateway(
+    env: dict[str, str] | None = None,
+    *,
+    name: str = "gateway",
+    port: int | None = None,
+    share_ray: bool = False,
+    ready_timeout_s: float = READY_TIMEOUT_S,
+) -> Iterator[str]:
+    """A gateway with this process's environment plus `env`; yields its http base URL.
+    share_ray: it joins this process's Ray, if one runs, instead of starting its own."""
+    spawned = _spawn(env, name, port, share_ray)
     try:
-        wait_ready(base_url, server, log, ready_timeout_s)
-        yield base_url
+        wait_ready(spawned.base_url, spawned.server, spawned.log, ready_timeout_s)
+        yield spawned.base_url
     finally:
-        try:
-            stop(server)
-        finally:
-            if joined:
-                kill_namespace(joined["MOVEHUB_RAY_NAMESPACE"])
+        _stop_all([spawned])
+
+
+@contextmanager
+def running_gateways(specs: list[tuple[dict[str, str], str]]) -> Iterator[list[str]]:
+    """Several gateways, each (env, name) as running_gateway takes them, started at once
+    (their imports and start-up overlap) and ready before this yields their base URLs."""
+    spawned: list[_Spawned] = []
+    try:
+        for env, name in specs:
+            spawned.append(_spawn(env, name, None, False))
+        for one in spawned:
+            wait_ready(one.base_url, one.server, one.log)
+        yield [one.base_url for one in spawned]
+    finally:
+        _stop_all(spawned)

@@ -9,7 +9,7 @@ import pytest
 
 from persistence import events
 from tests.factories import auth_headers, make_driver, make_org, make_user
-from tests.gateway_process import running_gateway
+from tests.gateway_process import running_gateways
 from tests.integration.realtime_server import connect, ping, recv_json, recv_until
 
 # Replicas without Ray: the position bus and the org streams are what they share.
@@ -18,10 +18,7 @@ REPLICA_ENV = {"MOVEHUB_RAY_ENABLED": "false", "MOVEHUB_BACKGROUND_WORKERS": "fa
 
 @pytest.fixture(scope="module")
 def two_gateways(database: str) -> Iterator[tuple[str, str]]:
-    with (
-        running_gateway(REPLICA_ENV, name="replica-a") as a,
-        running_gateway(REPLICA_ENV, name="replica-b") as b,
-    ):
+    with running_gateways([(REPLICA_ENV, "replica-a"), (REPLICA_ENV, "replica-b")]) as (a, b):
         yield a.replace("http://", "ws://"), b.replace("http://", "ws://")
 
 
