@@ -103,7 +103,7 @@ class CorrelationMiddleware:
         finally:
             if scope["type"] == "http":
                 elapsed = time.perf_counter() - started
-                route = getattr(scope.get("route"), "path", "unmatched")
+                route = route_template(scope)
                 method = scope["method"]
                 _metrics(method, route, status).observe(elapsed)
                 if self.access_log:
@@ -148,6 +148,27 @@ class _Children:
 
 
 _children: dict[tuple[str, str, int], _Children] = {}
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's full path template (`/api/v1/bookings/{booking_id}`), never the raw
+    path (its ids would make a series per booking), or "unmatched". FastAPI leaves the route of
+    an included router in the scope without the include's prefix; the prefix is the part of the
+    request's path before where the route's own pattern matches (prefixes have no parameters)."""
+    route = scope.get("route")
+    template = getattr(route, "path", None)
+    if not isinstance(template, str):
+        return "unmatched"
+    pattern = getattr(route, "path_regex", None)
+    path: str = scope.get("path", "")
+    if pattern is None or pattern.match(path):
+        return template
+    start = path.find("/", 1)
+    while start != -1:
+        if pattern.match(path[start:]):
+            return path[:start] + template
+        start = path.find("/", start + 1)
+    return template
 
 
 def _metrics(method: str, route: str, status: int) -> _Children:
