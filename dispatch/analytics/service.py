@@ -175,7 +175,7 @@ async def truck_metrics(session: AsyncSession, window: Window, limit: int = 100)
                 plate=plate,
                 jobs=count,
                 busy_hours=round(hours, 2),
-                utilization=round(min(hours / capacity, 1.0), 4),
+                utilization=_utilization(hours, capacity),
                 idle_days=days - busy_days,
             )
         )
@@ -184,10 +184,18 @@ async def truck_metrics(session: AsyncSession, window: Window, limit: int = 100)
         **_scope(window),
         active_trucks=len(rows),
         working_day_hours=WORKING_DAY_HOURS,
-        fleet_utilization=round(sum(t.utilization for t in rows) / len(rows), 4) if rows else 0.0,
+        fleet_utilization=_fleet_utilization([t.utilization for t in rows]),
         idle_truck_days=sum(t.idle_days for t in rows),
         trucks=rows[:limit],
     )
+
+
+def _utilization(hours: float, capacity: float) -> float:
+    return round(min(hours / capacity, 1.0), 4)
+
+
+def _fleet_utilization(utilizations: list[float]) -> float:
+    return round(sum(utilizations) / len(utilizations), 4) if utilizations else 0.0
 
 
 def _filled(window: Window, bucket: Bucket, rows: list[tuple[date, float]]) -> list[TrendPoint]:
@@ -327,7 +335,8 @@ async def dashboard(session: AsyncSession, window: Window) -> Dashboard:
     """Headline figures, each counted as its view counts it, in few round trips."""
     repo = AnalyticsRepository(session)
     # The booking figures and the daily trend from one statement's (day, status, currency)
-    # rows; the drivers' on-time rate from their totals (not a group per driver).
+    # rows; the drivers' on-time rate and the trucks' utilization from one more (their totals
+    # and each truck's hours over one pass of the live days' jobs, not a group per driver).
     days = await repo.booking_days(window)
     per_status: dict[tuple[str, str], list[int]] = {}
     per_day: dict[date, float] = {}
@@ -337,8 +346,16 @@ async def dashboard(session: AsyncSession, window: Window) -> Dashboard:
         figures[1] += price
         per_day[day] = per_day.get(day, 0.0) + count
     bookings = _booking_metrics(window, [(s, c, n, p) for (s, c), (n, p) in per_status.items()])
-    _, _, arrivals, on_time = await repo.driver_totals(window, ON_TIME_GRACE)
-    trucks = await truck_metrics(session, window, limit=0)
+    fleet = await repo.fleet_figures(window, ON_TIME_GRACE)
+    if fleet is None:  # another grace than the rollups': the views' own figures
+        on_time_rate = (await driver_metrics(session, window, limit=0)).on_time_rate
+        utilization = (await truck_metrics(session, window, limit=0)).fleet_utilization
+    else:
+        arrivals, on_time, hours = fleet
+        on_time_rate = round(on_time / arrivals, 4) if arrivals else None
+        capacity = _days(window) * WORKING_DAY_HOURS
+        # Ascending, as truck_metrics sums them (the same floats in the same order).
+        utilization = _fleet_utilization(sorted(_utilization(h, capacity) for h in hours))
     counts = await repo.headline_counts(window, _today(window), datetime.now(UTC))
     rating = counts["rating_avg"]
     return Dashboard(
@@ -349,8 +366,8 @@ async def dashboard(session: AsyncSession, window: Window) -> Dashboard:
         cancellation_rate=bookings.cancellation_rate,
         no_show_rate=bookings.no_show_rate,
         active_drivers=int(counts["active_drivers"]),
-        on_time_rate=round(on_time / arrivals, 4) if arrivals else None,
-        fleet_utilization=trucks.fleet_utilization,
+        on_time_rate=on_time_rate,
+        fleet_utilization=utilization,
         rating_avg=None if rating is None else round(float(rating), 2),
         open_tickets=int(counts["open_tickets"]),
         sla_breaches=int(counts["sla_breaches"]),

@@ -183,6 +183,29 @@ _DRIVER_ROWS = (
     + " LEFT JOIN LATERAL (SELECT min(created_at) AS arrived_at FROM booking_status_history"
     "  WHERE booking_id = b.id AND to_status = :arrived) h ON TRUE WHERE NOT days.rolled)"
 )
+# The dashboard's fleet figures in one statement over one pass of the other days' jobs: the
+# drivers' arrivals and on-time arrivals (driver_totals) and each active truck's busy hours
+# (truck_jobs' hours, in its order-free form), as one row.
+_FLEET = (
+    "WITH " + _DAYS + ", live AS MATERIALIZED (SELECT b.id, b.window_start, a.truck_id,"
+    " extract(epoch FROM upper(a.window) - lower(a.window)) AS seconds FROM "
+    + _LIVE_JOBS
+    + " WHERE NOT days.rolled), arrived AS (SELECT coalesce(sum(arrivals), 0) AS arrivals,"
+    " coalesce(sum(on_time), 0) AS on_time FROM (SELECT r.arrivals, r.on_time FROM "
+    + _rolled("analytics_driver_days")
+    + " UNION ALL SELECT (h.arrived_at IS NOT NULL)::int,"
+    " coalesce(h.arrived_at <= l.window_start + :grace, false)::int FROM live l"
+    " LEFT JOIN LATERAL (SELECT min(created_at) AS arrived_at FROM booking_status_history"
+    "  WHERE booking_id = l.id AND to_status = :arrived) h ON TRUE) x),"
+    " used AS (SELECT truck_id, sum(seconds) / 3600 AS hours FROM ("
+    "SELECT r.truck_id, sum(r.busy_seconds) AS seconds FROM "
+    + _rolled("analytics_truck_days")
+    + " GROUP BY r.truck_id UNION ALL SELECT truck_id, sum(seconds) FROM live GROUP BY truck_id) x"
+    " GROUP BY truck_id)"
+    " SELECT arrived.arrivals, arrived.on_time, (SELECT array_agg(coalesce(u.hours, 0))"
+    " FROM trucks t LEFT JOIN used u ON u.truck_id = t.id WHERE t.status = 'active'"
+    " @org(t.org_id)) FROM arrived"
+)
 _ROLLED_TRENDS: Mapping[str, tuple[str, str]] = {
     "bookings": ("sum(n)", ""),
     "completed": ("sum(n)", "AND status = :completed"),
@@ -264,26 +287,6 @@ class AnalyticsRepository:
         )
         return [(d, int(j), int(c), int(a), int(o)) for d, j, c, a, o in rows]
 
-    async def driver_totals(self, window: Window, grace: timedelta) -> tuple[int, int, int, int]:
-        """(jobs, completed, arrivals, on-time arrivals) of all drivers: driver_jobs summed, in
-        one aggregate instead of a group per driver (the dashboard's on-time rate)."""
-        if grace != ROLLUP_GRACE:
-            per = await self._driver_jobs_live(window, grace)
-            return (
-                sum(r[1] for r in per),
-                sum(r[2] for r in per),
-                sum(r[3] for r in per),
-                sum(r[4] for r in per),
-            )
-        row = (
-            await self._rows(
-                _DRIVER_ROWS + " SELECT coalesce(sum(jobs), 0), coalesce(sum(completed), 0),"
-                " coalesce(sum(arrivals), 0), coalesce(sum(on_time), 0) FROM per",
-                window.params(arrived=BookingStatus.ARRIVED.value, grace=grace, **_B),
-            )
-        )[0]
-        return int(row[0]), int(row[1]), int(row[2]), int(row[3])
-
     async def _driver_jobs_live(
         self, window: Window, grace: timedelta
     ) -> list[tuple[uuid.UUID, int, int, int, int]]:
@@ -333,6 +336,16 @@ class AnalyticsRepository:
             window.params(),
         )
         return [(t, p, int(j), float(h), int(d)) for t, p, j, h, d in rows]
+
+    async def fleet_figures(self, window: Window, grace: timedelta) -> tuple[int, int, list[float]] | None:
+        """(arrivals, on-time arrivals, busy hours of each active truck) as driver_totals and
+        truck_jobs count them, in one statement; None for another grace than the rollups'."""
+        if grace != ROLLUP_GRACE:
+            return None
+        row = (
+            await self._rows(_FLEET, window.params(arrived=BookingStatus.ARRIVED.value, grace=grace, **_B))
+        )[0]
+        return int(row[0]), int(row[1]), [float(h) for h in row[2] or ()]
 
     async def headline_counts(self, window: Window, today: date, now: datetime) -> dict[str, Any]:
         """The dashboard's one-number figures in one round trip (each as its view counts it)."""
