@@ -22,7 +22,7 @@ IMPORT = re.compile(r'^import\s.*?\sfrom\s+"([./\w-]+\.js)";', re.M | re.S)
 SCRIPT = re.compile(r"<script\b[^>]*>", re.I)
 ENTRY = re.compile(r'<script type="module" src="/backoffice/([\w-]+\.js)"></script>')
 NAV = re.compile(r'<nav class="nav".*?</nav>', re.S)
-LINK = re.compile(r'<a href="([^"]+)" data-page="(\w+)"')
+LINK = re.compile(r'<a\s+href="([^"]+)"\s+data-page="(\w+)"')
 
 
 def imports(module: str) -> list[str]:
