@@ -9,7 +9,9 @@ its version; a shard that no longer owns a slot answers Moved and the call is se
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
 import time
 import uuid
 from collections import deque
@@ -55,6 +57,7 @@ def init_ray(settings: Settings) -> None:
         # address="local": always a new Ray of our own, never one that `ray start` left
         # running on this machine (ray.init's default would join it).
         for attempt in range(1, LOCAL_START_ATTEMPTS + 1):
+            before = _ray_children()
             try:
                 ray.init(
                     address="local",
@@ -74,6 +77,44 @@ def init_ray(settings: Settings) -> None:
                     raise
                 log.warning("ray.local_start_retry", attempt=attempt, error=str(exc))
                 ray.shutdown()
+                _stop_children(_ray_children() - before)
+
+
+def _ray_children() -> set[int]:
+    """This process's child processes that are Ray's (gcs_server, raylet, its agents), from
+    /proc (empty where there is none)."""
+    me, found = os.getpid(), set[int]()
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return found
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                parent = int(stat.read().rsplit(b")", 1)[1].split()[1])
+            if parent != me:
+                continue
+            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                command = cmdline.read()
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile, or not ours to read
+        if b"ray" in command:
+            found.add(int(entry))
+    return found
+
+
+def _stop_children(pids: set[int]) -> None:
+    """Kill what a failed local start left running: ray.shutdown() stops only the processes
+    of a node that finished starting, so each timed-out attempt would leave its GCS, raylet
+    and agents behind."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    for pid in pids:
+        with contextlib.suppress(ChildProcessError, OSError):
+            os.waitpid(pid, 0)
 
 
 def start_local_head(settings: Settings) -> str:
