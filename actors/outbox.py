@@ -13,6 +13,7 @@ the payment provider, PDF keys per invoice version, stream consumers deduping by
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 import uuid
@@ -41,6 +42,7 @@ from persistence.telemetry import environment, setup, traced
 log = structlog.get_logger("movehub.outbox")
 
 WAKE_CHANNEL = "movehub_outbox"
+STOP_WAIT_S = 3.0  # the worker finishing its batch when its gateway stops
 RELAYED_PREFIXES = ("booking.", "assignment.", "driver.")
 Handler = Callable[[OutboxItem], Awaitable[None]]
 # Runs in the transaction that marks a row dead: what giving up means for the row's subject.
@@ -334,8 +336,11 @@ class OutboxHandle:
 
     async def close(self) -> None:
         if self._actor is not None:
-            await self._actor.stop.remote()
-            ray.kill(self._actor)
+            # The named worker may be gone already (another replica stopped it): kill it anyway.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._actor.stop.remote(), STOP_WAIT_S)
+            with contextlib.suppress(Exception):
+                ray.kill(self._actor)
         if self._task is not None and self._stop is not None:
             self._stop.set()
             await self._task

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import structlog
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
@@ -51,6 +53,9 @@ from persistence.redis import close_redis
 from persistence.session import dispose_engine, engine
 from persistence.telemetry import instrument_app
 from persistence.telemetry import setup as setup_tracing
+
+log = structlog.get_logger()
+SHUTDOWN_STEP_S = 5.0  # at most per part when the app stops (the whole drain is 10 s)
 
 API_ROUTERS = [
     auth.router,
@@ -109,14 +114,23 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        await app.state.realtime.close()
+        # Each part gets a bounded time to close, and one that fails or hangs (an actor another
+        # replica stopped, a peer that does not answer) does not keep the others open.
+        await _closing("realtime", app.state.realtime.close())
         for worker in workers:
-            await worker.close()
+            await _closing(type(worker).__name__, worker.close())
         if app.state.fleet is not None:
-            await app.state.fleet.close()
-        await close_limits(app)
-        await close_redis()
-        await dispose_engine()
+            await _closing("fleet", app.state.fleet.close())
+        await _closing("rate limits", close_limits(app))
+        await _closing("redis", close_redis())
+        await _closing("database", dispose_engine())
+
+
+async def _closing(part: str, closing: Awaitable[None], seconds: float = SHUTDOWN_STEP_S) -> None:
+    try:
+        await asyncio.wait_for(closing, seconds)
+    except Exception as exc:  # TimeoutError included: shutdown goes on with the next part
+        log.warning("shutdown_step_failed", part=part, error=repr(exc))
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
