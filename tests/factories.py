@@ -16,11 +16,21 @@ import httpx
 from fastapi import FastAPI
 from geoalchemy2.shape import from_shape
 from shapely.geometry import MultiPolygon, Point, box
+from sqlalchemy.dialects.postgresql import Range
 
 from dispatch.auth.tokens import issue_access_token
 from persistence.config import get_settings
-from persistence.models import Booking, Driver, Organization, Truck, User
+from persistence.models import (
+    Booking,
+    BookingAssignment,
+    BookingStatusHistory,
+    Driver,
+    Organization,
+    Truck,
+    User,
+)
 from persistence.session import SYSTEM, Caller, tenant_session
+from persistence.statuses import BookingStatus
 
 # A square around central Berlin, roughly 20 km across.
 CITY_CENTER = (13.405, 52.52)
@@ -136,6 +146,34 @@ async def make_booking(
         session.add(booking)
         await session.flush()
     return booking
+
+
+async def make_assignment(
+    booking: Booking, driver: Driver, truck: Truck, *, arrived: datetime | None = None
+) -> None:
+    """An active crew on the booking for its window; with `arrived`, the driver's arrival in
+    its status history at that time (what on-time figures count)."""
+    async with tenant_session(SYSTEM) as session:
+        session.add(
+            BookingAssignment(
+                org_id=booking.org_id,
+                booking_id=booking.id,
+                driver_id=driver.id,
+                truck_id=truck.id,
+                window=Range(booking.window_start, booking.window_end),
+            )
+        )
+        if arrived is not None:
+            session.add(
+                BookingStatusHistory(
+                    booking_id=booking.id,
+                    org_id=booking.org_id,
+                    from_status=BookingStatus.EN_ROUTE,
+                    to_status=BookingStatus.ARRIVED,
+                    actor_role="driver",
+                    created_at=arrived,
+                )
+            )
 
 
 def caller_for(user: User, driver: Driver | None = None) -> Caller:

@@ -10,26 +10,29 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-from sqlalchemy.dialects.postgresql import Range
 
 from persistence.models import (
     Booking,
-    BookingAssignment,
-    BookingStatusHistory,
     Document,
-    Driver,
     Invoice,
     InvoicePayment,
     Organization,
     Rating,
     SupportTicket,
-    Truck,
     User,
     VerificationSubmission,
 )
 from persistence.session import SYSTEM, tenant_session
-from persistence.statuses import BookingStatus, InvoiceStatus, SubmissionStatus, TicketStatus
-from tests.factories import auth_headers, make_booking, make_driver, make_org, make_truck, make_user
+from persistence.statuses import InvoiceStatus, SubmissionStatus, TicketStatus
+from tests.factories import (
+    auth_headers,
+    make_assignment,
+    make_booking,
+    make_driver,
+    make_org,
+    make_truck,
+    make_user,
+)
 
 BERLIN = ZoneInfo("Europe/Berlin")
 # A fixed day for the booking-only tests (nobody else books on it), dates relative to today
@@ -44,28 +47,8 @@ async def _add(*rows: Any) -> None:
         session.add_all(rows)
 
 
-async def _assign(booking: Booking, driver: Driver, truck: Truck, arrived: datetime | None = None) -> None:
-    rows: list[Any] = [
-        BookingAssignment(
-            org_id=booking.org_id,
-            booking_id=booking.id,
-            driver_id=driver.id,
-            truck_id=truck.id,
-            window=Range(booking.window_start, booking.window_end),
-        )
-    ]
-    if arrived is not None:
-        rows.append(
-            BookingStatusHistory(
-                booking_id=booking.id,
-                org_id=booking.org_id,
-                from_status=BookingStatus.EN_ROUTE,
-                to_status=BookingStatus.ARRIVED,
-                actor_role="driver",
-                created_at=arrived,
-            )
-        )
-    await _add(*rows)
+async def _assign(booking: Booking, driver: Any, truck: Any, arrived: datetime | None = None) -> None:
+    await make_assignment(booking, driver, truck, arrived=arrived)
 
 
 async def _get(http: httpx.AsyncClient, view: str, user: User, **params: Any) -> Any:

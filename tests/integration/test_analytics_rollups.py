@@ -10,16 +10,23 @@ from zoneinfo import ZoneInfo
 
 import httpx
 from sqlalchemy import text, update
-from sqlalchemy.dialects.postgresql import Range
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch.analytics import service
 from dispatch.analytics.schemas import Bucket, TrendMetric
 from persistence.analytics_rollups import refresh_rollups
-from persistence.models import Booking, BookingAssignment, BookingStatusHistory, Organization
+from persistence.models import Booking, BookingAssignment, Organization
 from persistence.session import SYSTEM, Caller, analytics_session, tenant_session
 from persistence.statuses import BookingStatus
-from tests.factories import auth_headers, make_booking, make_driver, make_org, make_truck, make_user
+from tests.factories import (
+    auth_headers,
+    make_assignment,
+    make_booking,
+    make_driver,
+    make_org,
+    make_truck,
+    make_user,
+)
 
 BERLIN = ZoneInfo("Europe/Berlin")
 ROLLUP_TABLES = (
@@ -42,27 +49,7 @@ def _at(today: date, days_ago: int, hour: int) -> datetime:
 
 
 async def _assign(booking: Booking, driver: Any, truck: Any, arrived: datetime | None = None) -> None:
-    async with tenant_session(SYSTEM) as session:
-        session.add(
-            BookingAssignment(
-                org_id=booking.org_id,
-                booking_id=booking.id,
-                driver_id=driver.id,
-                truck_id=truck.id,
-                window=Range(booking.window_start, booking.window_end),
-            )
-        )
-        if arrived is not None:
-            session.add(
-                BookingStatusHistory(
-                    booking_id=booking.id,
-                    org_id=booking.org_id,
-                    from_status=BookingStatus.EN_ROUTE,
-                    to_status=BookingStatus.ARRIVED,
-                    actor_role="driver",
-                    created_at=arrived,
-                )
-            )
+    await make_assignment(booking, driver, truck, arrived=arrived)
 
 
 def _by_id(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:

@@ -3,12 +3,10 @@
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from sqlalchemy.dialects.postgresql import Range
 
-from persistence.models import BookingAssignment
-from persistence.session import SYSTEM, tenant_session
 from tests.factories import (
     auth_headers,
+    make_assignment,
     make_booking,
     make_driver,
     make_org,
@@ -27,17 +25,8 @@ async def _assigned_fleet():  # type: ignore[no-untyped-def]
     first = await make_booking(org, customer, start=DAY + timedelta(hours=8), hours=3)
     second = await make_booking(org, customer, start=DAY + timedelta(hours=13), hours=2)
     await make_booking(org, customer, start=DAY + timedelta(hours=9), hours=2)  # unassigned
-    async with tenant_session(SYSTEM) as session:
-        for booking in (first, second):
-            session.add(
-                BookingAssignment(
-                    org_id=org.id,
-                    booking_id=booking.id,
-                    driver_id=driver.id,
-                    truck_id=truck.id,
-                    window=Range(booking.window_start, booking.window_end),
-                )
-            )
+    for booking in (first, second):
+        await make_assignment(booking, driver, truck)
     return org, dispatcher, driver, truck, first, second
 
 
