@@ -60,6 +60,8 @@ PINGS = Counter(
     "Driver pings taken: accepted (live state) or late (behind a newer one: the trail only)",
     ["outcome"],
 )
+# Bound once: the accepted count is bumped on every ping (labels() is a locked dict lookup).
+PINGS_ACCEPTED, PINGS_LATE = PINGS.labels("accepted"), PINGS.labels("late")
 PINGS_REJECTED = Counter("movehub_pings_rejected_total", "Driver ping frames refused, by reason", ["reason"])
 INGEST_BATCH = Histogram(
     "movehub_ingest_batch_pings",

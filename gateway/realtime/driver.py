@@ -106,11 +106,11 @@ class DriverSession:
         if ping.ts <= self.last_ts:
             # Late (an offline backlog behind a newer position): the trail, not live state.
             batcher.submit_late(accepted)
-            metrics.PINGS.labels("late").inc()
+            metrics.PINGS_LATE.inc()
             return None
         self.last_ts = ping.ts
         batcher.accepted(self.driver_id, ping.ts)
-        metrics.PINGS.labels("accepted").inc()
+        metrics.PINGS_ACCEPTED.inc()
         if self.direct:
             return self.realtime.batcher.ingest_direct(accepted)
         self.realtime.batcher.submit(accepted)
